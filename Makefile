@@ -1,0 +1,38 @@
+# The two commands of the README's quick start:
+#   make demo   fetch MNIST, train a quick network, evaluate it, write the pictures
+#   make test   run the test suite
+# Both create .venv on first use. PYTHON picks the interpreter that builds it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+DEMO_OUT ?= runs/demo
+
+.PHONY: demo test install install-dev clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# A stamp per flavour, remade when the dependency list changes.
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(VENV)/bin/spikevision data fetch --dataset mnist
+	$(VENV)/bin/spikevision encode --coding rate --samples 4 --out $(DEMO_OUT)/encode-rate
+	$(VENV)/bin/spikevision encode --coding latency --samples 4 --linear --normalize --clip --out $(DEMO_OUT)/encode-latency
+
+test: install-dev
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
