@@ -1,0 +1,137 @@
+"""Checkpoints: one safetensors file (weights, optimiser, schedule, progress), written atomically.
+
+Nothing here is ever unpickled: tensors go through safetensors, everything else through JSON stored in the
+file's metadata. A checkpoint is written to a temporary file in the same directory, flushed to disk and
+renamed over the old one, so a crash at any moment leaves either the old or the new checkpoint, never half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+FORMAT = "spikevision-checkpoint-1"
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OSError(f"cannot write in {path.parent}: {exc.strerror}; choose a writable --out directory") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OSError(f"could not write {path}: {exc.strerror or exc}; the previous file is unchanged") from None
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    scheduler: Any | None,
+    progress: dict,
+) -> None:
+    """Save weights, optimiser and schedule state and a JSON-able ``progress`` dict atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in model.state_dict().items():
+        tensors[f"model.{name}"] = value.detach().cpu().contiguous().clone()
+    meta: dict[str, Any] = {"format": FORMAT, "progress": progress}
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        optim_meta: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+        for idx, entry in state["state"].items():
+            plain = {}
+            for key, value in entry.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{idx}.{key}"] = value.detach().cpu().contiguous().clone()
+                else:
+                    plain[key] = value
+            optim_meta["state"][str(idx)] = plain
+        meta["optimizer"] = optim_meta
+    if scheduler is not None:
+        meta["scheduler"] = scheduler.state_dict()
+    payload = st_save(tensors, metadata={"spikevision": json.dumps(meta)})
+    write_atomic(Path(path), payload)
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint file -> (tensors, metadata). Raises ValueError for anything that is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train first (spikevision train --preset NAME --out DIR)")
+    data = path.read_bytes()
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        meta = json.loads(header["__metadata__"]["spikevision"])
+    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    return tensors, meta
+
+
+def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Copy the ``model.*`` tensors into ``model``; a different architecture is a clear error."""
+    state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or extra or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:4]}")
+        if extra:
+            parts.append(f"unexpected {extra[:4]}")
+        if wrong:
+            parts.append("shape mismatch " + ", ".join(f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in wrong[:4]))
+        raise ValueError(f"checkpoint {source} is for a different architecture: " + "; ".join(parts))
+    model.load_state_dict(state)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    optim_meta = meta.get("optimizer")
+    if optim_meta is None:
+        return
+    state: dict[int, dict] = {}
+    for idx, plain in optim_meta["state"].items():
+        state[int(idx)] = dict(plain)
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": optim_meta["param_groups"]})

@@ -1,0 +1,88 @@
+import os
+
+import pytest
+import torch
+
+from spikevision import checkpoint
+
+
+def _trained_pair():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=10)
+    for _ in range(3):
+        opt.zero_grad()
+        model(torch.randn(5, 4)).pow(2).sum().backward()
+        opt.step()
+        sched.step()
+    return model, opt, sched
+
+
+def test_round_trip_restores_weights_optimizer_and_schedule(tmp_path):
+    model, opt, sched = _trained_pair()
+    path = tmp_path / "ck.safetensors"
+    checkpoint.save_checkpoint(path, model, opt, sched, {"step": 3, "history": [{"loss": 1.5}]})
+
+    torch.manual_seed(1)
+    model2 = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    opt2 = torch.optim.Adam(model2.parameters(), lr=1e-2)
+    sched2 = torch.optim.lr_scheduler.OneCycleLR(opt2, max_lr=1e-2, total_steps=10)
+    tensors, meta = checkpoint.read_checkpoint(path)
+    checkpoint.load_model_weights(model2, tensors, path)
+    checkpoint.load_optimizer_state(opt2, tensors, meta)
+    sched2.load_state_dict(meta["scheduler"])
+    assert meta["progress"] == {"step": 3, "history": [{"loss": 1.5}]}
+    for a, b in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(a, b)
+    # The next optimisation step is identical: optimiser moments and schedule position came back.
+    x = torch.randn(5, 4)
+    for m, o, s in ((model, opt, sched), (model2, opt2, sched2)):
+        o.zero_grad()
+        m(x).pow(2).sum().backward()
+        o.step()
+        s.step()
+    for a, b in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    model, opt, sched = _trained_pair()
+    path = tmp_path / "ck.safetensors"
+    checkpoint.save_checkpoint(path, model, opt, sched, {})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable spikevision checkpoint"):
+        checkpoint.read_checkpoint(path)
+
+
+def test_architecture_mismatch_names_the_parameter(tmp_path):
+    model, opt, sched = _trained_pair()
+    path = tmp_path / "ck.safetensors"
+    checkpoint.save_checkpoint(path, model, None, None, {})
+    other = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Linear(5, 2))
+    tensors, _ = checkpoint.read_checkpoint(path)
+    with pytest.raises(ValueError, match=r"different architecture: shape mismatch .*0\.weight: \(3, 4\) vs \(5, 4\)"):
+        checkpoint.load_model_weights(other, tensors, path)
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "file.bin"
+    checkpoint.write_atomic(path, b"good")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="previous file is unchanged"):
+        checkpoint.write_atomic(path, b"new and half written")
+    assert path.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]  # no temp file left behind
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path):
+    # A regular file where the run directory should be: no write can succeed there, even as root.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_bytes(b"")
+    with pytest.raises(OSError, match="cannot write in"):
+        checkpoint.write_atomic(blocker / "checkpoint.safetensors", b"data")
