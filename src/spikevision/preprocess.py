@@ -1,0 +1,88 @@
+"""Turn any picture of a digit into a 28x28 MNIST-like image, the way MNIST itself was made.
+
+MNIST digits are white on black, size-normalised to fit a 20x20 box (keeping the aspect ratio), and
+placed in a 28x28 field so that the centre of mass of the ink is at the centre.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000  # refuse absurd images before decoding them
+
+
+def load_image(path: Path) -> Image.Image:
+    """Open ``path`` as a greyscale PIL image; clear errors for missing, empty, non-image or huge files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file, not an image")
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ValueError(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
+            img.load()
+            return _to_grey(img)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ValueError(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
+
+
+def _to_grey(img: Image.Image) -> Image.Image:
+    """Greyscale 8-bit; transparency composited onto white (a drawing on a transparent canvas)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = arr.max() or 1.0
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        span = (arr.max() - arr.min()) or 1.0
+        return Image.fromarray(((arr - arr.min()) / span * 255.0).astype(np.uint8), "L")
+    if img.mode in ("P", "PA") or "A" in img.getbands() or img.mode == "LA":
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    return img.convert("L")
+
+
+def to_mnist(img: Image.Image) -> torch.Tensor:
+    """A greyscale image -> float32 ``[1, 28, 28]`` in [0, 1], white digit on black, centred by mass."""
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    # Dark ink on a light background (a scan, a drawing) is inverted to MNIST's light-on-dark.
+    if _border(arr).mean() > 0.5:
+        arr = 1.0 - arr
+    arr = np.clip(arr - np.median(_border(arr)), 0.0, None)  # background to exactly 0
+    if arr.max() <= 1e-6:
+        raise ValueError("the image is blank: no digit found")
+    arr /= arr.max()
+    rows = np.flatnonzero(arr.max(1) > 0.1)
+    cols = np.flatnonzero(arr.max(0) > 0.1)
+    arr = arr[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = arr.shape
+    scale = 20.0 / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    small = np.asarray(
+        Image.fromarray((arr * 255).astype(np.uint8), "L").resize((new_w, new_h), Image.Resampling.LANCZOS),
+        dtype=np.float32,
+    ) / 255.0
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(new_h)).sum() / total
+    cx = (small.sum(0) * np.arange(new_w)).sum() / total
+    top = int(np.clip(round(14 - cy), 0, 28 - new_h))
+    left = int(np.clip(round(14 - cx), 0, 28 - new_w))
+    canvas[top : top + new_h, left : left + new_w] = small
+    return torch.from_numpy(np.clip(canvas, 0.0, 1.0))[None]
+
+
+def _border(arr: np.ndarray) -> np.ndarray:
+    return np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+
+
+def image_file_to_mnist(path: Path) -> torch.Tensor:
+    """Read an image file -> float32 ``[1, 28, 28]`` ready for a model."""
+    return to_mnist(load_image(path))
