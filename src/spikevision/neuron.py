@@ -1,0 +1,275 @@
+"""Leaky integrate-and-fire neurons: pure step and sequence functions with explicit state, and a module.
+
+Dynamics, the same as snnTorch 1.0.0's ``snn.Leaky`` (``reset_delay=True``), for each neuron::
+
+    mem_t = beta * mem_{t-1} + I_t - S_{t-1} * threshold     reset="subtract"
+    mem_t = beta * (1 - S_{t-1}) * mem_{t-1} + I_t            reset="zero"
+    mem_t = beta * mem_{t-1} + I_t                            reset="none"
+    S_t   = H(mem_t - threshold)                              H: Heaviside forward, surrogate backward
+
+``S_{t-1}`` is recomputed from ``mem_{t-1}`` and detached from the graph, as snnTorch does, so the reset
+carries no gradient to the membrane (it still does to a learnable threshold). ``beta`` given as a tensor
+is clamped to [0, 1]; as a number it must lie in [0, 1].
+
+``lif_sequence`` is the one time loop. It dispatches to an implementation in ``BACKENDS``: today only
+``"reference"``, the plain torch loop below, which faster kernels must equal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Union
+
+import torch
+from torch import nn
+
+from spikevision import surrogate as surrogates
+
+Tensor = torch.Tensor
+Number = Union[float, int]
+
+RESETS = ("subtract", "zero", "none")
+LEARN_MODES = ("none", "layer", "neuron")
+
+
+@dataclass(frozen=True, eq=False)
+class LIFParams:
+    """Parameters of a layer of LIF neurons.
+
+    Args:
+        beta: membrane decay per step; a number in [0, 1], or a tensor (one value, or one per neuron,
+            broadcastable to the neurons' shape) that is clamped to [0, 1] when used.
+        threshold: firing threshold; a positive number or a tensor like ``beta``.
+        reset: "subtract" (reset by subtraction), "zero" (reset to zero) or "none".
+        surrogate: a surrogate name from ``surrogate.NAMES`` or a ``surrogate.Surrogate``;
+            stored as the ``Surrogate``.
+    """
+
+    beta: Number | Tensor = 0.95
+    threshold: Number | Tensor = 1.0
+    reset: str = "subtract"
+    surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
+
+    def __post_init__(self) -> None:
+        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        if self.reset not in RESETS:
+            raise ValueError(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
+        object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
+
+
+class LIFState(NamedTuple):
+    """State of a layer of LIF neurons: the membrane potential ``mem`` ``[B, ...]``."""
+
+    mem: Tensor
+
+
+def initial_state(like: Tensor) -> LIFState:
+    """The resting state (zero membrane) for one step's input ``like`` ``[B, ...]``: same shape, dtype, device."""
+    return LIFState(torch.zeros(like.shape, dtype=like.dtype, device=like.device))
+
+
+def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tuple[Tensor, LIFState]:
+    """Advance LIF neurons by one time step.
+
+    Args:
+        current: input current ``I_t`` ``[B, ...]``, floating point.
+        state: the state after the previous step, or None for rest (zero membrane).
+        params: the layer's ``LIFParams``.
+    Returns:
+        ``(spk [B, ...], LIFState(mem [B, ...]))``: spikes ``S_t`` in ``current``'s dtype and the new state.
+    """
+    _check_current(current, "current", min_dim=0)
+    state = _check_state(state, current)
+    beta, threshold = _coefficients(params, current)
+    reset = _fired(state.mem, threshold)
+    spk, mem = _advance(current, state.mem, reset, beta, threshold, params)
+    return spk, LIFState(mem)
+
+
+def lif_sequence(
+    current: Tensor, state: LIFState | None, params: LIFParams, *, backend: str = "auto"
+) -> tuple[Tensor, Tensor, LIFState]:
+    """Run LIF neurons over a whole sequence: the one time loop, behind one dispatch point.
+
+    Args:
+        current: input currents ``[T, B, ...]``; may be a stride-0 expanded view of a constant current
+            (direct encoding), which is read as it is, never copied.
+        state: the state before the first step, or None for rest (zero membrane).
+        params: the layer's ``LIFParams``.
+        backend: "auto" (the fastest implementation available for this input) or a key of ``BACKENDS``.
+    Returns:
+        ``(spk [T, B, ...], mem [T, B, ...], final LIFState)``, spikes in ``current``'s dtype.
+    """
+    _check_current(current, "current", min_dim=1)
+    if current.shape[0] == 0:
+        raise ValueError("current has no time steps (shape[0] == 0); give at least one step")
+    state = _check_state(state, current[0])
+    return _select_backend(backend, current, params)(current, state, params)
+
+
+def _reference_sequence(current: Tensor, state: LIFState, params: LIFParams) -> tuple[Tensor, Tensor, LIFState]:
+    """The reference loop: plain torch, one step at a time; every faster backend must equal it."""
+    beta, threshold = _coefficients(params, current[0])
+    mem = state.mem
+    reset = _fired(mem, threshold)
+    spikes, mems = [], []
+    for cur in current.unbind(0):  # views, also of an expanded (stride-0) current
+        spk, mem = _advance(cur, mem, reset, beta, threshold, params)
+        reset = spk.detach()  # == _fired(mem, threshold): the same comparison, already made
+        spikes.append(spk)
+        mems.append(mem)
+    return torch.stack(spikes), torch.stack(mems), LIFState(mem)
+
+
+# Implementations of lif_sequence, all with the signature of _reference_sequence. The fast engine
+# (fused CPU kernel, GPU kernel) adds its entries here and its choice to _select_backend.
+BACKENDS: dict[str, Callable[[Tensor, LIFState, LIFParams], tuple[Tensor, Tensor, LIFState]]] = {
+    "reference": _reference_sequence,
+}
+
+
+def _select_backend(backend: str, current: Tensor, params: LIFParams) -> Callable:
+    """The one dispatch point of lif_sequence."""
+    if backend == "auto":
+        return BACKENDS["reference"]
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+    return BACKENDS[backend]
+
+
+def _advance(
+    current: Tensor, mem: Tensor, reset: Tensor, beta, threshold, params: LIFParams
+) -> tuple[Tensor, Tensor]:
+    """One step of the dynamics in the module docstring, written op for op as snnTorch's Leaky."""
+    if params.reset == "subtract":
+        mem = beta * mem + current - reset * threshold
+    elif params.reset == "zero":
+        mem = beta * ((1 - reset) * mem) + current
+    else:
+        mem = beta * mem + current
+    return params.surrogate(mem - threshold), mem
+
+
+def _fired(mem: Tensor, threshold) -> Tensor:
+    """``H(mem - threshold)`` as a detached 0/1 tensor: whether the previous step spiked."""
+    return (mem - threshold > 0).to(mem.dtype)
+
+
+def _coefficients(params: LIFParams, like: Tensor):
+    """``beta`` (clamped to [0, 1] if a tensor) and ``threshold``, checked against one step's input."""
+    beta, threshold = params.beta, params.threshold
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if isinstance(value, Tensor) and not _broadcasts_to(value.shape, like.shape):
+            raise ValueError(
+                f"{name} of shape {tuple(value.shape)} does not fit neurons of shape {tuple(like.shape[1:])}; "
+                f"give one value (shape ()) or one per neuron (shape {tuple(like.shape[1:])})"
+            )
+    if isinstance(beta, Tensor):
+        beta = beta.clamp(0, 1)
+    return beta, threshold
+
+
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    try:
+        return torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        return False
+
+
+def _check_coefficient(name: str, value, ok: Callable[[float], bool], rule: str) -> None:
+    if isinstance(value, Tensor):
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor or a number, got dtype {value.dtype}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+    if not ok(value):  # NaN fails every comparison, so it lands here too
+        raise ValueError(f"{name} must {rule}, got {value}")
+
+
+def _check_current(current, name: str, min_dim: int) -> None:
+    if not isinstance(current, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(current).__name__}")
+    if not current.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got dtype {current.dtype}; convert it with .float()")
+    if current.dim() < min_dim:
+        raise ValueError(f"{name} must have at least {min_dim} dimension(s) (time first), got shape {tuple(current.shape)}")
+
+
+def _check_state(state: LIFState | None, like: Tensor) -> LIFState:
+    if state is None:
+        return initial_state(like)
+    if not isinstance(state, LIFState):
+        raise TypeError(f"state must be a LIFState or None, got {type(state).__name__}")
+    if state.mem.shape != like.shape:
+        raise ValueError(
+            f"state.mem has shape {tuple(state.mem.shape)} but one step of input has shape {tuple(like.shape)}; "
+            "pass state=None to start from rest"
+        )
+    return state
+
+
+class LIF(nn.Module):
+    """A layer of LIF neurons: holds beta and threshold (fixed or learnable), never the state.
+
+    Args:
+        beta: initial membrane decay per step, in [0, 1].
+        threshold: initial firing threshold, > 0.
+        reset: "subtract", "zero" or "none".
+        surrogate: a name from ``surrogate.NAMES`` or a ``surrogate.Surrogate``.
+        learn_beta: "none" (a fixed number), "layer" (one learnable value) or "neuron" (one per neuron).
+        learn_threshold: the same choices for the threshold.
+        shape: the neurons' shape without batch, e.g. ``(512,)`` or ``(12, 12, 12)``; needed for "neuron".
+    """
+
+    def __init__(
+        self,
+        beta: float = 0.95,
+        threshold: float = 1.0,
+        *,
+        reset: str = "subtract",
+        surrogate: str | surrogates.Surrogate = surrogates.DEFAULT,
+        learn_beta: str = "none",
+        learn_threshold: str = "none",
+        shape: tuple[int, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        LIFParams(beta, threshold, reset, surrogate)  # validates the numbers and names
+        self.reset = reset
+        self.surrogate = surrogates.get(surrogate)
+        self.shape = None if shape is None else tuple(int(n) for n in shape)
+        self.beta = self._coefficient("beta", beta, learn_beta)
+        self.threshold = self._coefficient("threshold", threshold, learn_threshold)
+
+    def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
+        if learn not in LEARN_MODES:
+            raise ValueError(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
+        if learn == "none":
+            return float(value)
+        if learn == "layer":
+            return nn.Parameter(torch.tensor(float(value)))
+        if self.shape is None:
+            raise ValueError(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to LIF")
+        return nn.Parameter(torch.full(self.shape, float(value)))
+
+    @property
+    def params(self) -> LIFParams:
+        """The current ``LIFParams`` (learnable tensors included, so gradients reach them)."""
+        return LIFParams(self.beta, self.threshold, self.reset, self.surrogate)
+
+    def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto"):
+        """``lif_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk [T, B, ...], mem [T, B, ...], LIFState)``."""
+        return lif_sequence(current, state, self.params, backend=backend)
+
+    def step(self, current: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
+        """``lif_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], LIFState)``."""
+        return lif_step(current, state, self.params)
+
+    def extra_repr(self) -> str:
+        def show(value):
+            return f"{value:g}" if isinstance(value, float) else f"learnable{tuple(value.shape)}"
+
+        return (f"beta={show(self.beta)}, threshold={show(self.threshold)}, reset={self.reset!r}, "
+                f"surrogate={self.surrogate.name!r}")

@@ -1,0 +1,309 @@
+"""Spiking networks: shapes, direct == repeated input, the handout's Net in snnTorch, gradients, config."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import snntorch as snn
+import torch
+from torch import nn
+
+from spikevision.model import (
+    ModelConfig,
+    ModelOutput,
+    SpikingCNN,
+    SpikingMLP,
+    build_model,
+    conv_plan,
+)
+
+TUTORIAL_CNN = ModelConfig(kind="cnn", conv="12C5-MP2-64C5-MP2", hidden=())
+STRONG_CNN = ModelConfig(kind="cnn", conv="32C3-BN-32C3-BN-MP2-64C3-BN-64C3-BN-MP2", padding="same",
+                         hidden=(128,), dropout=0.2, learn_beta="neuron", learn_threshold="layer")
+DEEP_CNN = ModelConfig(kind="cnn", conv="4C3-BN-4C3-BN-MP2-8C3-BN-8C3-BN-MP2", padding="same",  # small, quick
+                       hidden=(16,), dropout=0.2, learn_beta="neuron", learn_threshold="layer")
+
+
+def _images(batch: int, seed: int = 0, gain: float = 1.0) -> torch.Tensor:
+    return torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * gain
+
+
+# --- shapes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config, hidden_shapes", [
+    (ModelConfig(), [(512,)]),
+    (ModelConfig(hidden=(1000,), beta=0.99), [(1000,)]),
+    (ModelConfig(hidden=(800, 800)), [(800,), (800,)]),
+    (ModelConfig(hidden=()), []),
+    (TUTORIAL_CNN, [(12, 12, 12), (64, 4, 4)]),
+    (STRONG_CNN, [(32, 28, 28), (32, 14, 14), (64, 14, 14), (64, 7, 7), (128,)]),
+])
+def test_output_shapes_for_static_and_sequence_input(config, hidden_shapes):
+    model = build_model(config, seed=0)
+    assert isinstance(model, SpikingMLP if config.kind == "mlp" else SpikingCNN)
+    T, B = 4, 3
+    for x, steps in ((_images(B), T), (torch.rand(T, B, 1, 28, 28).round(), None)):
+        out = model(x, num_steps=steps, record=True)
+        assert isinstance(out, ModelOutput)
+        assert out.spk.shape == out.mem.shape == (T, B, 10)
+        assert [tuple(h.shape) for h in out.hidden] == [(T, B, *s) for s in hidden_shapes]
+        assert set(out.spk.unique().tolist()) <= {0.0, 1.0}
+        assert model(x, num_steps=steps).hidden == ()
+    assert model.lif_shapes == (*hidden_shapes, (10,))
+
+
+def test_the_handouts_sizes():
+    # 784-512-10 and 784-1000-10: weights and biases of both Linear layers.
+    count = sum(p.numel() for p in build_model(ModelConfig(), seed=0).parameters())
+    assert count == 784 * 512 + 512 + 512 * 10 + 10
+    count = sum(p.numel() for p in build_model(ModelConfig(hidden=(1000,)), seed=0).parameters())
+    assert count == 784 * 1000 + 1000 + 1000 * 10 + 10
+
+
+# --- direct input == the same image repeated --------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [ModelConfig(hidden=(64, 32)), TUTORIAL_CNN, DEEP_CNN])
+def test_direct_input_equals_the_image_repeated_as_a_sequence(config):
+    model = build_model(config, seed=1).double().eval()  # eval: dropout off, BN from running stats
+    x = _images(5, seed=2, gain=3.0).double()
+    direct = model(x, num_steps=12, record=True)
+    repeated = model(x.unsqueeze(0).expand(12, *x.shape).contiguous(), record=True)
+    assert direct.hidden[0].sum() > 0
+    assert torch.equal(direct.spk, repeated.spk)
+    torch.testing.assert_close(direct.mem, repeated.mem, rtol=1e-12, atol=1e-12)
+    for a, b in zip(direct.hidden, repeated.hidden):
+        assert torch.equal(a, b)
+
+
+def test_direct_input_computes_the_first_current_once():
+    model = build_model(ModelConfig(hidden=(16,)), seed=0)
+    calls = []
+    model.stages[0].synapse.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape))
+    model(_images(3), num_steps=50)
+    assert calls == [torch.Size([3, 784])]
+
+
+# --- equality with the handout's Net in snnTorch ------------------------------------------------------
+
+
+class HandoutNet(nn.Module):
+    """Section 6 of the handout, as written there (784-512-10, beta 0.95, snn.Leaky defaults)."""
+
+    def __init__(self, num_steps: int):
+        super().__init__()
+        self.num_steps = num_steps
+        self.fc1 = nn.Linear(784, 512)
+        self.lif1 = snn.Leaky(beta=0.95)
+        self.fc2 = nn.Linear(512, 10)
+        self.lif2 = snn.Leaky(beta=0.95)
+
+    def forward(self, x):
+        mem1 = self.lif1.init_leaky()
+        mem2 = self.lif2.init_leaky()
+        spk2_rec, mem2_rec = [], []
+        for _ in range(self.num_steps):
+            cur1 = self.fc1(x)
+            spk1, mem1 = self.lif1(cur1, mem1)
+            cur2 = self.fc2(spk1)
+            spk2, mem2 = self.lif2(cur2, mem2)
+            spk2_rec.append(spk2)
+            mem2_rec.append(mem2)
+        return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
+
+
+def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gradients():
+    T, B = 60, 16
+    model = build_model(ModelConfig(hidden=(512,), beta=0.95), seed=3)
+    net = HandoutNet(T)
+    net.load_state_dict({
+        "fc1.weight": model.stages[0].synapse.weight, "fc1.bias": model.stages[0].synapse.bias,
+        "fc2.weight": model.stages[1].synapse.weight, "fc2.bias": model.stages[1].synapse.bias,
+    }, strict=False)
+    x = _images(B, seed=4, gain=2.0)
+    targets = torch.randint(0, 10, (B,), generator=torch.Generator().manual_seed(5))
+
+    spk_ref, mem_ref = net(x.view(B, -1))
+    out = model(x, num_steps=T)
+    assert out.spk.sum() > 0 and spk_ref.sum() > 0
+    assert torch.equal(out.spk, spk_ref)
+    assert torch.equal(out.mem, mem_ref)
+
+    def handout_loss(mem):  # sum over steps of cross-entropy of the output membrane
+        return sum(nn.functional.cross_entropy(mem[t], targets) for t in range(T))
+
+    handout_loss(mem_ref).backward()
+    handout_loss(out.mem).backward()
+    # Gradients agree to float32 rounding: snnTorch sums fc1's gradient over T matmuls, we expand the
+    # current once and take one matmul of the summed gradient, so the roundings differ.
+    for ours, theirs in ((model.stages[0].synapse, net.fc1), (model.stages[1].synapse, net.fc2)):
+        for a, b in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
+            assert b.abs().max() > 0
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+# --- gradients ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(hidden=(32, 16), learn_beta="layer", learn_threshold="neuron", dropout=0.1),
+    DEEP_CNN,
+])
+def test_gradients_reach_every_parameter(config):
+    model = build_model(config, seed=6).train()
+    out = model(torch.rand(6, 4, 1, 28, 28, generator=torch.Generator().manual_seed(7)).round())
+    target = torch.arange(4) % 10
+    sum(nn.functional.cross_entropy(m, target) for m in out.mem).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, name
+        assert torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
+
+
+# --- synaptic layers: fan-out and MACs ---------------------------------------------------------------
+
+
+def test_fan_out_and_macs_of_the_handout_mlp():
+    layers = build_model(ModelConfig(), seed=0).synaptic_layers()
+    assert [layer.name for layer in layers] == ["fc1", "fc2"]
+    assert [layer.macs for layer in layers] == [784 * 512, 512 * 10]
+    assert layers[0].in_shape == (1, 28, 28) and layers[1].in_shape == (512,)
+    assert (layers[0].fan_out == 512).all() and (layers[1].fan_out == 10).all()
+
+
+def test_per_layer_macs_and_mean_fan_outs():
+    mlp = build_model(ModelConfig(), seed=0)
+    assert mlp.layer_macs() == (784 * 512, 512 * 10) and mlp.ann_macs() == 784 * 512 + 512 * 10
+    assert mlp.fanouts() == (512.0, 10.0)
+    cnn = build_model(TUTORIAL_CNN, seed=0)
+    assert cnn.layer_macs() == (12 * 24 * 24 * 25, 64 * 8 * 8 * 12 * 25, 1024 * 10)
+    assert cnn.fanouts()[0] == 12 * 24 * 24 * 25 / 784 and cnn.fanouts()[2] == 10.0
+
+
+@pytest.mark.parametrize("config", [TUTORIAL_CNN, STRONG_CNN])
+def test_conv_fan_out_equals_the_gradient_of_an_all_ones_convolution(config):
+    # Independent count: with all-ones weights, d(sum of conv outputs)/d(input pixel) is the number of
+    # output positions the pixel feeds, i.e. its fan-out.
+    model = build_model(config, seed=0)
+    for stage, layer in zip(model.stages, model.synaptic_layers()):
+        if not isinstance(stage.synapse, nn.Conv2d):
+            continue
+        conv = stage.synapse
+        x = torch.zeros(1, *layer.in_shape, dtype=torch.float64, requires_grad=True)
+        ones = torch.ones_like(conv.weight, dtype=torch.float64)
+        nn.functional.conv2d(x, ones, padding=conv.padding).sum().backward()
+        assert torch.equal(layer.fan_out, x.grad[0].round().long())
+        out_h = layer.in_shape[1] + 2 * conv.padding[0] - conv.kernel_size[0] + 1
+        if conv.padding == (0, 0):  # no padding: every output reads a full window
+            assert layer.macs == conv.out_channels * out_h**2 * conv.in_channels * conv.kernel_size[0] ** 2
+    assert model.synaptic_layers()[0].macs == (12 * 24 * 24 * 25 if config is TUTORIAL_CNN else 215168)
+
+
+def test_synops_count_input_spikes_times_fan_out():
+    model = build_model(TUTORIAL_CNN, seed=0)
+    out = model(torch.rand(5, 2, 1, 28, 28).round(), record=True)
+    conv2, fc1 = model.synaptic_layers()[1:]
+    spikes = out.hidden[0]  # conv2's input [T, B, 12, 12, 12]
+    expected = torch.stack([(spikes[:, b] * conv2.fan_out).sum() for b in range(2)]).double()
+    torch.testing.assert_close(conv2.synops(spikes), expected)
+    torch.testing.assert_close(fc1.synops(out.hidden[1]), out.hidden[1].sum((0, 2, 3, 4)).double() * 10)
+    with pytest.raises(ValueError, match=r"conv2 takes spikes \[T, B, 12, 12, 12\]"):
+        conv2.synops(out.hidden[1])
+
+
+# --- build_model seeding -------------------------------------------------------------------------------
+
+
+def test_seed_fixes_the_initial_weights_and_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = build_model(TUTORIAL_CNN, seed=9).state_dict()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    b = build_model(TUTORIAL_CNN, seed=9).state_dict()
+    c = build_model(TUTORIAL_CNN, seed=10).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["stages.0.synapse.weight"], c["stages.0.synapse.weight"])
+
+
+# --- config --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), TUTORIAL_CNN, STRONG_CNN])
+def test_config_round_trips_through_json(config):
+    data = json.loads(json.dumps(config.to_dict()))
+    assert ModelConfig.from_dict(data) == config
+    assert ModelConfig.from_dict(data).to_dict() == data
+
+
+def test_config_lists_become_tuples_and_numbers_floats():
+    config = ModelConfig.from_dict({"hidden": [100, 50], "input_shape": [1, 28, 28], "beta": 1})
+    assert config.hidden == (100, 50) and config.input_shape == (1, 28, 28) and config.beta == 1.0
+
+
+def test_unknown_config_keys_list_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown model key\(s\) \['widths'\]; valid: kind, hidden, conv"):
+        ModelConfig.from_dict({"widths": [512]})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kind": "rnn"}, "kind must be one of mlp, cnn; got 'rnn'"),
+    ({"hidden": [512, 0]}, r"hidden must be whole numbers >= 1, got \[512, 0\]"),
+    ({"hidden": 512}, "hidden must be a list of whole numbers"),
+    ({"input_shape": (784,)}, r"input_shape must be \(channels, height, width\)"),
+    ({"num_classes": 0}, "num_classes must be a whole number >= 1"),
+    ({"beta": 1.2}, r"beta must be a number in \[0, 1\]"),
+    ({"threshold": -1}, "threshold must be a number > 0"),
+    ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
+    ({"reset": "soft"}, "reset must be one of subtract, zero, none"),
+    ({"surrogate": "relu"}, "surrogate must be one of atan, fast_sigmoid"),
+    ({"learn_beta": True}, "learn_beta must be one of none, layer, neuron"),
+    ({"kind": "cnn", "conv": "12C5-XX2"}, r"bad conv token 'XX2' in '12C5-XX2'; a conv spec is"),
+    ({"kind": "cnn", "conv": "MP2-12C5"}, "must start with a convolution"),
+    ({"kind": "cnn", "conv": "8C5-MP2-8C5-MP2-8C5"}, "shrinks the 28x28 input to nothing at '8C5'"),
+    ({"kind": "cnn", "conv": "8C5-MP32"}, "shrinks the 28x28 input to nothing at 'MP32'"),
+    ({"kind": "cnn", "conv": "8C4", "padding": "same"}, "padding 'same' needs odd kernels"),
+    ({"padding": "full"}, "padding must be one of valid, same"),
+])
+def test_bad_config_values_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**kwargs)
+
+
+def test_conv_plan_shapes():
+    plan = conv_plan(ModelConfig(kind="cnn", conv="12c5-mp2-64C5-BN-AP2"))  # case-insensitive
+    assert [(b.in_shape, b.out_shape) for b in plan] == [((1, 28, 28), (12, 12, 12)), ((12, 12, 12), (64, 4, 4))]
+    assert plan[1].ops == (("BN", 0), ("AP", 2))
+
+
+# --- bad input to forward --------------------------------------------------------------------------------
+
+
+def test_bad_forward_inputs_are_clear_errors():
+    model = build_model(ModelConfig(hidden=(8,)), seed=0)
+    with pytest.raises(ValueError, match=r"a static input \[B, 1, 28, 28\] needs num_steps >= 1, got None"):
+        model(_images(2))
+    with pytest.raises(ValueError, match="num_steps=5 but the input sequence has 3 steps"):
+        model(torch.rand(3, 2, 1, 28, 28), num_steps=5)
+    with pytest.raises(ValueError, match=r"x must be \[B, 1, 28, 28\] .* got shape \(2, 784\)"):
+        model(torch.rand(2, 784), num_steps=3)
+    with pytest.raises(TypeError, match="x must be floating point"):
+        model(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), num_steps=3)
+    with pytest.raises(TypeError, match="config must be a ModelConfig"):
+        build_model({"kind": "mlp"})
+
+
+def test_model_modules_do_not_import_matplotlib():
+    code = "import sys, spikevision.model; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mlp_flattens_any_input_shape():
+    config = ModelConfig(input_shape=(3, 8, 8), hidden=(20,), num_classes=4)
+    out = build_model(config, seed=0)(torch.rand(2, 3, 8, 8), num_steps=3)
+    assert out.spk.shape == (3, 2, 4)
+    assert build_model(config).synaptic_layers()[0].macs == math.prod((3, 8, 8)) * 20
