@@ -310,7 +310,8 @@ def _write_stamp(path: Path, file: _File) -> None:
         os.replace(tmp, _stamp_path(path))
     except OSError:
         # A read-only data root is fine: the file stays verified, it is just hashed again next time.
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> str:
@@ -324,7 +325,8 @@ def _sha256(path: Path) -> str:
 def _quarantine(path: Path, why: str, corrupt: Path | None = None) -> str:
     """Move a bad file aside (default ``<name>.corrupt``), warn, and return the message."""
     corrupt = corrupt or path.with_name(path.name + ".corrupt")
-    os.replace(path, corrupt)
+    with contextlib.suppress(FileNotFoundError):  # another process fetching at once moved it already
+        os.replace(path, corrupt)
     _stamp_path(path).unlink(missing_ok=True)
     message = f"{why}; moved aside to {corrupt}"
     warnings.warn(message, DataWarning, stacklevel=2)
