@@ -1,0 +1,263 @@
+"""`spikevision encode`: section 4 of the lab handout: digits as spike trains, as animations and rasters.
+
+For each chosen digit it writes (names say what they are, e.g. ``digit0-label7-rate.gif``):
+
+- ``<digit>.gif`` and ``<digit>.mp4``: the spike movie, one frame per time step;
+- ``<digit>-raster.png``: raster of all 784 input neurons; ``<digit>-neuron<i>.png``: one lit input neuron;
+- rate: ``<digit>-reconstruction.png``: the image, and the mean over time at gain 1 beside the chosen gain;
+- latency: ``<digit>-variants.png``: rasters of the log, linear and linear+normalize+clip codes;
+
+and ``digits-<dataset>-<split>.png``, the chosen digits with their labels. It prints a table of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import Any
+
+# Options that belong to one coding: (option name on the command line, encoder keyword, codings).
+_CODING_OPTIONS = (
+    ("--gain", "gain", ("rate",)),
+    ("--offset", "offset", ("rate",)),
+    ("--tau", "tau", ("latency",)),
+    ("--threshold", "threshold", ("latency", "delta")),
+    ("--linear", "linear", ("latency",)),
+    ("--normalize", "normalize", ("latency",)),
+    ("--clip", "clip", ("latency",)),
+    ("--off-spike", "off_spike", ("delta",)),
+    ("--amplitude", "amplitude", ("delta",)),
+)
+
+# The handout's latency settings (tau=5, threshold=0.01); the library's own tau default is 1.
+_LATENCY_DEFAULTS = {"tau": 5.0, "threshold": 0.01}
+_DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+# When the chosen gain is 1, the reconstruction compares it with the handout's low gain.
+_LOW_GAIN = 0.25
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "encode",
+        help="encode digits as spike trains; write animations, rasters and reconstructions",
+        description="Encode a few digits with rate, latency or delta coding and write, per digit, the spike "
+        "movie (.gif and .mp4, one frame per time step), a raster of all input neurons, the raster of "
+        "one lit input neuron, and a coding-specific figure; plus a grid of the digits.",
+    )
+    p.add_argument("--coding", required=True, choices=("rate", "latency", "delta"), help="spike coding")
+    p.add_argument("--num-steps", type=int, default=200, help="time steps per digit (default 200)")
+    rate = p.add_argument_group("rate coding")
+    rate.add_argument("--gain", type=float, default=None, help="spike probability = gain * pixel + offset (default 1)")
+    rate.add_argument("--offset", type=float, default=None, help="added to the spike probability (default 0)")
+    lat = p.add_argument_group("latency coding")
+    lat.add_argument("--tau", type=float, default=None, help="RC time constant in steps (default 5, as in the handout)")
+    lat.add_argument("--threshold", type=float, default=None,
+                     help="latency: pixels below it fire last (default 0.01); delta: smallest change that spikes (default 0.1)")
+    lat.add_argument("--linear", action="store_true", default=None, help="linear instead of logarithmic spike times")
+    lat.add_argument("--normalize", action="store_true", default=None, help="stretch spike times over the whole window")
+    lat.add_argument("--clip", action="store_true", default=None, help="drop pixels below the threshold")
+    dlt = p.add_argument_group("delta coding (the digit moves along a small triangle, as in N-MNIST)")
+    dlt.add_argument("--off-spike", action="store_true", default=None, help="also emit -1 spikes where brightness falls")
+    dlt.add_argument("--amplitude", type=int, default=None, help="largest shift of the digit in pixels (default 2)")
+    p.add_argument("--samples", type=int, default=4, help="encode the first N digits of the split (default 4)")
+    p.add_argument("--index", type=int, nargs="+", default=None, metavar="I",
+                   help="encode these digits of the split instead of the first --samples")
+    p.add_argument("--split", choices=("train", "test"), default="test", help="dataset split (default test)")
+    p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist", help="dataset (default mnist)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rate code's random draws (default 0)")
+    p.add_argument("--fps", type=float, default=25, help="animation frames per second (default 25)")
+    p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the user cache)")
+    p.add_argument("--out", type=Path, required=True, help="directory for the pictures")
+    p.set_defaults(func=run)
+
+
+def coding_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The encoder keywords given on the command line; an option of another coding is an error."""
+    kwargs = {}
+    for flag, key, codings in _CODING_OPTIONS:
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if args.coding not in codings:
+            raise ValueError(f"{flag} applies to --coding {' or '.join(codings)}, not {args.coding}; leave it out")
+        kwargs[key] = value
+    if args.coding == "latency":
+        kwargs = {**_LATENCY_DEFAULTS, **kwargs}
+    return kwargs
+
+
+def _chosen(args: argparse.Namespace, size: int) -> list[int]:
+    if args.index is not None:
+        bad = [i for i in args.index if not 0 <= i < size]
+        if bad:
+            raise ValueError(f"--index {bad[0]} is out of range; the {args.split} split has digits 0..{size - 1}")
+        return list(dict.fromkeys(args.index))
+    if not 1 <= args.samples <= size:
+        raise ValueError(f"--samples must be in [1, {size}] for the {args.split} split; got {args.samples}")
+    return list(range(args.samples))
+
+
+def pick_neuron(spikes, image):
+    """Index of a lit input neuron worth showing: it spiked, its pixel is nearest mid-grey, then nearest the centre.
+
+    A mid-grey pixel shows what a code does with an in-between value (a rate code's random spikes);
+    a saturated pixel would simply spike at every step. With no spike at all, the brightest pixel.
+
+    Args:
+        spikes: ``[T, N]`` one digit's spikes; image: ``[N]`` its pixel values in [0, 1].
+
+    Returns:
+        int in [0, N).
+    """
+    import numpy as np
+
+    spiked = (np.asarray(spikes) != 0).any(axis=0)
+    pixels = np.asarray(image, dtype=float)
+    if not spiked.any():
+        return int(np.argmax(pixels))
+    side = int(round(len(pixels) ** 0.5))
+    rows, cols = np.divmod(np.arange(len(pixels)), side)
+    centre = (side - 1) / 2
+    distance = (rows - centre) ** 2 + (cols - centre) ** 2
+    # lexsort sorts by the last key first: silent neurons last, then distance from grey, then from the centre.
+    return int(np.lexsort((distance, np.abs(pixels - 0.5), ~spiked))[0])
+
+
+def _figure_raster(spikes, title: str, path: Path) -> Path:
+    from spikevision import plotting
+
+    fig, ax = plotting.new_figure(figsize=(10, 5))
+    plotting.raster(ax, spikes.reshape(spikes.shape[0], -1), title=title, ylabel="Input neuron (pixel index)")
+    return plotting.save_figure(fig, path)
+
+
+def _figure_neuron(spikes, neuron: int, what: str, path: Path) -> Path:
+    from spikevision import plotting
+
+    fig, ax = plotting.new_figure(figsize=(8, 1.6))
+    train = spikes.reshape(spikes.shape[0], -1)[:, neuron]
+    row, col = divmod(neuron, spikes.shape[-1])
+    count = int((train != 0).sum())
+    plotting.neuron_raster(ax, train, title=f"{what}: input neuron {neuron} (pixel row {row}, col {col}), {count} spikes")
+    return plotting.save_figure(fig, path)
+
+
+def _figure_reconstruction(image, spikes_by_gain: dict[float, Any], what: str, path: Path) -> Path:
+    from spikevision import plotting
+
+    fig, axes = plotting.new_figure(1, 1 + len(spikes_by_gain), figsize=(3.2 * (1 + len(spikes_by_gain)), 3.6))
+    plotting.reconstruction(axes[0], image[None], title="Image (pixel value)")
+    for ax, (gain, spikes) in zip(axes[1:], spikes_by_gain.items()):
+        plotting.reconstruction(ax, spikes, title=f"Gain = {gain:g}: mean over {spikes.shape[0]} steps")
+    fig.suptitle(f"{what}: mean spike rate reconstructs the image", fontsize=plotting.STYLE["title_size"])
+    return plotting.save_figure(fig, path)
+
+
+def _figure_latency_variants(x, num_steps: int, kwargs: dict[str, Any], what: str, path: Path) -> Path:
+    from spikevision import encoding, plotting
+
+    base = {"tau": kwargs["tau"], "threshold": kwargs["threshold"]}
+    variants = (
+        ("log code", {}),
+        ("linear code", {"linear": True}),
+        ("linear, normalize, clip", {"linear": True, "normalize": True, "clip": True}),
+    )
+    fig, axes = plotting.new_figure(3, 1, figsize=(10, 10), sharex=True)
+    settings = f"tau={base['tau']:g}, threshold={base['threshold']:g}"
+    for ax, (name, flags) in zip(axes, variants):
+        try:
+            spikes = encoding.latency(x, num_steps, **base, **flags)  # (T, 1, 28, 28)
+        except ValueError as exc:
+            # A window too short for the un-normalized code: say so in the panel, draw the others.
+            ax.text(0.5, 0.5, f"{name}: not drawn\n" + textwrap.fill(str(exc), 100), transform=ax.transAxes,
+                    ha="center", va="center", fontsize=plotting.STYLE["label_size"])
+            ax.tick_params(left=False, labelleft=False)
+            plotting.style_axes(ax, title=f"{name} ({settings})")
+            continue
+        flat = spikes.reshape(num_steps, -1)
+        plotting.raster(ax, flat, title=f"{name} ({settings}): {int(flat.count_nonzero())} spikes",
+                        ylabel="Input neuron")
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    fig.suptitle(f"{what}: latency code variants", fontsize=plotting.STYLE["title_size"])
+    return plotting.save_figure(fig, path)
+
+
+def _describe(coding: str, kwargs: dict[str, Any]) -> str:
+    shown = ", ".join(k if v is True else f"{k}={v:g}" for k, v in kwargs.items())
+    return f"{coding} coding" + (f" ({shown})" if shown else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from spikevision import animation, data, encoding, plotting
+
+    kwargs = coding_kwargs(args)
+    if args.num_steps < 1:
+        raise ValueError(f"--num-steps must be >= 1; got {args.num_steps}")
+    if not 0 < args.fps <= 100:
+        raise ValueError(f"--fps must be in (0, 100]; got {args.fps:g}")
+    split = data.load(args.dataset, args.split, args.root)
+    chosen = _chosen(args, len(split))
+    images = split.images[chosen]  # (S, 28, 28) uint8
+    labels = split.labels[chosen]
+    x = data.to_float(images)  # (S, 1, 28, 28)
+
+    generator = torch.Generator().manual_seed(args.seed)
+    if args.coding == "rate":
+        kwargs["generator"] = generator
+    spikes = encoding.encode(x, args.coding, args.num_steps, **kwargs)  # (T, S, 1, 28, 28)
+    kwargs.pop("generator", None)
+    comparison = None
+    if args.coding == "rate":
+        gain = kwargs.get("gain", 1.0)
+        other = _LOW_GAIN if gain == 1.0 else 1.0
+        other_spikes = encoding.rate(x, args.num_steps, **{**kwargs, "gain": other}, generator=generator)
+        comparison = {1.0: other_spikes, gain: spikes} if other == 1.0 else {1.0: spikes, other: other_spikes}
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    description = _describe(args.coding, kwargs)
+    signed = bool((spikes < 0).any())
+    movie = {"cmap": plotting.ON_OFF_CMAP, "vmin": -1, "vmax": 1} if signed else {"cmap": "gray", "vmin": 0, "vmax": 1}
+
+    rows = []
+    for s, (index, label) in enumerate(zip(chosen, labels.tolist())):
+        digit = spikes[:, s, 0]  # (T, 28, 28)
+        stem = f"digit{index}-label{label}-{args.coding}"
+        what = f"Digit {index} (label {label}), {description}"
+        written = [
+            animation.save_animation(digit, out / f"{stem}.gif", fps=args.fps, **movie),
+            animation.save_animation(digit, out / f"{stem}.mp4", fps=args.fps, **movie),
+            _figure_raster(digit, f"{what}: {int(digit.count_nonzero())} spikes", out / f"{stem}-raster.png"),
+        ]
+        neuron = pick_neuron(digit.reshape(args.num_steps, -1), x[s, 0].reshape(-1))
+        written.append(_figure_neuron(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
+        if comparison is not None:
+            by_gain = {g: sp[:, s, 0] for g, sp in comparison.items()}
+            written.append(_figure_reconstruction(x[s, 0], by_gain, f"Digit {index} (label {label})",
+                                                  out / f"{stem}-reconstruction.png"))
+        if args.coding == "latency":
+            written.append(_figure_latency_variants(x[s : s + 1], args.num_steps, kwargs, f"Digit {index} (label {label})",
+                                                    out / f"{stem}-variants.png"))
+        rows.append((index, label, int(digit.count_nonzero()), [p.name for p in written]))
+
+    grid = plotting.digit_grid_figure(images, labels, split.classes,
+                                      title=f"{_DATASET_NAMES.get(split.dataset, split.dataset)} {args.split} set: "
+                                      f"images {', '.join(map(str, chosen))} with their labels")
+    grid_path = plotting.save_figure(grid, out / f"digits-{split.dataset}-{args.split}.png")
+
+    print(f"{description}, {args.num_steps} steps, {len(chosen)} {split.dataset} {args.split} digits -> {out}")
+    print(format_table(rows))
+    print(f"grid of the digits: {grid_path.name}")
+    return 0
+
+
+def format_table(rows: list[tuple[int, int, int, list[str]]]) -> str:
+    """Table of digit index, label, spikes emitted and files written, one row per digit."""
+    lines = [f"{'digit':>6}  {'label':>5}  {'spikes':>8}  files"]
+    for index, label, count, files in rows:
+        lines.append(f"{index:>6}  {label:>5}  {count:>8,}  {', '.join(files)}")
+    return "\n".join(lines)
