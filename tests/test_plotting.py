@@ -214,6 +214,7 @@ def test_membrane_traces_one_distinguishable_line_per_neuron_and_threshold():
     styles = {(line.get_color(), line.get_linestyle()) for line in artists.lines}
     assert len(styles) == 10  # ten output neurons, ten different looks
     assert artists.threshold.get_ydata()[0] == 1.0
+    assert artists.threshold.get_color() not in {line.get_color() for line in artists.lines}
     assert ax.get_xlabel() == "Time step" and "Membrane" in ax.get_ylabel()
     assert ax.get_legend() is not None
     with pytest.raises(ValueError, match="10 neurons but 3 labels"):

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -61,7 +62,7 @@ STYLE: dict[str, Any] = {
     "off_color": OKABE_ITO["blue"],
     "current_color": OKABE_ITO["orange"],
     "membrane_color": OKABE_ITO["blue"],
-    "threshold_color": OKABE_ITO["vermillion"],
+    "threshold_color": "#666666",  # neutral grey: never confused with a neuron's palette colour
     "bar_color": OKABE_ITO["blue"],
     "highlight_color": OKABE_ITO["vermillion"],
     "image_cmap": "binary",  # dark ink on white, as MNIST digits are usually shown
@@ -676,6 +677,7 @@ def accuracy_curve(
     (line,) = ax.plot(
         epochs, acc * 100, color=color or SERIES_COLORS[0], marker="o", markersize=4, linewidth=1.4, label=label
     )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     style_axes(ax, title=title or "Accuracy", xlabel="Epoch", ylabel="Accuracy (%)")
     if label:
         _legend(ax)
