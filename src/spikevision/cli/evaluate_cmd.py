@@ -1,0 +1,55 @@
+"""`spikevision evaluate RUN`: accuracy, confusion matrix, spikes, synaptic operations and energy on the test set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate a trained run on the full test set",
+                              description="Evaluate a trained run on every image of its test set.")
+    p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--root", type=Path, default=None, help="data directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikevision import data, figures, train
+    from spikevision.checkpoint import write_atomic
+
+    config, model = train.load_run(args.run)
+    split = data.load(config.train.dataset, "test", args.root)
+    result = train.evaluate(model, train.TensorData.from_split(split), config.train, seed=config.train.seed)
+    result["classes"] = list(split.classes)
+    write_atomic(args.run / "evaluation.json", (json.dumps(result, indent=2) + "\n").encode())
+    figures.confusion(args.run, result["confusion"], result["classes"])
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_report(result, args.run))
+    return 0
+
+
+def format_report(result: dict, run_dir: Path) -> str:
+    spikes = result["spikes_per_sample"]
+    energy = result["energy"]
+    lines = [
+        f"Test accuracy: {result['accuracy'] * 100:.2f}% on {result['num_samples']:,} images (loss {result['loss']:.4f})",
+        "",
+        "class  accuracy",
+    ]
+    for name, acc in zip(result["classes"], result["per_class_accuracy"]):
+        lines.append(f"{name:>5}  {acc * 100:7.2f}%")
+    lines += [
+        "",
+        "Spikes per sample: " + ", ".join(f"layer {i + 1}: {s:,.1f}" for i, s in enumerate(spikes["layers"]))
+        + f" (total {spikes['total']:,.1f})",
+        f"Synaptic operations per sample: {result['synops_per_sample']:,.0f}",
+        f"Energy estimate per sample: SNN {energy['snn_nj_per_sample']:.1f} nJ vs equal ANN "
+        f"{energy['ann_nj_per_sample']:.1f} nJ ({energy['note']})",
+        f"Wrote {run_dir / 'evaluation.json'}, {run_dir / 'confusion.png'}, {run_dir / 'confusion.json'}",
+    ]
+    return "\n".join(lines)

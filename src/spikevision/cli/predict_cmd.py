@@ -1,0 +1,42 @@
+"""`spikevision predict RUN IMAGE...`: classify picture files with a trained run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("predict", help="classify image files with a trained run",
+                              description="Classify PNG/JPEG pictures of digits with a trained run. Each picture "
+                              "is made MNIST-like: grey, inverted when dark-on-light, cropped, scaled to 20x20 "
+                              "and centred by mass in 28x28.")
+    p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
+    p.add_argument("images", type=Path, nargs="+", help="image files")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from spikevision import metrics, preprocess, train
+
+    config, model = train.load_run(args.run)
+    images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])
+    with torch.no_grad():
+        out = model(train.model_input(images, config.train, train.step_generator(config.train.seed, 0)),
+                    num_steps=config.train.num_steps)
+    predicted = metrics.predict_from_output(out.spk, out.mem)
+    counts = out.spk.sum(0)
+    results = [
+        {"image": str(path), "prediction": int(pred), "spike_counts": [int(c) for c in count]}
+        for path, pred, count in zip(args.images, predicted, counts)
+    ]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print(f"{r['image']}: {r['prediction']}   spike counts {r['spike_counts']}")
+    return 0

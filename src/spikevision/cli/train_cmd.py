@@ -1,0 +1,95 @@
+"""`spikevision train`: train a preset into a run directory, with a progress bar and resumable checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from spikevision import config as config_mod
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a spiking network from a preset",
+        description="Train a spiking network from a preset (configs: "
+        + ", ".join(config_mod.available_presets()) + ").",
+    )
+    p.add_argument("--preset", default="seed", help="preset name or path to a .toml file (default: seed)")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<preset>)")
+    p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--seed", type=int, default=None, help="override train.seed")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.lr=1e-3 --set model.beta=0.9 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    p.add_argument("--root", type=Path, default=None, help="data directory (default: $SPIKEVISION_DATA or the cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikevision import train  # heavy imports only when the command runs
+
+    out = args.out or Path("runs") / Path(args.preset).stem
+    if args.resume:
+        config = train.load_run_config(out)
+    else:
+        config = config_mod.resolve(args.preset, args.overrides, epochs=args.epochs, seed=args.seed)
+    bar = _ProgressPrinter(disable=args.quiet)
+    try:
+        summary = train.fit(config, out, data_root=args.root, resume=args.resume, on_event=bar)
+    except train.TrainingInterrupted as stop:
+        bar.close()
+        print(f"\nInterrupted at step {stop.step}; checkpoint saved. Resume with:\n"
+              f"  spikevision train --out {out} --resume", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    _write_curves(out)
+    print(
+        f"{config.preset}: test accuracy {summary['test_accuracy'] * 100:.2f}% on {summary['test_samples']:,} "
+        f"images, {summary['train_seconds']:.0f} s training, {summary['spikes_per_sample']:.0f} spikes/sample, "
+        f"{summary['synops_per_sample']:.3g} SynOps/sample -> {out}"
+    )
+    return 0
+
+
+def _write_curves(run_dir: Path) -> None:
+    from spikevision import figures
+
+    figures.training_curves(run_dir)
+
+
+class _ProgressPrinter:
+    """Event handler for train.fit: a tqdm bar over steps and one line per epoch."""
+
+    def __init__(self, disable: bool):
+        self.disable = disable
+        self.bar = None
+        self.running_acc = None
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if kind == "start":
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=info["total_steps"], initial=info["step"], unit="step", dynamic_ncols=True,
+                            disable=self.disable, file=sys.stderr)
+        elif kind == "step" and self.bar is not None:
+            acc = info["accuracy"]
+            self.running_acc = acc if self.running_acc is None else 0.9 * self.running_acc + 0.1 * acc
+            self.bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}", acc=f"{self.running_acc:.3f}",
+                                 refresh=False)
+            self.bar.update(1)
+        elif kind == "epoch":
+            line = (f"epoch {info['epoch']}: test accuracy {info['test_accuracy'] * 100:.2f}% "
+                    f"(loss {info['test_loss']:.3f}, {info['train_seconds']:.0f} s training so far)")
+            if self.bar is not None and not self.disable:
+                self.bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

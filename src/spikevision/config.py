@@ -1,0 +1,191 @@
+"""Run configuration: dataclass defaults <- preset TOML <- command-line overrides.
+
+A run's config has two sections, ``model`` (``model.ModelConfig``) and ``train`` (``TrainConfig``).
+Unknown keys are errors; the resolved config is saved beside every checkpoint as ``config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from spikevision.model import ModelConfig
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+ENCODINGS = ("direct", "rate", "latency")
+LOSSES = ("membrane_ce", "count_ce", "rate_mse")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("none", "cosine", "onecycle")
+DATASETS = ("mnist", "fashion-mnist")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: data, input encoding, loss, optimiser and schedule. Defaults are the handout's."""
+
+    dataset: str = "mnist"
+    encoding: str = "direct"          # direct: the image as a constant input current at every step
+    encoding_options: dict = field(default_factory=dict)  # e.g. {"gain": 0.5} or {"tau": 5, "linear": true}
+    num_steps: int = 200
+    batch_size: int = 512
+    drop_last: bool = True            # the handout's train loader drops the last partial batch
+    epochs: int = 3
+    optimizer: str = "adam"
+    lr: float = 5e-4
+    betas: tuple = (0.9, 0.999)
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    loss: str = "membrane_ce"         # the handout's: sum over steps of cross-entropy of the output membrane
+    correct_rate: float = 0.8         # rate_mse targets, as fractions of num_steps
+    incorrect_rate: float = 0.2
+    augment_shift: int = 0            # random translation of training images by up to this many pixels
+    train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
+    eval_batch_size: int = 1000
+    checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("train.dataset", self.dataset, DATASETS)
+        _check_choice("train.encoding", self.encoding, ENCODINGS)
+        _check_choice("train.loss", self.loss, LOSSES)
+        _check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("train.schedule", self.schedule, SCHEDULES)
+        for name in ("num_steps", "batch_size", "epochs", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        for name in ("augment_shift", "train_subset", "checkpoint_every", "seed"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"train.lr must be a positive number, got {self.lr!r}")
+        if len(tuple(self.betas)) != 2:
+            raise ValueError(f"train.betas must be two numbers like [0.9, 0.999], got {self.betas!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if not isinstance(self.encoding_options, dict):
+            raise ValueError("train.encoding_options must be a table, e.g. {gain = 0.5}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""
+
+    def to_dict(self) -> dict:
+        return {"preset": self.preset, "model": self.model.to_dict(), "train": _dataclass_dict(self.train)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        unknown = set(data) - {"preset", "model", "train"}
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: model, train")
+        return cls(
+            model=ModelConfig.from_dict(dict(data.get("model", {}))),
+            train=train_config_from_dict(dict(data.get("train", {}))),
+            preset=str(data.get("preset", "")),
+        )
+
+    def save(self, path: Path) -> None:
+        from spikevision.checkpoint import write_atomic  # local: checkpoint imports config
+
+        write_atomic(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+
+def train_config_from_dict(data: dict) -> TrainConfig:
+    valid = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - valid
+    if unknown:
+        raise ValueError(f"unknown train key(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
+    return TrainConfig(**data)
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def load_preset(name_or_path: str) -> dict:
+    """The raw dict of a preset: a name from ``configs/`` or a path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PRESET_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ValueError(
+            f"unknown preset {name_or_path!r}; valid presets: {', '.join(available_presets())} "
+            "(or a path to a .toml file)"
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"preset {path} is not valid TOML: {exc}") from None
+    data.setdefault("preset", path.stem)
+    return data
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key=value`` overrides (``train.lr=1e-3``, ``model.beta=0.9`` or a key unique to one section).
+
+    Values are read as TOML (``3``, ``1e-3``, ``true``, ``[784, 100, 10]``, ``"atan"``); anything that is
+    not valid TOML is taken as a plain string.
+    """
+    data = {**data, "model": dict(data.get("model", {})), "train": dict(data.get("train", {}))}
+    sections = {"model": _field_names(ModelConfig), "train": _field_names(TrainConfig)}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set takes key=value, got {item!r} (e.g. --set train.lr=1e-3)")
+        key, raw = (s.strip() for s in item.split("=", 1))
+        section, _, name = key.rpartition(".")
+        if not section:
+            owners = [s for s, names in sections.items() if name in names]
+            if len(owners) != 1:
+                raise ValueError(
+                    f"unknown key {key!r}; valid: "
+                    + ", ".join(f"{s}.{n}" for s, names in sections.items() for n in sorted(names))
+                )
+            section = owners[0]
+        if section not in sections or name not in sections[section]:
+            raise ValueError(f"unknown key {key!r}; valid {section or 'model/train'} keys: "
+                             + ", ".join(sorted(sections.get(section, sections["train"]))))
+        data[section][name] = _parse_value(raw)
+    return data
+
+
+def resolve(preset: str, overrides: list[str] = (), **direct: Any) -> RunConfig:
+    """Preset <- overrides <- direct train keys (e.g. ``epochs=1`` from ``--epochs``) -> a checked RunConfig."""
+    data = apply_overrides(load_preset(preset), list(overrides))
+    for name, value in direct.items():
+        if value is not None:
+            data["train"][name] = value
+    return RunConfig.from_dict(data)
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _field_names(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _dataclass_dict(obj) -> dict:
+    out = dataclasses.asdict(obj)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def _check_choice(name: str, value: str, valid: tuple) -> None:
+    if value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")

@@ -1,0 +1,381 @@
+"""Training and evaluation: surrogate gradients through time, resumable runs, full-test-set accuracy.
+
+A run directory holds ``config.json`` (the resolved config), ``checkpoint.safetensors`` (weights,
+optimiser, schedule and progress, written atomically every epoch and on interruption),
+``metrics.jsonl`` (one line per step and per epoch) and ``summary.json``.
+
+Every random draw of step ``s`` comes from a generator seeded by (seed, s) and every epoch's order from
+(seed, epoch), so a resumed run replays exactly what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from spikevision import data, encoding, metrics
+from spikevision.checkpoint import (
+    CHECKPOINT_NAME,
+    load_model_weights,
+    load_optimizer_state,
+    read_checkpoint,
+    save_checkpoint,
+    write_atomic,
+)
+from spikevision.config import RunConfig, TrainConfig
+from spikevision.model import build_model
+
+EventHandler = Callable[[str, dict], None]
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training; a checkpoint of the last finished step was saved."""
+
+    def __init__(self, run_dir: Path, step: int):
+        super().__init__(f"interrupted at step {step}; checkpoint saved in {run_dir}")
+        self.run_dir = run_dir
+        self.step = step
+
+
+@dataclass
+class TensorData:
+    """Images as float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 labels ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple
+
+    @classmethod
+    def from_split(cls, split: "data.Split", limit: int = 0) -> "TensorData":
+        images, labels = split.images, split.labels
+        if limit:
+            images, labels = images[:limit], labels[:limit]
+        return cls(data.to_float(images), labels.long(), tuple(split.classes))
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator for everything random in one training step (encoding, augmentation, dropout)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7_919 + epoch + 1))
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image ``[B, C, H, W]`` by its own random offset in [-max_shift, max_shift] pixels."""
+    if max_shift == 0:
+        return images
+    b, _, h, w = images.shape
+    padded = F.pad(images, (max_shift,) * 4)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (B, H, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (B, 1, W)
+    batch = torch.arange(b)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """What the network is fed: the static image (direct) or its spike train ``[T, B, 1, 28, 28]``."""
+    if cfg.encoding == "direct":
+        return images
+    options = dict(cfg.encoding_options)
+    if cfg.encoding == "rate":
+        options["generator"] = generator
+    return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
+
+
+def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The training loss from output spikes and membranes ``[T, B, C]``.
+
+    membrane_ce: sum over steps of cross-entropy of the output membrane (the handout's);
+    count_ce: cross-entropy of the spike counts; rate_mse: MSE of spike counts against target counts.
+    """
+    steps = mem.shape[0]
+    if cfg.loss == "membrane_ce":
+        return F.cross_entropy(mem.flatten(0, 1), target.repeat(steps)) * steps
+    counts = spk.sum(0)
+    if cfg.loss == "count_ce":
+        return F.cross_entropy(counts, target)
+    wanted = torch.full_like(counts, cfg.incorrect_rate * steps)
+    wanted.scatter_(1, target[:, None], cfg.correct_rate * steps)
+    return F.mse_loss(counts, wanted)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return kind(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total_steps,
+                                                   pct_start=0.15)
+    return None
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed: int = 0) -> dict:
+    """Accuracy and activity of ``model`` on every sample of ``test`` (no dropped batches).
+
+    Returns a dict: accuracy, loss, per_class_accuracy, confusion, spikes_per_sample (per layer and total),
+    synops_per_sample, energy estimate.
+    """
+    model.eval()
+    n = len(test.labels)
+    num_classes = len(test.classes)
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    loss_sum = 0.0
+    layers = model.synaptic_layers()
+    layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
+    synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
+    input_spikes = 0.0
+    for start in range(0, n, cfg.eval_batch_size):
+        images = test.images[start : start + cfg.eval_batch_size]
+        target = test.labels[start : start + cfg.eval_batch_size]
+        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start))
+        out = model(x, num_steps=cfg.num_steps, record=True)
+        loss_sum += float(loss_fn(out.spk, out.mem, target, cfg)) * len(target)
+        confusion += metrics.confusion_matrix(metrics.predict_from_output(out.spk, out.mem), target, num_classes)
+        emitted = (*out.hidden, out.spk)
+        layer_spikes += torch.tensor([float(s.sum(dtype=torch.float64)) for s in emitted], dtype=torch.float64)
+        # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
+        entering = ((x if cfg.encoding != "direct" else None), *out.hidden)
+        for i, (layer, spikes) in enumerate(zip(layers, entering)):
+            if spikes is not None:
+                synops[i] += layer.synops(spikes).sum()
+        if cfg.encoding != "direct":
+            input_spikes += float(x.sum(dtype=torch.float64))
+    # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
+    dense_macs = layers[0].macs if cfg.encoding == "direct" else 0
+    synops_per_sample = float(synops.sum()) / n
+    per_layer = (layer_spikes / n).tolist()
+    accuracy = float(confusion.diagonal().sum()) / n
+    return {
+        "accuracy": accuracy,
+        "loss": loss_sum / n,
+        "num_samples": n,
+        "per_class_accuracy": metrics.per_class_accuracy(confusion).tolist(),
+        "confusion": confusion.tolist(),
+        "spikes_per_sample": {"layers": per_layer, "total": sum(per_layer),
+                              "input": input_spikes / n if cfg.encoding != "direct" else None},
+        "synops_per_sample": synops_per_sample,
+        "synops_per_layer": (synops / n).tolist(),
+        "energy": metrics.energy_estimate(synops_per_sample, dense_macs, model.ann_macs()),
+    }
+
+
+def fit(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    data_root: Path | None = None,
+    resume: bool = False,
+    on_event: EventHandler | None = None,
+) -> dict:
+    """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``).
+
+    Args:
+        config: the resolved run config (ignored on resume: the run's own ``config.json`` is used).
+        run_dir: the run directory; created if missing.
+        data_root: where the datasets are cached (``data.fetch`` decides when None).
+        resume: continue the run in ``run_dir`` from its checkpoint.
+        on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end".
+    """
+    emit = on_event or (lambda kind, info: None)
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if resume:
+        config = load_run_config(run_dir)
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"nothing to resume in {run_dir}: no {CHECKPOINT_NAME}")
+    elif ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = config.train
+
+    train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset)
+    test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root))
+    n = len(train_data.labels)
+    steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
+    if steps_per_epoch == 0:
+        raise ValueError(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
+    total_steps = steps_per_epoch * cfg.epochs
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(config.model)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, total_steps)
+    progress = {"step": 0, "epochs_done": 0, "train_seconds": 0.0, "eval_seconds": 0.0, "history": []}
+    if resume:
+        tensors, meta = read_checkpoint(ckpt_path)
+        load_model_weights(model, tensors, ckpt_path)
+        load_optimizer_state(optimizer, tensors, meta)
+        if scheduler is not None and "scheduler" in meta:
+            scheduler.load_state_dict(meta["scheduler"])
+        progress = meta["progress"]
+    else:
+        config.save(run_dir / "config.json")
+    _rewrite_metrics(run_dir, progress["history"])
+
+    def checkpoint() -> None:
+        save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
+
+    emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
+                   "run_dir": str(run_dir)})
+    metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+    with metrics_file, _deferred_interrupt() as interrupted:
+        while progress["epochs_done"] < cfg.epochs:
+            epoch = progress["epochs_done"]
+            first = progress["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
+            order = epoch_order(cfg.seed, epoch, n)
+            model.train()
+            for index in range(first, steps_per_epoch):
+                step = progress["step"]
+                batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
+                tick = time.perf_counter()
+                record = _train_step(model, optimizer, scheduler, train_data, batch, cfg, step)
+                progress["train_seconds"] += time.perf_counter() - tick
+                progress["step"] = step + 1
+                record.update(kind="step", epoch=epoch, step=step + 1)
+                _log(metrics_file, progress, record)
+                emit("step", record)
+                if interrupted.is_set():
+                    checkpoint()
+                    raise TrainingInterrupted(run_dir, progress["step"])
+                if cfg.checkpoint_every and progress["step"] % cfg.checkpoint_every == 0:
+                    checkpoint()
+            tick = time.perf_counter()
+            result = evaluate(model, test_data, cfg, seed=cfg.seed)
+            progress["eval_seconds"] += time.perf_counter() - tick
+            record = {"kind": "epoch", "epoch": epoch + 1, "step": progress["step"],
+                      "test_accuracy": result["accuracy"], "test_loss": result["loss"],
+                      "train_seconds": progress["train_seconds"]}
+            progress["last_eval"] = result
+            progress["epochs_done"] = epoch + 1
+            _log(metrics_file, progress, record)
+            checkpoint()
+            emit("epoch", record)
+            if interrupted.is_set():
+                raise TrainingInterrupted(run_dir, progress["step"])
+
+    summary = _summary(config, progress, model)
+    write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    emit("end", summary)
+    return summary
+
+
+def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torch.Tensor,
+                cfg: TrainConfig, step: int) -> dict:
+    generator = step_generator(cfg.seed, step)
+    torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout and any other draw from the global RNG
+    images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
+    target = train_data.labels[batch]
+    out = model(model_input(images, cfg, generator), num_steps=cfg.num_steps)
+    loss = loss_fn(out.spk, out.mem, target, cfg)
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"loss became {float(loss)} at step {step + 1}; the last good checkpoint is kept. "
+            "Lower train.lr or change the loss."
+        )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    with torch.no_grad():
+        correct = (metrics.predict_from_output(out.spk, out.mem) == target).float().mean()
+    return {"loss": loss.item(), "accuracy": correct.item(), "lr": optimizer.param_groups[0]["lr"]}
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Turn the first Ctrl-C into a flag checked between steps, so a checkpoint is never of a half step.
+
+    A second Ctrl-C interrupts at once (the last checkpoint on disk stays as it was).
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _log(handle, progress: dict, record: dict) -> None:
+    progress["history"].append(record)
+    handle.write(json.dumps(record) + "\n")
+    handle.flush()
+
+
+def _rewrite_metrics(run_dir: Path, history: list) -> None:
+    """metrics.jsonl as of the checkpoint: steps after it (lost with a crash) are dropped, then replayed."""
+    write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
+
+
+def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
+    result = progress["last_eval"]
+    return {
+        "preset": config.preset,
+        "dataset": config.train.dataset,
+        "test_accuracy": result["accuracy"],
+        "test_samples": result["num_samples"],
+        "test_loss": result["loss"],
+        "epochs": config.train.epochs,
+        "steps": progress["step"],
+        "train_seconds": round(progress["train_seconds"], 2),
+        "eval_seconds": round(progress["eval_seconds"], 2),
+        "spikes_per_sample": result["spikes_per_sample"]["total"],
+        "spikes_per_layer": result["spikes_per_sample"]["layers"],
+        "synops_per_sample": result["synops_per_sample"],
+        "energy": result["energy"],
+        "per_class_accuracy": result["per_class_accuracy"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json")
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+
+
+def load_run(run_dir: Path) -> tuple[RunConfig, torch.nn.Module]:
+    """The config and trained model of a run directory, ready for evaluation."""
+    config = load_run_config(run_dir)
+    model = build_model(config.model)
+    tensors, _ = read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
+    load_model_weights(model, tensors, Path(run_dir) / CHECKPOINT_NAME)
+    model.eval()
+    return config, model
