@@ -26,8 +26,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The main job: fetch MNIST (verified), train the quick preset, evaluate on all 10,000 test images,
+# and write the pictures. Re-running starts the demo afresh.
 demo: install
+	rm -rf $(DEMO_OUT)
 	$(VENV)/bin/spikevision data fetch --dataset mnist
+	$(VENV)/bin/spikevision train --preset quick --out $(DEMO_OUT)/quick
+	$(VENV)/bin/spikevision evaluate $(DEMO_OUT)/quick
 	$(VENV)/bin/spikevision encode --coding rate --samples 4 --out $(DEMO_OUT)/encode-rate
 	$(VENV)/bin/spikevision encode --coding latency --samples 4 --linear --normalize --clip --out $(DEMO_OUT)/encode-latency
 
