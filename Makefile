@@ -36,7 +36,17 @@ demo: install
 	$(VENV)/bin/spikevision encode --coding rate --samples 4 --out $(DEMO_OUT)/encode-rate
 	$(VENV)/bin/spikevision encode --coding latency --samples 4 --linear --normalize --clip --out $(DEMO_OUT)/encode-latency
 
-test: install-dev
+# The HTML report's browser test drives Debian's chromium through Playwright (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "make test needs $(CHROMIUM) for the report's browser test; install it as root: apt-get install chromium" >&2; \
+		exit 1; \
+	fi
+
+test: install-dev $(CHROMIUM)
 	$(PY) -m pytest
 
 clean:

@@ -46,3 +46,102 @@ def confusion(run_dir: Path, matrix: Sequence[Sequence[int]], classes: Sequence[
     payload = {"classes": list(classes), "rows": "true class", "columns": "predicted class", "matrix": matrix}
     write_atomic(run_dir / "confusion.json", (json.dumps(payload, indent=2) + "\n").encode())
     return [png, run_dir / "confusion.json"]
+
+
+# --------------------------------------------------------------------------- inside the network
+
+
+def _verdict(label: int, prediction: int, classes: Sequence[str]) -> str:
+    mark = "right" if label == prediction else "wrong"
+    return f"true {classes[label]}, predicted {classes[prediction]} ({mark})"
+
+
+def layer_activity(ins, classes: Sequence[str]):
+    """The digit beside its input, every hidden layer's spikes and the output spikes, on one time axis.
+
+    The handout's ``plot_snn_spikes`` for one test image: input raster (or, for direct encoding, the
+    constant pixel current), hidden rasters, output raster with one row per class.
+
+    Args:
+        ins: an ``inspection.Inspection``.
+        classes: class names indexed by label.
+
+    Returns:
+        The figure (9 inches wide).
+    """
+    rows = [("input", ins.input), *zip(ins.hidden_names, ins.hidden), ("output", ins.spk)]
+    ratios = [1.0] * (len(rows) - 1) + [0.5]
+    fig, axes = plotting.new_figure(len(rows), 2, figsize=(10, 1.2 + 2.2 * sum(ratios)), height_ratios=ratios,
+                                    width_ratios=[1, 6])
+    plotting.digit_grid([axes[0, 0]], ins.image[None], [ins.label], classes)
+    for ax in axes[1:, 0]:
+        ax.set_axis_off()
+    panels = list(axes[:, 1])
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+    steps = ins.spk.shape[0]
+    if ins.input_is_spikes:
+        plotting.raster(panels[0], ins.input, ylabel="Input neuron\n(pixel)")
+    else:
+        plotting.current_map(panels[0], ins.input, ylabel="Input current\n(pixel value)")
+    names = [f"{'Output' if name == 'output' else 'Hidden ' + name} neuron\n({int(spikes.sum())} spikes)"
+             for name, spikes in rows[1:]]
+    plotting.layer_rasters(panels[1:], [spikes for _, spikes in rows[1:]], names)
+    for ax in panels[:-1]:
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=False)  # one time axis: numbered at the bottom only
+    fig.suptitle(f"Test image {ins.index}: {_verdict(ins.label, ins.prediction, classes)}, {steps} time steps",
+                 fontsize=plotting.STYLE["title_size"])
+    return fig
+
+
+def output_membranes(ins, classes: Sequence[str], threshold: float | None):
+    """The 10 output neurons' membrane potentials over time, with the firing threshold.
+
+    Args:
+        ins: an ``inspection.Inspection``; classes: class names indexed by label.
+        threshold: the output layer's threshold (None: not drawn).
+
+    Returns:
+        The figure; each legend entry gives the neuron's class and spike count.
+    """
+    counts = ins.spike_counts.tolist()
+    labels = [f"{name}: {n} spike{'s' if n != 1 else ''}" for name, n in zip(classes, counts)]
+    fig, ax = plotting.new_figure(figsize=(9, 4.5))
+    plotting.membrane_traces(ax, ins.mem, threshold, labels,
+                             title=f"Output membranes, test image {ins.index}: "
+                             f"{_verdict(ins.label, ins.prediction, classes)}")
+    ax.legend(fontsize=plotting.STYLE["legend_size"], frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def prediction_examples(inspections: Sequence, classes: Sequence[str], *, title: str):
+    """One row per test image: the digit, then its output raster (one row per class).
+
+    Args:
+        inspections: ``inspection.Inspection`` objects (at least one).
+        classes: class names indexed by label.
+        title: the figure title.
+
+    Returns:
+        The figure (9 inches wide, 1.8 inches per example).
+    """
+    if not inspections:
+        raise ValueError("prediction_examples: need at least one inspected image")
+    fig, axes = plotting.new_figure(len(inspections), 2, figsize=(9, 0.5 + 1.8 * len(inspections)),
+                                    width_ratios=[1, 6])
+    axes = axes.reshape(len(inspections), 2)
+    for (ax_img, ax_spk), ins in zip(axes, inspections):
+        plotting.digit_grid([ax_img], ins.image[None], [ins.label], classes)
+        ax_img.set_title(f"image {ins.index}", fontsize=plotting.STYLE["label_size"])
+        counts = ins.spike_counts
+        plotting.raster(ax_spk, ins.spk, title=f"{_verdict(ins.label, ins.prediction, classes)}: "
+                        f"{int(counts[ins.prediction])} spikes for {classes[ins.prediction]}, "
+                        f"{int(counts[ins.label])} for {classes[ins.label]}",
+                        ylabel="Output neuron")
+        ax_spk.title.set_fontsize(plotting.STYLE["label_size"])
+    for ax in axes[:-1, 1]:
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=False)
+    fig.suptitle(title, fontsize=plotting.STYLE["title_size"])
+    return fig

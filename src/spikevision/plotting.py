@@ -441,6 +441,33 @@ def neuron_raster(ax: Axes, spikes: Any, *, neuron: int | None = None, title: st
     return points
 
 
+def current_map(ax: Axes, values: Any, *, title: str | None = None, ylabel: str = "Input neuron (pixel index)"):
+    """Input currents over time as an image on the axes of :func:`raster` (time step on x, neuron on y).
+
+    It takes the input raster's place when the first layer receives values, not spikes (direct
+    encoding: the pixels at every step). Darker is a larger current, as in ``STYLE["image_cmap"]``.
+
+    Args:
+        ax: target axes.
+        values: ``[T, N]`` currents (time first), e.g. pixel values in [0, 1].
+        title, ylabel: axes title and y-axis label.
+
+    Returns:
+        The ``AxesImage``.
+    """
+    values = as_array(values, "current_map: values", 2, "2-D [T, N] (time first)").astype(np.float32)
+    if 0 in values.shape or not np.all(np.isfinite(values)):
+        raise ValueError(f"current_map: values must be non-empty and finite [T, N]; got shape {values.shape}")
+    num_steps, num_neurons = values.shape
+    image = ax.imshow(
+        values.T, cmap=STYLE["image_cmap"], vmin=min(0.0, float(values.min())), vmax=max(1.0, float(values.max())),
+        aspect="auto", origin="lower", interpolation="nearest",
+        extent=(-0.5, num_steps - 0.5, -0.5, num_neurons - 0.5),
+    )
+    style_axes(ax, title=title, xlabel="Time step", ylabel=ylabel)
+    return image
+
+
 def layer_rasters(axes: Sequence[Axes], layers: Sequence[Any], names: Sequence[str], *, title: str | None = None) -> list:
     """Rasters of several layers stacked on one time axis (the handout's ``plot_snn_spikes``).
 

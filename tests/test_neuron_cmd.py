@@ -1,0 +1,148 @@
+"""`spikevision neuron`: the figures open with their sizes, and what they show is snnTorch's Leaky neuron."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+from PIL import Image
+
+from spikevision.cli import main
+from spikevision.cli import neuron_cmd
+
+
+def _run(capsys, *args):
+    rc = main(["neuron", *args])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return out
+
+
+def _summary(out):
+    """(spike count, first spike step or None) from the first printed line."""
+    m = re.search(r": (\d+) spikes?, (?:first at step (\d+)|none)", out.splitlines()[0])
+    assert m, out
+    return int(m[1]), (int(m[2]) if m[2] else None)
+
+
+def _png_size(path):
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        return img.size
+
+
+def _leaky(current, beta, threshold):
+    """snnTorch's own loop over a 1-D current: (spk [T], mem [T])."""
+    leaky = snn.Leaky(beta=beta, threshold=threshold)
+    mem = leaky.init_leaky()
+    spikes, mems = [], []
+    for cur in current:
+        spk, mem = leaky(cur.reshape(1), mem)
+        spikes.append(spk)
+        mems.append(mem)
+    return torch.cat(spikes), torch.cat(mems)
+
+
+def test_step_input_fires_first_when_the_charging_curve_crosses_the_threshold(capsys, tmp_path):
+    before = dict(matplotlib.rcParams)
+    beta, threshold, amplitude, steps = 0.9, 1.0, 0.25, 100
+    out = _run(capsys, "--input", "step", "--beta", str(beta), "--threshold", str(threshold),
+               "--amplitude", str(amplitude), "--num-steps", str(steps), "--out", str(tmp_path))
+    assert dict(matplotlib.rcParams) == before
+    count, first = _summary(out)
+    # Independent fact: before its first spike the neuron charges as U_k = I (1 - beta^k) / (1 - beta),
+    # k steps after the onset; it fires at the first k with U_k > threshold.
+    start = steps // 20
+    k = next(k for k in range(1, steps) if amplitude * (1 - beta**k) / (1 - beta) > threshold)
+    assert first == start + k - 1
+    current = torch.zeros(steps)
+    current[start:] = amplitude
+    assert count == int(_leaky(current, beta, threshold)[0].sum())
+    assert _png_size(tmp_path / "neuron-step.png") == (800, 600)
+    assert _png_size(tmp_path / "neuron-step-beta-threshold.png") == (1200, 800)
+    assert str(tmp_path / "neuron-step.png") in out and str(tmp_path / "neuron-step-beta-threshold.png") in out
+    assert {p.name for p in tmp_path.iterdir()} == {"neuron-step.png", "neuron-step-beta-threshold.png"}
+
+
+def test_pulse_stops_the_spikes_soon_after_it_ends(capsys, tmp_path):
+    out = _run(capsys, "--input", "pulse", "--num-steps", "80", "--out", str(tmp_path))
+    count, first = _summary(out)
+    current = neuron_cmd.input_current("pulse", 80, 0.5)
+    start, width = 80 // 20, 80 // 4
+    assert current[start : start + width].eq(0.5).all() and current.sum() == 0.5 * width
+    spk, mem = _leaky(current, 0.8, 1.0)
+    assert count == int(spk.sum()) > 0 and first == int(spk.nonzero()[0, 0])
+    # Without input the membrane only decays (by beta each step): no spike two steps after the pulse.
+    assert spk[start + width + 1 :].sum() == 0
+    assert _png_size(tmp_path / "neuron-pulse.png") == (800, 600)
+
+
+def test_rate_input_is_reproducible_with_a_seed(capsys, tmp_path):
+    args = ["--input", "rate", "--num-steps", "120"]
+    first = _run(capsys, *args, "--seed", "3", "--out", str(tmp_path / "a"))
+    again = _run(capsys, *args, "--seed", "3", "--out", str(tmp_path / "b"))
+    other = _run(capsys, *args, "--seed", "4", "--out", str(tmp_path / "c"))
+    assert _summary(first) == _summary(again)
+    current = neuron_cmd.input_current("rate", 120, 0.6, seed=4)
+    assert current.unique().tolist() == pytest.approx([0.0, 0.6])
+    assert _summary(other)[0] == int(_leaky(current, 0.8, 1.0)[0].sum())
+    # Each step is an input spike with probability 1/2: within 5 standard deviations of 60 of 120.
+    assert abs(int((current > 0).sum()) - 60) < 5 * math.sqrt(120 * 0.25)
+
+
+def test_figures_draw_snntorch_membranes_and_thresholds():
+    current = neuron_cmd.input_current("step", 60, 0.3)
+    spk, mem = neuron_cmd.simulate(current, 0.8, 1.0)
+    fig = neuron_cmd.figure_neuron(current, spk, mem, 1.0, "title")
+    ax_cur, ax_mem, ax_spk = fig.axes
+    ref_spk, ref_mem = _leaky(current, 0.8, 1.0)
+    np.testing.assert_allclose(ax_mem.lines[0].get_ydata(), ref_mem.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ax_cur.lines[0].get_ydata(), current.numpy())
+    assert ax_mem.lines[1].get_ydata()[0] == 1.0  # the threshold line
+    assert len(ax_spk.collections[0].get_offsets()) == int(ref_spk.sum())
+
+    fig = neuron_cmd.figure_comparison(current, 0.8, 1.0, "step")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    for beta in (0.6, 0.8, 0.9):
+        n = int(_leaky(current, beta, 1.0)[0].sum())
+        assert any(t.startswith(f"beta {beta:g} ") and t.endswith(f": {n} spike{'s' if n != 1 else ''}") for t in titles)
+    for threshold in (0.5, 1.0, 2.0):
+        n = int(_leaky(current, 0.8, threshold)[0].sum())
+        assert f"threshold {threshold:g}: {n} spike{'s' if n != 1 else ''}" in titles
+
+
+def test_compared_values_halve_and_double_the_leak_and_the_threshold():
+    assert neuron_cmd.compared_betas(0.8) == (0.6, 0.8, 0.9)
+    assert neuron_cmd.compared_betas(0.95) == (0.9, 0.95, 0.975)
+    assert neuron_cmd.compared_betas(0.0) == (0.0, 0.5)  # leak 1 cannot double: one panel fewer
+    assert neuron_cmd.compared_betas(1.0) == (0.9, 0.95, 1.0)
+    assert neuron_cmd.compared_thresholds(0.4) == (0.2, 0.4, 0.8)
+
+
+def test_edge_betas_still_draw(capsys, tmp_path):
+    for beta in ("0", "1"):
+        out = _run(capsys, "--beta", beta, "--num-steps", "30", "--out", str(tmp_path / beta))
+        assert _png_size(tmp_path / beta / "neuron-step-beta-threshold.png") == (1200, 800), out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--beta", "1.5"], "--beta must be in [0, 1]"),
+        (["--threshold", "0"], "--threshold must be a positive number"),
+        (["--num-steps", "0"], "--num-steps must be >= 1"),
+        (["--amplitude", "inf"], "--amplitude must be a finite number"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, args, message):
+    rc = main(["neuron", *args, "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spikevision neuron: error:") and message in lines[0], err
+    assert not (tmp_path / "out").exists()
