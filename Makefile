@@ -33,6 +33,7 @@ demo: install
 	$(VENV)/bin/spikevision data fetch --dataset mnist
 	$(VENV)/bin/spikevision train --preset quick --out $(DEMO_OUT)/quick
 	$(VENV)/bin/spikevision evaluate $(DEMO_OUT)/quick
+	$(VENV)/bin/spikevision report $(DEMO_OUT)/quick
 	$(VENV)/bin/spikevision encode --coding rate --samples 4 --out $(DEMO_OUT)/encode-rate
 	$(VENV)/bin/spikevision encode --coding latency --samples 4 --linear --normalize --clip --out $(DEMO_OUT)/encode-latency
 

@@ -86,3 +86,12 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
     blocker.write_bytes(b"")
     with pytest.raises(OSError, match="cannot write in"):
         checkpoint.write_atomic(blocker / "checkpoint.safetensors", b"data")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        checkpoint.write_atomic(tmp_path / "summary.json", b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o644

@@ -30,6 +30,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
     except OSError as exc:
         raise OSError(f"cannot write in {path.parent}: {exc.strerror}; choose a writable --out directory") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
@@ -41,6 +42,12 @@ def write_atomic(path: Path, payload: bytes) -> None:
             raise OSError(f"could not write {path}: {exc.strerror or exc}; the previous file is unchanged") from None
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

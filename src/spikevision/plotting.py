@@ -705,6 +705,8 @@ def accuracy_curve(
         epochs, acc * 100, color=color or SERIES_COLORS[0], marker="o", markersize=4, linewidth=1.4, label=label
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if epochs.size:
+        ax.set_xlim(min(0.5, epochs.min() - 0.5), epochs.max() + 0.5)  # one epoch gets a sensible axis too
     style_axes(ax, title=title or "Accuracy", xlabel="Epoch", ylabel="Accuracy (%)")
     if label:
         _legend(ax)

@@ -34,15 +34,16 @@ _ENCODE_STEPS = (10, 100)
 _MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
-def evaluation(run_dir: Path, model, config, test: train.TensorData) -> dict:
-    """The run's test-set evaluation, reused from ``evaluation.json`` when it is newer than the checkpoint.
+def evaluation(run_dir: Path, model, config, test: train.TensorData, *, reuse: bool = True) -> dict:
+    """The run's test-set evaluation, reused from ``evaluation.json`` when it is newer than the checkpoint
+    (and ``reuse``).
 
     Otherwise it evaluates every test image (``train.evaluate``) and writes ``evaluation.json``,
     ``confusion.png`` and ``confusion.json`` into ``run_dir``, as ``spikevision evaluate`` does.
     """
     path = Path(run_dir) / EVALUATION_NAME
     checkpoint = Path(run_dir) / CHECKPOINT_NAME
-    if path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
+    if reuse and path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
         try:
             result = json.loads(path.read_text())
             if "confusion" in result and "classes" in result:

@@ -17,15 +17,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data, figures, train
-    from spikevision.checkpoint import write_atomic
+    from spikevision import data, report, train
 
     config, model = train.load_run(args.run)
-    split = data.load(config.train.dataset, "test", args.root)
-    result = train.evaluate(model, train.TensorData.from_split(split), config.train, seed=config.train.seed)
-    result["classes"] = list(split.classes)
-    write_atomic(args.run / "evaluation.json", (json.dumps(result, indent=2) + "\n").encode())
-    figures.confusion(args.run, result["confusion"], result["classes"])
+    test = train.TensorData.from_split(data.load(config.train.dataset, "test", args.root))
+    result = report.evaluation(args.run, model, config, test, reuse=False)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
