@@ -219,7 +219,8 @@ class _SpikingNet(nn.Module):
         for index, stage in enumerate(self.stages):
             if index > 0:
                 current = _over_time(stage.current, spk)
-            spk, mem, _ = stage.lif(current)
+            # Only the output layer's membranes are read (by the loss); hidden ones are never written.
+            spk, mem, _ = stage.lif(current, need_mem=index == len(self.stages) - 1)
             if record and index < len(self.stages) - 1:
                 hidden.append(spk)
         return ModelOutput(spk, mem, tuple(hidden))

@@ -11,8 +11,9 @@ Dynamics, the same as snnTorch 1.0.0's ``snn.Leaky`` (``reset_delay=True``), for
 carries no gradient to the membrane (it still does to a learnable threshold). ``beta`` given as a tensor
 is clamped to [0, 1]; as a number it must lie in [0, 1].
 
-``lif_sequence`` is the one time loop. It dispatches to an implementation in ``BACKENDS``: today only
-``"reference"``, the plain torch loop below, which faster kernels must equal.
+``lif_sequence`` is the one time loop. It dispatches to an implementation in ``BACKENDS``: the plain
+torch loop below (``"reference"``), or the fused kernels of ``spikevision.kernels`` (``"numba"`` on the
+CPU, ``"triton"`` on CUDA), which equal it and are chosen by ``backend="auto"`` where they apply.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Callable, NamedTuple, Union
 import torch
 from torch import nn
 
+from spikevision import kernels
 from spikevision import surrogate as surrogates
 
 Tensor = torch.Tensor
@@ -89,8 +91,8 @@ def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tupl
 
 
 def lif_sequence(
-    current: Tensor, state: LIFState | None, params: LIFParams, *, backend: str = "auto"
-) -> tuple[Tensor, Tensor, LIFState]:
+    current: Tensor, state: LIFState | None, params: LIFParams, *, backend: str = "auto", need_mem: bool = True
+) -> tuple[Tensor, Tensor | None, LIFState]:
     """Run LIF neurons over a whole sequence: the one time loop, behind one dispatch point.
 
     Args:
@@ -99,17 +101,21 @@ def lif_sequence(
         state: the state before the first step, or None for rest (zero membrane).
         params: the layer's ``LIFParams``.
         backend: "auto" (the fastest implementation available for this input) or a key of ``BACKENDS``.
+        need_mem: return the membranes over time; with False, ``mem`` is None and the fast kernels
+            never write them (hidden layers whose membranes nobody reads).
     Returns:
-        ``(spk [T, B, ...], mem [T, B, ...], final LIFState)``, spikes in ``current``'s dtype.
+        ``(spk [T, B, ...], mem [T, B, ...] or None, final LIFState)``, spikes in ``current``'s dtype.
     """
     _check_current(current, "current", min_dim=1)
     if current.shape[0] == 0:
         raise ValueError("current has no time steps (shape[0] == 0); give at least one step")
     state = _check_state(state, current[0])
-    return _select_backend(backend, current, params)(current, state, params)
+    return _select_backend(backend, current, params)(current, state, params, need_mem)
 
 
-def _reference_sequence(current: Tensor, state: LIFState, params: LIFParams) -> tuple[Tensor, Tensor, LIFState]:
+def _reference_sequence(
+    current: Tensor, state: LIFState, params: LIFParams, need_mem: bool = True
+) -> tuple[Tensor, Tensor | None, LIFState]:
     """The reference loop: plain torch, one step at a time; every faster backend must equal it."""
     beta, threshold = _coefficients(params, current[0])
     mem = state.mem
@@ -120,20 +126,33 @@ def _reference_sequence(current: Tensor, state: LIFState, params: LIFParams) -> 
         reset = spk.detach()  # == _fired(mem, threshold): the same comparison, already made
         spikes.append(spk)
         mems.append(mem)
-    return torch.stack(spikes), torch.stack(mems), LIFState(mem)
+    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), LIFState(mem)
 
 
-# Implementations of lif_sequence, all with the signature of _reference_sequence. The fast engine
-# (fused CPU kernel, GPU kernel) adds its entries here and its choice to _select_backend.
-BACKENDS: dict[str, Callable[[Tensor, LIFState, LIFParams], tuple[Tensor, Tensor, LIFState]]] = {
+def _kernel(run: Callable) -> Callable:
+    """A ``spikevision.kernels`` engine as a backend: the coefficients checked and clamped as for the reference."""
+
+    def sequence(current: Tensor, state: LIFState, params: LIFParams, need_mem: bool = True):
+        beta, threshold = _coefficients(params, current[0])
+        spk, mem, last = run(current, state.mem, beta, threshold, params.reset, params.surrogate, need_mem)
+        return spk, mem, LIFState(last)
+
+    return sequence
+
+
+# Implementations of lif_sequence, all with the signature of _reference_sequence, each tested equal to
+# it (tests/test_kernels.py): the fused CPU kernel (numba) and the GPU kernel (Triton).
+BACKENDS: dict[str, Callable[..., tuple[Tensor, Tensor | None, LIFState]]] = {
     "reference": _reference_sequence,
+    "numba": _kernel(kernels.cpu_sequence),
+    "triton": _kernel(kernels.gpu_sequence),
 }
 
 
 def _select_backend(backend: str, current: Tensor, params: LIFParams) -> Callable:
-    """The one dispatch point of lif_sequence."""
+    """The one dispatch point of lif_sequence: "auto" takes the fastest backend exact for this input."""
     if backend == "auto":
-        return BACKENDS["reference"]
+        return BACKENDS[kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)]
     if backend not in BACKENDS:
         raise ValueError(f"unknown LIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
     return BACKENDS[backend]
@@ -259,9 +278,10 @@ class LIF(nn.Module):
         """The current ``LIFParams`` (learnable tensors included, so gradients reach them)."""
         return LIFParams(self.beta, self.threshold, self.reset, self.surrogate)
 
-    def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto"):
+    def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto",
+                need_mem: bool = True):
         """``lif_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk [T, B, ...], mem [T, B, ...], LIFState)``."""
-        return lif_sequence(current, state, self.params, backend=backend)
+        return lif_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
 
     def step(self, current: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
         """``lif_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], LIFState)``."""

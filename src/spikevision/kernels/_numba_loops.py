@@ -1,0 +1,188 @@
+"""The compiled loops of the CPU engine (numba): LIF forward, and backward by recomputing the forward.
+
+Kept apart from ``cpu.py`` because calling these compiles them (or loads them from numba's on-disk
+cache); ``cpu.py`` imports this module on first use only.
+
+Layout: every array is flat, ``[T, M]`` or ``[M]`` (M = batch x neurons). The neurons are cut into
+chunks of contiguous ones; ``prange`` hands chunks to the threads and each chunk runs the whole time
+loop with its membranes in a local array that stays in L1/L2, so the input is read once and the spikes
+are written once. Branches on the reset mode and the surrogate sit outside the innermost loops, which
+are plain enough for LLVM to vectorise. The arithmetic is written op for op as ``neuron._advance``,
+with no fastmath (no reassociation, no fused multiply-add) and every constant in the array's dtype, so
+that spikes and membranes are bit for bit the reference's.
+
+Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
+4 straight_through (the formulas of ``surrogate.py``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+FORWARD_CHUNK = 1024  # neurons per task: 4 KiB of float32 spikes written contiguously per step
+BACKWARD_CHUNK = 256  # the recomputed membranes of a chunk, (T + 1) x 256, stay in L2 for T up to ~1000
+
+
+def _compile(**options):
+    """``numba.njit`` with the on-disk cache where a cache directory is writable, without it otherwise."""
+
+    def decorate(fn):
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError:  # numba finds no writable cache location: compile once per process instead
+            return numba.njit(**options)(fn)
+
+    return decorate
+
+
+@_compile(inline="always")
+def _advance_row(mode, prev, x, r, beta, thr, one, out):
+    """``out = mem_t`` from ``prev = mem_{t-1}``, input ``x`` and last spikes ``r``; ``r`` becomes ``S_t``."""
+    zero = one - one
+    n = out.shape[0]
+    if mode == 0:
+        for j in range(n):
+            v = (beta[j] * prev[j] + x[j]) - r[j] * thr[j]
+            out[j] = v
+            r[j] = one if v - thr[j] > 0 else zero
+    elif mode == 1:
+        for j in range(n):
+            v = beta[j] * ((one - r[j]) * prev[j]) + x[j]
+            out[j] = v
+            r[j] = one if v - thr[j] > 0 else zero
+    else:
+        for j in range(n):
+            v = beta[j] * prev[j] + x[j]
+            out[j] = v
+            r[j] = one if v - thr[j] > 0 else zero
+
+
+@_compile(inline="always")
+def _surrogate_row(code, consts, grad, mem, thr, out):
+    """``out = grad * g(mem - thr)`` for the surrogate ``code``; ``consts`` = (1, 0, a, b) in the dtype."""
+    one, zero, a, b = consts[0], consts[1], consts[2], consts[3]
+    n = out.shape[0]
+    if code == 0:  # atan: (alpha/2) / (1 + (pi/2 alpha x)^2); a = pi/2 alpha, b = alpha/2
+        for j in range(n):
+            y = a * (mem[j] - thr[j])
+            out[j] = grad[j] * (b / (one + y * y))
+    elif code == 1:  # fast_sigmoid: 1 / (1 + k|x|)^2; a = k
+        for j in range(n):
+            d = a * abs(mem[j] - thr[j]) + one
+            out[j] = grad[j] / (d * d)
+    elif code == 2:  # sigmoid: k e^{-|kx|} / (1 + e^{-|kx|})^2, which never overflows; a = k
+        for j in range(n):
+            e = np.exp(-abs(a * (mem[j] - thr[j])))
+            out[j] = grad[j] * (a * e / ((one + e) * (one + e)))
+    elif code == 3:  # triangular: max(0, 1 - |x|/w) / w; a = 1/w
+        for j in range(n):
+            out[j] = grad[j] * (max(zero, one - abs(mem[j] - thr[j]) * a) * a)
+    else:  # straight_through: 1
+        for j in range(n):
+            out[j] = grad[j]
+
+
+@_compile(parallel=True)
+def forward(cur, cur_step, mem0, beta, thr, mode, one, spk, mem, store_mem, last):
+    """Run the recurrence: spikes ``spk [T, M]``, membranes ``mem [T, M]`` if ``store_mem``, ``last [M]``.
+
+    ``cur`` is ``[T, M]``, or ``[1, M]`` with ``cur_step = 0`` for a constant current; ``beta`` and
+    ``thr`` are ``[M]``; ``one`` is 1 in the dtype.
+    """
+    steps, size = spk.shape
+    zero = one - one
+    for chunk in numba.prange((size + FORWARD_CHUNK - 1) // FORWARD_CHUNK):
+        lo = chunk * FORWARD_CHUNK
+        hi = min(lo + FORWARD_CHUNK, size)
+        b, th = beta[lo:hi], thr[lo:hi]
+        m = mem0[lo:hi].copy()
+        r = np.empty(hi - lo, spk.dtype)
+        for j in range(hi - lo):
+            r[j] = one if m[j] - th[j] > 0 else zero
+        for t in range(steps):
+            _advance_row(mode, m, cur[t * cur_step, lo:hi], r, b, th, one, m)
+            spk[t, lo:hi] = r
+            if store_mem:
+                mem[t, lo:hi] = m
+        last[lo:hi] = m
+
+
+@_compile(parallel=True)
+def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
+             g_spk, has_g_spk, g_mem, has_g_mem, g_last, has_g_last,
+             d_cur, d_mem0, d_beta, want_beta, d_thr, want_thr):
+    """Surrogate gradient through time for ``forward``'s recurrence, recomputing its membranes.
+
+    With ``dm_t`` the whole gradient reaching ``mem_t`` (the reset ``r`` detached, as in the reference)::
+
+        dm_t = g_mem_t + g_spk_t * g(mem_t - thr) + dm_{t+1} * beta * (1 - r_t if reset zero else 1)
+        d_cur_t = dm_t,  d_beta += dm_t * (1 - r_{t-1} if zero else 1) * mem_{t-1},
+        d_thr -= g_spk_t * g(mem_t - thr) + (dm_t * r_{t-1} if subtract else 0)
+
+    Writes ``d_cur`` (``[T, M]``, or ``[1, M]`` summed over time when ``cur_step = 0``), ``d_mem0 [M]``
+    and, when wanted, per-element ``d_beta [M]``/``d_thr [M]`` (float64; the caller sums them to the
+    coefficient's shape). The recurrence runs in the dtype, sums over time in float64.
+    """
+    size = mem0.shape[0]
+    one, zero = consts[0], consts[1]
+    for chunk in numba.prange((size + BACKWARD_CHUNK - 1) // BACKWARD_CHUNK):
+        lo = chunk * BACKWARD_CHUNK
+        hi = min(lo + BACKWARD_CHUNK, size)
+        n = hi - lo
+        b, th = beta[lo:hi], thr[lo:hi]
+        mems = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
+        mems[0] = mem0[lo:hi]
+        r = np.empty(n, mem0.dtype)
+        for j in range(n):
+            r[j] = one if mems[0, j] - th[j] > 0 else zero
+        for t in range(steps):
+            _advance_row(mode, mems[t], cur[t * cur_step, lo:hi], r, b, th, one, mems[t + 1])
+
+        carry = np.zeros(n, mem0.dtype)  # dm_{t+1} * d mem_{t+1} / d mem_t
+        if has_g_last:
+            carry[:] = g_last[lo:hi]
+        dm = np.empty(n, mem0.dtype)
+        through_spike = np.empty(n, mem0.dtype)
+        sum_cur = np.zeros(n)
+        sum_beta = np.zeros(n)
+        sum_thr = np.zeros(n)
+        for t in range(steps - 1, -1, -1):
+            now, prev = mems[t + 1], mems[t]
+            dm[:] = carry
+            if has_g_mem:
+                dm += g_mem[t, lo:hi]
+            if has_g_spk:
+                _surrogate_row(code, consts, g_spk[t, lo:hi], now, th, through_spike)
+                dm += through_spike
+                if want_thr:
+                    for j in range(n):
+                        sum_thr[j] -= through_spike[j]
+            if mode == 1:
+                for j in range(n):
+                    keep = zero if prev[j] - th[j] > 0 else one
+                    carry[j] = dm[j] * b[j] * keep
+                    if want_beta:
+                        sum_beta[j] += dm[j] * keep * prev[j]
+            else:
+                for j in range(n):
+                    carry[j] = dm[j] * b[j]
+                if want_beta:
+                    for j in range(n):
+                        sum_beta[j] += dm[j] * prev[j]
+                if mode == 0 and want_thr:
+                    for j in range(n):
+                        if prev[j] - th[j] > 0:
+                            sum_thr[j] -= dm[j]
+            if cur_step:
+                d_cur[t, lo:hi] = dm
+            else:
+                for j in range(n):
+                    sum_cur[j] += dm[j]
+        d_mem0[lo:hi] = carry
+        if not cur_step:
+            d_cur[0, lo:hi] = sum_cur
+        if want_beta:
+            d_beta[lo:hi] = sum_beta
+        if want_thr:
+            d_thr[lo:hi] = sum_thr

@@ -1,0 +1,63 @@
+"""The CPU engine: the compiled numba loops of ``_numba_loops`` called on zero-copy views of torch tensors.
+
+numba is imported (and its loops compiled, or loaded from its on-disk cache) on the first call only.
+The loops use as many threads as torch does (``torch.get_num_threads()``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+
+@functools.cache
+def _loops():
+    from spikevision.kernels import _numba_loops
+
+    return _numba_loops
+
+
+@functools.cache
+def available() -> bool:
+    """Whether numba can be imported here (the engine is skipped, never required, when it cannot)."""
+    try:
+        _loops()
+    except ImportError:
+        return False
+    return True
+
+
+def _threads() -> None:
+    import numba
+
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _np(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
+    """A numpy view of ``tensor``; an empty array of ``like``'s dtype stands in for None."""
+    if tensor is None:
+        return np.empty((0,) * ndim, dtype=like.numpy().dtype)
+    return tensor.numpy()
+
+
+def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
+    """See ``_numba_loops.forward``; ``mem`` may be None (membranes not wanted)."""
+    loops = _loops()
+    _threads()
+    one = mem0.numpy().dtype.type(1)
+    loops.forward(cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, one, spk.numpy(),
+                  _np(mem, spk, 2), mem is not None, last.numpy())
+
+
+def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
+             g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
+    """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
+    loops = _loops()
+    _threads()
+    consts = np.array([1, 0, *constants], dtype=mem0.numpy().dtype)
+    loops.backward(steps, cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, consts, code,
+                   _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
+                   _np(g_last, mem0, 1), g_last is not None,
+                   d_cur.numpy(), d_mem0.numpy(), d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)

@@ -1,0 +1,348 @@
+"""The fast LIF engine equals the reference loop: same spikes and membranes bit for bit, same gradients.
+
+Every fast path (the numba CPU kernel here; the Triton GPU kernel where CUDA is present) is run against
+``neuron._reference_sequence`` on the same inputs, over random shapes, every reset mode and surrogate,
+float32 and float64, fixed and learnable (per layer, per neuron) beta and threshold, a constant
+(stride-0) current or a full one, and gradients arriving through the spikes, the membranes and the
+final state. Then: the dispatch picks the kernel only where it is exact, the model gives the same
+numbers either way, and backward keeps no ``[T, B, ...]`` tensor.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spikevision import kernels, surrogate
+from spikevision.kernels import _autograd
+from spikevision.model import ModelConfig, build_model
+from spikevision.neuron import BACKENDS, RESETS, LIF, LIFParams, LIFState, lif_sequence
+
+CUDA = torch.cuda.is_available()
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _close(fast: torch.Tensor | None, ref: torch.Tensor | None, dtype: torch.dtype, what: str,
+           scale: float | None = None) -> None:
+    """Gradients agree within 1e-5 (float32) or 1e-10 (float64) relative to the reference's scale.
+
+    None (the leaf did not reach the loss in that graph) and a gradient of zeros are the same thing.
+    """
+    if fast is None or ref is None:
+        other = ref if fast is None else fast
+        assert other is None or not other.any(), f"{what}: one backend has no gradient, the other a nonzero one"
+        return
+    rel = 1e-5 if dtype == torch.float32 else 1e-10
+    if scale is None:
+        scale = float(ref.abs().max()) if ref.numel() else 0.0
+    torch.testing.assert_close(fast, ref, rtol=rel, atol=rel * scale, msg=lambda m: f"{what}: {m}")
+
+
+def _inputs(seed, steps, batch, neurons, dtype, *, constant, beta_kind, thr_kind, with_mem0, device="cpu"):
+    """Random inputs that make the neurons fire now and then (about 10-40 % of steps)."""
+    g = _gen(seed)
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=g, dtype=torch.float64).to(device=device, dtype=dtype)
+
+    shape = (batch, *neurons)
+    if constant:
+        base = (rand(*shape) * 1.2 - 0.1).requires_grad_()
+        current = base.unsqueeze(0).expand(steps, *shape)
+        leaves = [base]
+    else:
+        current = (rand(steps, *shape) * 1.4 - 0.2).requires_grad_()
+        leaves = [current]
+    mem0 = (rand(*shape) * 2 - 0.5).requires_grad_() if with_mem0 else None
+    coefficients = {}
+    for name, kind, low, span in (("beta", beta_kind, 0.5, 0.6), ("threshold", thr_kind, 0.6, 0.8)):
+        if kind == "number":
+            coefficients[name] = low + span / 2
+        elif kind == "layer":
+            coefficients[name] = torch.tensor(low + span / 2, dtype=dtype, device=device).requires_grad_()
+        else:  # per neuron; beta's span runs past 1 so that the clamp is exercised too
+            coefficients[name] = (rand(*neurons) * span + low).requires_grad_()
+    leaves += [v for v in (mem0, *coefficients.values()) if isinstance(v, torch.Tensor)]
+    return current, mem0, coefficients, leaves
+
+
+def _run(backend, made, reset, name, grads, seed, need_mem=True):
+    """Spikes, membranes, final membrane and the gradients of the leaves for one backend."""
+    current, mem0, coefficients, leaves = made
+    params = LIFParams(coefficients["beta"], coefficients["threshold"], reset, name)
+    spk, mem, state = lif_sequence(current, None if mem0 is None else LIFState(mem0), params,
+                                   backend=backend, need_mem=need_mem)
+    g = _gen(seed + 1)
+    loss = spk.new_zeros(())
+    for which in grads:  # a random linear function of the chosen outputs
+        out = {"spk": spk, "mem": mem, "last": state.mem}[which]
+        loss = loss + (out * torch.randn(out.shape, generator=g, dtype=torch.float64).to(out)).sum()
+    result = torch.autograd.grad(loss, leaves, allow_unused=True) if loss.requires_grad else [None] * len(leaves)
+    return spk, mem, state.mem, list(result)
+
+
+def _sum_scales(made, reset, name, grads, seed) -> list[float | None]:
+    """For each leaf whose gradient is a sum, the largest sum of the magnitudes of its terms.
+
+    The reference is run once more with every such sum taken apart: the constant current as a full
+    ``[T, B, ...]`` leaf, each coefficient tensor as one leaf per element. A float32 sum of many terms
+    that cancel is only as exact as its terms are large, so that is the scale to compare it at.
+    """
+    current, mem0, coefficients, leaves = made
+    shape = current.shape[1:]
+    dense = current.detach().clone().requires_grad_()
+    apart = {k: v.detach().expand(shape).clone().requires_grad_() if isinstance(v, torch.Tensor) else v
+             for k, v in coefficients.items()}
+    split_leaves = [dense] + [mem0] * (mem0 is not None) + [v for v in apart.values() if isinstance(v, torch.Tensor)]
+    *_, terms = _run("reference", (dense, mem0, apart, split_leaves), reset, name, grads, seed)
+    # Leaves in order: the current, mem0 (if given), then the coefficient tensors.
+    constant = leaves[0].dim() < current.dim()
+    scales = [float(terms[0].abs().sum(0).max()) if constant and terms[0] is not None else None]
+    scales += [None] * (mem0 is not None)  # each element of mem0's gradient is no sum
+    for leaf, term in zip(leaves[len(scales):], terms[len(scales):]):
+        scales.append(None if term is None else float(term.abs().sum_to_size(leaf.shape).max()))
+    return scales
+
+
+def _compare(backend, seed, steps, batch, neurons, dtype, reset, name, *, constant=True, beta_kind="number",
+             thr_kind="number", with_mem0=False, grads=("spk", "mem", "last"), need_mem=True, device="cpu"):
+    made = _inputs(seed, steps, batch, neurons, dtype, constant=constant, beta_kind=beta_kind,
+                   thr_kind=thr_kind, with_mem0=with_mem0, device=device)
+    ref = _run("reference", made, reset, name, grads, seed)
+    fast = _run(backend, made, reset, name, grads, seed, need_mem=need_mem)
+    assert torch.equal(fast[0], ref[0]), "spikes differ"
+    if need_mem:
+        assert torch.equal(fast[1], ref[1]), "membranes differ"
+    else:
+        assert fast[1] is None
+    assert torch.equal(fast[2], ref[2]), "final membranes differ"
+    scales = _sum_scales(made, reset, name, grads, seed) if grads else [None] * len(ref[3])
+    for i, (f, r, scale) in enumerate(zip(fast[3], ref[3], scales)):
+        _close(f, r, dtype, f"gradient of leaf {i}", scale)
+    return ref
+
+
+# --- the CPU kernel against the reference --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", surrogate.NAMES)
+@pytest.mark.parametrize("reset", RESETS)
+def test_numba_equals_reference_for_every_reset_surrogate_and_dtype(reset, name, dtype):
+    seed = 100 * RESETS.index(reset) + 10 * surrogate.NAMES.index(name) + (dtype == torch.float64)
+    ref = _compare("numba", seed, 33, 3, (70,), dtype, reset, name, beta_kind="neuron", thr_kind="layer",
+                   with_mem0=True)
+    assert 0.05 < float(ref[0].detach().mean()) < 0.9  # both spikes and silences were compared
+    assert all(g is not None and g.abs().sum() > 0 for g in ref[3])  # every gradient path was exercised
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_numba_equals_reference_with_full_and_constant_current(constant):
+    _compare("numba", 7, 50, 4, (3, 5), torch.float32, "subtract", "atan", constant=constant,
+             beta_kind="layer", thr_kind="neuron", with_mem0=True)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    steps=st.integers(1, 40),
+    batch=st.integers(1, 4),
+    neurons=st.lists(st.integers(1, 9), min_size=1, max_size=3).map(tuple),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    reset=st.sampled_from(RESETS),
+    name=st.sampled_from(surrogate.NAMES),
+    constant=st.booleans(),
+    beta_kind=st.sampled_from(["number", "layer", "neuron"]),
+    thr_kind=st.sampled_from(["number", "layer", "neuron"]),
+    with_mem0=st.booleans(),
+    grads=st.lists(st.sampled_from(["spk", "mem", "last"]), min_size=0, max_size=3, unique=True).map(tuple),
+    need_mem=st.booleans(),
+)
+def test_numba_equals_reference_on_random_shapes(seed, steps, batch, neurons, dtype, reset, name, constant,
+                                                 beta_kind, thr_kind, with_mem0, grads, need_mem):
+    if not need_mem:
+        grads = tuple(g for g in grads if g != "mem")
+    _compare("numba", seed, steps, batch, neurons, dtype, reset, name, constant=constant, beta_kind=beta_kind,
+             thr_kind=thr_kind, with_mem0=with_mem0, grads=grads, need_mem=need_mem)
+
+
+def test_sequence_split_in_two_gives_the_reference_gradients_through_the_state():
+    # The second half's gradient reaches the first half through the final state (g_last) and mem0.
+    g = _gen(3)
+    current = (torch.rand(30, 2, 8, generator=g) * 1.3).requires_grad_()
+    weights = torch.randn(30, 2, 8, generator=g)
+    grads = {}
+    for backend in ("reference", "numba"):
+        params = LIFParams(0.9, 1.0)
+        spk_a, _, state = lif_sequence(current[:12], None, params, backend=backend, need_mem=False)
+        spk_b, mem_b, _ = lif_sequence(current[12:], state, params, backend=backend)
+        loss = (torch.cat([spk_a, spk_b]) * weights).sum() + mem_b.sum()
+        grads[backend] = torch.autograd.grad(loss, current)[0]
+    _close(grads["numba"], grads["reference"], torch.float32, "current")
+
+
+def test_beta_outside_the_unit_interval_is_clamped_and_its_gradient_stops_there():
+    beta = torch.tensor([1.4, 0.7, -0.2], requires_grad=True)
+    current = torch.rand(20, 2, 3, generator=_gen(4)).requires_grad_()
+    out = {}
+    for backend in ("reference", "numba"):
+        spk, mem, _ = lif_sequence(current, None, LIFParams(beta, 0.8), backend=backend)
+        out[backend] = (spk, mem, torch.autograd.grad(mem.sum() + spk.sum(), beta)[0])
+    assert torch.equal(out["numba"][0], out["reference"][0]) and torch.equal(out["numba"][1], out["reference"][1])
+    assert out["numba"][2][0] == 0 and out["numba"][2][2] == 0 and out["numba"][2][1] != 0
+    _close(out["numba"][2], out["reference"][2], torch.float32, "beta")
+
+
+def test_learnable_module_parameters_get_the_reference_gradients():
+    lif = LIF(0.85, 0.9, reset="zero", surrogate="fast_sigmoid", learn_beta="neuron", learn_threshold="layer",
+              shape=(6,))
+    current = torch.rand(25, 4, 6, generator=_gen(5)) * 1.5
+    grads = {}
+    for backend in ("reference", "numba"):
+        spk, mem, _ = lif(current, backend=backend)
+        grads[backend] = torch.autograd.grad((spk * 2).sum() + mem.sum(), [lif.beta, lif.threshold])
+    for fast, ref, what in zip(grads["numba"], grads["reference"], ("beta", "threshold")):
+        _close(fast, ref, torch.float32, what)
+
+
+# --- memory, dispatch, model --------------------------------------------------------------------------
+
+
+def test_backward_keeps_only_inputs_no_time_by_batch_tensor():
+    # A constant current over 500 steps: what backward keeps is O(B x neurons), not O(T x B x neurons).
+    base = torch.rand(4, 16, requires_grad=True)
+    spk, mem, _ = lif_sequence(base.unsqueeze(0).expand(500, 4, 16), None, LIFParams(), backend="numba",
+                               need_mem=False)
+    assert mem is None
+    saved = spk.grad_fn.saved_tensors
+    assert saved and max(t.numel() for t in saved) == 4 * 16
+    spk.sum().backward()
+    assert base.grad.shape == (4, 16)
+
+
+def test_constant_source_finds_only_a_true_expansion():
+    base = torch.rand(3, 4)
+    assert _autograd.constant_source(base.unsqueeze(0).expand(5, 3, 4)) is base
+    assert _autograd.constant_source(base.unsqueeze(0).expand(1, 3, 4)) is None  # one step: nothing to save
+    assert _autograd.constant_source(base.unsqueeze(0).repeat(5, 1, 1)) is None
+    # An expansion of a slice: its _base is the whole tensor, so it is read as a full current instead.
+    part = base[:, :2].unsqueeze(0).expand(5, 3, 2)
+    assert _autograd.constant_source(part) is None
+    spk, mem, _ = lif_sequence(part * 3, None, LIFParams(0.5, 1.0), backend="numba")
+    ref = lif_sequence(part * 3, None, LIFParams(0.5, 1.0), backend="reference")
+    assert torch.equal(spk, ref[0]) and torch.equal(mem, ref[1])
+
+
+def test_auto_picks_the_kernel_only_where_it_is_exact():
+    params = LIFParams(0.9, 1.0)
+    cpu32 = torch.rand(5, 2, 3)
+    assert kernels.choose(cpu32, params.beta, params.threshold, params.reset, params.surrogate) == "numba"
+    assert kernels.choose(cpu32.double(), 0.9, 1.0, "zero", params.surrogate) == "numba"
+    # Half precision, other devices, and coefficients whose dtype would change the result: the reference.
+    assert kernels.choose(cpu32.bfloat16(), 0.9, 1.0, "subtract", params.surrogate) == "reference"
+    assert kernels.choose(torch.empty(5, 2, 3, device="meta"), 0.9, 1.0, "subtract", params.surrogate) == "reference"
+    assert kernels.choose(cpu32, torch.full((3,), 0.9, dtype=torch.float64), 1.0, "subtract",
+                          params.surrogate) == "reference"
+    # A 0-d coefficient of another dtype does not change the result dtype: still exact.
+    assert kernels.choose(cpu32, torch.tensor(0.9, dtype=torch.float64), 1.0, "subtract",
+                          params.surrogate) == "numba"
+    assert {"reference", "numba", "triton"} <= set(BACKENDS)
+    # The reference takes what the kernel does not: bfloat16 through auto just works.
+    spk, mem, _ = lif_sequence(cpu32.bfloat16() * 3, None, params)
+    assert spk.dtype == torch.bfloat16
+
+
+def test_auto_with_a_mixed_dtype_coefficient_equals_the_reference():
+    current = torch.rand(10, 2, 3, generator=_gen(6)) * 2
+    params = LIFParams(torch.tensor(0.8, dtype=torch.float64), 1.0)
+    auto = lif_sequence(current, None, params)
+    ref = lif_sequence(current, None, params, backend="reference")
+    assert auto[1].dtype == ref[1].dtype == torch.float32
+    assert torch.equal(auto[0], ref[0]) and torch.equal(auto[1], ref[1])
+
+
+def test_asking_for_a_kernel_that_does_not_apply_is_a_clear_error():
+    params = LIFParams()
+    with pytest.raises(ValueError, match="'numba' LIF backend does not cover this input.*backend='auto'"):
+        lif_sequence(torch.rand(3, 2).bfloat16(), None, params, backend="numba")
+    with pytest.raises(ValueError, match="'triton' LIF backend runs on cuda tensors, got cpu"):
+        lif_sequence(torch.rand(3, 2), None, params, backend="triton")
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(kind="mlp", hidden=(20, 12), beta=0.9, reset="zero", learn_beta="neuron", learn_threshold="layer"),
+    ModelConfig(kind="cnn", conv="4C5-MP2-BN", hidden=(16,), beta=0.85, surrogate="fast_sigmoid"),
+])
+def test_model_gives_the_same_numbers_with_the_kernels_and_with_the_reference(config, monkeypatch):
+    images = torch.rand(6, 1, 28, 28, generator=_gen(7))
+    results = {}
+    for backend in ("reference", "numba"):
+        monkeypatch.setattr(kernels, "choose", lambda *args, backend=backend: backend)
+        model = build_model(config, seed=0)
+        out = model(images * 2, num_steps=15, record=True)
+        loss = out.mem.square().sum() + out.spk.sum() * 0.5
+        out = out._replace(spk=out.spk.detach(), mem=out.mem.detach(), hidden=tuple(h.detach() for h in out.hidden))
+        results[backend] = (out, torch.autograd.grad(loss, list(model.parameters())))
+    (fast, fast_grads), (ref, ref_grads) = results["numba"], results["reference"]
+    assert torch.equal(fast.spk, ref.spk) and torch.equal(fast.mem, ref.mem)
+    assert all(torch.equal(a, b) for a, b in zip(fast.hidden, ref.hidden))
+    assert sum(float(h.sum()) for h in ref.hidden) > 0
+    # Relative to the largest gradient of the model: a conv bias followed by batch norm has a true
+    # gradient of 0, so its own scale is rounding noise.
+    scale = max(float(g.abs().max()) for g in ref_grads)
+    for i, (a, b) in enumerate(zip(fast_grads, ref_grads)):
+        _close(a, b, torch.float32, f"parameter {i}", scale)
+
+
+def test_compile_falls_back_to_no_cache_when_numba_cannot_cache(monkeypatch):
+    import numba
+
+    from spikevision.kernels import _numba_loops
+
+    real = numba.njit
+    calls = []
+
+    def njit(*args, cache=False, **options):
+        calls.append(cache)
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", njit)
+
+    @_numba_loops._compile()
+    def double(x):
+        return 2 * x
+
+    assert double(21) == 42 and calls == [True, False]
+
+
+# --- the GPU kernel (only where CUDA and Triton are present) ---------------------------------------------
+
+
+def _triton_missing() -> bool:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not CUDA, reason="no CUDA device here: the Triton kernel is tested on GPU machines only")
+@pytest.mark.skipif(CUDA and _triton_missing(), reason="Triton is not installed")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", surrogate.NAMES)
+@pytest.mark.parametrize("reset", RESETS)
+def test_triton_equals_reference_on_cuda(reset, name, dtype):
+    seed = 100 * RESETS.index(reset) + 10 * surrogate.NAMES.index(name)
+    for constant, beta_kind, thr_kind in ((True, "neuron", "layer"), (False, "layer", "neuron")):
+        _compare("triton", seed, 40, 5, (300,), dtype, reset, name, constant=constant, beta_kind=beta_kind,
+                 thr_kind=thr_kind, with_mem0=True, device="cuda")
+    made = _inputs(seed, 40, 5, (300,), dtype, constant=True, beta_kind="number", thr_kind="number",
+                   with_mem0=False, device="cuda")
+    assert kernels.choose(made[0], 0.9, 1.0, reset, surrogate.get(name)) == "triton"
