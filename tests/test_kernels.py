@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from spikevision import kernels, surrogate
 from spikevision.kernels import _autograd
+from spikevision.kernels.lif_linear import lif_linear
+from spikevision.kernels.lif_linear import supported as lif_linear_supported
 from spikevision.model import ModelConfig, build_model
 from spikevision.neuron import BACKENDS, RESETS, LIF, LIFParams, LIFState, lif_sequence
 
@@ -320,6 +322,63 @@ def test_compile_falls_back_to_no_cache_when_numba_cannot_cache(monkeypatch):
         return 2 * x
 
     assert double(21) == 42 and calls == [True, False]
+
+
+# --- the fused LIF -> linear pair --------------------------------------------------------------------
+
+
+def _pair(seed, steps, batch, size, classes, dtype, reset, name, beta):
+    g = _gen(seed)
+    base = (torch.rand(batch, size, generator=g, dtype=dtype) * 0.7).requires_grad_()
+    weight = (torch.randn(classes, size, generator=g, dtype=dtype) * 0.3).requires_grad_()
+    bias = torch.randn(classes, generator=g, dtype=dtype).requires_grad_()
+    weights_out = torch.randn(steps, batch, classes, generator=g, dtype=dtype)
+    return base, weight, bias, weights_out, LIFParams(beta, 0.8, reset, name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", surrogate.NAMES)
+@pytest.mark.parametrize("reset", RESETS)
+def test_lif_linear_equals_lif_sequence_then_linear(reset, name, dtype):
+    # 70 neurons: more than one 64-bit word of spikes, the second one partly filled.
+    seed = 10 * RESETS.index(reset) + surrogate.NAMES.index(name)
+    beta = torch.rand(70, generator=_gen(seed), dtype=dtype) * 0.5 + 0.5  # per neuron, fixed
+    base, weight, bias, weights_out, params = _pair(seed, 31, 5, 70, 7, dtype, reset, name, beta)
+    out, spk = lif_linear(base, 31, params.beta, params.threshold, reset, params.surrogate, weight, bias,
+                          record=True)
+    fast = torch.autograd.grad((out * weights_out).sum(), (base, weight, bias))
+    ref_spk, _, _ = lif_sequence(base.unsqueeze(0).expand(31, 5, 70), None, params, backend="reference")
+    ref_out = torch.nn.functional.linear(ref_spk, weight, bias)
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), (base, weight, bias))
+    assert torch.equal(spk, ref_spk.detach()) and 0.05 < float(spk.mean()) < 0.9
+    _close(out.detach(), ref_out.detach(), dtype, "out")  # the matmul's sums in another order
+    for what, f, r in zip(("current", "weight", "bias"), fast, ref):
+        _close(f, r, dtype, what)
+
+
+def test_lif_linear_without_bias_and_record_and_with_one_output():
+    base, weight, _, weights_out, params = _pair(1, 12, 3, 130, 1, torch.float32, "subtract", "atan", 0.9)
+    out, spk = lif_linear(base, 12, 0.9, 0.8, "subtract", params.surrogate, weight, None)
+    assert spk is None and out.shape == (12, 3, 1)
+    ref_spk, _, _ = lif_sequence(base.unsqueeze(0).expand(12, 3, 130), None, params, backend="reference")
+    ref_out = ref_spk @ weight.t()
+    _close(out.detach(), ref_out.detach(), torch.float32, "out")
+    fast = torch.autograd.grad((out * weights_out).sum(), (base, weight))
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), (base, weight))
+    for what, f, r in zip(("current", "weight"), fast, ref):
+        _close(f, r, torch.float32, what)
+
+
+def test_lif_linear_covers_only_what_it_computes_exactly():
+    atan = surrogate.get("atan")
+    current, weight = torch.rand(4, 8), torch.rand(3, 8)
+    assert lif_linear_supported(current, 0.9, 1.0, "subtract", atan, weight)
+    assert not lif_linear_supported(current.double(), 0.9, 1.0, "subtract", atan, weight)  # weight's dtype
+    assert not lif_linear_supported(torch.rand(4, 2, 4), 0.9, 1.0, "subtract", atan, weight)  # not [B, N]
+    learnable = torch.tensor(0.9, requires_grad=True)
+    assert not lif_linear_supported(current, learnable, 1.0, "subtract", atan, weight)
+    with pytest.raises(ValueError, match="lif_linear covers CPU float32/float64 currents"):
+        lif_linear(current, 5, learnable, 1.0, "subtract", atan, weight, None)
 
 
 # --- the GPU kernel (only where CUDA and Triton are present) ---------------------------------------------

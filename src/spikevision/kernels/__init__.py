@@ -12,7 +12,9 @@ What makes them fast:
   read once, and its gradient is summed over time inside the kernel;
 - each membrane stays in a register/L1 for all T steps: the spikes are written once, the membranes
   only when asked for (``need_mem``);
-- backward recomputes the membranes from the inputs instead of storing ``[T, B, ...]`` of them.
+- backward recomputes the membranes from the inputs instead of storing ``[T, B, ...]`` of them;
+- ``lif_linear`` goes one step further for a first hidden layer on a constant current: that layer and
+  the linear layer after it in one kernel, so the hidden spikes never become a ``[T, B, N]`` tensor.
 
 Example::
 
@@ -24,10 +26,13 @@ from __future__ import annotations
 import torch
 
 from spikevision.kernels._autograd import constant_source, supported  # noqa: F401  (re-exported)
+from spikevision.kernels.lif_linear import lif_linear  # noqa: F401
+from spikevision.kernels.lif_linear import supported as lif_linear_supported  # noqa: F401
 
 Tensor = torch.Tensor
 
-__all__ = ["choose", "cpu_sequence", "gpu_sequence", "constant_source", "supported"]
+__all__ = ["choose", "cpu_sequence", "gpu_sequence", "constant_source", "supported", "lif_linear",
+           "lif_linear_supported"]
 
 
 def cpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, surrogate, need_mem: bool = True):

@@ -82,7 +82,7 @@ def run(engine, current: Tensor, mem0: Tensor, beta, threshold, reset: str, surr
                         reset, surrogate, need_mem)
 
 
-def _coefficient_array(value, like: Tensor) -> Tensor:
+def coefficient_array(value, like: Tensor) -> Tensor:
     """A coefficient (number or tensor broadcastable to ``like``) as a flat ``[M]`` array of ``like``'s dtype."""
     if not isinstance(value, Tensor):
         return torch.full((like.numel(),), value, dtype=like.dtype, device=like.device)
@@ -103,8 +103,8 @@ class _Fused(torch.autograd.Function):
         size = mem0.numel()
         flat_cur = cur.detach().reshape(1 if constant else steps, size).contiguous()
         flat_mem0 = mem0.detach().reshape(size).contiguous()
-        beta_arr = _coefficient_array(beta, mem0)
-        thr_arr = _coefficient_array(threshold, mem0)
+        beta_arr = coefficient_array(beta, mem0)
+        thr_arr = coefficient_array(threshold, mem0)
         shape = (steps, *mem0.shape)
         spk = torch.empty(shape, dtype=mem0.dtype, device=mem0.device)
         mem = torch.empty(shape, dtype=mem0.dtype, device=mem0.device) if need_mem else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros  # count trailing zero bits (one instruction)
 
 FORWARD_CHUNK = 1024  # neurons per task: 4 KiB of float32 spikes written contiguously per step
 BACKWARD_CHUNK = 256  # the recomputed membranes of a chunk, (T + 1) x 256, stay in L2 for T up to ~1000
@@ -81,6 +82,19 @@ def _surrogate_row(code, consts, grad, mem, thr, out):
     else:  # straight_through: 1
         for j in range(n):
             out[j] = grad[j]
+
+
+@_compile(inline="always")
+def _carry_row(mode, dm, prev, beta, thr, one, carry):
+    """``carry = dm_t * d mem_t / d mem_{t-1}``: ``beta``, times ``1 - r_{t-1}`` for reset to zero."""
+    zero = one - one
+    n = carry.shape[0]
+    if mode == 1:
+        for j in range(n):
+            carry[j] = dm[j] * beta[j] * (zero if prev[j] - thr[j] > 0 else one)
+    else:
+        for j in range(n):
+            carry[j] = dm[j] * beta[j]
 
 
 @_compile(parallel=True)
@@ -158,22 +172,15 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
                 if want_thr:
                     for j in range(n):
                         sum_thr[j] -= through_spike[j]
-            if mode == 1:
+            _carry_row(mode, dm, prev, b, th, one, carry)
+            if want_beta:  # d mem_t / d beta = (1 - r_{t-1} for reset to zero) * mem_{t-1}
                 for j in range(n):
-                    keep = zero if prev[j] - th[j] > 0 else one
-                    carry[j] = dm[j] * b[j] * keep
-                    if want_beta:
-                        sum_beta[j] += dm[j] * keep * prev[j]
-            else:
-                for j in range(n):
-                    carry[j] = dm[j] * b[j]
-                if want_beta:
-                    for j in range(n):
+                    if mode != 1 or not prev[j] - th[j] > 0:
                         sum_beta[j] += dm[j] * prev[j]
-                if mode == 0 and want_thr:
-                    for j in range(n):
-                        if prev[j] - th[j] > 0:
-                            sum_thr[j] -= dm[j]
+            if mode == 0 and want_thr:  # d mem_t / d thr = -r_{t-1} for reset by subtraction
+                for j in range(n):
+                    if prev[j] - th[j] > 0:
+                        sum_thr[j] -= dm[j]
             if cur_step:
                 d_cur[t, lo:hi] = dm
             else:
@@ -186,3 +193,141 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
             d_beta[lo:hi] = sum_beta
         if want_thr:
             d_thr[lo:hi] = sum_thr
+
+
+@_compile(inline="always")
+def _spike_bits(mem, thr, words):
+    """The spikes ``mem > thr`` of one step as bits: neuron ``64 w + i`` is bit ``i`` of ``words[w]``."""
+    n = mem.shape[0]
+    for w in range(words.shape[0]):
+        base = w * 64
+        bits = np.uint64(0)
+        for i in range(min(64, n - base)):
+            bits |= np.uint64(mem[base + i] - thr[base + i] > 0) << np.uint64(i)
+        words[w] = bits
+
+
+@_compile(inline="always")
+def _add_spiking_rows(words, rows, g, acc_rows, acc):
+    """For each spiking neuron j (a set bit): ``acc += rows[j]`` or, with ``acc_rows``, ``rows[j] += g``."""
+    lanes = g.shape[0]
+    for w in range(words.shape[0]):
+        bits = words[w]
+        while bits:  # one pass per spike (about 1 in 8 neurons), lowest bit first: no branch per neuron
+            j = w * 64 + trailing_zeros(bits)
+            bits &= bits - np.uint64(1)
+            row = rows[j]
+            if acc_rows:
+                for k in range(lanes):
+                    row[k] += g[k]
+            else:
+                for k in range(lanes):
+                    acc[k] += row[k]
+
+
+@_compile(inline="always")
+def _matvec(g, weight, out, zero):
+    """``out = g @ weight`` (``g [K]``, ``weight [K, N]``), two rows of the weight per pass over ``out``."""
+    rows = weight.shape[0]
+    k = rows % 2
+    if k:
+        for j in range(out.shape[0]):
+            out[j] = g[0] * weight[0, j]
+    else:
+        for j in range(out.shape[0]):
+            out[j] = zero
+    while k < rows:
+        g0, g1, w0, w1 = g[k], g[k + 1], weight[k], weight[k + 1]
+        for j in range(out.shape[0]):
+            out[j] += g0 * w0[j] + g1 * w1[j]
+        k += 2
+
+
+@_compile(inline="always")
+def _back_row(mode, carry, through, prev, beta, thr, one, sum_cur):
+    """One step back: ``dm = carry + through``, ``sum_cur += dm``, then ``carry`` for the step before."""
+    zero = one - one
+    n = carry.shape[0]
+    if mode == 1:
+        for j in range(n):
+            dm = carry[j] + through[j]
+            sum_cur[j] += dm
+            carry[j] = dm * beta[j] * (zero if prev[j] - thr[j] > 0 else one)
+    else:
+        for j in range(n):
+            dm = carry[j] + through[j]
+            sum_cur[j] += dm
+            carry[j] = dm * beta[j]
+
+
+@_compile(parallel=True)
+def lif_linear_forward(cur, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
+    """A LIF layer on a constant current from rest, and the linear layer after it, without ``[T, B, N]``.
+
+    ``cur``, ``beta``, ``thr`` are ``[B, N]``; ``weight_t`` is the weight transposed ``[N, L]`` and
+    ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next layer's current)
+    and, if ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with the weight
+    is the sum of the rows of the neurons that spiked; the batch is spread over the threads.
+    """
+    steps, batch, classes = out.shape
+    size = cur.shape[1]
+    zero = one - one
+    for b in numba.prange(batch):
+        th = thr[b]
+        m = np.zeros(size, cur.dtype)
+        r = np.empty(size, cur.dtype)
+        for j in range(size):
+            r[j] = one if m[j] - th[j] > 0 else zero
+        words = np.empty((size + 63) // 64, np.uint64)
+        acc = np.empty(weight_t.shape[1], cur.dtype)
+        for t in range(steps):
+            _advance_row(mode, m, cur[b], r, beta[b], th, one, m)
+            acc[:] = bias
+            _spike_bits(m, th, words)
+            _add_spiking_rows(words, weight_t, acc, False, acc)
+            for k in range(classes):
+                out[t, b, k] = acc[k]
+            if store_spk:
+                spk[t, b] = r
+
+
+@_compile(parallel=True)
+def lif_linear_backward(steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur, d_weight_t):
+    """Backward of ``lif_linear_forward``: ``d_cur [B, N]`` and the weight's gradient, by recomputation.
+
+    The gradient reaching the spikes, ``g_out[t, b] @ weight``, is formed row by row and never stored;
+    ``d_weight_t [C, N, L]`` (float64, zeros on entry) gets one partial sum of ``spk^T g_out`` per
+    chunk of the batch (C chunks), summed by the caller.
+    """
+    batch, size = cur.shape
+    one, zero = consts[0], consts[1]
+    chunks = d_weight_t.shape[0]
+    per = (batch + chunks - 1) // chunks
+    for chunk in numba.prange(chunks):
+        mems = np.empty((steps + 1, size), cur.dtype)
+        r = np.empty(size, cur.dtype)
+        words = np.empty((size + 63) // 64, np.uint64)
+        g_wide = np.empty(d_weight_t.shape[2])  # this step's g_out, float64, padded to the lanes
+        g_spk = np.empty(size, cur.dtype)
+        through = np.empty(size, cur.dtype)
+        carry = np.empty(size, cur.dtype)
+        sum_cur = np.empty(size)
+        g_wide[:] = 0.0
+        for b in range(chunk * per, min((chunk + 1) * per, batch)):
+            th, bb = thr[b], beta[b]
+            mems[0] = zero
+            for j in range(size):
+                r[j] = one if mems[0, j] - th[j] > 0 else zero
+            for t in range(steps):
+                _advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
+            carry[:] = zero
+            sum_cur[:] = 0.0
+            for t in range(steps - 1, -1, -1):
+                now, g = mems[t + 1], g_out[t, b]
+                _matvec(g, weight, g_spk, zero)
+                g_wide[:g.shape[0]] = g
+                _spike_bits(now, th, words)
+                _add_spiking_rows(words, d_weight_t[chunk], g_wide, True, g_wide)
+                _surrogate_row(code, consts, g_spk, now, th, through)
+                _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
+            d_cur[b] = sum_cur

@@ -13,7 +13,8 @@ import torch
 
 
 @functools.cache
-def _loops():
+def loops():
+    """The ``_numba_loops`` module (imports numba)."""
     from spikevision.kernels import _numba_loops
 
     return _numba_loops
@@ -23,16 +24,29 @@ def _loops():
 def available() -> bool:
     """Whether numba can be imported here (the engine is skipped, never required, when it cannot)."""
     try:
-        _loops()
+        loops()
     except ImportError:
         return False
     return True
 
 
-def _threads() -> None:
+def threads() -> int:
+    """Give numba's loops as many threads as torch uses; returns that number."""
     import numba
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    count = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(count)
+    return count
+
+
+def one(like: torch.Tensor):
+    """1 as a numpy scalar of ``like``'s dtype: the loops take their constants' dtype from it."""
+    return like.numpy().dtype.type(1)
+
+
+def constants(like: torch.Tensor, surrogate_constants) -> np.ndarray:
+    """``(1, 0, a, b)`` in ``like``'s dtype, as the backward loops take them."""
+    return np.array([1, 0, *surrogate_constants], dtype=like.numpy().dtype)
 
 
 def _np(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
@@ -44,20 +58,17 @@ def _np(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarra
 
 def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
     """See ``_numba_loops.forward``; ``mem`` may be None (membranes not wanted)."""
-    loops = _loops()
-    _threads()
-    one = mem0.numpy().dtype.type(1)
-    loops.forward(cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, one, spk.numpy(),
-                  _np(mem, spk, 2), mem is not None, last.numpy())
+    threads()
+    loops().forward(cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, one(mem0), spk.numpy(),
+                    _np(mem, spk, 2), mem is not None, last.numpy())
 
 
-def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
+def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, surrogate_constants,
              g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
     """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
-    loops = _loops()
-    _threads()
-    consts = np.array([1, 0, *constants], dtype=mem0.numpy().dtype)
-    loops.backward(steps, cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, consts, code,
-                   _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
-                   _np(g_last, mem0, 1), g_last is not None,
-                   d_cur.numpy(), d_mem0.numpy(), d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)
+    threads()
+    loops().backward(steps, cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode,
+                     constants(mem0, surrogate_constants), code,
+                     _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
+                     _np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(),
+                     d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)

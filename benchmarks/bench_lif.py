@@ -1,0 +1,273 @@
+"""spikevision's LIF engine against snnTorch: the same network, weights and data, in one process.
+
+Cases (each a training step: forward over T steps, loss, backward, Adam; or inference):
+
+- ``handout``: the lab's step, 784-512-10, beta 0.95, T=200, batch 512, direct input, loss = sum over
+  steps of the output membranes' cross-entropy (the ``seed`` preset);
+- ``handout-T25``: the same at T=25;
+- ``inference``: the trained-network pass over all 10,000 test images at T=200 (batches of 1000);
+- one case per other preset (``fc``, ``conv``, ... when the preset exists), at its own T and batch.
+
+snnTorch runs the tutorial's loop: for each step, every layer's current (the same torch modules as
+spikevision's, so the same weights), then ``snn.Leaky``. spikevision runs ``model(images, num_steps)``
+(stateless layers over T*B at once, constant input current computed once, fused LIF kernels).
+"fused" is spikevision with the first hidden layer and the linear layer after it in one kernel
+(``kernels.lif_linear``), the way ``fused_forward`` below wires it; where it does not apply (no
+constant input, a conv first layer, dropout while training) its column says "n/a".
+Times are warm: a few warm-up iterations, then the median of the timed ones, the two implementations
+interleaved so that a busy machine slows both alike. Peak memory is measured in a fresh subprocess per
+implementation and case: ``ru_maxrss`` (the process's peak resident set, which sees torch's allocator)
+and the rise above the resident set just before the first iteration.
+
+Run:  python benchmarks/bench_lif.py            (all cases; add --quick for fewer iterations)
+      python benchmarks/bench_lif.py --cases handout --iters 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from spikevision import data
+from spikevision.config import available_presets, resolve
+from spikevision.kernels import lif_linear
+from spikevision.model import build_model
+from spikevision.train import TensorData, loss_fn
+
+IMPLS = ("snntorch", "spikevision", "fused")
+
+
+def case_config(case: str):
+    """(RunConfig, kind) of a case name; kind is "train" or "inference"."""
+    if case == "handout":
+        return resolve("seed", []), "train"
+    if case == "handout-T25":
+        return resolve("seed", ["num_steps=25"]), "train"
+    if case == "inference":
+        return resolve("seed", []), "inference"
+    return resolve(case, []), "train"
+
+
+def all_cases() -> list[str]:
+    others = [p for p in available_presets() if p in ("fc", "conv")]
+    return ["handout", "handout-T25", "inference", *others]
+
+
+class SnnTorchNet(torch.nn.Module):
+    """The snnTorch tutorial's loop over time around spikevision's own stateless layers (same weights)."""
+
+    def __init__(self, model) -> None:
+        import snntorch as snn
+        from snntorch import surrogate
+
+        super().__init__()
+        cfg = model.config
+        grads = {"atan": surrogate.atan, "fast_sigmoid": surrogate.fast_sigmoid,
+                 "sigmoid": surrogate.sigmoid, "straight_through": surrogate.straight_through_estimator}
+        if cfg.surrogate not in grads or cfg.learn_beta != "none" or cfg.learn_threshold != "none":
+            raise ValueError(f"no snnTorch equivalent for surrogate {cfg.surrogate!r} / learnable coefficients")
+        self.model = model
+        self.leaky = torch.nn.ModuleList(
+            snn.Leaky(beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
+                      spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
+
+    def forward(self, x: torch.Tensor, num_steps: int):
+        mems = [leaky.init_leaky() for leaky in self.leaky]
+        spikes, membranes = [], []
+        for _ in range(num_steps):
+            inp = x
+            for i, (stage, leaky) in enumerate(zip(self.model.stages, self.leaky)):
+                inp, mems[i] = leaky(stage.current(inp), mems[i])
+            spikes.append(inp)
+            membranes.append(mems[-1])
+        return torch.stack(spikes), torch.stack(membranes)
+
+
+def fusable(model, training: bool) -> bool:
+    """Whether ``fused_forward`` applies: a fully-connected first pair, no dropout between them while training."""
+    if len(model.stages) < 2 or not isinstance(model.stages[0].synapse, torch.nn.Linear):
+        return False  # the first layer's neurons must be flat [B, N]: a Linear's
+    second = model.stages[1]
+    dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in second.before)
+    return isinstance(second.synapse, torch.nn.Linear) and not (dropout and training)
+
+
+def fused_forward(model, x: torch.Tensor, num_steps: int):
+    """``model(x, num_steps)`` for a static image batch, the first LIF layer fused with the next linear layer."""
+    first, second, *rest = model.stages
+    params = first.lif.params
+    beta = params.beta.clamp(0, 1) if isinstance(params.beta, torch.Tensor) else params.beta
+    current, _ = lif_linear(first.current(x).flatten(1), num_steps, beta, params.threshold, params.reset,
+                            params.surrogate, second.synapse.weight, second.synapse.bias)
+    spk, mem, _ = second.lif(current, need_mem=not rest)
+    for index, stage in enumerate(rest):
+        current = stage.current(spk.flatten(0, 1)).unflatten(0, spk.shape[:2])
+        spk, mem, _ = stage.lif(current, need_mem=index == len(rest) - 1)
+    return spk, mem
+
+
+def make_runner(impl: str, case: str, seed: int = 0):
+    """A function doing one iteration of ``case`` with ``impl`` (None where ``impl`` does not apply)."""
+    config, kind = case_config(case)
+    cfg = config.train
+    model = build_model(config.model, seed=seed)
+    net = SnnTorchNet(model) if impl == "snntorch" else None
+    if impl == "fused" and (cfg.encoding != "direct" or not fusable(model, kind == "train")):
+        return None
+
+    def forward(x):
+        if net is not None:
+            return net(x, cfg.num_steps)
+        if impl == "fused":
+            return fused_forward(model, x, cfg.num_steps)
+        out = model(x, num_steps=cfg.num_steps)
+        return out.spk, out.mem
+
+    if kind == "inference":
+        test = TensorData.from_split(data.load(cfg.dataset, "test"))
+        model.eval()
+
+        @torch.no_grad()
+        def run():
+            correct = 0
+            for start in range(0, len(test.labels), cfg.eval_batch_size):
+                spk, _ = forward(test.images[start:start + cfg.eval_batch_size])
+                correct += int((spk.sum(0).argmax(1) == test.labels[start:start + cfg.eval_batch_size]).sum())
+            return correct
+
+        return run
+
+    train = TensorData.from_split(data.load(cfg.dataset, "train"), cfg.batch_size)
+    images, target = train.images, train.labels
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    model.train()
+
+    def run():
+        spk, mem = forward(images)
+        loss = loss_fn(spk, mem, target, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return run
+
+
+def time_case(case: str, warmup: int, iters: int) -> dict:
+    """Seconds per iteration of each implementation, interleaved in this process."""
+    runners = {impl: make_runner(impl, case) for impl in IMPLS}
+    runners = {impl: run for impl, run in runners.items() if run is not None}
+    for _ in range(warmup):
+        for run in runners.values():
+            run()
+    times = {impl: [] for impl in runners}
+    for _ in range(iters):
+        for impl, run in runners.items():
+            tick = time.perf_counter()
+            run()
+            times[impl].append(time.perf_counter() - tick)
+    return {impl: statistics.median(ts) for impl, ts in times.items()}
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_child(impl: str, case: str, iters: int) -> None:
+    """In a fresh process: build, run ``iters`` iterations, print the peak and the rise (MiB) as JSON."""
+    run = make_runner(impl, case)
+    if run is None:
+        print(json.dumps(None))
+        return
+    before = _rss_mib()
+    for _ in range(iters):
+        run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    print(json.dumps({"peak_mib": peak, "rise_mib": peak - before}))
+
+
+def measure_memory(impl: str, case: str, iters: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, case, "--iters", str(iters)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table_row(row: dict) -> str:
+    seconds, memory = row["seconds"], row.get("memory")
+    base = seconds["snntorch"]
+    cells = [row["case"], str(row["num_steps"]), str(row["batch"]), f"{base:.3f}"]
+    for impl in IMPLS[1:]:
+        cells.append(f"{seconds[impl]:.4f} ({base / seconds[impl]:.1f}x)" if impl in seconds else "n/a")
+    if memory is None:
+        cells += ["-"] * len(IMPLS)
+    else:
+        ref = memory["snntorch"]
+        cells.append(f"{ref['peak_mib']:.0f} ({ref['rise_mib']:.0f})")
+        for impl in IMPLS[1:]:
+            mem = memory.get(impl)
+            cells.append("n/a" if mem is None else
+                         f"{mem['peak_mib']:.0f} ({mem['rise_mib']:.0f}, {mem['rise_mib'] / ref['rise_mib']:.2f}x)")
+    return "| " + " | ".join(cells) + " |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(all_cases()), help="comma-separated case names")
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations per implementation")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="1 warm-up and 3 timed iterations")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--memory-child", nargs=2, metavar=("IMPL", "CASE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(*args.memory_child, iters=args.iters)
+        return 0
+    if args.quick:
+        args.warmup, args.iters = 1, 3
+    for peer in ("spikingjelly", "norse"):
+        try:
+            __import__(peer)
+            print(f"# {peer} is installed but has no runner here yet")
+        except ImportError:
+            print(f"# {peer}: not installed, skipped")
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.2f} at the start")
+    results = []
+    header = ("| case | T | batch | snnTorch s/it | spikevision s/it (speed-up) | fused s/it (speed-up) "
+              "| snnTorch peak MiB (rise) | spikevision peak MiB (rise, ratio) | fused peak MiB (rise, ratio) |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for case in args.cases.split(","):
+        config, kind = case_config(case)
+        iters = 1 if kind == "inference" else args.iters
+        warmup = 1 if kind == "inference" else args.warmup
+        times = time_case(case, warmup, iters)
+        row = {"case": case, "kind": kind, "num_steps": config.train.num_steps,
+               "batch": config.train.eval_batch_size if kind == "inference" else config.train.batch_size,
+               "seconds": times, "load_average": os.getloadavg()[0]}
+        if not args.no_memory:
+            row["memory"] = {impl: measure_memory(impl, case, 1 if kind == "inference" else 2) for impl in times}
+        results.append(row)
+        print(_table_row(row), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
