@@ -1,0 +1,127 @@
+"""The Triton kernels of the GPU engine (imported by ``gpu.py`` on first use; needs triton).
+
+They mirror the CPU loops of ``_numba_loops``: one program per block of neurons runs the whole time loop
+with the membranes in registers; the arithmetic is op for op ``neuron._advance``, and the caller
+launches them with floating-point fusion off so that each step rounds as torch's elementwise ops do.
+Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
+4 straight_through, with the constants ``(a, c)`` of ``_autograd.surrogate_constants``.
+"""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def advance(mode: tl.constexpr, prev, x, r, b, th):
+    if mode == 0:
+        v = (b * prev + x) - r * th
+    elif mode == 1:
+        v = b * ((1.0 - r) * prev) + x
+    else:
+        v = b * prev + x
+    return v
+
+
+@triton.jit
+def fired(v, th):
+    return tl.where(v - th > 0, 1.0, 0.0).to(v.dtype)
+
+
+@triton.jit
+def forward_kernel(cur, cur_step, mem0, beta, thr, spk, mem, last, steps, size,
+                   MODE: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < size
+    m = tl.load(mem0 + offs, mask=mask, other=0.0)
+    b = tl.load(beta + offs, mask=mask, other=0.0)
+    th = tl.load(thr + offs, mask=mask, other=1.0)
+    r = fired(m, th)
+    for t in range(steps):
+        row = t.to(tl.int64) * size
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        m = advance(MODE, m, x, r, b, th)
+        r = fired(m, th)
+        tl.store(spk + row + offs, r, mask=mask)
+        if STORE_MEM:
+            tl.store(mem + row + offs, m, mask=mask)
+    tl.store(last + offs, m, mask=mask)
+
+
+@triton.jit
+def surrogate(code: tl.constexpr, x, a, c):
+    if code == 0:  # atan
+        y = a * x
+        g = c / (1.0 + y * y)
+    elif code == 1:  # fast_sigmoid
+        d = a * tl.abs(x) + 1.0
+        g = 1.0 / (d * d)
+    elif code == 2:  # sigmoid, in the form that never overflows
+        e = tl.exp(-tl.abs(a * x))
+        g = a * e / ((1.0 + e) * (1.0 + e))
+    elif code == 3:  # triangular
+        g = tl.maximum(1.0 - tl.abs(x) * a, 0.0) * a
+    else:  # straight_through
+        g = x * 0.0 + 1.0
+    return g
+
+
+@triton.jit
+def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
+                    d_cur, d_mem0, d_beta, d_thr, steps, size, a, c,
+                    MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
+                    HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
+                    WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < size
+    m = tl.load(mem0 + offs, mask=mask, other=0.0)
+    b = tl.load(beta + offs, mask=mask, other=0.0)
+    th = tl.load(thr + offs, mask=mask, other=1.0)
+    # Recompute the membranes: row 0 the initial state, row t + 1 after step t.
+    tl.store(mems + offs, m, mask=mask)
+    r = fired(m, th)
+    for t in range(steps):
+        row = t.to(tl.int64) * size
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        m = advance(MODE, m, x, r, b, th)
+        r = fired(m, th)
+        tl.store(mems + row + size + offs, m, mask=mask)
+    if HAS_G_LAST:
+        carry = tl.load(g_last + offs, mask=mask, other=0.0)
+    else:
+        carry = m * 0.0
+    sum_cur = tl.zeros([BLOCK], dtype=tl.float64)
+    sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
+    sum_thr = tl.zeros([BLOCK], dtype=tl.float64)
+    for i in range(steps):
+        row = (steps - 1 - i).to(tl.int64) * size
+        now = tl.load(mems + row + size + offs, mask=mask, other=0.0)
+        prev = tl.load(mems + row + offs, mask=mask, other=0.0)
+        dm = carry
+        if HAS_G_MEM:
+            dm += tl.load(g_mem + row + offs, mask=mask, other=0.0)
+        if HAS_G_SPK:
+            gs = tl.load(g_spk + row + offs, mask=mask, other=0.0)
+            through = gs * surrogate(CODE, now - th, a, c).to(gs.dtype)
+            dm += through
+            sum_thr -= through.to(tl.float64)
+        before = fired(prev, th)  # r_{t-1}, the reset applied at step t
+        if MODE == 1:
+            keep = 1.0 - before
+            carry = dm * b * keep
+            sum_beta += (dm * keep * prev).to(tl.float64)
+        else:
+            carry = dm * b
+            sum_beta += (dm * prev).to(tl.float64)
+            if MODE == 0:
+                sum_thr -= (dm * before).to(tl.float64)
+        if CONSTANT:
+            sum_cur += dm.to(tl.float64)
+        else:
+            tl.store(d_cur + row + offs, dm, mask=mask)
+    tl.store(d_mem0 + offs, carry, mask=mask)
+    if CONSTANT:
+        tl.store(d_cur + offs, sum_cur.to(carry.dtype), mask=mask)
+    if WANT_BETA:
+        tl.store(d_beta + offs, sum_beta, mask=mask)
+    if WANT_THR:
+        tl.store(d_thr + offs, sum_thr, mask=mask)
