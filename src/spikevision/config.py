@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+import torch
+
+from spikevision import encoding
 from spikevision.model import ModelConfig
 
 PRESET_DIR = Path(__file__).parent / "configs"
@@ -60,19 +64,33 @@ class TrainConfig:
         _check_choice("train.loss", self.loss, LOSSES)
         _check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("train.schedule", self.schedule, SCHEDULES)
+        # bool is an int to Python; `epochs = true` in a preset is a mistake, not 1 epoch.
         for name in ("num_steps", "batch_size", "epochs", "eval_batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be a whole number >= 1, got {getattr(self, name)!r}")
         for name in ("augment_shift", "train_subset", "checkpoint_every", "seed"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"train.lr must be a positive number, got {self.lr!r}")
-        if len(tuple(self.betas)) != 2:
-            raise ValueError(f"train.betas must be two numbers like [0.9, 0.999], got {self.betas!r}")
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        _check_number("train.lr", self.lr, lambda v: v > 0, "a positive number")
+        _check_number("train.weight_decay", self.weight_decay, lambda v: v >= 0, "a number >= 0")
+        for name in ("correct_rate", "incorrect_rate"):
+            _check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        betas = self.betas
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"train.betas must be two numbers like [0.9, 0.999], got {betas!r}")
+        for beta in betas:
+            _check_number("train.betas", beta, lambda v: 0 <= v < 1, "two numbers in [0, 1) like [0.9, 0.999]")
+        object.__setattr__(self, "betas", tuple(float(b) for b in betas))
+        if not isinstance(self.drop_last, bool):
+            raise ValueError(f"train.drop_last must be true or false, got {self.drop_last!r}")
         if not isinstance(self.encoding_options, dict):
             raise ValueError("train.encoding_options must be a table, e.g. {gain = 0.5}")
+        if self.encoding != "direct":
+            # Encode a tiny input now, so a bad option is an error before a run directory is made.
+            try:
+                encoding.encode(torch.full((1, 2), 0.5), self.encoding, self.num_steps, **self.encoding_options)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"train.encoding_options {self.encoding_options!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,13 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
+        # config.json may have been edited by hand: say what is wrong instead of failing deep inside.
+        if not isinstance(data, dict):
+            raise ValueError(f"a run config must be a table with model and train sections, got {type(data).__name__}")
+        for section in ("model", "train"):
+            if not isinstance(data.get(section, {}), dict):
+                raise ValueError(f"config section {section!r} must be a table of key = value, "
+                                 f"got {type(data[section]).__name__}")
         unknown = set(data) - {"preset", "model", "train"}
         if unknown:
             raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: model, train")
@@ -118,9 +143,13 @@ def available_presets() -> list[str]:
 def load_preset(name_or_path: str) -> dict:
     """The raw dict of a preset: a name from ``configs/`` or a path to a TOML file."""
     path = Path(name_or_path)
-    if path.suffix != ".toml":
+    if path.suffix == ".toml":
+        found = path.is_file()
+    else:
+        # A bare name is only ever one of the shipped presets, never a way out of configs/ ("../x").
         path = PRESET_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
+        found = name_or_path in available_presets()
+    if not found:
         raise ValueError(
             f"unknown preset {name_or_path!r}; valid presets: {', '.join(available_presets())} "
             "(or a path to a .toml file)"
@@ -184,6 +213,16 @@ def _field_names(cls) -> set[str]:
 def _dataclass_dict(obj) -> dict:
     out = dataclasses.asdict(obj)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_number(name: str, value: Any, ok, rule: str) -> None:
+    """A finite real number (not a bool, not a string) for which ``ok(value)`` holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 def _check_choice(name: str, value: str, valid: tuple) -> None:

@@ -6,6 +6,7 @@ placed in a 28x28 field so that the centre of mass of the ink is at the centre.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +19,26 @@ MAX_PIXELS = 50_000_000  # refuse absurd images before decoding them
 def load_image(path: Path) -> Image.Image:
     """Open ``path`` as a greyscale PIL image; clear errors for missing, empty, non-image or huge files."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an image file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file, not an image")
     try:
-        with Image.open(path) as img:
+        # Our own size limit refuses big images; Pillow's warning about them would only add stderr lines.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             if img.width * img.height > MAX_PIXELS:
                 raise ValueError(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
             img.load()
             return _to_grey(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
         raise ValueError(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
+    except ValueError as exc:
+        raise _named(path, exc) from None
 
 
 def _to_grey(img: Image.Image) -> Image.Image:
@@ -40,6 +49,8 @@ def _to_grey(img: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), "L")
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError("the image has NaN or infinite pixel values")
         span = (arr.max() - arr.min()) or 1.0
         return Image.fromarray(((arr - arr.min()) / span * 255.0).astype(np.uint8), "L")
     if img.mode in ("P", "PA") or "A" in img.getbands() or img.mode == "LA":
@@ -85,4 +96,13 @@ def _border(arr: np.ndarray) -> np.ndarray:
 
 def image_file_to_mnist(path: Path) -> torch.Tensor:
     """Read an image file -> float32 ``[1, 28, 28]`` ready for a model."""
-    return to_mnist(load_image(path))
+    try:
+        return to_mnist(load_image(path))
+    except ValueError as exc:
+        raise _named(path, exc) from None
+
+
+def _named(path: Path, exc: ValueError) -> ValueError:
+    """``exc`` with the file's name in front (once), so a refusal among many files says which one."""
+    message = str(exc)
+    return ValueError(message if message.startswith(str(path)) else f"{path}: {message}")

@@ -39,7 +39,7 @@ EventHandler = Callable[[str, dict], None]
 
 
 class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -196,21 +196,22 @@ def fit(
         config: the resolved run config (ignored on resume: the run's own ``config.json`` is used).
         run_dir: the run directory; created if missing.
         data_root: where the datasets are cached (``data.fetch`` decides when None).
-        resume: continue the run in ``run_dir`` from its checkpoint.
+        resume: continue the run in ``run_dir`` from its checkpoint (from the start, with its saved
+            config, when it was stopped before the first checkpoint).
         on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end".
     """
     emit = on_event or (lambda kind, info: None)
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT_NAME
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
     if resume:
         config = load_run_config(run_dir)
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"nothing to resume in {run_dir}: no {CHECKPOINT_NAME}")
     elif ckpt_path.exists():
         raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
     cfg = config.train
 
+    # Everything that can be refused is checked before the run directory is touched.
     train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset)
     test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root))
     n = len(train_data.labels)
@@ -224,24 +225,37 @@ def fit(
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, total_steps)
     progress = {"step": 0, "epochs_done": 0, "train_seconds": 0.0, "eval_seconds": 0.0, "history": []}
-    if resume:
+    # A run killed before its first checkpoint resumes from the start: the same seed replays it exactly.
+    if resume and ckpt_path.is_file():
         tensors, meta = read_checkpoint(ckpt_path)
         load_model_weights(model, tensors, ckpt_path)
-        load_optimizer_state(optimizer, tensors, meta)
-        if scheduler is not None and "scheduler" in meta:
-            scheduler.load_state_dict(meta["scheduler"])
-        progress = meta["progress"]
+        progress = _checked_progress(meta, ckpt_path, cfg, steps_per_epoch)
+        try:
+            load_optimizer_state(optimizer, tensors, meta)
+            if scheduler is not None:
+                _load_scheduler(scheduler, meta)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
+                             f"({exc!r}); was the config edited?") from None
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; "
+                      "choose another --out") from None
+    if resume:
+        _remove_stale_temporaries(run_dir)
     else:
         config.save(run_dir / "config.json")
     _rewrite_metrics(run_dir, progress["history"])
 
     def checkpoint() -> None:
+        _check_finite(model, progress["step"])  # never save non-finite weights as the last good ones
         save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
 
     emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
                    "run_dir": str(run_dir)})
     metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
-    with metrics_file, _deferred_interrupt() as interrupted:
+    with metrics_file, _deferred_interrupt() as interrupted, _diverged_message(ckpt_path, cfg):
         while progress["epochs_done"] < cfg.epochs:
             epoch = progress["epochs_done"]
             first = progress["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
@@ -291,15 +305,20 @@ def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torc
     out = model(model_input(images, cfg, generator), num_steps=cfg.num_steps)
     loss = loss_fn(out.spk, out.mem, target, cfg)
     if not torch.isfinite(loss):
-        raise TrainingDiverged(
-            f"loss became {float(loss)} at step {step + 1}; the last good checkpoint is kept. "
-            "Lower train.lr or change the loss."
-        )
+        raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    optimizer.step()
+    try:
+        optimizer.step()
+    except RuntimeError as exc:  # e.g. Adam's lr / bias correction beyond float32: a divergence, not a bug
+        if "overflow" not in str(exc):
+            raise
+        raise TrainingDiverged(f"the optimiser step overflowed at step {step + 1} ({exc})") from None
     if scheduler is not None:
         scheduler.step()
+    # NaN can reach the weights while the loss stays finite (a NaN hidden membrane never spikes, so the
+    # output sees zeros): check the weights too, or they would be trained on and saved.
+    _check_finite(model, step + 1)
     with torch.no_grad():
         correct = (metrics.predict_from_output(out.spk, out.mem) == target).float().mean()
     return {"loss": loss.item(), "accuracy": correct.item(), "lr": optimizer.param_groups[0]["lr"]}
@@ -328,10 +347,81 @@ def _deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
+def _check_finite(model: torch.nn.Module, step: int) -> None:
+    state = {name: value for name, value in model.state_dict().items() if value.is_floating_point()}
+    finite = torch.stack([torch.isfinite(value).all() for value in state.values()])
+    if not bool(finite.all()):  # one host sync per step, not one per tensor
+        name = list(state)[int((~finite).nonzero()[0])]
+        raise TrainingDiverged(f"weights became NaN or infinite at step {step} ({name})")
+
+
+@contextlib.contextmanager
+def _diverged_message(ckpt_path: Path, cfg: TrainConfig):
+    """Finish a TrainingDiverged message with what is on disk and what to change."""
+    try:
+        yield
+    except TrainingDiverged as exc:
+        if ckpt_path.is_file():
+            step = read_checkpoint(ckpt_path)[1]["progress"]["step"]
+            kept = f"the last good checkpoint (step {step}) is kept in {ckpt_path.parent}"
+        else:
+            kept = "no checkpoint had been written yet"
+        raise TrainingDiverged(f"{exc}; {kept}. Lower train.lr (now {cfg.lr:g}) or change the loss.") from None
+
+
 def _log(handle, progress: dict, record: dict) -> None:
     progress["history"].append(record)
-    handle.write(json.dumps(record) + "\n")
-    handle.flush()
+    try:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+    except OSError as exc:
+        raise OSError(f"could not write {handle.name}: {exc.strerror or exc}; "
+                      "the last checkpoint is kept, resume with --resume once there is room") from None
+
+
+# What the metrics.jsonl readers (figures, report) take from each history record.
+_RECORD_KEYS = {"step": ("step", "loss", "accuracy"), "epoch": ("epoch", "step", "test_accuracy")}
+
+
+def _checked_progress(meta: dict, path: Path, cfg: TrainConfig, steps_per_epoch: int) -> dict:
+    """The checkpoint's progress record, checked against the run's config before training relies on it."""
+    progress = meta.get("progress")
+    ok = (
+        isinstance(progress, dict)
+        and all(type(progress.get(k)) is int for k in ("step", "epochs_done"))
+        and all(isinstance(progress.get(k), (int, float)) for k in ("train_seconds", "eval_seconds"))
+        and isinstance(progress.get("history"), list)
+        and all(_is_record(r) for r in progress["history"])
+    )
+    if not ok:
+        raise ValueError(f"{path} has no readable progress record; it was not written by spikevision train")
+    step, epochs = progress["step"], progress["epochs_done"]
+    # A mid-epoch checkpoint sits inside its epoch; an edited batch_size or train_subset would not.
+    if not (0 <= epochs <= cfg.epochs and epochs * steps_per_epoch <= step <= (epochs + 1) * steps_per_epoch
+            and (epochs == 0 or isinstance(progress.get("last_eval"), dict))):
+        raise ValueError(f"{path} is at step {step} after {epochs} epoch(s), which does not fit the run's "
+                         f"config ({steps_per_epoch} steps per epoch, {cfg.epochs} epochs); was config.json edited?")
+    return progress
+
+
+def _is_record(record) -> bool:
+    keys = _RECORD_KEYS.get(record.get("kind")) if isinstance(record, dict) else None
+    return keys is not None and all(isinstance(record.get(k), (int, float)) for k in keys)
+
+
+def _load_scheduler(scheduler, meta: dict) -> None:
+    state = meta.get("scheduler")
+    # load_state_dict copies every key onto the scheduler: accept only keys it has itself.
+    if not isinstance(state, dict) or not set(state) <= set(scheduler.state_dict()):
+        raise ValueError("no matching schedule state")
+    scheduler.load_state_dict(state)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of atomic writes cut short by a crash (never read, only in the way)."""
+    for name in (CHECKPOINT_NAME, "config.json", "metrics.jsonl", "summary.json"):
+        for tmp in run_dir.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _rewrite_metrics(run_dir: Path, history: list) -> None:

@@ -19,13 +19,21 @@ COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, OSError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit code 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spikevision",
         description="Spike encoding, spiking neural networks of LIF neurons, and pictures of what they do.",
     )
     parser.add_argument("--version", action="version", version=f"spikevision {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Subparsers are made with the parent's class, so they share the one-line errors.
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"spikevision.cli.{name}_cmd").register(subparsers)
     return parser
@@ -33,15 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already reported in one line
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("spikevision: interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
-        print(f"spikevision {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _report(args.command, exc)
+    except MemoryError as exc:
+        return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
+    except RuntimeError as exc:
+        if "can't allocate memory" not in str(exc):  # torch's allocator; anything else is a bug to see in full
+            raise
+        return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
+
+
+def _report(command: str, exc: BaseException, advice: str = "") -> int:
+    """Print ``exc`` as one line on stderr and return exit code 2."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    print(f"spikevision {command}: error: {advice + ': ' if advice else ''}{text}", file=sys.stderr)
+    return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from spikevision import train  # heavy imports only when the command runs
 
-    out = args.out or Path("runs") / Path(args.preset).stem
+    out = args.out or Path("runs") / _run_name(args.preset)
     if args.resume:
+        # A resumed run replays its own config.json; a changed setting would be silently ignored.
+        if args.overrides or args.epochs is not None or args.seed is not None:
+            raise ValueError("--resume continues the run with its saved config.json; "
+                             "leave out --set, --epochs and --seed (or start a new run with another --out)")
         config = train.load_run_config(out)
     else:
         config = config_mod.resolve(args.preset, args.overrides, epochs=args.epochs, seed=args.seed)
@@ -41,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume, on_event=bar)
     except train.TrainingInterrupted as stop:
         bar.close()
+        root = f" --root {shlex.quote(str(args.root))}" if args.root else ""
         print(f"\nInterrupted at step {stop.step}; checkpoint saved. Resume with:\n"
-              f"  spikevision train --out {out} --resume", file=sys.stderr)
+              f"  spikevision train --out {shlex.quote(str(out))}{root} --resume", file=sys.stderr)
         return 130
     finally:
         bar.close()
@@ -53,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['synops_per_sample']:.3g} SynOps/sample -> {out}"
     )
     return 0
+
+
+def _run_name(preset: str) -> str:
+    """The default run directory's name: the preset's file stem, never a path step like ".."."""
+    name = Path(preset).stem
+    return name if name and not name.startswith(".") else "run"
 
 
 def _write_curves(run_dir: Path) -> None:

@@ -1,0 +1,298 @@
+"""Training behaviour: resume replays exactly, Ctrl-C saves and says how to resume, NaN stops and keeps the last
+good checkpoint, a checkpoint of another architecture is refused by name.
+
+Runs are tiny (784-32-10, 6 steps, 512 training images, 2 epochs of 8 steps) but use every source of
+randomness the trainer has (rate coding, shifts, dropout, a one-cycle schedule), so "bitwise equal after
+resume" covers the generators, the optimiser moments and the schedule position.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from spikevision import cli, config, train
+from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
+
+# A run small enough for a test, with every random draw the trainer makes.
+TINY_OVERRIDES = [
+    "model.hidden=[32]", "model.dropout=0.1",
+    "train.num_steps=6", "train.batch_size=64", "train.train_subset=512", "train.epochs=2",
+    "train.encoding=rate", "train.schedule=onecycle", "train.augment_shift=1",
+    "train.eval_batch_size=2000", "train.checkpoint_every=1",
+]
+STEPS_PER_EPOCH = 512 // 64
+TIMING_KEYS = {"train_seconds", "eval_seconds"}
+
+
+def tiny_config(*extra: str) -> config.RunConfig:
+    return config.resolve("quick", [*TINY_OVERRIDES, *extra])
+
+
+def cli_args(run_dir: Path, root: Path, *extra: str) -> list[str]:
+    """`spikevision train` arguments for the tiny run."""
+    args = ["train", "--preset", "quick", "--out", str(run_dir), "--root", str(root), "--quiet"]
+    for item in (*TINY_OVERRIDES, *extra):
+        args += ["--set", item]
+    return args
+
+
+def final_tensors(run_dir: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a run's checkpoint (weights and optimiser moments), read with safetensors itself."""
+    return load_file(str(Path(run_dir) / CHECKPOINT_NAME))
+
+
+def assert_same_run(run_dir: Path, reference: Path) -> None:
+    """Bitwise equal weights and optimiser state, and the same per-step history, as the reference run."""
+    got, want = final_tensors(run_dir), final_tensors(reference)
+    assert got.keys() == want.keys()
+    different = [k for k in want if not torch.equal(got[k], want[k])]
+    assert not different, f"tensors differ from the uninterrupted run: {different[:5]}"
+    assert history(run_dir) == history(reference)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["test_accuracy"] == json.loads((reference / "summary.json").read_text())["test_accuracy"]
+
+
+def history(run_dir: Path) -> list[dict]:
+    """metrics.jsonl without its timings (which differ from run to run)."""
+    lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING_KEYS} for line in lines]
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    return read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)[1]["progress"]["step"]
+
+
+class Crash(Exception):
+    """Stands for the process dying: raised from inside the training loop."""
+
+
+def crash_at(kind: str, step: int):
+    def handler(event: str, info: dict) -> None:
+        if event == kind and info.get("step") == step:
+            raise Crash
+    return handler
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory, mnist_root) -> Path:
+    """The tiny run trained without interruption: what every interrupted run must end up equal to."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    train.fit(tiny_config(), run_dir, data_root=mnist_root)
+    return run_dir
+
+
+# --------------------------------------------------------------------------- resume
+
+
+@pytest.mark.parametrize(("kind", "step"), [
+    ("step", 3),                    # mid epoch 1: the checkpoint of step 2 is the last one on disk
+    ("step", STEPS_PER_EPOCH),      # last step of epoch 1, before its evaluation
+    ("epoch", STEPS_PER_EPOCH),     # right after epoch 1's evaluation and checkpoint
+    ("step", STEPS_PER_EPOCH + 5),  # mid epoch 2, with a one-cycle schedule half way through
+])
+def test_resume_after_a_crash_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, mnist_root, reference_run,
+                                                                       kind, step):
+    run_dir = tmp_path / "run"
+    with pytest.raises(Crash):
+        train.fit(tiny_config(), run_dir, data_root=mnist_root, on_event=crash_at(kind, step))
+    # The step that "crashed" was never checkpointed, except after an epoch (its checkpoint comes first).
+    assert checkpoint_step(run_dir) == (step if kind == "epoch" else step - 1)
+    summary = train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
+    assert summary["steps"] == 2 * STEPS_PER_EPOCH
+    assert_same_run(run_dir, reference_run)
+
+
+def test_resume_before_the_first_checkpoint_starts_over_with_the_saved_config(tmp_path, mnist_root, reference_run):
+    run_dir = tmp_path / "run"
+    with pytest.raises(Crash):
+        train.fit(tiny_config("train.checkpoint_every=0"), run_dir, data_root=mnist_root,
+                  on_event=crash_at("step", 2))
+    assert not (run_dir / CHECKPOINT_NAME).exists() and (run_dir / "config.json").is_file()
+    # The config passed on resume is ignored: the run's own config.json is what it continues.
+    train.fit(tiny_config("train.lr=0.5"), run_dir, data_root=mnist_root, resume=True)
+    assert_same_run(run_dir, reference_run)  # checkpoint_every does not change what is learnt
+
+
+def test_resume_refuses_a_checkpoint_that_does_not_fit_the_config(tmp_path, mnist_root, reference_run):
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved["train"]["train_subset"] = 256  # 4 steps per epoch: step 16 after 2 epochs no longer fits
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"step 16 after 2 epoch\(s\), which does not fit .*was config.json edited"):
+        train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+def test_ctrl_c_in_process_checkpoints_the_last_finished_step(tmp_path, mnist_root, reference_run):
+    run_dir = tmp_path / "run"
+
+    def press_ctrl_c(event: str, info: dict) -> None:
+        if event == "step" and info["step"] == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # handled between steps: step 5 still finishes
+
+    with pytest.raises(train.TrainingInterrupted) as stop:
+        train.fit(tiny_config("train.checkpoint_every=0"), run_dir, data_root=mnist_root, on_event=press_ctrl_c)
+    assert stop.value.step == 5 and checkpoint_step(run_dir) == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+    train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
+    assert_same_run(run_dir, reference_run)
+
+
+def test_ctrl_c_on_the_command_line_saves_prints_the_resume_command_and_exits_130(tmp_path, mnist_root,
+                                                                                    reference_run):
+    run_dir = tmp_path / "my run"  # a space: the printed command must still work when pasted
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    command = [sys.executable, "-m", "spikevision", *cli_args(run_dir, mnist_root, "train.checkpoint_every=0")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and metrics.read_text().count('"kind": "step"') >= 3):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    # Only epoch checkpoints were asked for: this one exists because of Ctrl-C, at a step inside epoch 1.
+    step = checkpoint_step(run_dir)
+    assert 3 <= step < STEPS_PER_EPOCH, step
+    assert f"Interrupted at step {step}; checkpoint saved. Resume with:" in err
+    resume_line = err.strip().splitlines()[-1].strip()
+    assert resume_line.startswith("spikevision train --out ") and resume_line.endswith(" --resume")
+    resume = shlex.split(resume_line)
+    done = subprocess.run([sys.executable, "-m", "spikevision", *resume[1:]], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert_same_run(run_dir, reference_run)
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def test_nan_weights_stop_the_run_and_the_last_good_checkpoint_stays(tmp_path, mnist_root, reference_run,
+                                                                     monkeypatch):
+    run_dir = tmp_path / "run"
+    models, saved = [], {}
+    build_model = train.build_model
+    monkeypatch.setattr(train, "build_model", lambda cfg: models.append(build_model(cfg)) or models[-1])
+
+    def poison(event: str, info: dict) -> None:
+        if event == "step" and info["step"] == 4:
+            saved["bytes"] = (run_dir / CHECKPOINT_NAME).read_bytes()  # the checkpoint of step 3
+            with torch.no_grad():
+                next(models[0].parameters()).fill_(float("nan"))
+
+    with pytest.raises(train.TrainingDiverged, match=r"weights became NaN or infinite at step 4 .*"
+                       r"last good checkpoint \(step 3\) is kept .*Lower train.lr"):
+        train.fit(tiny_config(), run_dir, data_root=mnist_root, on_event=poison)
+    assert (run_dir / CHECKPOINT_NAME).read_bytes() == saved["bytes"]
+    _, model = train.load_run(run_dir)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    # The poison never reached the disk, so the run resumes to the same end as if nothing had happened.
+    monkeypatch.undo()
+    train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
+    assert_same_run(run_dir, reference_run)
+
+
+def poison_from_call(function, call: int):
+    """``function`` whose result is NaN from its ``call``-th call on."""
+    calls = []
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        result = function(*args, **kwargs)
+        return result if len(calls) < call else result * float("nan")
+
+    return poisoned
+
+
+def test_nan_loss_stops_the_run_before_the_step_is_taken(tmp_path, mnist_root, monkeypatch):
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(train, "loss_fn", poison_from_call(train.loss_fn, 2))
+    with pytest.raises(train.TrainingDiverged, match=r"loss became nan at step 2; no checkpoint had been "
+                                                     r"written yet"):
+        train.fit(tiny_config("train.checkpoint_every=0"), run_dir, data_root=mnist_root)
+    assert not (run_dir / CHECKPOINT_NAME).exists()
+    assert [r["step"] for r in history(run_dir)] == [1]  # step 1 logged, the NaN step not
+
+
+def test_nan_input_with_a_finite_loss_still_stops_at_that_step(tmp_path, mnist_root, monkeypatch):
+    # A NaN hidden membrane never crosses the threshold, so the output sees no spikes and the loss stays
+    # finite; the surrogate gradient of NaN is NaN, so the weights do not. Found by this test: before the
+    # weight check, such a run trained on and saved NaN weights as its epoch checkpoint.
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(train, "model_input", poison_from_call(train.model_input, 3))
+    with pytest.raises(train.TrainingDiverged, match=r"weights became NaN or infinite at step 3 .*"
+                                                     r"last good checkpoint \(step 2\) is kept"):
+        train.fit(tiny_config(), run_dir, data_root=mnist_root)
+    assert checkpoint_step(run_dir) == 2
+    _, model = train.load_run(run_dir)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_an_exploding_learning_rate_is_one_clear_line_and_keeps_the_checkpoint(tmp_path, mnist_root, capsys):
+    run_dir = tmp_path / "run"
+    code = cli.main(cli_args(run_dir, mnist_root, "train.encoding=direct", "train.schedule=none", "train.lr=1e37"))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("spikevision train: error: loss became inf at step 2; the last good checkpoint "
+                          "(step 1) is kept")
+    config_, model = train.load_run(run_dir)  # loadable, finite
+    assert config_.train.lr == 1e37 and all(torch.isfinite(p).all() for p in model.parameters())
+    code = cli.main(cli_args(tmp_path / "other", mnist_root, "train.encoding=direct", "train.schedule=none",
+                             "train.lr=1e38"))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "optimiser step overflowed at step 1" in err and "no checkpoint had been written yet" in err
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "resume"])
+def test_a_checkpoint_of_another_architecture_is_refused_by_name(tmp_path, mnist_root, reference_run, capsys,
+                                                                  command):
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved["model"]["hidden"] = [48]
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    picture = tmp_path / "digit.png"
+    Image.new("L", (28, 28), 0).save(picture)
+    argv = {
+        "evaluate": ["evaluate", str(run_dir), "--root", str(mnist_root)],
+        "predict": ["predict", str(run_dir), str(picture)],
+        "resume": ["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume"],
+    }[command]
+    before = final_tensors(run_dir)
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "is for a different architecture: shape mismatch" in err
+    assert "(32, 784) vs (48, 784)" in err  # the saved shape against the configured one
+    after = final_tensors(run_dir)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing was overwritten
+
+
+def test_resume_refuses_new_settings_instead_of_ignoring_them(tmp_path, mnist_root, reference_run, capsys):
+    code = cli.main(["train", "--out", str(reference_run), "--resume", "--epochs", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--resume continues the run with its saved config.json; leave out --set, --epochs and --seed" in err
