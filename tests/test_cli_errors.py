@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from spikevision import cli
+from spikevision import cli, encoding
 from spikevision.checkpoint import CHECKPOINT_NAME
 from test_train import TINY_OVERRIDES, reference_run  # noqa: F401
 
@@ -331,6 +332,18 @@ def test_an_animated_gif_is_read_by_its_first_frame(capsys, tmp_path, reference_
 
 
 # --------------------------------------------------------------------------- encode and the real process
+
+
+@pytest.mark.parametrize(("x", "needle"), [
+    (torch.tensor([0.5, -float("inf")]), r"x has values in \[-inf, 0.5\]"),
+    (torch.tensor([True, False]), "x must be a floating tensor"),
+    (torch.tensor([0.5 + 0.5j]), "x must be a floating tensor"),
+    (torch.full((2, 3), float("nan")), "x contains NaN"),
+], ids=["-inf", "bool", "complex", "all NaN"])
+@pytest.mark.parametrize("coding", ["rate", "latency"])
+def test_encoders_refuse_inputs_test_encoding_does_not_try(coding, x, needle):
+    with pytest.raises(ValueError, match=needle):
+        encoding.encode(x, coding, 100)
 
 
 def test_encode_with_an_absurd_number_of_steps_is_one_line_not_a_crash(capsys, tmp_path, mnist_root):

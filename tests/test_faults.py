@@ -40,7 +40,8 @@ from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from test_train import STEPS_PER_EPOCH, assert_same_run, checkpoint_step, cli_args, reference_run  # noqa: F401
 
 SOURCE = Path(spikevision.__file__).parent
-KILLS = 6  # at least 5 SIGKILLs per test run (issue 7)
+KILLS = 5  # SIGKILLs at random moments per test run (issue 7: at least 5)
+WRITE_KILLS = 2  # and SIGKILLs aimed at the middle of a checkpoint write
 
 
 def subprocess_env() -> dict:
@@ -92,7 +93,7 @@ class KillLog:
         if temporaries(run_dir):
             state += f", half-written temporaries {temporaries(run_dir)}"
         self.kills += 1
-        self.rows.append(f"kill {self.kills}: episode {episode}, {phase} run, {delay:.2f} s in -> {state}")
+        self.rows.append(f"kill {self.kills}: episode {episode}, {phase}, {delay:.2f} s in -> {state}")
 
     def __str__(self) -> str:
         return f"SPIKEVISION_FAULT_SEED={self.seed}\n" + "\n".join(self.rows)
@@ -115,6 +116,24 @@ def kill_at_random_moment(proc: subprocess.Popen, started, windows: tuple[float,
         proc.kill()
         proc.communicate()
         return delay
+
+
+def kill_mid_write(proc: subprocess.Popen, run_dir: Path, after_first: bool) -> float | None:
+    """SIGKILL ``proc`` the moment a checkpoint's temporary file is seen, i.e. during the write.
+
+    The first write (no checkpoint on disk yet), or with ``after_first`` one that replaces a checkpoint.
+    """
+    ready = run_dir / (CHECKPOINT_NAME if after_first else "config.json")
+    if not wait_until(ready.is_file, proc):
+        return None
+    tick = time.monotonic()
+    pattern = f".{CHECKPOINT_NAME}.*.tmp"
+    while not any(run_dir.glob(pattern)):  # no sleep: the write lasts milliseconds
+        if proc.poll() is not None:
+            return None
+    proc.kill()
+    proc.communicate()
+    return time.monotonic() - tick
 
 
 def assert_loadable(run_dir: Path, log: KillLog) -> None:
@@ -142,16 +161,22 @@ def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp
     whole = time.monotonic() - tick
     assert_same_run(timing_dir, reference_run)  # the command line learns exactly what fit() in-process does
 
-    episode = 0
-    while log.kills < KILLS:
+    episode = random_kills = write_kills = 0
+    while random_kills < KILLS or write_kills < WRITE_KILLS:
         episode += 1
-        assert episode <= 3 * KILLS, f"too few kills landed in time\n{log}"
+        assert episode <= 3 * (KILLS + WRITE_KILLS), f"too few kills landed in time\n{log}"
         run_dir = tmp_path / f"run{episode}"
         proc = spawn(cli_args(run_dir, mnist_root))
-        delay = kill_at_random_moment(proc, lambda: (run_dir / "config.json").is_file(), (training, whole), rng)
+        mid_write = write_kills < WRITE_KILLS and (episode % 3 == 0 or random_kills >= KILLS)
+        if mid_write:
+            delay = kill_mid_write(proc, run_dir, after_first=write_kills % 2 == 1)
+        else:
+            delay = kill_at_random_moment(proc, lambda: (run_dir / "config.json").is_file(), (training, whole), rng)
         if delay is None:
             continue
-        log.add(episode, "fresh", delay, run_dir)
+        log.add(episode, "fresh run, during a checkpoint write" if mid_write else "fresh run", delay, run_dir)
+        write_kills += mid_write
+        random_kills += not mid_write
         assert_loadable(run_dir, log)
         resume = ["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]
         if episode % 2 == 0:
@@ -161,7 +186,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp
             delay = kill_at_random_moment(proc, lambda: inode(run_dir / "metrics.jsonl") != before,
                                           (training, whole), rng)
             if delay is not None:
-                log.add(episode, "resumed", delay, run_dir)
+                log.add(episode, "resumed run", delay, run_dir)
+                random_kills += 1
                 assert_loadable(run_dir, log)
         done = subprocess.run([sys.executable, "-m", "spikevision", *resume], capture_output=True, text=True,
                               env=subprocess_env(), timeout=300)
