@@ -15,13 +15,15 @@ spikevision's, so the same weights), then ``snn.Leaky``. spikevision runs ``mode
 the engine); "fused" is spikevision with the first hidden layer and the linear layer after it in one kernel
 (``kernels.lif_linear``), the way ``fused_forward`` below wires it; where it does not apply (no
 constant input, a conv first layer, dropout while training) its column says "n/a".
-Times are warm: a few warm-up iterations, then the median of the timed ones, the two implementations
-interleaved so that a busy machine slows both alike. Peak memory is measured in a fresh subprocess per
-implementation and case: ``ru_maxrss`` (the process's peak resident set, which sees torch's allocator)
-and the rise above the resident set just before the first iteration.
+Times are warm: a few warm-up iterations, then the median of the timed ones, the implementations
+interleaved so that a busy machine slows all alike; both wall-clock and CPU seconds are reported (on a
+shared machine a loop of many small multithreaded ops, snnTorch's, suffers far more from other load
+than a few large ones do, so compare on a quiet machine, and see the load average printed). Peak
+memory is measured in a fresh subprocess per implementation and case: the rise of the resident set
+during the iterations (VmHWM reset after loading the data and the compiled loops) and the peak.
 
 Run:  python benchmarks/bench_lif.py            (all cases; add --quick for fewer iterations)
-      python benchmarks/bench_lif.py --cases handout --iters 5
+      python benchmarks/bench_lif.py --cases handout --iters 5 --threads 2
 """
 
 from __future__ import annotations
@@ -38,11 +40,9 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from spikevision import data
+from spikevision import data, kernels
 from spikevision.config import available_presets, resolve
-from spikevision import kernels
 from spikevision.kernels import lif_linear
 from spikevision.model import build_model
 from spikevision.train import TensorData, loss_fn
@@ -182,20 +182,27 @@ def make_runner(impl: str, case: str, seed: int = 0):
     return run
 
 
-def time_case(case: str, warmup: int, iters: int) -> dict:
-    """Seconds per iteration of each implementation, interleaved in this process."""
+def time_case(case: str, warmup: int, iters: int) -> tuple[dict, dict]:
+    """Wall-clock and CPU seconds per iteration of each implementation (medians), interleaved in this process.
+
+    CPU seconds (``time.process_time``, all threads) are the steadier measure on a machine that other
+    work shares: they count only the time this process ran.
+    """
     runners = {impl: make_runner(impl, case) for impl in IMPLS}
     runners = {impl: run for impl, run in runners.items() if run is not None}
     for _ in range(warmup):
         for run in runners.values():
             run()
-    times = {impl: [] for impl in runners}
+    wall = {impl: [] for impl in runners}
+    cpu = {impl: [] for impl in runners}
     for _ in range(iters):
         for impl, run in runners.items():
-            tick = time.perf_counter()
+            tick, cpu_tick = time.perf_counter(), time.process_time()
             run()
-            times[impl].append(time.perf_counter() - tick)
-    return {impl: statistics.median(ts) for impl, ts in times.items()}
+            wall[impl].append(time.perf_counter() - tick)
+            cpu[impl].append(time.process_time() - cpu_tick)
+    return ({impl: statistics.median(ts) for impl, ts in wall.items()},
+            {impl: statistics.median(ts) for impl, ts in cpu.items()})
 
 
 def _status_mib(field: str) -> float:
@@ -246,7 +253,8 @@ def memory_child(impl: str, case: str, iters: int) -> None:
 
 
 def measure_memory(impl: str, case: str, iters: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, case, "--iters", str(iters)],
+    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, case, "--iters", str(iters),
+                          "--threads", str(torch.get_num_threads())],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -276,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 warm-up and 3 timed iterations")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--threads", type=int, default=0, help="torch (and numba) threads; default: torch's")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--memory-child", nargs=2, metavar=("IMPL", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(*args.memory_child, iters=args.iters)
         return 0
@@ -302,15 +313,22 @@ def main(argv: list[str] | None = None) -> int:
         config, kind = case_config(case)
         iters = 1 if kind == "inference" else args.iters
         warmup = 1 if kind == "inference" else args.warmup
-        times = time_case(case, warmup, iters)
+        times, cpu_times = time_case(case, warmup, iters)
         row = {"case": case, "kind": kind, "num_steps": config.train.num_steps,
                "batch": config.train.eval_batch_size if kind == "inference" else config.train.batch_size,
-               "seconds": times, "load_average": os.getloadavg()[0]}
+               "seconds": times, "cpu_seconds": cpu_times, "load_average": os.getloadavg()[0]}
         if not args.no_memory:
             row["memory"] = {impl: measure_memory(impl, case, 1 if kind == "inference" else 2)
                              for impl in MEMORY_IMPLS if impl in times}
         results.append(row)
         print(_table_row(row), flush=True)
+    print("\nCPU seconds per iteration (all threads), the same runs:")
+    print("| case | " + " | ".join(IMPLS) + " | load average |")
+    print("|" + "---|" * (len(IMPLS) + 2))
+    for row in results:
+        cpu, base = row["cpu_seconds"], row["cpu_seconds"]["snntorch"]
+        cells = [f"{cpu[i]:.3f} ({base / cpu[i]:.1f}x)" if i in cpu else "n/a" for i in IMPLS]
+        print(f"| {row['case']} | " + " | ".join(cells) + f" | {row['load_average']:.2f} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
