@@ -149,13 +149,15 @@ def test_ctrl_c_in_process_checkpoints_the_last_finished_step(tmp_path, mnist_ro
     with pytest.raises(train.TrainingInterrupted) as stop:
         train.fit(tiny_config("train.checkpoint_every=0"), run_dir, data_root=mnist_root, on_event=press_ctrl_c)
     assert stop.value.step == 5 and checkpoint_step(run_dir) == 5
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers were put back
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
     assert_same_run(run_dir, reference_run)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_on_the_command_line_saves_prints_the_resume_command_and_exits_130(tmp_path, mnist_root,
-                                                                                    reference_run):
+                                                                                    reference_run, sig):
     run_dir = tmp_path / "my run"  # a space: the printed command must still work when pasted
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     command = [sys.executable, "-m", "spikevision", *cli_args(run_dir, mnist_root, "train.checkpoint_every=0")]
@@ -165,7 +167,7 @@ def test_ctrl_c_on_the_command_line_saves_prints_the_resume_command_and_exits_13
     while not (metrics.is_file() and metrics.read_text().count('"kind": "step"') >= 3):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)  # SIGTERM (a scheduler, `kill`) is handled like Ctrl-C
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err

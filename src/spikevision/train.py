@@ -326,9 +326,10 @@ def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torc
 
 @contextlib.contextmanager
 def _deferred_interrupt():
-    """Turn the first Ctrl-C into a flag checked between steps, so a checkpoint is never of a half step.
+    """Turn the first Ctrl-C (or SIGTERM, as a scheduler or `kill` sends) into a flag checked between
+    steps, so the run stops with a checkpoint that is never of a half step.
 
-    A second Ctrl-C interrupts at once (the last checkpoint on disk stays as it was).
+    A second signal interrupts at once (the last checkpoint on disk stays as it was).
     """
     flag = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -340,11 +341,12 @@ def _deferred_interrupt():
             raise KeyboardInterrupt
         flag.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _check_finite(model: torch.nn.Module, step: int) -> None:
