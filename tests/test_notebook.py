@@ -1,0 +1,119 @@
+"""notebooks/lab.ipynb runs end to end in a real Jupyter kernel and shows what the lab shows.
+
+The notebook is executed by nbclient in a fresh ipykernel (the native ``python3`` kernel, i.e. this
+interpreter), with ``$SPIKEVISION_LAB_DIR`` pointing at a temporary directory so the files it writes can be
+opened here: inline figures and GIF animations are decoded and their sizes and frame counts checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import nbclient  # the dev extra installs nbclient, nbformat and ipykernel: pip install -e '.[dev]'
+import nbformat
+import pytest
+from PIL import Image
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "lab.ipynb"
+GIF_URI = re.compile(r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)"')
+# The figures the notebook saves and shows: name -> size in pixels (figsize x 100 dpi).
+FIGURES = {
+    "digits.png": (800, 240),
+    "rate-reconstruction.png": (600, 320),
+    "rate-raster.png": (1000, 500),
+    "rate-neuron.png": (800, 160),
+    "latency-rasters.png": (1000, 900),
+    "lif-neuron.png": (800, 600),
+    "network-rasters.png": (800, 700),
+    "loss.png": (800, 400),
+    "confusion.png": (650, 550),
+    "prediction-0.png": (1300, 340),
+}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, mnist_root):
+    """The notebook after running every cell, and the directory it wrote its files to."""
+    work = tmp_path_factory.mktemp("lab")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
+        "commit the notebook without outputs"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPIKEVISION_LAB_DIR", str(work))
+        mp.setenv("SPIKEVISION_DATA", str(mnist_root))  # the data the rest of the suite verified
+        client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                         resources={"metadata": {"path": str(work)}})
+        client.execute()  # raises CellExecutionError, with the cell and traceback, if any cell fails
+    return nb, work
+
+
+def outputs(nb) -> list[dict]:
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+
+
+def printed(nb) -> str:
+    return "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stdout")
+
+
+def test_every_cell_ran_without_errors(executed):
+    nb, _ = executed
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code_cells and all(cell.execution_count for cell in code_cells)
+    assert not [out for out in outputs(nb) if out.output_type == "error"]
+    stderr = "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stderr")
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+
+
+def test_figures_are_shown_inline_and_saved(executed):
+    nb, work = executed
+    shown = [base64.b64decode(out.data["image/png"]) for out in outputs(nb) if "image/png" in out.get("data", {})]
+    assert len(shown) == len(list(work.glob("*.png"))) >= len(FIGURES) + 2  # + the other two predictions
+    for name, size in FIGURES.items():
+        with Image.open(work / name) as img:
+            assert img.size == size, name
+    sizes = {Image.open(io.BytesIO(png)).size for png in shown}
+    assert set(FIGURES.values()) <= sizes
+
+
+def test_animations_are_inline_gifs_with_one_frame_per_step(executed):
+    nb, work = executed
+    html = "".join(out.data.get("text/html", "") for out in outputs(nb) if "data" in out)
+    gifs = [Image.open(io.BytesIO(base64.b64decode(b64))) for b64 in GIF_URI.findall(html)]
+    # Rate gain 1 and 0.25, latency: 100 steps of a 28x28 digit at 4x (112 px wide, a step counter on top).
+    # Spike counts of the 784-1000-10 network: 200 steps at 5 x 3.2 inches, 80 dpi.
+    assert [(g.format, g.n_frames, g.size[0]) for g in gifs] == [("GIF", 100, 112)] * 3 + [("GIF", 200, 400)]
+    assert gifs[3].size == (400, 256)
+    # The same animations were written as files; the page shows exactly their bytes.
+    files = ["rate-gain1.gif", "rate-gain0.25.gif", "latency.gif", "spike-counts.gif"]
+    assert [base64.b64decode(b) for b in GIF_URI.findall(html)] == [(work / f).read_bytes() for f in files]
+
+
+def test_training_is_evaluated_on_all_test_images(executed):
+    nb, work = executed
+    text = printed(nb)
+    found = re.search(r"test accuracy on all ([\d,]+) test images: ([\d.]+) %", text)
+    assert found, text[-2000:]
+    assert found.group(1) == "10,000"
+    accuracy = float(found.group(2))
+    # Far above chance (10 %): one epoch on 6,000 images with 10 steps reaches about 90 %.
+    assert accuracy > 80
+    summary = json.loads((work / "run" / "summary.json").read_text())
+    # The reloaded checkpoint gives the accuracy that training measured at its end.
+    assert summary["test_samples"] == 10_000
+    assert accuracy == pytest.approx(summary["test_accuracy"] * 100, abs=0.005)
+    config = json.loads((work / "run" / "config.json").read_text())
+    assert config["model"]["hidden"] == [512] and config["train"]["num_steps"] == 10
+
+
+def test_predictions_are_the_neurons_with_most_spikes(executed):
+    nb, _ = executed
+    rows = re.findall(r"test image (\d+): label (\d), spike counts \[([\d, ]+)\] -> predicted (\d)", printed(nb))
+    assert len(rows) == 3
+    for _, _, counts, predicted in rows:
+        counts = [int(c) for c in counts.split(",")]
+        # Ties go to the higher membrane, so the prediction is one of the neurons with the top count.
+        assert counts[int(predicted)] == max(counts)
