@@ -445,6 +445,7 @@ def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
         "eval_seconds": round(progress["eval_seconds"], 2),
         "spikes_per_sample": result["spikes_per_sample"]["total"],
         "spikes_per_layer": result["spikes_per_sample"]["layers"],
+        "input_spikes_per_sample": result["spikes_per_sample"]["input"],  # None for direct input
         "synops_per_sample": result["synops_per_sample"],
         "energy": result["energy"],
         "per_class_accuracy": result["per_class_accuracy"],
