@@ -6,6 +6,10 @@ optimiser, schedule and progress, written atomically every epoch and on interrup
 
 Every random draw of step ``s`` comes from a generator seeded by (seed, s) and every epoch's order from
 (seed, epoch), so a resumed run replays exactly what the uninterrupted run would have done.
+
+Started by torchrun, ``fit`` trains with DistributedDataParallel (``spikevision.distributed``): each
+process draws the same global batch and keeps its shard, gradients are averaged over the processes, the
+test set is split between them and the sums combined, and only rank 0 writes files or reports progress.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from spikevision import data, encoding, metrics
+from spikevision import data, distributed, encoding, metrics
 from spikevision.checkpoint import (
     CHECKPOINT_NAME,
     load_model_weights,
@@ -132,8 +136,12 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_ste
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed: int = 0) -> dict:
+def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed: int = 0,
+             ctx: distributed.Context = distributed.Context()) -> dict:
     """Accuracy and activity of ``model`` on every sample of ``test`` (no dropped batches).
+
+    In a process group (``ctx``) each process takes every ``world_size``-th batch and the sums are combined,
+    so every sample is evaluated once and every process returns the same result.
 
     Returns a dict: accuracy, loss, per_class_accuracy, confusion, spikes_per_sample (per layer and total),
     synops_per_sample, energy estimate.
@@ -147,22 +155,30 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
     synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
     input_spikes = 0.0
-    for start in range(0, n, cfg.eval_batch_size):
+    for start in range(0, n, cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
         images = test.images[start : start + cfg.eval_batch_size]
-        target = test.labels[start : start + cfg.eval_batch_size]
-        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start))
+        target = test.labels[start : start + cfg.eval_batch_size].to(ctx.device)
+        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start)).to(ctx.device)
         out = model(x, num_steps=cfg.num_steps, record=True)
         loss_sum += float(loss_fn(out.spk, out.mem, target, cfg)) * len(target)
-        confusion += metrics.confusion_matrix(metrics.predict_from_output(out.spk, out.mem), target, num_classes)
+        pred = metrics.predict_from_output(out.spk, out.mem)
+        confusion += metrics.confusion_matrix(pred, target, num_classes).cpu()
         emitted = (*out.hidden, out.spk)
         layer_spikes += torch.tensor([float(s.sum(dtype=torch.float64)) for s in emitted], dtype=torch.float64)
         # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
         entering = ((x if cfg.encoding != "direct" else None), *out.hidden)
         for i, (layer, spikes) in enumerate(zip(layers, entering)):
             if spikes is not None:
-                synops[i] += layer.synops(spikes).sum()
+                synops[i] += float(layer.synops(spikes).sum())
         if cfg.encoding != "direct":
             input_spikes += float(x.sum(dtype=torch.float64))
+    if ctx.distributed:  # every sum over all processes; counts stay exact in float64
+        sums = distributed.sum_over_processes(torch.cat([
+            confusion.flatten().double(), torch.tensor([loss_sum, input_spikes], dtype=torch.float64),
+            layer_spikes, synops]), ctx)
+        confusion = sums[: confusion.numel()].round().to(torch.int64).reshape(confusion.shape)
+        loss_sum, input_spikes = sums[confusion.numel() : confusion.numel() + 2].tolist()
+        layer_spikes, synops = sums[confusion.numel() + 2 :].split(len(layers))
     # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
     dense_macs = layers[0].macs if cfg.encoding == "direct" else 0
     synops_per_sample = float(synops.sum()) / n
@@ -198,10 +214,19 @@ def fit(
         data_root: where the datasets are cached (``data.fetch`` decides when None).
         resume: continue the run in ``run_dir`` from its checkpoint (from the start, with its saved
             config, when it was stopped before the first checkpoint).
-        on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end".
+        on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end" (on rank 0 only
+            when started by torchrun).
     """
-    emit = on_event or (lambda kind, info: None)
-    run_dir = Path(run_dir)
+    ctx = distributed.setup()
+    try:
+        return _fit(config, Path(run_dir), data_root, resume, on_event, ctx)
+    finally:
+        distributed.teardown(ctx)
+
+
+def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
+         on_event: EventHandler | None, ctx: distributed.Context) -> dict:
+    emit = on_event if on_event and ctx.is_main else (lambda kind, info: None)
     ckpt_path = run_dir / CHECKPOINT_NAME
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
@@ -218,10 +243,14 @@ def fit(
     steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
     if steps_per_epoch == 0:
         raise ValueError(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
+    smallest = cfg.batch_size if cfg.drop_last or n % cfg.batch_size == 0 else n % cfg.batch_size
+    if smallest < ctx.world_size:
+        raise ValueError(f"a batch of {smallest} images cannot be shared by {ctx.world_size} processes; "
+                         "use a larger train.batch_size (or train.drop_last = true) or fewer processes")
     total_steps = steps_per_epoch * cfg.epochs
 
     torch.manual_seed(cfg.seed)
-    model = build_model(config.model)
+    model = build_model(config.model).to(ctx.device)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, total_steps)
     progress = {"step": 0, "epochs_done": 0, "train_seconds": 0.0, "eval_seconds": 0.0, "history": []}
@@ -237,25 +266,29 @@ def fit(
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
                              f"({exc!r}); was the config edited?") from None
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; "
-                      "choose another --out") from None
-    if resume:
-        _remove_stale_temporaries(run_dir)
-    else:
-        config.save(run_dir / "config.json")
-    _rewrite_metrics(run_dir, progress["history"])
+    if ctx.is_main:  # the other processes of a group never write
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; "
+                          "choose another --out") from None
+        if resume:
+            _remove_stale_temporaries(run_dir)
+        else:
+            config.save(run_dir / "config.json")
+        _rewrite_metrics(run_dir, progress["history"])
+    net = distributed.wrap(model, ctx)  # DDP in a process group: rank 0's weights, averaged gradients
 
     def checkpoint() -> None:
         _check_finite(model, progress["step"])  # never save non-finite weights as the last good ones
-        save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
+        if ctx.is_main:
+            save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
 
     emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
                    "run_dir": str(run_dir)})
-    metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
-    with metrics_file, _deferred_interrupt() as interrupted, _diverged_message(ckpt_path, cfg):
+    metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if ctx.is_main else None
+    with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
+            _diverged_message(ckpt_path, cfg):
         while progress["epochs_done"] < cfg.epochs:
             epoch = progress["epochs_done"]
             first = progress["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
@@ -265,19 +298,22 @@ def fit(
                 step = progress["step"]
                 batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
                 tick = time.perf_counter()
-                record = _train_step(model, optimizer, scheduler, train_data, batch, cfg, step)
+                record, stop = _train_step(net, optimizer, scheduler, train_data, batch, cfg, step, ctx,
+                                           interrupted.is_set())
                 progress["train_seconds"] += time.perf_counter() - tick
                 progress["step"] = step + 1
                 record.update(kind="step", epoch=epoch, step=step + 1)
                 _log(metrics_file, progress, record)
                 emit("step", record)
-                if interrupted.is_set():
+                # In a group, stop on the flag the processes shared inside the step: all at the same step.
+                if stop if ctx.distributed else interrupted.is_set():
                     checkpoint()
                     raise TrainingInterrupted(run_dir, progress["step"])
                 if cfg.checkpoint_every and progress["step"] % cfg.checkpoint_every == 0:
                     checkpoint()
             tick = time.perf_counter()
-            result = evaluate(model, test_data, cfg, seed=cfg.seed)
+            distributed.broadcast_buffers(model, ctx)  # evaluate with the running statistics rank 0 saves
+            result = evaluate(model, test_data, cfg, seed=cfg.seed, ctx=ctx)
             progress["eval_seconds"] += time.perf_counter() - tick
             record = {"kind": "epoch", "epoch": epoch + 1, "step": progress["step"],
                       "test_accuracy": result["accuracy"], "test_loss": result["loss"],
@@ -291,21 +327,43 @@ def fit(
                 raise TrainingInterrupted(run_dir, progress["step"])
 
     summary = _summary(config, progress, model)
-    write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    summary["processes"] = ctx.world_size
+    if ctx.is_main:
+        write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     emit("end", summary)
     return summary
 
 
-def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torch.Tensor,
-                cfg: TrainConfig, step: int) -> dict:
+def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,
+                step: int, ctx: distributed.Context, interrupted: bool) -> tuple[dict, bool]:
+    """One optimiser step on ``batch``; returns the step's record and whether to stop (Ctrl-C in any process)."""
     generator = step_generator(cfg.seed, step)
-    torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout and any other draw from the global RNG
+    # Dropout and any other draw from the global RNG; another stream for each process of a group.
+    torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
     images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
     target = train_data.labels[batch]
-    out = model(model_input(images, cfg, generator), num_steps=cfg.num_steps)
+    x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
+    if ctx.distributed:
+        mine = ctx.shard(len(batch))
+        x = (x[mine] if cfg.encoding == "direct" else x[:, mine]).to(ctx.device)
+        target = target[mine].to(ctx.device)
+    out = model(x, num_steps=cfg.num_steps)
     loss = loss_fn(out.spk, out.mem, target, cfg)
-    if not torch.isfinite(loss):
-        raise TrainingDiverged(f"loss became {loss.item()} at step {step + 1}")
+    with torch.no_grad():
+        correct = (metrics.predict_from_output(out.spk, out.mem) == target).float()
+    stop = False
+    if ctx.distributed:
+        # The global batch's mean loss and accuracy, and whether any process was interrupted: one all-reduce.
+        share = len(target) / len(batch)
+        sums = distributed.sum_over_processes(torch.stack([
+            loss.detach() * share, correct.sum(), torch.tensor(float(interrupted), device=loss.device)]), ctx)
+        loss_value, accuracy, stop = float(sums[0]), float(sums[1]) / len(batch), bool(sums[2] > 0)
+        # DDP averages gradients over processes: weight each process's mean by its share of the batch.
+        loss = loss * (share * ctx.world_size)
+    else:
+        loss_value, accuracy = loss.item(), correct.mean().item()
+    if not math.isfinite(loss_value):
+        raise TrainingDiverged(f"loss became {loss_value} at step {step + 1}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     try:
@@ -319,9 +377,7 @@ def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torc
     # NaN can reach the weights while the loss stays finite (a NaN hidden membrane never spikes, so the
     # output sees zeros): check the weights too, or they would be trained on and saved.
     _check_finite(model, step + 1)
-    with torch.no_grad():
-        correct = (metrics.predict_from_output(out.spk, out.mem) == target).float().mean()
-    return {"loss": loss.item(), "accuracy": correct.item(), "lr": optimizer.param_groups[0]["lr"]}
+    return {"loss": loss_value, "accuracy": accuracy, "lr": optimizer.param_groups[0]["lr"]}, stop
 
 
 @contextlib.contextmanager
@@ -373,6 +429,8 @@ def _diverged_message(ckpt_path: Path, cfg: TrainConfig):
 
 def _log(handle, progress: dict, record: dict) -> None:
     progress["history"].append(record)
+    if handle is None:  # a process other than rank 0
+        return
     try:
         handle.write(json.dumps(record) + "\n")
         handle.flush()

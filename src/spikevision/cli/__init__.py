@@ -14,7 +14,7 @@ import sys
 from spikevision import __version__
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep")
+COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export")
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, OSError)
 

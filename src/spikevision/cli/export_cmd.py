@@ -1,0 +1,40 @@
+"""`spikevision export RUN --format nir --out FILE.nir`: a trained run as a NIR graph other simulators can read."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("nir",)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a trained run to NIR (Neuromorphic Intermediate Representation)",
+        description="Export a trained run's network as a NIR graph (HDF5), readable by spikevision "
+                    "(spikevision.interop.from_nir) and by other simulators that import NIR (see docs/INTEROP.md).")
+    p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
+    p.add_argument("--format", choices=FORMATS, default="nir", help="output format (default: nir)")
+    p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.nir)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="seconds per time step that tau is written against (default: 1e-4, snnTorch's convention)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spikevision.interop import nir as nir_interop  # nir and h5py load only when the command runs
+
+    out = args.out or args.run / "model.nir"
+    if out.suffix != ".nir":
+        raise ValueError(f"--out {out} should end in .nir, the extension NIR readers expect")
+    graph = nir_interop.export_run(args.run, out, dt=nir_interop.DT if args.dt is None else args.dt)
+    layers = [name for name in graph.nodes if name not in ("input", "output")]
+    print(f"Wrote {out}: {' -> '.join(layers)}; dt = {graph.metadata['dt']:g} s, "
+          f"{graph.metadata.get('num_steps', '?')} steps per sample, {graph.metadata.get('encoding', '?')} input")
+    resets = {node.metadata.get(nir_interop.RESET_KEY) for node in graph.nodes.values()} - {None, "zero"}
+    if resets:
+        print(f"note: the network resets by {'/'.join(sorted(resets))}, which NIR cannot express: spikevision "
+              "reads it back exactly, other simulators reset to zero (docs/INTEROP.md); train with "
+              "--set model.reset=zero for an export every NIR simulator runs exactly", file=sys.stderr)
+    return 0

@@ -1,0 +1,123 @@
+"""Multi-process training on PyTorch's own engine: torchrun's environment -> a process group, batch shards, sums.
+
+``torchrun --nproc_per_node=N -m spikevision train ...`` starts N copies of the program with ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set. ``setup()`` reads them and joins the
+process group (gloo for CPU processes, NCCL when each process drives its own GPU); without them it returns
+the single-process context and touches nothing.
+
+Sharding keeps the arithmetic of the single-process run: every process draws the same global batch of a
+step (``train.epoch_order`` and ``train.step_generator`` depend on the seed and step only) and keeps every
+``world_size``-th sample from its rank on, as ``DistributedSampler`` interleaves an epoch. Each process's
+mean loss is weighted by ``world_size * n_local / n_global`` so that DDP's gradient average over processes
+is the gradient of the mean over the global batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+# The variables torchrun (torch.distributed.run) sets in every process it starts.
+ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where this process stands: its rank among ``world_size`` processes and the device it computes on.
+
+    The default is the single-process run (rank 0 of 1 on the CPU, no process group).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+    backend: str = ""  # "gloo" or "nccl" once a process group is joined; "" for a single process
+
+    @property
+    def distributed(self) -> bool:
+        """Whether this process is one of a process group (even a group of one)."""
+        return bool(self.backend)
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that writes files and reports progress."""
+        return self.rank == 0
+
+    def shard(self, n: int) -> slice:
+        """This process's samples of a global batch of ``n``: every ``world_size``-th from ``rank`` on."""
+        return slice(self.rank, n, self.world_size)
+
+    def shard_size(self, n: int) -> int:
+        return len(range(self.rank, n, self.world_size))
+
+
+def launched() -> bool:
+    """Whether this process was started by torchrun (its environment variables are all set)."""
+    return all(key in os.environ for key in ENV_KEYS)
+
+
+def setup() -> Context:
+    """Join the process group torchrun describes (once per process) and return this process's Context.
+
+    Returns the single-process ``Context()`` when the process was not started by torchrun.
+    """
+    if not launched():
+        return Context()
+    rank, world_size, local_rank = (_env_int(key) for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    if not 0 <= rank < world_size:
+        raise ValueError(f"RANK={rank} is not in [0, WORLD_SIZE={world_size}); start the processes with torchrun")
+    if torch.cuda.is_available():
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(f"LOCAL_RANK={local_rank} but this machine has {torch.cuda.device_count()} GPU(s); "
+                             "give torchrun --nproc_per_node at most that many")
+        device, backend = torch.device("cuda", local_rank), "nccl"
+        torch.cuda.set_device(device)
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend, rank=rank, world_size=world_size)
+    return Context(rank, world_size, local_rank, device, dist.get_backend())
+
+
+def teardown(ctx: Context) -> None:
+    """Leave the process group ``setup`` joined (nothing for a single process)."""
+    if ctx.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, ctx: Context) -> nn.Module:
+    """``model`` as DistributedDataParallel in a process group (gradients averaged over processes), else itself."""
+    if not ctx.distributed:
+        return model
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def sum_over_processes(values: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """The element-wise sum of ``values`` over all processes (float64, on the CPU); ``values`` itself alone."""
+    if not ctx.distributed:
+        return values
+    total = values.detach().to(device=ctx.device, dtype=torch.float64)
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total.cpu()
+
+
+def broadcast_buffers(model: nn.Module, ctx: Context) -> None:
+    """Give every process rank 0's buffers (batch-norm running statistics: each rank updated its own)."""
+    if not ctx.distributed:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def _env_int(key: str) -> int:
+    raw = os.environ[key]
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{key}={raw!r} is not a whole number; start the processes with torchrun") from None

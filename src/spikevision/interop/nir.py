@@ -1,0 +1,360 @@
+"""NIR export and import: a trained SpikingMLP / SpikingCNN <-> a ``nir.NIRGraph`` (and a ``.nir`` HDF5 file).
+
+Our LIF neuron is discrete-time (``spikevision.neuron``)::
+
+    mem_t = beta * mem_{t-1} + I_t - S_{t-1} * thr,     S_t = H(mem_t - thr)
+
+NIR's LIF is continuous-time: ``tau dv/dt = (v_leak - v) + r I``, a spike when ``v > v_threshold``, then
+``v = v_reset``. A simulator runs it with forward-Euler steps of some ``dt``:
+``v_t = (1 - dt/tau) v_{t-1} + (r dt / tau) I_t``. So the mapping, exact in float32, is::
+
+    tau = dt / (1 - beta)     r = tau / dt     v_leak = 0     v_threshold = thr     v_reset = 0
+
+NIR stores no ``dt``; every reader picks its own. We write snnTorch's ``dt = 1e-4`` (its importer hard-codes
+it) and record it in the graph's metadata. NIR's reset (to ``v_reset`` right after the spike) is our
+``reset="zero"``; NIR has no reset by subtraction (our default) and no "none": such models are written with
+``v_reset = 0`` plus the node metadata ``spikevision_reset``, which ``from_nir`` honours and other readers
+ignore (they reset to zero; docs/INTEROP.md measures what that changes).
+
+Direct encoding: the graph's input is the image ``[C, H, W]``, fed as the same current at every step.
+Batch norm is folded into the convolution before it (running statistics, as at evaluation); dropout is
+the identity at inference and is left out. NIR has no max pooling: models with ``MP`` are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from spikevision import __version__
+from spikevision import surrogate as surrogates
+from spikevision.checkpoint import write_atomic
+from spikevision.config import RunConfig
+from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
+from spikevision.neuron import RESETS
+
+DT = 1e-4  # seconds per step: snnTorch's NIR convention (its importer assumes it)
+RESET_KEY = "spikevision_reset"  # LIF node metadata: our reset, where NIR's own (to v_reset) differs
+_SYNAPSES = (nir.Affine, nir.Linear, nir.Conv2d)
+
+
+def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT) -> nir.NIRGraph:
+    """The NIR graph of a trained network: Input -> [Flatten] -> (Affine | Conv2d [AvgPool2d]) -> LIF ... -> Output.
+
+    Args:
+        model: a ``SpikingMLP`` or ``SpikingCNN`` (its weights are read, never changed).
+        config: the run's config, to record ``num_steps`` and the encoding in the graph's metadata.
+        dt: the step, in seconds, that ``tau`` is expressed against (readers must simulate with it).
+    Returns:
+        A type-checked ``nir.NIRGraph``; node names follow the model's layers (``fc1``, ``fc1_lif``, ...).
+    """
+    if not isinstance(model, (SpikingMLP, SpikingCNN)):
+        raise TypeError(f"model must be a SpikingMLP or SpikingCNN, got {type(model).__name__}")
+    if config is not None and not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a RunConfig or None, got {type(config).__name__}")
+    dt = _checked_dt(dt)
+    nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(model.config.input_shape))}
+    for stage in model.stages:
+        if any(isinstance(m, nn.Flatten) for m in stage.before):
+            nodes["flatten"] = nir.Flatten(input_type={"input": np.array(stage.in_shape)}, start_dim=0, end_dim=-1)
+        weight, bias = _folded_synapse(stage)
+        if isinstance(stage.synapse, nn.Linear):
+            nodes[stage.name] = nir.Affine(weight=weight, bias=bias)
+        else:
+            nodes[stage.name] = nir.Conv2d(input_shape=tuple(stage.in_shape[1:]), weight=weight, stride=1,
+                                           padding=stage.synapse.padding, dilation=1, groups=1, bias=bias)
+        for index, layer in enumerate(m for m in stage.after if not isinstance(m, nn.BatchNorm2d)):
+            if not isinstance(layer, nn.AvgPool2d):
+                raise ValueError(f"{stage.name} uses {type(layer).__name__}, which NIR cannot express (it has "
+                                 "average and sum pooling only); train with AP<k> instead of MP<k> to export")
+            k = layer.kernel_size
+            nodes[f"{stage.name}_pool{index + 1}"] = nir.AvgPool2d(
+                kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
+        nodes[f"{stage.name}_lif"] = _lif_node(stage.lif, stage.out_shape, dt)
+    nodes["output"] = nir.Output(output_type=np.array([model.config.num_classes]))
+    names = list(nodes)
+    metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate,
+                "input": "direct: the image [C, H, W] is the input current at every step; else its spikes"}
+    if config is not None:
+        metadata.update(num_steps=config.train.num_steps, encoding=config.train.encoding)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata=metadata)
+
+
+def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | SpikingCNN:
+    """A spikevision network from a NIR graph: ours, or any feed-forward chain of the node types we run.
+
+    Args:
+        graph: a chain Input -> [Flatten] -> (Affine | Linear | Conv2d [AvgPool2d ...]) -> LIF -> ... -> Output
+            with the conv layers first and at least one fully connected layer.
+        dt: the step ``tau`` is read against; None takes the graph's ``dt`` metadata, else ``DT``.
+    Returns:
+        A ``SpikingMLP`` or ``SpikingCNN`` in eval mode; its ``config`` describes it (batch norm already
+        folded). Non-uniform ``tau`` or threshold become per-layer or per-neuron values
+        (``learn_beta`` / ``learn_threshold`` "layer" or "neuron").
+    """
+    if not isinstance(graph, nir.NIRGraph):
+        raise TypeError(f"graph must be a nir.NIRGraph, got {type(graph).__name__}; read a file with load_nir")
+    dt = _checked_dt(float(graph.metadata.get("dt", DT)) if dt is None else dt)
+    input_shape, stages = _parse_chain(graph)
+    convs = [s for s in stages if isinstance(s["synapse"], nir.Conv2d)]
+    fcs = [s for s in stages if not isinstance(s["synapse"], nir.Conv2d)]
+    lifs = [_lif_values(s["name"], s["lif"], dt) for s in stages]
+    config = ModelConfig(
+        kind="cnn" if convs else "mlp",
+        hidden=tuple(int(s["synapse"].weight.shape[0]) for s in fcs[:-1]),
+        conv=_conv_spec(convs) if convs else ModelConfig.conv,
+        padding=_padding(convs) if convs else "valid",
+        input_shape=input_shape,
+        num_classes=int(fcs[-1]["synapse"].weight.shape[0]),
+        reset=_one_reset(stages),
+        surrogate=_surrogate(graph),
+        **_coefficient_config("beta", [beta for beta, _, _ in lifs], ModelConfig.beta),
+        **_coefficient_config("threshold", [thr for _, thr, _ in lifs], ModelConfig.threshold),
+    )
+    model = build_model(config)
+    with torch.no_grad():
+        for stage, parsed, (beta, thr, scale) in zip(model.stages, stages, lifs):
+            _load_synapse(stage.synapse, parsed, scale)
+            for name, values in (("beta", beta), ("threshold", thr)):
+                param = getattr(stage.lif, name)
+                if isinstance(param, nn.Parameter):
+                    param.copy_(torch.from_numpy(values if param.dim() else values.reshape(-1)[:1].reshape(())))
+    return model.eval()
+
+
+def save_nir(graph: nir.NIRGraph, path: Path) -> None:
+    """Write ``graph`` to ``path`` as NIR's HDF5 file, atomically (the old file or the whole new one)."""
+    buffer = io.BytesIO()
+    nir.write(buffer, graph)
+    write_atomic(Path(path), buffer.getvalue())
+
+
+def load_nir(path: Path) -> nir.NIRGraph:
+    """Read a ``.nir`` file; anything that is not one is a ValueError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no NIR file at {path}")
+    try:
+        return nir.read(path)
+    except (OSError, KeyError, ValueError, TypeError, AssertionError) as exc:
+        raise ValueError(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from None
+
+
+def export_run(run_dir: Path, path: Path, *, dt: float = DT) -> nir.NIRGraph:
+    """Export the trained model of a run directory to the NIR file ``path``; returns the graph."""
+    from spikevision.train import load_run  # train pulls in the data module; only this helper needs it
+
+    config, model = load_run(run_dir)
+    graph = to_nir(model, config, dt=dt)
+    save_nir(graph, path)
+    return graph
+
+
+# --- export helpers ---------------------------------------------------------------------------------
+
+
+def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
+    """The stage's weight and bias as float32 arrays, with its batch norms (eval statistics) folded in.
+
+    Every op after a convolution is a per-channel affine map (BN) or an average pool, which commute, so
+    ``BN(pool(conv(x))) == pool(conv'(x))`` with the BN's scale and shift moved into the convolution.
+    """
+    weight = stage.synapse.weight.detach().double()
+    bias = stage.synapse.bias.detach().double()
+    for bn in (m for m in stage.after if isinstance(m, nn.BatchNorm2d)):
+        scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        weight = weight * scale[:, None, None, None]
+        bias = (bias - bn.running_mean.double()) * scale + bn.bias.detach().double()
+    dtype = stage.synapse.weight.dtype
+    return weight.to(dtype).cpu().numpy(), bias.to(dtype).cpu().numpy()
+
+
+def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF:
+    beta = _per_neuron(lif.beta, shape, clamp=True)
+    thr = _per_neuron(lif.threshold, shape, clamp=False)
+    with np.errstate(divide="ignore"):  # beta = 1 (no leak): tau = r = inf, read back as beta = 1
+        tau = dt / (1.0 - beta)
+        r = 1.0 / (1.0 - beta)  # = tau / dt
+    zeros = np.zeros(shape)
+    return nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(),
+                   metadata={RESET_KEY: lif.reset})
+
+
+def _per_neuron(value, shape: tuple[int, ...], clamp: bool) -> np.ndarray:
+    """A LIF coefficient (a number or a tensor) as float64 ``[*shape]``, clamped to [0, 1] as the neuron uses it."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.clamp(0, 1) if clamp else value
+        value = value.double().numpy()
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+
+
+# --- import helpers ---------------------------------------------------------------------------------
+
+
+def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]:
+    """The input shape and the stages (synapse, pools, LIF) of a chain graph; a ValueError says what does not fit."""
+    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
+    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; spikevision reads "
+                         "graphs with one of each")
+    successors = defaultdict(list)
+    for src, dst in graph.edges:
+        successors[src].append(dst)
+    order, current = [], inputs[0]
+    while current != outputs[0]:
+        following = successors[current]
+        if len(following) != 1 or following[0] in order:
+            raise ValueError(f"node {current!r} has {len(following)} successor(s) {following} or closes a loop; "
+                             "spikevision reads feed-forward chains only (no branches, no recurrence)")
+        current = following[0]
+        order.append(current)
+    if len(order) + 1 != len(graph.nodes):
+        stray = sorted(set(graph.nodes) - set(order) - {inputs[0]})
+        raise ValueError(f"nodes {stray} are not on the path from input to output; spikevision reads chains only")
+
+    stages: list[dict] = []
+    open_stage = None
+    for name in order[:-1]:
+        node = graph.nodes[name]
+        if isinstance(node, nir.Flatten):
+            continue  # our fully connected layers flatten their input themselves
+        if isinstance(node, _SYNAPSES):
+            if open_stage is not None:
+                raise ValueError(f"{name!r} follows {open_stage['name']!r} with no LIF node between them")
+            open_stage = {"name": name, "synapse": node, "pools": []}
+        elif isinstance(node, nir.AvgPool2d) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
+            open_stage["pools"].append((name, node))
+        elif isinstance(node, nir.LIF) and open_stage is not None:
+            open_stage["lif"] = node
+            stages.append(open_stage)
+            open_stage = None
+        else:
+            raise ValueError(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
+                             "(Affine | Linear | Conv2d [AvgPool2d]) -> LIF, with Flatten before the first Affine")
+    kinds = [isinstance(s["synapse"], nir.Conv2d) for s in stages]
+    if open_stage is not None or not stages or kinds[-1] or kinds != sorted(kinds, reverse=True):
+        raise ValueError("the graph must be LIF layers behind conv layers first, then fully connected ones, "
+                         "ending in a fully connected LIF layer before the output")
+    shape = tuple(int(n) for n in np.asarray(graph.nodes[inputs[0]].input_type["input"]).reshape(-1))
+    if len(shape) == 1 and not any(kinds):
+        shape = (1, 1, shape[0])  # a flat input vector: one row of pixels
+    if len(shape) != 3:
+        raise ValueError(f"the graph's input has shape {list(shape)}; spikevision reads [C, H, W] images "
+                         "(or flat vectors for fully connected networks)")
+    return shape, stages
+
+
+def _lif_values(name: str, node: nir.LIF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(beta, threshold, input scale)`` of a LIF node under forward Euler with step ``dt``."""
+    for field in ("v_leak", "v_reset"):
+        if not np.all(np.asarray(getattr(node, field)) == 0):
+            raise ValueError(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
+    tau, r = np.asarray(node.tau, dtype=np.float64), np.asarray(node.r, dtype=np.float64)
+    if np.any(tau < dt):
+        raise ValueError(f"LIF node {name!r} has tau {tau.min():g} s shorter than the step dt = {dt:g} s; "
+                         "pass the dt the graph was made for (from_nir(graph, dt=...))")
+    with np.errstate(invalid="ignore"):
+        beta = 1.0 - dt / tau
+        scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * dt / tau)  # no leak: r = tau = inf
+    first = scale.reshape(-1)[0]
+    # tau and r of our own export give r dt / tau = 1 up to an ulp: read that as exactly 1 (nothing to fold).
+    if not (np.isfinite(first) and first > 0 and np.allclose(scale, first, rtol=1e-9, atol=0)):
+        raise ValueError(f"LIF node {name!r} scales its input by r*dt/tau = {np.unique(scale)[:4]} (not one positive "
+                         "value per layer), which spikevision cannot fold into the weights")
+    scale = 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
+    return beta, np.asarray(node.v_threshold, dtype=np.float64), scale
+
+
+def _coefficient_config(name: str, layers: list[np.ndarray], default: float) -> dict:
+    """``{name: value, learn_<name>: mode}``: one number for all layers, else one per layer or per neuron."""
+    uniform = [np.unique(values) for values in layers]
+    if all(u.size == 1 for u in uniform):
+        values = [float(f"{u[0]:.12g}") for u in uniform]  # 12 digits: undo the 1e-16 of tau's round trip
+        if len(set(values)) == 1 and (name != "threshold" or values[0] > 0):
+            return {name: values[0], f"learn_{name}": "none"}
+        return {name: default, f"learn_{name}": "layer"}
+    return {name: default, f"learn_{name}": "neuron"}
+
+
+def _conv_spec(convs: list[dict]) -> str:
+    tokens = []
+    for stage in convs:
+        conv = stage["synapse"]
+        weight = np.asarray(conv.weight)
+        if weight.shape[2] != weight.shape[3]:
+            raise ValueError(f"conv node {stage['name']!r} has a {weight.shape[2]}x{weight.shape[3]} kernel; "
+                             "spikevision's convolutions are square")
+        if tuple(np.ravel(conv.stride)) != (1, 1) or tuple(np.ravel(conv.dilation)) != (1, 1) or conv.groups != 1:
+            raise ValueError(f"conv node {stage['name']!r} has stride {conv.stride}, dilation {conv.dilation}, "
+                             f"groups {conv.groups}; spikevision's convolutions have 1, 1, 1")
+        tokens.append(f"{weight.shape[0]}C{weight.shape[2]}")
+        for name, pool in stage["pools"]:
+            k = np.ravel(pool.kernel_size)
+            if len(set(k)) != 1 or tuple(np.ravel(pool.stride)) != (k[0], k[0]) or np.any(np.ravel(pool.padding)):
+                raise ValueError(f"pool node {name!r} is not a square k x k pool with stride k and no padding")
+            tokens.append(f"AP{int(k[0])}")
+    return "-".join(tokens)
+
+
+def _padding(convs: list[dict]) -> str:
+    """"valid" or "same", the one padding every convolution of the graph uses."""
+    kinds = set()
+    for stage in convs:
+        conv, kernel = stage["synapse"], np.asarray(stage["synapse"].weight).shape[2]
+        pad = conv.padding if isinstance(conv.padding, str) else tuple(int(p) for p in np.ravel(conv.padding))
+        if pad in ("valid", (0, 0)):
+            kinds.add("valid")
+        elif pad == "same" or (kernel % 2 == 1 and pad == (kernel // 2, kernel // 2)):
+            kinds.add("same")
+        else:
+            raise ValueError(f"conv node {stage['name']!r} has padding {pad}; spikevision pads 0 or kernel // 2")
+    if len(kinds) != 1:
+        raise ValueError("the graph mixes 'valid' and 'same' padding; spikevision uses one for all convolutions")
+    return kinds.pop()
+
+
+def _one_reset(stages: list[dict]) -> str:
+    """Our reset from the LIF nodes' metadata; NIR's own reset (to zero, right after the spike) otherwise."""
+    resets = {_text(s["lif"].metadata.get(RESET_KEY, "zero")) for s in stages}
+    if len(resets) != 1 or not resets <= set(RESETS):
+        raise ValueError(f"the LIF nodes' {RESET_KEY} metadata is {sorted(resets)}; "
+                         f"expected one of {', '.join(RESETS)}")
+    return resets.pop()
+
+
+def _surrogate(graph: nir.NIRGraph) -> str:
+    name = _text(graph.metadata.get("surrogate", surrogates.DEFAULT))
+    return name if name in surrogates.NAMES else surrogates.DEFAULT  # training only: any is fine to run
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _load_synapse(layer: nn.Module, parsed: dict, scale: float) -> None:
+    """Copy a synapse node's weight and bias into ``layer``, times the LIF node's input scale."""
+    node = parsed["synapse"]
+    weight = np.asarray(node.weight)
+    bias = np.asarray(node.bias) if hasattr(node, "bias") else np.zeros(weight.shape[0])
+    if tuple(weight.shape) != tuple(layer.weight.shape) or tuple(bias.shape) != tuple(layer.bias.shape):
+        raise ValueError(f"node {parsed['name']!r} has weight {list(weight.shape)} and bias {list(bias.shape)}, but "
+                         f"its input needs weight {list(layer.weight.shape)}; the graph's shapes do not chain")
+    if scale != 1.0:
+        weight, bias = weight * scale, bias * scale
+    layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+    layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(bias)))
+
+
+def _checked_dt(dt) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+    return float(dt)

@@ -1,0 +1,197 @@
+"""Multi-process training: shards, the single-process fallback, and real 2-process CPU runs under torchrun.
+
+The torchrun runs are tiny (784-32-10, 6 steps, 500 training images, batches of 49 so the last batch and the
+two shards are uneven, 2 epochs) but use rate coding and random shifts, so "equal to one process" covers
+every random draw being shared out correctly. Stated tolerance, checked below: each step's loss within
+1e-4 relative of the single-process run (float sums in another order; measured ~2e-7), the same number
+of correct training predictions every step, and the same test accuracy within 0.3 points (measured equal).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import DistributedSampler
+
+from spikevision import config, distributed, train
+from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from spikevision.model import build_model
+
+OVERRIDES = [
+    "model.hidden=[32]", "train.num_steps=6", "train.batch_size=49", "train.drop_last=false",
+    "train.train_subset=500", "train.epochs=2", "train.encoding=rate", "train.augment_shift=1",
+    "train.eval_batch_size=2000", "train.checkpoint_every=1",
+]
+STEPS = 2 * 11  # ceil(500 / 49) steps per epoch
+TIMINGS = {"train_seconds", "eval_seconds"}
+
+
+def torchrun(*args: str, nproc: int = 2) -> list[str]:
+    """The command line of torchrun with ``nproc`` local processes and a free rendezvous port."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
+
+
+def train_args(run_dir: Path, root: Path, *extra: str) -> list[str]:
+    args = ["-m", "spikevision", "train", "--preset", "quick", "--out", str(run_dir), "--root", str(root), "--quiet"]
+    for item in (*OVERRIDES, *extra):
+        args += ["--set", item]
+    return args
+
+
+def records(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMINGS} for line in lines]
+
+
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory, mnist_root) -> Path:
+    run_dir = tmp_path_factory.mktemp("one") / "run"
+    train.fit(config.resolve("quick", OVERRIDES), run_dir, data_root=mnist_root)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory, mnist_root) -> Path:
+    run_dir = tmp_path_factory.mktemp("two") / "run"
+    done = subprocess.run(torchrun(*train_args(run_dir, mnist_root)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir
+
+
+# --------------------------------------------------------------------------- in one process
+
+
+@pytest.mark.parametrize("world", [2, 3, 4])
+def test_shards_interleave_like_distributed_sampler_and_cover_the_batch_once(world):
+    for n in (12, 48, 60):  # divisible: DistributedSampler neither pads nor drops
+        for rank in range(world):
+            sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=False)
+            assert list(range(n))[distributed.Context(rank, world).shard(n)] == list(sampler)
+    for n in (5, 49, 50):  # uneven: every sample exactly once, shard sizes differ by at most one
+        shards = [list(range(n))[distributed.Context(rank, world).shard(n)] for rank in range(world)]
+        assert sorted(sum(shards, [])) == list(range(n))
+        sizes = [distributed.Context(rank, world).shard_size(n) for rank in range(world)]
+        assert sizes == [len(s) for s in shards] and max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("loss", ["membrane_ce", "count_ce", "rate_mse"])
+def test_share_weighted_shard_losses_average_to_the_global_batch_gradient(loss):
+    """DDP averages gradients over processes; weighting each mean loss by world * n_local / n makes that average
+    the gradient of the mean over the global batch, also for uneven shards (7 = 3 + 2 + 2)."""
+    cfg = config.resolve("quick", ["model.hidden=[16]", "train.num_steps=8", f"train.loss={loss}"])
+    model = build_model(cfg.model, seed=0)
+    generator = torch.Generator().manual_seed(1)
+    images, target = torch.rand(7, 1, 28, 28, generator=generator) * 3, torch.randint(0, 10, (7,), generator=generator)
+
+    def gradients(x, y, weight=1.0):
+        model.zero_grad()
+        out = model(x, num_steps=8)
+        (train.loss_fn(out.spk, out.mem, y, cfg.train) * weight).backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    want = gradients(images, target)
+    world = 3
+    shards = [distributed.Context(rank, world).shard(7) for rank in range(world)]
+    per_rank = [gradients(images[s], target[s], world * len(target[s]) / 7) for s in shards]
+    for got, expected in zip(zip(*per_rank), want):
+        # float32 sums in another order: equal to ~1e-7 of the largest gradient
+        assert torch.allclose(sum(got) / world, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
+
+
+def test_without_torchrun_training_is_the_single_process_run(monkeypatch):
+    for key in distributed.ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    ctx = distributed.setup()
+    assert ctx == distributed.Context() and not ctx.distributed and ctx.is_main
+    model = torch.nn.Linear(2, 2)
+    assert distributed.wrap(model, ctx) is model
+    values = torch.tensor([1.5, 2.0])
+    assert distributed.sum_over_processes(values, ctx) is values
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"RANK": "one"}, "RANK='one' is not a whole number"),
+    ({"RANK": "2", "WORLD_SIZE": "2"}, r"RANK=2 is not in \[0, WORLD_SIZE=2\)"),
+])
+def test_a_broken_torchrun_environment_is_a_clear_error(monkeypatch, env, message):
+    base = {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999"}
+    for key, value in {**base, **env}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=message):
+        distributed.setup()
+
+
+# --------------------------------------------------------------------------- two processes under torchrun
+
+
+@pytest.mark.slow
+def test_two_processes_train_what_one_process_trains(one_process_run, two_process_run):
+    one, two = records(one_process_run), records(two_process_run)
+    assert [r["kind"] for r in two] == [r["kind"] for r in one] and len(one) == STEPS + 2  # written once
+    for a, b in zip(one, two):
+        assert a["step"] == b["step"]
+        if a["kind"] == "step":
+            assert abs(a["loss"] - b["loss"]) <= 1e-4 * abs(a["loss"]), (a, b)
+            assert abs(a["accuracy"] - b["accuracy"]) < 1e-6  # the same count: one sample is 1/49 (or 1/10)
+            assert a["lr"] == b["lr"]
+        else:
+            assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.003
+    summary = json.loads((two_process_run / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["test_samples"] == 10_000 and summary["steps"] == STEPS
+    assert json.loads((one_process_run / "summary.json").read_text())["processes"] == 1
+
+
+@pytest.mark.slow
+def test_only_rank_0_writes_even_when_each_process_has_its_own_disk(tmp_path, mnist_root):
+    """Each process gets its own run directory (as on machines that share no disk): rank 1's stays absent."""
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import os, sys\nfrom pathlib import Path\nfrom spikevision import config, train\n"
+        f"cfg = config.resolve('quick', {OVERRIDES + ['train.epochs=1']!r})\n"
+        "summary = train.fit(cfg, Path(sys.argv[1]) / ('rank' + os.environ['RANK']), data_root=Path(sys.argv[2]))\n"
+        "print('rank', os.environ['RANK'], 'accuracy', summary['test_accuracy'])\n")
+    done = subprocess.run(torchrun(str(script), str(tmp_path), str(mnist_root)), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "rank0").iterdir()) == [
+        CHECKPOINT_NAME, "config.json", "metrics.jsonl", "summary.json"]
+    assert not (tmp_path / "rank1").exists()
+    accuracies = {line.split()[-1] for line in done.stdout.splitlines() if line.startswith("rank")}
+    assert len(accuracies) == 1  # both processes return the same full-test-set evaluation
+
+
+@pytest.mark.slow
+def test_resume_after_killing_both_processes_replays_the_two_process_run(tmp_path, mnist_root, two_process_run):
+    run_dir = tmp_path / "run"
+    crashed = subprocess.Popen(torchrun(*train_args(run_dir, mnist_root)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        step = 0
+        deadline = time.monotonic() + 240
+        while step < 5 and crashed.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+            try:
+                step = read_checkpoint(run_dir / CHECKPOINT_NAME)[1]["progress"]["step"]
+            except (FileNotFoundError, ValueError):
+                pass
+    finally:
+        os.killpg(crashed.pid, signal.SIGKILL)  # torchrun and both workers, as a lost machine would
+        crashed.wait()
+    assert crashed.returncode == -signal.SIGKILL and not (run_dir / "summary.json").exists()
+    killed_at = read_checkpoint(run_dir / CHECKPOINT_NAME)[1]["progress"]["step"]
+    assert 5 <= killed_at < STEPS
+    resume = ["-m", "spikevision", "train", "--out", str(run_dir), "--root", str(mnist_root), "--quiet", "--resume"]
+    done = subprocess.run(torchrun(*resume), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got, want = load_file(str(run_dir / CHECKPOINT_NAME)), load_file(str(two_process_run / CHECKPOINT_NAME))
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    assert records(run_dir) == records(two_process_run)
