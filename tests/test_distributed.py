@@ -111,7 +111,7 @@ def test_without_torchrun_training_is_the_single_process_run(monkeypatch):
     for key in distributed.ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
     ctx = distributed.setup()
-    assert ctx == distributed.Context() and not ctx.distributed and ctx.is_main
+    assert ctx == distributed.Context() and not ctx.distributed and ctx.is_main and distributed.is_main_process()
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, ctx) is model
     values = torch.tensor([1.5, 2.0])
@@ -128,6 +128,15 @@ def test_a_broken_torchrun_environment_is_a_clear_error(monkeypatch, env, messag
         monkeypatch.setenv(key, value)
     with pytest.raises(ValueError, match=message):
         distributed.setup()
+
+
+def test_only_rank_0_of_a_torchrun_group_is_the_main_process(monkeypatch):
+    for key, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": "29999"}.items():
+        monkeypatch.setenv(key, value)
+    assert not distributed.is_main_process()
+    monkeypatch.setenv("RANK", "0")
+    assert distributed.is_main_process()
 
 
 # --------------------------------------------------------------------------- two processes under torchrun

@@ -61,6 +61,11 @@ def launched() -> bool:
     return all(key in os.environ for key in ENV_KEYS)
 
 
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of a torchrun group, or a single process: the one that writes and prints."""
+    return not launched() or _env_int("RANK") == 0
+
+
 def setup() -> Context:
     """Join the process group torchrun describes (once per process) and return this process's Context.
 
