@@ -64,6 +64,7 @@ def two_process_run(tmp_path_factory, mnist_root) -> Path:
     run_dir = tmp_path_factory.mktemp("two") / "run"
     done = subprocess.run(torchrun(*train_args(run_dir, mnist_root)), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("test accuracy") == 1, done.stdout  # only rank 0 prints its summary
     return run_dir
 
 

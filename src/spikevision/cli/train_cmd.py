@@ -30,7 +30,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import train  # heavy imports only when the command runs
+    from spikevision import distributed, train  # heavy imports only when the command runs
+
+    main_process = distributed.is_main_process()  # under torchrun only rank 0 prints and draws
 
     out = args.out or Path("runs") / _run_name(args.preset)
     if args.resume:
@@ -43,15 +45,20 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.resolve(args.preset, args.overrides, epochs=args.epochs, seed=args.seed)
     bar = _ProgressPrinter(disable=args.quiet)
     try:
-        summary = train.fit(config, out, data_root=args.root, resume=args.resume, on_event=bar)
+        summary = train.fit(config, out, data_root=args.root, resume=args.resume,
+                            on_event=bar if main_process else None)
     except train.TrainingInterrupted as stop:
         bar.close()
+        if not main_process:
+            return 130
         root = f" --root {shlex.quote(str(args.root))}" if args.root else ""
         print(f"\nInterrupted at step {stop.step}; checkpoint saved. Resume with:\n"
               f"  spikevision train --out {shlex.quote(str(out))}{root} --resume", file=sys.stderr)
         return 130
     finally:
         bar.close()
+    if not main_process:
+        return 0
     _write_curves(out)
     print(
         f"{config.preset}: test accuracy {summary['test_accuracy'] * 100:.2f}% on {summary['test_samples']:,} "
