@@ -40,3 +40,20 @@ def fashion_root() -> Path:
     root = data.data_root()
     data.fetch("fashion-mnist", root)
     return root
+
+
+TINY_RUN_STEPS = 8
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mnist_root) -> Path:
+    """A 784-512-10 run trained for seconds on 1,024 images with 8 time steps (about 80 % test accuracy).
+
+    Shared by several test files: treat it as read-only (copy it before writing into it).
+    """
+    from spikevision import config, train
+
+    run_dir = tmp_path_factory.mktemp("tiny-run")
+    cfg = config.resolve("quick", ["train.train_subset=1024", f"train.num_steps={TINY_RUN_STEPS}"])
+    train.fit(cfg, run_dir, data_root=mnist_root)
+    return run_dir

@@ -11,20 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import config as config_mod
 from spikevision import figures, inspection, metrics, plotting, train
 from spikevision.cli import main
 
-STEPS = 8
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, mnist_root):
-    """A 784-512-10 run trained for seconds on 1,024 images with 8 time steps (about 80 % test accuracy)."""
-    run_dir = tmp_path_factory.mktemp("inspect-run")
-    cfg = config_mod.resolve("quick", ["train.train_subset=1024", f"train.num_steps={STEPS}"])
-    train.fit(cfg, run_dir, data_root=mnist_root)
-    return run_dir
+from conftest import TINY_RUN_STEPS as STEPS
 
 
 @pytest.fixture(scope="module")

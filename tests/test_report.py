@@ -12,26 +12,25 @@ import io
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from spikevision import config as config_mod
 from spikevision import report, train
 from spikevision.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
-STEPS = 8
+from conftest import TINY_RUN_STEPS as STEPS
 
 
 @pytest.fixture(scope="session")
-def report_run(tmp_path_factory, mnist_root):
-    """A 784-512-10 run trained for seconds on 1,024 images with 8 time steps (about 80 % test accuracy)."""
-    run_dir = tmp_path_factory.mktemp("report-run")
-    cfg = config_mod.resolve("quick", ["train.train_subset=1024", f"train.num_steps={STEPS}"])
-    train.fit(cfg, run_dir, data_root=mnist_root)
+def report_run(tmp_path_factory, tiny_run):
+    """A copy of the shared tiny run: the report writes into its run directory."""
+    run_dir = tmp_path_factory.mktemp("report-run") / "run"
+    shutil.copytree(tiny_run, run_dir)
     return run_dir
 
 
