@@ -405,3 +405,22 @@ def test_triton_equals_reference_on_cuda(reset, name, dtype):
     made = _inputs(seed, 40, 5, (300,), dtype, constant=True, beta_kind="number", thr_kind="number",
                    with_mem0=False, device="cuda")
     assert kernels.choose(made[0], 0.9, 1.0, reset, surrogate.get(name)) == "triton"
+
+
+def test_running_a_kernel_keeps_torchs_thread_count():
+    # torchrun sets OMP_NUM_THREADS=1 per process; numba's thread pool must not raise torch's count behind it.
+    code = (
+        "import torch\n"
+        "from spikevision.neuron import LIFParams, lif_sequence\n"
+        "before = torch.get_num_threads()\n"
+        "lif_sequence(torch.rand(5, 4, 3), None, LIFParams(), backend='numba')\n"
+        "print(before, torch.get_num_threads())\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]

@@ -34,8 +34,13 @@ def threads() -> int:
     """Give numba's loops as many threads as torch uses; returns that number."""
     import numba
 
-    count = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    wanted = torch.get_num_threads()
+    count = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(count)
+    if torch.get_num_threads() != wanted:
+        # Starting numba's OpenMP pool resets the OpenMP thread count torch shares with it (e.g. torchrun's
+        # OMP_NUM_THREADS=1 per process would silently become all cores): put torch's back.
+        torch.set_num_threads(wanted)
     return count
 
 
