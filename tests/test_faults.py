@@ -216,31 +216,35 @@ def assert_one_line_error(code: int, out: str, err: str, *needles: str) -> None:
         assert needle in err, err
 
 
+class WrappedFile:
+    """A real open file with some of its methods replaced by a test: everything else goes to the file."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
 def test_disk_full_half_way_through_a_checkpoint_keeps_the_previous_one(tmp_path, mnist_root, reference_run,
                                                                         monkeypatch, capsys):
     run_dir = tmp_path / "run"
     real_fdopen = os.fdopen
     writes = []
 
-    class HalfWrite:
+    class HalfWrite(WrappedFile):
         """A file that takes half of what it is given, then finds the disk full."""
-
-        def __init__(self, f):
-            self.f = f
 
         def write(self, payload):
             self.f.write(payload[: len(payload) // 2])
             self.f.flush()
             raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
 
     def fdopen(fd, *args, **kwargs):
         f = real_fdopen(fd, *args, **kwargs)
@@ -266,24 +270,18 @@ def test_disk_full_while_logging_metrics_is_one_clear_line_and_resumable(tmp_pat
                                                                         monkeypatch, capsys):
     run_dir = tmp_path / "run"
 
-    class FullAfter:
+    class FullAfter(WrappedFile):
+        """A file that takes ``lines`` writes, then finds the disk full."""
+
         def __init__(self, f, lines):
-            self.f, self.lines = f, lines
+            super().__init__(f)
+            self.lines = lines
 
         def write(self, text):
             self.lines -= 1
             if self.lines < 0:
                 raise OSError(errno.ENOSPC, "No space left on device")
             return self.f.write(text)
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
 
     monkeypatch.setattr(train, "open", lambda *a, **k: FullAfter(open(*a, **k), 6), raising=False)
     code, out, err = run_cli(capsys, cli_args(run_dir, mnist_root))
