@@ -53,6 +53,7 @@ class TrainConfig:
     correct_rate: float = 0.8         # rate_mse targets, as fractions of num_steps
     incorrect_rate: float = 0.2
     augment_shift: int = 0            # random translation of training images by up to this many pixels
+    augment_flip: bool = False        # mirror half the training images left-right (clothes, not digits)
     train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
     eval_batch_size: int = 1000
     checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
@@ -81,8 +82,9 @@ class TrainConfig:
         for beta in betas:
             _check_number("train.betas", beta, lambda v: 0 <= v < 1, "two numbers in [0, 1) like [0.9, 0.999]")
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
-        if not isinstance(self.drop_last, bool):
-            raise ValueError(f"train.drop_last must be true or false, got {self.drop_last!r}")
+        for name in ("drop_last", "augment_flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"train.{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.encoding_options, dict):
             raise ValueError("train.encoding_options must be a table, e.g. {gain = 0.5}")
         if self.encoding != "direct":

@@ -94,6 +94,14 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
+def random_flip(images: torch.Tensor, enabled: bool, generator: torch.Generator) -> torch.Tensor:
+    """Mirror a random half of the images ``[B, C, H, W]`` left-right (no draw at all when disabled)."""
+    if not enabled:
+        return images
+    flip = torch.rand(images.shape[0], generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
 def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
     """What the network is fed: the static image (direct) or its spike train ``[T, B, 1, 28, 28]``."""
     if cfg.encoding == "direct":
@@ -163,15 +171,17 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
         loss_sum += float(loss_fn(out.spk, out.mem, target, cfg)) * len(target)
         pred = metrics.predict_from_output(out.spk, out.mem)
         confusion += metrics.confusion_matrix(pred, target, num_classes).cpu()
-        emitted = (*out.hidden, out.spk)
-        layer_spikes += torch.tensor([float(s.sum(dtype=torch.float64)) for s in emitted], dtype=torch.float64)
+        # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
+        # up to 2**24 steps); the spike totals and the SynOps both come from them.
+        counts = [spikes.sum(0) for spikes in (*out.hidden, out.spk)]
+        layer_spikes += torch.tensor([float(c.sum(dtype=torch.float64)) for c in counts], dtype=torch.float64)
         # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
-        entering = ((x if cfg.encoding != "direct" else None), *out.hidden)
-        for i, (layer, spikes) in enumerate(zip(layers, entering)):
-            if spikes is not None:
-                synops[i] += float(layer.synops(spikes).sum())
+        entering = ((x.sum(0, dtype=torch.float64) if cfg.encoding != "direct" else None), *counts[:-1])
+        for i, (layer, count) in enumerate(zip(layers, entering)):
+            if count is not None:
+                synops[i] += float(layer.synops_of_counts(count).sum())
         if cfg.encoding != "direct":
-            input_spikes += float(x.sum(dtype=torch.float64))
+            input_spikes += float(entering[0].sum())
     if ctx.distributed:  # every sum over all processes; counts stay exact in float64
         sums = distributed.sum_over_processes(torch.cat([
             confusion.flatten().double(), torch.tensor([loss_sum, input_spikes], dtype=torch.float64),
@@ -341,6 +351,7 @@ def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torc
     # Dropout and any other draw from the global RNG; another stream for each process of a group.
     torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
     images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
+    images = random_flip(images, cfg.augment_flip, generator)
     target = train_data.labels[batch]
     x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
     if ctx.distributed:

@@ -25,8 +25,12 @@ def run(args: argparse.Namespace) -> int:
 
     config, model = train.load_run(args.run)
     images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])
+    # Each image encoded with its own generator from the same seed: its answer (rate coding draws random
+    # spikes) never depends on which other files are named with it, or in what order.
+    inputs = [train.model_input(image[None], config.train, train.step_generator(config.train.seed, 0))
+              for image in images]
     with torch.no_grad():
-        out = model(train.model_input(images, config.train, train.step_generator(config.train.seed, 0)),
+        out = model(torch.cat(inputs, dim=0 if config.train.encoding == "direct" else 1),
                     num_steps=config.train.num_steps)
     predicted = metrics.predict_from_output(out.spk, out.mem)
     counts = out.spk.sum(0)
