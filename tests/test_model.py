@@ -12,6 +12,7 @@ import snntorch as snn
 import torch
 from torch import nn
 
+from spikevision import kernels
 from spikevision.model import (
     ModelConfig,
     ModelOutput,
@@ -117,7 +118,11 @@ class HandoutNet(nn.Module):
         return torch.stack(spk2_rec, dim=0), torch.stack(mem2_rec, dim=0)
 
 
-def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gradients():
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-pair", "unfused"])
+def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gradients(fused, monkeypatch):
+    """The unfused path equals snnTorch bit for bit; the fused pair (kernels.lif_linear, the default here)
+    sums the output current in another order, so its output membranes agree to float32 rounding."""
+    calls = _count_fused_calls(monkeypatch, enabled=fused)
     T, B = 60, 16
     model = build_model(ModelConfig(hidden=(512,), beta=0.95), seed=3)
     net = HandoutNet(T)
@@ -132,7 +137,11 @@ def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gr
     out = model(x, num_steps=T)
     assert out.spk.sum() > 0 and spk_ref.sum() > 0
     assert torch.equal(out.spk, spk_ref)
-    assert torch.equal(out.mem, mem_ref)
+    if fused:
+        torch.testing.assert_close(out.mem, mem_ref, rtol=1e-5, atol=1e-5)
+    else:
+        assert torch.equal(out.mem, mem_ref)
+    assert calls == ([1] if fused else [])
 
     def handout_loss(mem):  # sum over steps of cross-entropy of the output membrane
         return sum(nn.functional.cross_entropy(mem[t], targets) for t in range(T))
@@ -145,6 +154,63 @@ def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gr
         for a, b in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
             assert b.abs().max() > 0
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+def _count_fused_calls(monkeypatch, enabled: bool) -> list:
+    """Record each call of the fused pair kernel in the returned list; ``enabled=False`` turns it off."""
+    calls = []
+    real = kernels.lif_linear
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "lif_linear", counted)
+    if not enabled:
+        monkeypatch.setattr(kernels, "lif_linear_supported", lambda *args: False)
+    return calls
+
+
+# fused_forwards: how many of the two forwards (with gradients, then recording without) run the fused pair.
+@pytest.mark.parametrize("config, training, fused_forwards", [
+    (ModelConfig(hidden=(48,), beta=0.9), True, 2),
+    (ModelConfig(hidden=(48, 24), beta=0.8, reset="zero", surrogate="fast_sigmoid"), True, 2),
+    (ModelConfig(hidden=(48,), dropout=0.3), False, 2),  # dropout is off in eval
+    (ModelConfig(hidden=(48,), dropout=0.3), True, 0),  # dropout between the pair: not fusable
+    (ModelConfig(hidden=(48,), learn_beta="layer"), True, 1),  # beta's gradient needs the unfused path
+    (ModelConfig(kind="cnn", conv="4C5-MP2", hidden=(16,)), True, 0),  # a convolution first
+])
+def test_the_fused_first_pair_equals_the_unfused_path(config, training, fused_forwards, monkeypatch):
+    """Where the first LIF layer and the next Linear run as one kernel: the same spikes, output membranes
+    and gradients as the unfused path to float rounding, and the hidden spikes when recorded."""
+    model = build_model(config, seed=8).train(training)
+    x = _images(12, seed=9, gain=2.5)
+    target = torch.arange(12) % 10
+
+    def run():
+        model.zero_grad()
+        torch.manual_seed(10)  # the same dropout masks in both runs
+        out = model(x, num_steps=30)
+        nn.functional.cross_entropy(out.mem.flatten(0, 1), target.repeat(30)).backward()
+        with torch.no_grad():
+            recorded = model(x, num_steps=30, record=True)
+        return out, recorded, {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    with monkeypatch.context() as patch:
+        calls = _count_fused_calls(patch, enabled=True)
+        fused, fused_recorded, fused_grads = run()
+    assert len(calls) == fused_forwards
+    with monkeypatch.context() as patch:
+        _count_fused_calls(patch, enabled=False)
+        plain, plain_recorded, plain_grads = run()
+    assert plain.spk.sum() > 0
+    assert torch.equal(fused.spk, plain.spk)
+    torch.testing.assert_close(fused.mem, plain.mem, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fused_recorded.hidden, plain_recorded.hidden, strict=True):
+        assert torch.equal(a, b)
+    for name, grad in plain_grads.items():
+        assert grad.abs().max() > 0, name
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-4, atol=1e-5 * grad.abs().max().item())
 
 
 # --- gradients ----------------------------------------------------------------------------------------
@@ -214,6 +280,9 @@ def test_synops_count_input_spikes_times_fan_out():
     torch.testing.assert_close(fc1.synops(out.hidden[1]), out.hidden[1].sum((0, 2, 3, 4)).double() * 10)
     with pytest.raises(ValueError, match=r"conv2 takes spikes \[T, B, 12, 12, 12\]"):
         conv2.synops(out.hidden[1])
+    assert torch.equal(conv2.synops_of_counts(spikes.sum(0)), conv2.synops(spikes))
+    with pytest.raises(ValueError, match=r"conv2 takes spike counts \[B, 12, 12, 12\]"):
+        conv2.synops_of_counts(spikes)
 
 
 # --- build_model seeding -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ A network is a chain of stages. Each stage turns its input (the image, or the pr
 into a current with stateless layers (Dropout, Linear or Conv2d, then BatchNorm / pooling) and feeds it
 to a layer of LIF neurons. Stateless layers run over all ``T*B`` samples at once; the LIF layers run
 through ``neuron.lif_sequence``, the one time loop. With a static image (direct encoding) the first
-stage's current is computed once and expanded over time, not recomputed T times.
+stage's current is computed once and expanded over time, not recomputed T times; where the next stage
+is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
 
 Example::
 
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikevision import kernels
 from spikevision import surrogate as surrogates
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 
@@ -159,8 +161,15 @@ class SynapticLayer:
         if tuple(spikes.shape[2:]) != self.in_shape:
             raise ValueError(f"{self.name} takes spikes [T, B, {', '.join(map(str, self.in_shape))}], "
                              f"got shape {tuple(spikes.shape)}")
-        counts = spikes.sum(0, dtype=torch.float64).flatten(1)  # (B, N) spikes per input, exact
-        return counts @ self.fan_out.to(device=spikes.device, dtype=torch.float64).flatten()
+        return self.synops_of_counts(spikes.sum(0, dtype=torch.float64))
+
+    def synops_of_counts(self, counts: Tensor) -> Tensor:
+        """``synops`` from each input's spike count over time, ``counts [B, *in_shape]``; float64 ``[B]``."""
+        if tuple(counts.shape[1:]) != self.in_shape:
+            raise ValueError(f"{self.name} takes spike counts [B, {', '.join(map(str, self.in_shape))}], "
+                             f"got shape {tuple(counts.shape)}")
+        fan_out = self.fan_out.to(device=counts.device, dtype=torch.float64).flatten()
+        return counts.flatten(1).to(torch.float64) @ fan_out
 
 
 class _Stage(nn.Module):
@@ -215,15 +224,48 @@ class _SpikingNet(nn.Module):
             ``ModelOutput(spk [T, B, num_classes], mem [T, B, num_classes], hidden)``.
         """
         current = self._first_current(x, num_steps)  # (T, B, *out_shape of stage 0)
-        hidden = []
-        for index, stage in enumerate(self.stages):
-            if index > 0:
+        hidden, start = [], 0
+        pair = self._fused_pair(current, record)
+        if pair is not None:  # stage 0's LIF and stage 1's Linear ran as one kernel: go on from stage 1's LIF
+            current, spk = pair
+            hidden += [spk] if record else []
+            start = 1
+        for index in range(start, len(self.stages)):
+            stage = self.stages[index]
+            if index > start:
                 current = _over_time(stage.current, spk)
             # Only the output layer's membranes are read (by the loss); hidden ones are never written.
             spk, mem, _ = stage.lif(current, need_mem=index == len(self.stages) - 1)
             if record and index < len(self.stages) - 1:
                 hidden.append(spk)
         return ModelOutput(spk, mem, tuple(hidden))
+
+    def _fused_pair(self, current: Tensor, record: bool) -> tuple[Tensor, Tensor | None] | None:
+        """Stage 0's LIF and stage 1's Linear as one kernel (``kernels.lif_linear``) where it applies, else None.
+
+        It applies to a constant current (direct encoding) into flat neurons followed by a Linear with no
+        dropout in training, with fixed coefficients on the CPU: the hidden spikes ``[T, B, N]`` are then
+        never written, the largest cost of the handout's step. Same spikes as the unfused path; the
+        output currents and gradients equal within float rounding (tests/test_model.py).
+        """
+        base = kernels.constant_source(current)
+        if base is None or base.dim() != 2 or len(self.stages) < 2 or (record and torch.is_grad_enabled()):
+            return None  # recorded spikes of the fused pair carry no gradient
+        first, second = self.stages[0], self.stages[1]
+        if not isinstance(second.synapse, nn.Linear) or len(second.after):
+            return None
+        if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
+            return None
+        params = first.lif.params
+        beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
+        threshold, weight = params.threshold, second.synapse.weight
+        # Through kernels.choose, so that whatever forces the reference loop (a benchmark, a test) forces it here.
+        if kernels.choose(current, beta, threshold, params.reset, params.surrogate) != "numba":
+            return None
+        if not kernels.lif_linear_supported(base, beta, threshold, params.reset, params.surrogate, weight):
+            return None
+        return kernels.lif_linear(base, current.shape[0], beta, threshold, params.reset, params.surrogate,
+                                  weight, second.synapse.bias, record=record)
 
     def _first_current(self, x: Tensor, num_steps: int | None) -> Tensor:
         shape = tuple(self.config.input_shape)
