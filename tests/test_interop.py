@@ -8,6 +8,7 @@ connected one that resets by subtraction (our default, which NIR cannot express)
 
 from __future__ import annotations
 
+import json
 import math
 
 import nir
@@ -16,8 +17,11 @@ import pytest
 import torch
 from torch import nn
 
-from spikevision import cli, config, metrics, train
-from spikevision.interop import DT, export_run, from_nir, load_nir, save_nir, to_nir
+from spikevision import cli, config, train
+from spikevision.interop import DT, agreement, export_run, from_nir, load_nir, save_nir, to_nir
+from spikevision.interop.agreement import snntorch_import
+from spikevision.interop.agreement import snntorch_outputs as snntorch_run
+from spikevision.interop.agreement import spikevision_outputs as ours
 from spikevision.interop.nir import RESET_KEY
 from spikevision.model import ModelConfig, build_model
 from spikevision.neuron import LIFParams, lif_sequence
@@ -47,48 +51,6 @@ def runs(tmp_path_factory, mnist_root) -> dict:
 @pytest.fixture(scope="module")
 def test_images(mnist_test) -> train.TensorData:
     return train.TensorData.from_split(mnist_test)
-
-
-def ours(model, images: torch.Tensor, steps: int, batch: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predictions ``[N]`` and output spikes ``[T, N, 10]`` of a spikevision model on static images."""
-    preds, spikes = [], []
-    with torch.no_grad():
-        for start in range(0, len(images), batch):
-            out = model(images[start : start + batch], num_steps=steps)
-            preds.append(metrics.predict_from_output(out.spk, out.mem))
-            spikes.append(out.spk)
-    return torch.cat(preds), torch.cat(spikes, 1)
-
-
-def snntorch_run(net, images: torch.Tensor, steps: int, batch: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predictions and output spikes of snnTorch's imported network, the image fed at every step.
-
-    Ties in the spike count are broken by the mean output membrane, as spikevision predicts.
-    """
-    leaky = [m for m in net.modules() if isinstance(m, snn.Leaky)]
-    preds, spikes = [], []
-    with torch.no_grad():
-        for start in range(0, len(images), batch):
-            x = images[start : start + batch]
-            for layer in leaky:
-                layer.reset_mem()
-            state, spk, mem = None, [], []
-            for _ in range(steps):
-                out, state = net(x, state)
-                spk.append(out)
-                mem.append(leaky[-1].mem.clone())
-            spk = torch.stack(spk)
-            preds.append(metrics.predict_from_output(spk, torch.stack(mem)))
-            spikes.append(spk)
-    return torch.cat(preds), torch.cat(spikes, 1)
-
-
-def snntorch_import(graph: nir.NIRGraph):
-    """snnTorch's importer, with its one bug worked around (see test_snntorch_importer_flattens_the_batch)."""
-    net = import_from_nir(graph)
-    if hasattr(net, "flatten"):
-        net.flatten = nn.Flatten()  # NIR's start_dim=0 excludes the batch; torch's Flatten counts it
-    return net
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -200,6 +162,16 @@ def test_snntorch_runs_our_exported_graph_to_the_same_predictions(runs, test_ima
     agreement = float((got_pred == want_pred).float().mean())
     same_trains = float((got_spk == want_spk).all(0).all(1).float().mean())
     assert agreement >= 0.99 and same_trains >= 0.99, (agreement, same_trains)
+
+
+def test_the_agreement_command_compares_a_run_with_snntorch(runs, capsys):
+    assert agreement.main([str(runs["fc_zero"]), "--limit", "1000"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 1000 and result["reset"] == "zero"
+    assert result["prediction_agreement"] >= 0.99 and result["identical_spike_trains"] >= 0.99
+    assert result["snntorch_accuracy"] == pytest.approx(result["spikevision_accuracy"], abs=0.01)
+    subtract = agreement.compare(runs["fc_subtract"], limit=1000)
+    assert subtract["identical_spike_trains"] < 0.9  # NIR resets to zero: the trains differ (docs/INTEROP.md)
 
 
 @pytest.mark.slow

@@ -1,0 +1,121 @@
+"""Does another simulator reproduce a run? Export it to NIR, run the graph in snnTorch, compare on the test set.
+
+snnTorch (with nirtorch) is a development dependency, imported only here and only when called:
+``pip install -e '.[dev]'``. Predictions are the output neuron with the most spikes, ties broken by the mean
+output membrane, on both sides (``metrics.predict_from_output``).
+
+Command line (what docs/INTEROP.md's figures come from)::
+
+    python -m spikevision.interop.agreement runs/quick-zero
+    {"images": 10000, "prediction_agreement": 1.0, "identical_spike_trains": 1.0, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import nir
+import torch
+from torch import nn
+
+from spikevision import data, metrics, train
+from spikevision.interop.nir import load_nir, to_nir
+
+Tensor = torch.Tensor
+
+
+def spikevision_outputs(model: nn.Module, images: Tensor, steps: int, batch: int = 2000) -> tuple[Tensor, Tensor]:
+    """Predictions ``[N]`` and output spikes ``[T, N, classes]`` of a spikevision model on static images."""
+    model.eval()
+    preds, spikes = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            out = model(images[start : start + batch], num_steps=steps)
+            preds.append(metrics.predict_from_output(out.spk, out.mem))
+            spikes.append(out.spk)
+    return torch.cat(preds), torch.cat(spikes, 1)
+
+
+def snntorch_import(graph: nir.NIRGraph) -> nn.Module:
+    """snnTorch's NIR importer, with its one bug worked around (see docs/INTEROP.md).
+
+    It maps NIR's ``Flatten(start_dim=0)`` (batch excluded) to ``torch.nn.Flatten(0)``, which flattens the
+    batch into the features; ``tests/test_interop.py`` pins the bug so that it tells us once it is fixed.
+    """
+    from snntorch.import_nir import import_from_nir
+
+    with contextlib.redirect_stdout(sys.stderr):  # its "[warning]" lines, kept off our JSON on stdout
+        net = import_from_nir(graph)
+    if hasattr(net, "flatten"):
+        net.flatten = nn.Flatten()
+    return net
+
+
+def snntorch_outputs(net: nn.Module, images: Tensor, steps: int, batch: int = 2000) -> tuple[Tensor, Tensor]:
+    """Predictions and output spikes of a network snnTorch imported, the image fed at every step."""
+    import snntorch as snn
+
+    leaky = [m for m in net.modules() if isinstance(m, snn.Leaky)]
+    preds, spikes = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            x = images[start : start + batch]
+            for layer in leaky:
+                layer.reset_mem()
+            state, spk, mem = None, [], []
+            for _ in range(steps):
+                out, state = net(x, state)
+                spk.append(out)
+                mem.append(leaky[-1].mem.clone())
+            spk = torch.stack(spk)
+            preds.append(metrics.predict_from_output(spk, torch.stack(mem)))
+            spikes.append(spk)
+    return torch.cat(preds), torch.cat(spikes, 1)
+
+
+def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
+            data_root: Path | None = None) -> dict:
+    """Run ``run_dir``'s network (or its NIR ``graph``) in spikevision and in snnTorch on the test set.
+
+    Returns a dict: images, prediction_agreement, identical_spike_trains (samples whose output spikes are
+    equal at every step), and each side's test accuracy.
+    """
+    run_config, model = train.load_run(run_dir)
+    if run_config.train.encoding != "direct":
+        raise ValueError("the comparison feeds the image at every step: it needs a run trained with "
+                         "train.encoding=direct")
+    test = train.TensorData.from_split(data.load(run_config.train.dataset, "test", root=data_root))
+    images, labels = (test.images[:limit], test.labels[:limit]) if limit else (test.images, test.labels)
+    steps = run_config.train.num_steps
+    ours_pred, ours_spk = spikevision_outputs(model, images, steps)
+    net = snntorch_import(graph if graph is not None else to_nir(model, run_config))
+    theirs_pred, theirs_spk = snntorch_outputs(net, images, steps)
+    return {
+        "run": str(run_dir),
+        "images": len(labels),
+        "prediction_agreement": float((ours_pred == theirs_pred).double().mean()),
+        "identical_spike_trains": float((ours_spk == theirs_spk).flatten(2).all(2).all(0).double().mean()),
+        "spikevision_accuracy": float((ours_pred == labels).double().mean()),
+        "snntorch_accuracy": float((theirs_pred == labels).double().mean()),
+        "reset": run_config.model.reset,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spikevision.interop.agreement",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help="run directory (made by spikevision train)")
+    parser.add_argument("--nir", type=Path, help="compare this exported file instead of exporting the run again")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test images (default: all)")
+    args = parser.parse_args(argv)
+    graph = load_nir(args.nir) if args.nir else None
+    print(json.dumps(compare(args.run, graph=graph, limit=args.limit), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
