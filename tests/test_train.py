@@ -321,3 +321,13 @@ def test_random_flip_mirrors_about_half_the_images_and_only_when_enabled():
     unchanged = (flipped == images).flatten(1).all(1)
     assert bool((mirrored ^ unchanged).all())  # each image is either mirrored or left alone
     assert 150 < int(mirrored.sum()) < 250
+
+
+def test_membrane_ce_is_the_handouts_sum_over_steps_of_cross_entropy():
+    mem = torch.randn(40, 17, 10, dtype=torch.float64, requires_grad=True, generator=torch.Generator().manual_seed(1))
+    target = torch.randint(0, 10, (17,), generator=torch.Generator().manual_seed(2))
+    ours = train.loss_fn(None, mem, target, config.resolve("seed", []).train)
+    handout = sum(torch.nn.functional.cross_entropy(mem[t], target) for t in range(40))
+    torch.testing.assert_close(ours, handout, rtol=1e-12, atol=0)
+    torch.testing.assert_close(torch.autograd.grad(ours, mem)[0], torch.autograd.grad(handout, mem)[0],
+                               rtol=1e-12, atol=1e-15)
