@@ -273,12 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.warmup, args.iters = 1, 3
+    # SpikingJelly 2.0 and Norse 1.1 both require torchvision, which does not install beside the pinned CPU
+    # torch on the project's machine, so no runner for them could be written and checked there.
     for peer in ("spikingjelly", "norse"):
         try:
             __import__(peer)
-            print(f"# {peer} is installed but has no runner here yet")
+            print(f"# {peer}: installed, not benchmarked (no runner: see docs/PERFORMANCE.md)")
         except ImportError:
-            print(f"# {peer}: not installed, skipped")
+            print(f"# {peer}: not installed, not benchmarked")
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.2f} at the start")
     results = []
