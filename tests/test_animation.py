@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import imageio_ffmpeg
 import matplotlib
@@ -107,13 +106,11 @@ def test_mp4_pads_odd_sizes_to_even(tmp_path):
     assert size == (16, 28) and decoded.shape[0] == 6
 
 
-def test_200_frames_gif_and_mp4_are_written_in_a_few_seconds(tmp_path):
+def test_200_frames_as_an_encoder_gives_them_become_200_frames_of_gif_and_mp4(tmp_path):
     spikes = _spikes((200, 1, 28, 28), 0.3)  # [T, 1, H, W], as an encoder gives for one digit
-    start = time.perf_counter()
-    animation.save_animation(spikes, tmp_path / "a.gif")
-    animation.save_animation(spikes, tmp_path / "a.mp4")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, f"200-frame GIF + MP4 took {elapsed:.2f} s"
+    gif, _ = _gif_frames(animation.save_animation(spikes, tmp_path / "a.gif"))
+    mp4, _, _ = _mp4_frames(animation.save_animation(spikes, tmp_path / "a.mp4"))
+    assert gif.shape[0] == 200 and mp4.shape[0] == 200  # how long they take: benchmarks/bench_io.py
 
 
 def test_signed_frames_use_the_whole_colour_map(tmp_path):
@@ -190,9 +187,7 @@ def test_spike_count_animation_bars_grow_with_the_running_count(tmp_path, suffix
     rates = torch.linspace(0.05, 0.5, 10)
     g = torch.Generator().manual_seed(0)
     spk = (torch.rand(120, 10, generator=g) < rates).float()  # (T, 10)
-    start = time.perf_counter()
     path = animation.spike_count_animation(spk, tmp_path / f"bars{suffix}", labels=list("0123456789"), dpi=80)
-    elapsed = time.perf_counter() - start
     if suffix == ".gif":
         frames, _ = _gif_frames(path)
     else:
@@ -210,7 +205,6 @@ def test_spike_count_animation_bars_grow_with_the_running_count(tmp_path, suffix
     # Early frames show the counts so far, not the final ones.
     early = spk[:10].sum(0).numpy()
     np.testing.assert_allclose(_bar_heights(frames[9], [blue, red]), early[early > 0] * heights.max() / counts.max(), atol=3)
-    assert elapsed < 10.0, f"120-frame bar chart took {elapsed:.2f} s"
     _no_debris(tmp_path, f"bars{suffix}")
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import shutil
 import threading
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -165,13 +164,14 @@ def test_fashion_known_facts(fashion_root):
         assert s.classes[0] == "T-shirt/top" and s.classes[9] == "Ankle boot" and len(s.classes) == 10
 
 
-def test_loading_train_is_fast(mnist_root):
-    data.load("mnist", "train", mnist_root)  # warm the page cache and the stamp
-    start = time.perf_counter()
+def test_loading_a_verified_split_again_does_not_hash_it_again(mnist_root, monkeypatch):
+    data.load("mnist", "train", mnist_root)  # verified, and the .verified stamp written
+    hashed = []
+    real = data._sha256
+    monkeypatch.setattr(data, "_sha256", lambda path: hashed.append(path) or real(path))
     split = data.load("mnist", "train", mnist_root)
-    elapsed = time.perf_counter() - start
     assert len(split) == 60_000
-    assert elapsed < 1.0, f"loading the 60k train split took {elapsed:.2f} s"
+    assert hashed == []  # the stamp (size, mtime, sha256) spares re-reading 47 MB; timings: benchmarks/bench_io.py
 
 
 def test_files_match_independent_checksums(mnist_root):
@@ -230,18 +230,16 @@ CORRUPT = {
 
 @pytest.mark.parametrize("compress", [False, True], ids=["raw", "gz"])
 @pytest.mark.parametrize("name", list(CORRUPT))
-def test_read_idx_rejects_corrupt_files_quickly(tmp_path, name, compress):
+def test_read_idx_rejects_corrupt_files_without_allocating_what_the_header_claims(tmp_path, name, compress):
     path = tmp_path / ("bad.gz" if compress else "bad")
     path.write_bytes(gzip.compress(CORRUPT[name]) if compress else CORRUPT[name])
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(ValueError) as err:
             data.read_idx(path)
     finally:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert time.perf_counter() - start < 1.0
     assert peak < 16 * 2**20, f"reading a {len(CORRUPT[name])}-byte file allocated {peak} bytes"
     message = str(err.value)
     assert str(path) in message and "\n" not in message
@@ -439,15 +437,21 @@ def test_changed_file_is_verified_again(mnist_root, tmp_path, monkeypatch, no_np
         data.load("mnist", "test", tmp_path, download=False)
 
 
-def test_nothing_reachable_names_every_source_fast(tmp_path, monkeypatch, no_npm):
+def test_nothing_reachable_names_every_source_and_tries_each_mirror_once(tmp_path, monkeypatch, no_npm):
     closed = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     port = closed.server_address[1]
     closed.server_close()  # nothing listens there now: connection refused at once
     monkeypatch.setenv("SPIKEVISION_MIRRORS", f"http://127.0.0.1:{port}/a/, http://127.0.0.1:{port}/b")
-    start = time.perf_counter()
+    calls = []
+    real = data.urllib.request.urlopen
+    monkeypatch.setattr(data.urllib.request, "urlopen",
+                        lambda request, timeout: calls.append((request.full_url, timeout)) or real(request, timeout=timeout))
     with pytest.raises(data.DataNotFoundError) as err:
         data.fetch("mnist", tmp_path)
-    assert time.perf_counter() - start < 5
+    # One attempt per mirror, each with the short timeout: a dead mirror is not asked again for the other
+    # three files, so an offline machine moves on at once.
+    assert [url.split("/")[3] for url, _ in calls] == ["a", "b"]
+    assert all(timeout == data.TIMEOUT_S for _, timeout in calls)
     message = str(err.value)
     for part in (str(tmp_path / "mnist"), f"127.0.0.1:{port}/a/", f"127.0.0.1:{port}/b/", "npm", "not on PATH"):
         assert part in message

