@@ -120,8 +120,8 @@ def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: Tra
     """
     steps = mem.shape[0]
     if cfg.loss == "membrane_ce":
-        # Classes on dim 1 of a [T, C, B] view: the same mean over T*B as on [T*B, C] rows, 3x faster on
-        # the CPU (ATen's log-softmax vectorises over the batch instead of over 10 classes).
+        # Classes on dim 1 of a [T, C, B] view: the same mean over T*B as on [T*B, C] rows, about 4x faster on
+        # the CPU (ATen's log-softmax vectorises over the batch instead of over 10 classes; benchmarks/bench_loss.py).
         return F.cross_entropy(mem.transpose(1, 2), target.expand(steps, -1)) * steps
     counts = spk.sum(0)
     if cfg.loss == "count_ce":
