@@ -146,20 +146,21 @@ def assert_loadable(run_dir: Path, log: KillLog) -> None:
         assert 0 < checkpoint_step(run_dir) <= 2 * STEPS_PER_EPOCH, log
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp_path, mnist_root, reference_run):
+def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp_path, mnist_root):
     seed = int(os.environ.get("SPIKEVISION_FAULT_SEED") or random.SystemRandom().randrange(2**32))
     rng, log = random.Random(seed), KillLog(seed)
-    # How long a run takes here and now from its config.json to its summary.json (the training window:
-    # steps, checkpoints, evaluations) and to its exit (plus the figures): the windows for the kills.
-    timing_dir = tmp_path / "timing"
-    proc = spawn(cli_args(timing_dir, mnist_root))
-    assert wait_until(lambda: (timing_dir / "config.json").is_file(), proc)
+    # The uninterrupted run, started the same way as the killed ones: what each of them must end up equal to
+    # (that the command line learns what fit() does in-process is tested in test_train.py). It also times a
+    # run here and now from its config.json to its summary.json (the training window: steps, checkpoints,
+    # evaluations) and to its exit (plus the figures): the windows for the kills.
+    uninterrupted = tmp_path / "uninterrupted"
+    proc = spawn(cli_args(uninterrupted, mnist_root))
+    assert wait_until(lambda: (uninterrupted / "config.json").is_file(), proc)
     tick = time.monotonic()
-    assert wait_until(lambda: (timing_dir / "summary.json").is_file(), proc)
+    assert wait_until(lambda: (uninterrupted / "summary.json").is_file(), proc)
     training = time.monotonic() - tick
     assert proc.wait(timeout=300) == 0, proc.communicate()
     whole = time.monotonic() - tick
-    assert_same_run(timing_dir, reference_run)  # the command line learns exactly what fit() in-process does
 
     episode = random_kills = write_kills = 0
     while random_kills < KILLS or write_kills < WRITE_KILLS:
@@ -198,7 +199,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp
         assert done.returncode == 0, f"{done.stderr}\n{log}"
         assert not temporaries(run_dir), log  # resume clears what the kills left half-written
         try:
-            assert_same_run(run_dir, reference_run)
+            assert_same_run(run_dir, uninterrupted, across_processes=True)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{log}") from None
     print(f"\n{log.kills} SIGKILLs survived:\n{log}")
