@@ -68,7 +68,8 @@ def assert_same_run(run_dir: Path, reference: Path, *, across_processes: bool = 
     """Bitwise equal weights and optimiser state, and the same per-step history, as the reference run.
 
     ``across_processes``: the two runs ended in different processes, so the rare variation above is
-    accepted, with a warning: tensors within PROCESS_VARIATION, per-step records within float rounding.
+    accepted, with a warning: tensors within PROCESS_VARIATION, losses within 1e-5 relative, all else exact
+    but the test accuracy (one image).
     """
     got, want = final_tensors(run_dir), final_tensors(reference)
     assert got.keys() == want.keys()
@@ -90,7 +91,8 @@ def assert_same_run(run_dir: Path, reference: Path, *, across_processes: bool = 
 
 def records_close(a: dict, b: dict) -> bool:
     """The same record up to float rounding of the losses and one test image of accuracy; all else exact."""
-    tolerance = {"loss": lambda y: 1e-6 * abs(y), "test_loss": lambda y: 1e-6 * abs(y),
+    # Seen: a test loss 7.1e-7 relative away, with the same test accuracy.
+    tolerance = {"loss": lambda y: 1e-5 * abs(y), "test_loss": lambda y: 1e-5 * abs(y),
                  "test_accuracy": lambda y: 1.5e-4}
     if a.keys() != b.keys():
         return False
