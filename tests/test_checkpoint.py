@@ -95,3 +95,35 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o644
+
+
+def _temporary_name_of_a_write_cut_short(monkeypatch, write) -> str:
+    """The name of the temporary file ``write`` makes, as a SIGKILL before its rename would leave it."""
+    names = []
+
+    def no_rename(src, dst):
+        names.append(os.path.basename(src))
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", no_rename)
+        with pytest.raises(OSError):
+            write()
+    return names[0]
+
+
+def test_stale_temporaries_finds_what_each_atomic_writer_leaves_and_nothing_else(tmp_path, monkeypatch):
+    from spikevision import plotting
+
+    def write_figure():
+        with plotting.atomic_output(tmp_path / "loss.png") as tmp:
+            tmp.write_bytes(b"png")
+
+    left = [_temporary_name_of_a_write_cut_short(monkeypatch, lambda: checkpoint.write_atomic(
+                tmp_path / "summary.json", b"{}")),
+            _temporary_name_of_a_write_cut_short(monkeypatch, write_figure)]
+    for name in [*left, ".notes.tmp", ".loss.png.keep", "loss.png", ".summary.json.bak"]:
+        (tmp_path / name).write_bytes(b"")
+    found = checkpoint.stale_temporaries(tmp_path / "summary.json") + checkpoint.stale_temporaries(
+        tmp_path / "loss.png")
+    assert sorted(p.name for p in found) == sorted(left)

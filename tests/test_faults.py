@@ -98,6 +98,8 @@ class KillLog:
     def __str__(self) -> str:
         return f"SPIKEVISION_FAULT_SEED={self.seed}\n" + "\n".join(self.rows)
 
+    __repr__ = __str__  # pytest shows an assertion's message object by its repr
+
 
 def kill_at_random_moment(proc: subprocess.Popen, started, windows: tuple[float, float],
                           rng: random.Random) -> float | None:

@@ -161,6 +161,21 @@ def test_resume_after_a_crash_is_bitwise_equal_to_an_uninterrupted_run(tmp_path,
     assert_same_run(run_dir, reference_run)
 
 
+def test_resume_clears_what_a_kill_left_half_written_and_nothing_else(tmp_path, mnist_root, reference_run):
+    run_dir = tmp_path / "run"
+    with pytest.raises(Crash):
+        train.fit(tiny_config(), run_dir, data_root=mnist_root, on_event=crash_at("step", 3))
+    # The names a SIGKILL leaves mid-write: write_atomic's and plotting.atomic_output's (a figure's suffix last).
+    debris = [f".{CHECKPOINT_NAME}.k2j3.tmp", ".metrics.jsonl.x8w1.tmp", ".summary.json.q0a9.tmp",
+              ".config.json.m3n4.tmp", ".loss.png.3fa1b2c4d5e6.tmp.png", ".accuracy.png.a1b2c3d4e5f6.tmp.png"]
+    kept = [".notes.tmp", "my.tmp.png", ".loss.png.backup"]  # not ours: never touched
+    for name in debris + kept:
+        (run_dir / name).write_bytes(b"half")
+    train.fit(tiny_config(), run_dir, data_root=mnist_root, resume=True)
+    assert sorted(p.name for p in run_dir.iterdir() if p.name in debris + kept) == sorted(kept)
+    assert_same_run(run_dir, reference_run)
+
+
 def test_resume_before_the_first_checkpoint_starts_over_with_the_saved_config(tmp_path, mnist_root, reference_run):
     run_dir = tmp_path / "run"
     with pytest.raises(Crash):

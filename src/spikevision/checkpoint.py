@@ -44,6 +44,16 @@ def write_atomic(path: Path, payload: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def stale_temporaries(path: Path) -> list[Path]:
+    """The temporary files that atomic writes of ``path`` left behind when a crash cut them short.
+
+    Both writers name them after ``path``: :func:`write_atomic` ``.NAME.XXXX.tmp``, and
+    ``plotting.atomic_output`` ``.NAME.XXXX.tmp.SUFFIX`` (keeping the suffix that image writers go by).
+    """
+    path = Path(path)
+    return sorted({*path.parent.glob(f".{path.name}.*.tmp"), *path.parent.glob(f".{path.name}.*.tmp{path.suffix}")})
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

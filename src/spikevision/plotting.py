@@ -145,7 +145,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh random name that the writer creates itself, so the file gets the usual permissions
     # (mkstemp would leave it readable by its owner only).
-    tmp_path = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
+    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{path.suffix}")
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -34,6 +34,7 @@ from spikevision.checkpoint import (
     load_optimizer_state,
     read_checkpoint,
     save_checkpoint,
+    stale_temporaries,
     write_atomic,
 )
 from spikevision.config import RunConfig, TrainConfig
@@ -490,10 +491,14 @@ def _load_scheduler(scheduler, meta: dict) -> None:
     scheduler.load_state_dict(state)
 
 
+# What a training run writes into its directory: fit() the first four, the command line the curves after it.
+_RUN_FILES = (CHECKPOINT_NAME, "config.json", "metrics.jsonl", "summary.json", "loss.png", "accuracy.png")
+
+
 def _remove_stale_temporaries(run_dir: Path) -> None:
     """Delete the temporary files of atomic writes cut short by a crash (never read, only in the way)."""
-    for name in (CHECKPOINT_NAME, "config.json", "metrics.jsonl", "summary.json"):
-        for tmp in run_dir.glob(f".{name}.*.tmp"):
+    for name in _RUN_FILES:
+        for tmp in stale_temporaries(run_dir / name):
             tmp.unlink(missing_ok=True)
 
 
