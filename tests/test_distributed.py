@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from torch.utils.data import DistributedSampler
 
 from spikevision import config, distributed, train
 from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from spikevision.model import build_model
+from test_train import assert_same_run
 
 OVERRIDES = [
     "model.hidden=[32]", "train.num_steps=6", "train.batch_size=49", "train.drop_last=false",
@@ -202,6 +202,6 @@ def test_resume_after_killing_both_processes_replays_the_two_process_run(tmp_pat
     resume = ["-m", "spikevision", "train", "--out", str(run_dir), "--root", str(mnist_root), "--quiet", "--resume"]
     done = subprocess.run(torchrun(*resume), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    got, want = load_file(str(run_dir / CHECKPOINT_NAME)), load_file(str(two_process_run / CHECKPOINT_NAME))
-    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
-    assert records(run_dir) == records(two_process_run)
+    # Bitwise equal, but for the rare process-level variation (docs/RELIABILITY.md, "Not covered"): these are
+    # four processes, each of which can meet it.
+    assert_same_run(run_dir, two_process_run, across_processes=True)
