@@ -56,11 +56,12 @@ def final_tensors(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(str(Path(run_dir) / CHECKPOINT_NAME))
 
 
-# About 1 command-line process in 70 here ends with the first layer's weights and bias (and their Adam
-# moments) a few float32 steps away from every other run of the same config, interrupted or not
-# (docs/RELIABILITY.md: cause not found; in-process runs never showed it). A resume bug (a wrong random
-# stream, schedule position or optimiser moment, a lossy checkpoint) moves the weights and the per-step
-# losses much further than that.
+# About 1 command-line process in 70 used to end with the first layer's weights and bias (and their Adam
+# moments) a few float32 steps away from every other run of the same config: the process's first concurrent
+# torch.sqrt (Adam's) rounded differently now and then. train._settle_vector_math fixes that
+# (docs/RELIABILITY.md, "The process-level variation"); the tolerance stays as a safety net, with a warning.
+# A resume bug (a wrong random stream, schedule position or optimiser moment, a lossy checkpoint) moves the
+# weights and the per-step losses much further than that.
 PROCESS_VARIATION = 1e-5  # the largest weight or moment difference accepted across processes (seen: up to 7.7e-7)
 
 

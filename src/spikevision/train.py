@@ -133,8 +133,22 @@ def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: Tra
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    _settle_vector_math()
     kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     return kind(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def _settle_vector_math() -> None:
+    """Make the process's first CPU ``torch.sqrt`` calls here, where their results are thrown away.
+
+    Adam's step takes ``sqrt`` of its second moments, which ATen hands to MKL's vector math in chunks, one
+    per thread, for tensors over 2,048 elements. The first such call that the threads make at the same time
+    rounds part of its result differently now and then (3 processes in 96 of the tests' tiny run; never a
+    later call), which moved a first layer's weights a few float32 steps (docs/RELIABILITY.md). After a first
+    call on the calling thread alone and one on all threads at once, it did not happen.
+    """
+    for size in (64, 1 << 16):
+        torch.ones(size).sqrt()
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
