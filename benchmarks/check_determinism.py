@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_train import cli_args, final_tensors, tiny_config  # noqa: E402
+from test_train import cli_args, final_tensors, tensor_differences, tiny_config  # noqa: E402
 
 from spikevision import data, train  # noqa: E402
 
@@ -61,8 +61,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "spikevision", *cli_args(run_dir, root)], env=env, check=True,
                        capture_output=True)
         got = final_tensors(run_dir)
-        different = {k: (got[k].double() - want[k].double()).abs().max().item()
-                     for k in want if not torch.equal(got[k], want[k])}
+        different = tensor_differences(got, want)
         equal += not different
         print(f"run {i}: {time.perf_counter() - tick:.1f} s, differing tensors {different}", flush=True)
     print(f"{equal} of {args.runs} bitwise equal to the in-process run")
@@ -80,8 +79,8 @@ def first_sqrt(runs: int, no_warmup: bool) -> int:
             env["FIRST_SQRT_NO_WARMUP"] = "1"
         subprocess.run([sys.executable, "-m", "spikevision", *cli_args(base / f"cli{i}", root)], env=env,
                        check=True, capture_output=True)
-        hashes[log.read_text()] += 1
-        print(f"run {i}: {log.read_text()}", flush=True)
+        hashes[digest := log.read_text()] += 1
+        print(f"run {i}: {digest}", flush=True)
     print(f"{runs} processes, {'without' if no_warmup else 'with'} the warm-up; first sqrt hashes: {dict(hashes)}")
     return 0 if len(hashes) == 1 else 1
 

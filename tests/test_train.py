@@ -74,11 +74,10 @@ def assert_same_run(run_dir: Path, reference: Path, *, across_processes: bool = 
     """
     got, want = final_tensors(run_dir), final_tensors(reference)
     assert got.keys() == want.keys()
-    different = {k: (got[k].double() - want[k].double()).abs().max().item()
-                 for k in want if not torch.equal(got[k], want[k])}
+    different = tensor_differences(got, want)
     ours, theirs = history(run_dir), history(reference)
     message = (f"tensors differ from the uninterrupted run (largest difference): {different}; "
-               f"{divergence(run_dir, reference)}")
+               f"{divergence(ours, theirs, run_dir, reference)}")
     if (different or ours != theirs) and across_processes:
         assert max(different.values(), default=0.0) <= PROCESS_VARIATION, message
         assert len(ours) == len(theirs) and all(records_close(a, b) for a, b in zip(ours, theirs)), message
@@ -100,9 +99,14 @@ def records_close(a: dict, b: dict) -> bool:
     return all(a[k] == b[k] or (k in tolerance and abs(a[k] - b[k]) <= tolerance[k](b[k])) for k in a)
 
 
-def divergence(run_dir: Path, reference: Path) -> str:
+def tensor_differences(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The largest absolute difference of each tensor that is not bitwise equal to its twin in ``want``."""
+    return {k: (got[k].double() - want[k].double()).abs().max().item()
+            for k in want if not torch.equal(got[k], want[k])}
+
+
+def divergence(ours: list[dict], theirs: list[dict], run_dir: Path, reference: Path) -> str:
     """Where two runs' per-step records first differ, and the thread counts they ran with: for a failure message."""
-    ours, theirs = history(run_dir), history(reference)
     first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
     where = ("the per-step records agree" if first is None and len(ours) == len(theirs)
              else f"record {first} differs: {ours[first]} vs {theirs[first]}" if first is not None
