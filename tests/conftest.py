@@ -1,5 +1,7 @@
 """Shared fixtures: the real datasets, fetched once into the default data root and reused by every run.
 
+Also: Triton's interpreter is switched on where there is no GPU (below).
+
 The data root is the usual one (``$SPIKEVISION_DATA``, else ``~/.cache/spikevision``), so the first run
 fetches (mirrors, else the offline packages) and later runs only read. Session-scoped Splits are shared
 by all tests: treat their tensors as read-only (``.clone()`` before changing them).
@@ -7,9 +9,16 @@ by all tests: treat their tensors as read-only (``.clone()`` before changing the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Without a GPU the Triton kernels run on CPU tensors through Triton's interpreter, so that every CI run
+# tests them (tests/test_kernels.py); with one they run compiled on CUDA tensors. Set before triton loads.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from spikevision import data
 

@@ -52,7 +52,7 @@ def cpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
     """
     from spikevision.kernels import _autograd, cpu
 
-    _check(current, reset, surrogate, beta, threshold, "numba", "cpu")
+    _check(current, reset, surrogate, beta, threshold, "numba", ("cpu",))
     if not cpu.available():
         raise ValueError("the 'numba' LIF backend needs numba: pip install numba, or use backend='auto'")
     return _autograd.run(cpu, current, mem0, beta, threshold, reset, surrogate, need_mem)
@@ -62,9 +62,10 @@ def gpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
     """The LIF sequence on a CUDA device with the Triton kernel; arguments and result as ``cpu_sequence``."""
     from spikevision.kernels import _autograd, gpu
 
-    _check(current, reset, surrogate, beta, threshold, "triton", "cuda")
+    _check(current, reset, surrogate, beta, threshold, "triton", gpu.devices())
     if not gpu.available():
-        raise ValueError("the 'triton' LIF backend needs triton and a CUDA device; use backend='auto'")
+        raise ValueError("the 'triton' LIF backend needs triton and a CUDA device (or TRITON_INTERPRET=1 for "
+                         "CPU tensors); use backend='auto'")
     return _autograd.run(gpu, current, mem0, beta, threshold, reset, surrogate, need_mem)
 
 
@@ -83,10 +84,10 @@ def choose(current: Tensor, beta, threshold, reset: str, surrogate) -> str:
     return "reference"  # meta and other devices: the plain torch loop
 
 
-def _check(current: Tensor, reset: str, surrogate, beta, threshold, name: str, device: str) -> None:
-    if current.device.type != device:
-        raise ValueError(f"the {name!r} LIF backend runs on {device} tensors, got {current.device.type}; "
-                         "use backend='auto'")
+def _check(current: Tensor, reset: str, surrogate, beta, threshold, name: str, devices: tuple) -> None:
+    if current.device.type not in devices:
+        raise ValueError(f"the {name!r} LIF backend runs on {' or '.join(devices)} tensors, got "
+                         f"{current.device.type}; use backend='auto'")
     if not supported(current, beta, threshold, reset, surrogate):
         raise ValueError(f"the {name!r} LIF backend does not cover this input (dtype {current.dtype}, "
                          f"surrogate {surrogate.name!r}, coefficient dtypes/devices); use backend='auto', "

@@ -4,7 +4,8 @@ They mirror the CPU loops of ``_numba_loops``: one program per block of neurons 
 with the membranes in registers; the arithmetic is op for op ``neuron._advance``, and the caller
 launches them with floating-point fusion off so that each step rounds as torch's elementwise ops do.
 Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
-4 straight_through, with the constants ``(a, c)`` of ``_autograd.surrogate_constants``.
+4 straight_through, with the constants ``(a, c)`` of ``_autograd.surrogate_constants``, read from the
+tensor ``consts`` so that they keep the inputs' dtype.
 """
 
 import triton
@@ -37,7 +38,7 @@ def forward_kernel(cur, cur_step, mem0, beta, thr, spk, mem, last, steps, size,
     th = tl.load(thr + offs, mask=mask, other=1.0)
     r = fired(m, th)
     for t in range(steps):
-        row = t.to(tl.int64) * size
+        row = tl.cast(t, tl.int64) * size
         x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
         m = advance(MODE, m, x, r, b, th)
         r = fired(m, th)
@@ -67,12 +68,14 @@ def surrogate(code: tl.constexpr, x, a, c):
 
 @triton.jit
 def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
-                    d_cur, d_mem0, d_beta, d_thr, steps, size, a, c,
+                    d_cur, d_mem0, d_beta, d_thr, steps, size, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
                     HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
                     WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < size
+    a = tl.load(consts)  # the surrogate's constants, in the membranes' dtype (never fp32 Python floats)
+    c = tl.load(consts + 1)
     m = tl.load(mem0 + offs, mask=mask, other=0.0)
     b = tl.load(beta + offs, mask=mask, other=0.0)
     th = tl.load(thr + offs, mask=mask, other=1.0)
@@ -80,7 +83,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
     tl.store(mems + offs, m, mask=mask)
     r = fired(m, th)
     for t in range(steps):
-        row = t.to(tl.int64) * size
+        row = tl.cast(t, tl.int64) * size
         x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
         m = advance(MODE, m, x, r, b, th)
         r = fired(m, th)
@@ -93,7 +96,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
     sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
     sum_thr = tl.zeros([BLOCK], dtype=tl.float64)
     for i in range(steps):
-        row = (steps - 1 - i).to(tl.int64) * size
+        row = tl.cast(steps - 1 - i, tl.int64) * size
         now = tl.load(mems + row + size + offs, mask=mask, other=0.0)
         prev = tl.load(mems + row + offs, mask=mask, other=0.0)
         dm = carry

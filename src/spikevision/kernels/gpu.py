@@ -5,21 +5,41 @@ without a CUDA device) and ``neuron`` then runs the reference loop. Floating-poi
 into one FMA) is switched off at launch, so that every step rounds as torch's separate elementwise ops
 do and the spikes and membranes equal the reference's bit for bit. Backward recomputes the membranes
 into a transient ``[T + 1, M]`` buffer, then walks back through time.
+
+Under Triton's interpreter (``TRITON_INTERPRET=1``) the same kernels run on CPU tensors, slowly: that is
+how every CI run tests them without a GPU. ``kernels.choose`` never picks them for CPU tensors; only an
+explicit ``backend="triton"`` does.
+
+Every float constant reaches a kernel inside a tensor of the inputs' dtype: Triton types a Python float
+argument as fp32, which would round float64 surrogate constants on a real GPU (the interpreter keeps them
+float64 and would hide it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 
 import torch
 
 BLOCK = 256  # neurons per program
 
 
+def interpreting() -> bool:
+    """Whether Triton's interpreter is on (``TRITON_INTERPRET=1``): kernels then run on CPU tensors."""
+    return os.environ.get("TRITON_INTERPRET", "") == "1"
+
+
+def devices() -> tuple[str, ...]:
+    """The tensor device types the kernels accept here: "cuda", and "cpu" under the interpreter."""
+    return ("cuda", "cpu") if interpreting() else ("cuda",)
+
+
 @functools.cache
 def available() -> bool:
-    """Whether a CUDA device and Triton are present (the engine is skipped, never required, otherwise)."""
-    if not torch.cuda.is_available():
+    """Whether Triton can run here: a CUDA device, or its interpreter, and triton installed."""
+    if not (torch.cuda.is_available() or interpreting()):
         return False
     try:
         _kernels()
@@ -40,12 +60,17 @@ def _grid(size: int):
     return ((size + BLOCK - 1) // BLOCK,)
 
 
+def _on(device: torch.device):
+    """Launch on ``device``'s GPU (Triton launches on the current one); nothing to select for CPU tensors."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
 def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
     """See ``_numba_loops.forward``; ``mem`` may be None (membranes not wanted)."""
     kernel = _kernels().forward_kernel
     steps, size = spk.shape
-    with torch.cuda.device(mem0.device):
-        kernel[_grid(size)](cur, cur_step, mem0, beta, thr, spk, spk if mem is None else mem, last, steps, size,
+    with _on(mem0.device):
+        kernel[_grid(size)](cur, cur_step, mem0, beta, thr, spk, last if mem is None else mem, last, steps, size,
                             MODE=mode, STORE_MEM=mem is not None, BLOCK=BLOCK, enable_fp_fusion=False)
 
 
@@ -55,12 +80,13 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
     kernel = _kernels().backward_kernel
     size = mem0.numel()
     mems = torch.empty((steps + 1, size), dtype=mem0.dtype, device=mem0.device)
-    with torch.cuda.device(mem0.device):
+    consts = torch.tensor([float(c) for c in constants], dtype=mem0.dtype, device=mem0.device)
+    with _on(mem0.device):
         kernel[_grid(size)](cur, cur_step, mem0, beta, thr, mems,
-                            mem0 if g_spk is None else g_spk, mem0 if g_mem is None else g_mem,
+                            mems if g_spk is None else g_spk, mems if g_mem is None else g_mem,
                             mem0 if g_last is None else g_last, d_cur, d_mem0,
                             d_beta if d_beta.numel() else mems, d_thr if d_thr.numel() else mems,
-                            steps, size, float(constants[0]), float(constants[1]),
+                            steps, size, consts,
                             MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None, HAS_G_MEM=g_mem is not None,
                             HAS_G_LAST=g_last is not None, WANT_BETA=d_beta.numel() > 0,
                             WANT_THR=d_thr.numel() > 0, CONSTANT=cur_step == 0, BLOCK=BLOCK,
