@@ -55,7 +55,8 @@ def records(run_dir: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def one_process_run(tmp_path_factory, mnist_root) -> Path:
     run_dir = tmp_path_factory.mktemp("one") / "run"
-    train.fit(config.resolve("quick", OVERRIDES), run_dir, data_root=mnist_root)
+    # On the CPU, as torchrun's two processes are even on a one-GPU machine (--device auto: no GPU each).
+    train.fit(config.resolve("quick", OVERRIDES), run_dir, data_root=mnist_root, device="cpu")
     return run_dir
 
 
@@ -111,7 +112,7 @@ def test_share_weighted_shard_losses_average_to_the_global_batch_gradient(loss):
 def test_without_torchrun_training_is_the_single_process_run(monkeypatch):
     for key in distributed.ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
-    ctx = distributed.setup()
+    ctx = distributed.setup("cpu")
     assert ctx == distributed.Context() and not ctx.distributed and ctx.is_main and distributed.is_main_process()
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap(model, ctx) is model

@@ -481,3 +481,38 @@ def test_running_a_kernel_keeps_torchs_thread_count():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
+
+
+# --- half precision: float16/bfloat16 currents are integrated in float32 ------------------------------------
+
+HALF_ULP = {torch.bfloat16: 2.0 ** -7, torch.float16: 2.0 ** -10}  # one unit in the last place, relative
+
+
+def _half_run(backend, current, leaf, weights):
+    spk, mem, state = lif_sequence(current, None, LIFParams(0.9, 1.0, "subtract", "atan"), backend=backend)
+    loss = (spk.float() * weights).sum() + mem.sum() + state.mem.sum()
+    return spk, mem, state.mem, torch.autograd.grad(loss, leaf)[0]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("triton", marks=needs_triton), "auto"])
+@pytest.mark.parametrize("constant", [True, False])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_currents_keep_float32_membranes_and_equal_the_upcast_reference(dtype, constant, backend):
+    g = _gen(11)
+    device = TRITON_DEVICE if backend == "triton" else "cpu"
+    shape = (20, 4, 300)
+    if constant:
+        leaf = (torch.rand(shape[1:], generator=g) * 1.2 - 0.1).to(device, dtype).requires_grad_()
+        current = leaf.unsqueeze(0).expand(shape)
+    else:
+        leaf = current = (torch.rand(shape, generator=g) * 1.4 - 0.2).to(device, dtype).requires_grad_()
+    weights = torch.randn(shape, generator=g).to(device)
+    spk, mem, last, grad = _half_run(backend, current, leaf, weights)
+    # The reference, written out: the exact float32 copy of the half current through the float32 loop.
+    up = leaf.detach().float().requires_grad_()
+    ref = _half_run("reference", up.unsqueeze(0).expand(shape) if constant else up, up, weights)
+    assert spk.dtype == dtype and mem.dtype == last.dtype == torch.float32
+    assert torch.equal(spk.float(), ref[0]) and torch.equal(mem, ref[1]) and torch.equal(last, ref[2])
+    assert grad.dtype == dtype
+    # The gradient is computed in float32 and rounded once to the half dtype: within one unit in its last place.
+    torch.testing.assert_close(grad.float(), ref[3], rtol=HALF_ULP[dtype], atol=HALF_ULP[dtype] * float(ref[3].abs().max()))

@@ -21,8 +21,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 import torch
 
-from spikevision import encoding
+from spikevision import devices, encoding
 from spikevision.model import ModelConfig
+from spikevision.precision import PRECISIONS
 
 PRESET_DIR = Path(__file__).parent / "configs"
 
@@ -58,8 +59,15 @@ class TrainConfig:
     eval_batch_size: int = 1000
     checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
     seed: int = 0
+    device: str = "auto"              # auto (CUDA when there is one), cpu, cuda, cuda:N; --device overrides it
+    precision: str = "fp32"           # fp32, or bf16 / fp16 autocast (on a GPU, for speed)
 
     def __post_init__(self) -> None:
+        try:
+            devices.check_name(self.device)
+        except ValueError as exc:
+            raise ValueError(f"train.{exc}") from None
+        _check_choice("train.precision", self.precision, PRECISIONS)
         _check_choice("train.dataset", self.dataset, DATASETS)
         _check_choice("train.encoding", self.encoding, ENCODINGS)
         _check_choice("train.loss", self.loss, LOSSES)

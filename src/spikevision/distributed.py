@@ -2,8 +2,12 @@
 
 ``torchrun --nproc_per_node=N -m spikevision train ...`` starts N copies of the program with ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set. ``setup()`` reads them and joins the
-process group (gloo for CPU processes, NCCL when each process drives its own GPU); without them it returns
-the single-process context and touches nothing.
+process group; without them it returns the single-process context on the asked-for device and joins nothing.
+
+Placement (``placement``): NCCL only where each process of a node has a GPU of its own (``cuda:LOCAL_RANK``);
+processes that would share a GPU use gloo, and ``--device auto`` then trains on the CPU. ``--dist-backend``
+overrides the choice, and a combination that cannot work (NCCL on the CPU, NCCL with a shared GPU) is
+refused in one line before any process group is joined.
 
 Sharding keeps the arithmetic of the single-process run: every process draws the same global batch of a
 step (``train.epoch_order`` and ``train.step_generator`` depend on the seed and step only) and keeps every
@@ -21,8 +25,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from spikevision import devices
+
 # The variables torchrun (torch.distributed.run) sets in every process it starts.
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+BACKENDS = ("auto", "gloo", "nccl")
 
 
 @dataclass(frozen=True)
@@ -66,27 +73,55 @@ def is_main_process() -> bool:
     return not launched() or _env_int("RANK") == 0
 
 
-def setup() -> Context:
+def setup(device: str = "auto", backend: str = "auto") -> Context:
     """Join the process group torchrun describes (once per process) and return this process's Context.
 
-    Returns the single-process ``Context()`` when the process was not started by torchrun.
+    Args:
+        device: a ``devices`` name; under torchrun "cuda" means this process's own GPU (see ``placement``).
+        backend: "auto", "gloo" or "nccl" (used under torchrun only).
+    Returns the single-process ``Context`` on ``device`` when the process was not started by torchrun.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"--dist-backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if not launched():
-        return Context()
+        return Context(device=devices.resolve(device))
     rank, world_size, local_rank = (_env_int(key) for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     if not 0 <= rank < world_size:
         raise ValueError(f"RANK={rank} is not in [0, WORLD_SIZE={world_size}); start the processes with torchrun")
-    if torch.cuda.is_available():
-        if local_rank >= torch.cuda.device_count():
-            raise ValueError(f"LOCAL_RANK={local_rank} but this machine has {torch.cuda.device_count()} GPU(s); "
-                             "give torchrun --nproc_per_node at most that many")
-        device, backend = torch.device("cuda", local_rank), "nccl"
+    local_size = _env_int("LOCAL_WORLD_SIZE") if "LOCAL_WORLD_SIZE" in os.environ else world_size
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    device, backend = placement(device, backend, local_rank, local_size, gpus)
+    if device.type == "cuda":
         torch.cuda.set_device(device)
-    else:
-        device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend, rank=rank, world_size=world_size)
     return Context(rank, world_size, local_rank, device, dist.get_backend())
+
+
+def placement(device: str, backend: str, local_rank: int, local_size: int, gpus: int) -> tuple[torch.device, str]:
+    """The device and backend of process ``local_rank`` of ``local_size`` on a node with ``gpus`` GPUs.
+
+    Each process takes ``cuda:LOCAL_RANK`` when there are enough GPUs; otherwise "auto" stays on the CPU,
+    and "cuda" shares the GPUs (gloo only: NCCL cannot put two ranks on one GPU).
+    """
+    devices.check_name(device)
+    if device.startswith("cuda:"):
+        raise ValueError(f"--device {device}: under torchrun each process takes its own GPU, cuda:LOCAL_RANK; "
+                         "use --device cuda")
+    own_gpu = gpus >= local_size
+    if device == "cpu" or (device == "auto" and not own_gpu):
+        if backend == "nccl":
+            raise ValueError("--dist-backend nccl needs one GPU per process: "
+                             f"{local_size} processes on this node, {gpus} GPU(s); use --dist-backend gloo")
+        return torch.device("cpu"), "gloo"
+    if gpus == 0:
+        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if not own_gpu and backend == "nccl":
+        raise ValueError(f"--dist-backend nccl needs one GPU per process: {local_size} processes on this node, "
+                         f"{gpus} GPU(s); give torchrun --nproc_per_node at most {gpus}, or use --dist-backend gloo")
+    if backend == "auto":
+        backend = "nccl" if own_gpu else "gloo"
+    return torch.device("cuda", local_rank % gpus), backend
 
 
 def teardown(ctx: Context) -> None:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import torch
 
-from spikevision import metrics
+from spikevision import metrics, precision
 from spikevision.config import TrainConfig
-from spikevision.train import TensorData, model_input, step_generator
+from spikevision.model import ModelOutput
+from spikevision.train import TensorData, model_device, model_input, step_generator
 
 Tensor = torch.Tensor
 
@@ -86,11 +87,22 @@ def sample_input(images: Tensor, indices: Sequence[int], cfg: TrainConfig) -> Te
 
 
 @torch.no_grad()
+def run_model(model: torch.nn.Module, x: Tensor, cfg: TrainConfig, *, record: bool = False) -> ModelOutput:
+    """``model(x)`` on the model's device in the run's precision; the outputs back on the CPU in float32.
+
+    Args:
+        x: a static batch ``[B, 1, H, W]`` (direct input) or a spike train ``[T, B, 1, H, W]``, on any device.
+    """
+    device = model_device(model)
+    with precision.autocast(cfg.precision, device):
+        out = model(x.to(device), num_steps=cfg.num_steps, record=record)
+    return ModelOutput(out.spk.float().cpu(), out.mem.float().cpu(), tuple(h.float().cpu() for h in out.hidden))
+
+
 def predict(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, indices: Sequence[int]) -> Tensor:
     """Predicted class of each chosen test image, int64 ``[S]`` (fed as in :func:`sample_input`)."""
     indices = check_indices(indices, len(test.labels))
-    x = sample_input(test.images[indices], indices, cfg)
-    out = model(x, num_steps=cfg.num_steps)
+    out = run_model(model, sample_input(test.images[indices], indices, cfg), cfg)
     return metrics.predict_from_output(out.spk, out.mem)
 
 
@@ -139,7 +151,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
     model.eval()
     images = test.images[indices]  # (S, 1, H, W)
     x = sample_input(images, indices, cfg)
-    out = model(x, num_steps=cfg.num_steps, record=True)
+    out = run_model(model, x, cfg, record=True)
     predictions = metrics.predict_from_output(out.spk, out.mem).tolist()
     steps = out.spk.shape[0]
     names = tuple(stage.name for stage in model.stages[:-1])

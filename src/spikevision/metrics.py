@@ -25,7 +25,7 @@ def predict_from_output(spk: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:
     Returns:
         int64 ``[B]``.
     """
-    counts = spk.sum(0)
+    counts = spk.sum(0, dtype=torch.float32)  # exact counts also for half spikes (bf16 stops at 256)
     tie_break = torch.sigmoid(mem.mean(0)) * 0.5  # in (0, 0.5): never outweighs one spike
     return (counts + tie_break).argmax(dim=1)
 

@@ -32,6 +32,9 @@ Tensor = torch.Tensor
 Number = Union[float, int]
 
 RESETS = ("subtract", "zero", "none")
+# Half-precision currents (autocast on a GPU) are integrated in float32: the membranes stay float32 and only
+# the spikes, exact 0/1 in any dtype, come back in the input's dtype.
+HALF = (torch.float16, torch.bfloat16)
 LEARN_MODES = ("none", "layer", "neuron")
 
 
@@ -68,8 +71,14 @@ class LIFState(NamedTuple):
 
 
 def initial_state(like: Tensor) -> LIFState:
-    """The resting state (zero membrane) for one step's input ``like`` ``[B, ...]``: same shape, dtype, device."""
-    return LIFState(torch.zeros(like.shape, dtype=like.dtype, device=like.device))
+    """The resting state (zero membrane) for one step's input ``like`` ``[B, ...]``: same shape, dtype, device
+    (float32 for a half-precision input)."""
+    return LIFState(torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device))
+
+
+def state_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype membranes are kept in for currents of ``dtype``: float32 for half precision, else the same."""
+    return torch.float32 if dtype in HALF else dtype
 
 
 def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tuple[Tensor, LIFState]:
@@ -104,13 +113,33 @@ def lif_sequence(
         need_mem: return the membranes over time; with False, ``mem`` is None and the fast kernels
             never write them (hidden layers whose membranes nobody reads).
     Returns:
-        ``(spk [T, B, ...], mem [T, B, ...] or None, final LIFState)``, spikes in ``current``'s dtype.
+        ``(spk [T, B, ...], mem [T, B, ...] or None, final LIFState)``, spikes in ``current``'s dtype; for a
+        float16/bfloat16 current the membranes are float32 (see ``HALF``).
     """
     _check_current(current, "current", min_dim=1)
     if current.shape[0] == 0:
         raise ValueError("current has no time steps (shape[0] == 0); give at least one step")
     state = _check_state(state, current[0])
+    if current.dtype in HALF and not _reads_half(backend, current, params):
+        # The same arithmetic as the Triton kernel's half path: exact upcast, float32 loop, spikes cast back.
+        spk, mem, state = lif_sequence(_upcast(current), state, params, backend=backend, need_mem=need_mem)
+        return spk.to(current.dtype), mem, state
     return _select_backend(backend, current, params)(current, state, params, need_mem)
+
+
+def _reads_half(backend: str, current: Tensor, params: LIFParams) -> bool:
+    """Whether the backend that will run reads half-precision currents itself (Triton) rather than upcast ones."""
+    if backend == "auto":
+        backend = kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)
+    return backend == "triton"
+
+
+def _upcast(current: Tensor) -> Tensor:
+    """``current`` in float32; a stride-0 expansion over time stays one (its ``[B, ...]`` source is converted)."""
+    source = kernels.constant_source(current)
+    if source is not None:
+        return source.float().unsqueeze(0).expand(current.shape)
+    return current.float()
 
 
 def _reference_sequence(

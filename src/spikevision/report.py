@@ -57,13 +57,15 @@ def evaluation(run_dir: Path, model, config, test: train.TensorData, *, reuse: b
     return result
 
 
-def build_report(run_dir: str | Path, *, root: str | Path | None = None, examples: int = 3) -> Path:
+def build_report(run_dir: str | Path, *, root: str | Path | None = None, examples: int = 3,
+                 device: str = "auto") -> Path:
     """Write ``report.html`` into ``run_dir`` and return its path.
 
     Args:
         run_dir: a trained run (``spikevision train``): config.json, checkpoint, metrics.jsonl.
         root: data directory (default: ``$SPIKEVISION_DATA`` or the user cache).
         examples: how many right and how many wrong predictions to show (>= 1).
+        device: where the network runs for the evaluation and the examples (``devices`` names).
 
     Returns:
         The path of the HTML file.
@@ -71,7 +73,7 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be a whole number >= 1; got {examples!r}")
     run_dir = Path(run_dir)
-    config, model = train.load_run(run_dir)
+    config, model = train.load_run(run_dir, device)
     cfg = config.train
     test = train.TensorData.from_split(data.load(cfg.dataset, "test", root))
     result = evaluation(run_dir, model, config, test)

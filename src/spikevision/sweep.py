@@ -155,6 +155,7 @@ def run_sweep(
     train_subset: int = DEFAULT_TRAIN_SUBSET,
     data_root: str | Path | None = None,
     on_event: EventHandler | None = None,
+    device: str = "auto",
 ) -> list[SweepPoint]:
     """Train (or reuse) every point of the grid into ``out_dir`` and write the table and the plot.
 
@@ -162,6 +163,8 @@ def run_sweep(
         out_dir: the sweep directory; one run directory per point is made inside it.
         preset, overrides, encodings, steps, epochs, train_subset: as in :func:`point_configs`.
         data_root: where the datasets are cached (``data.fetch`` decides when None).
+        device: where each point trains (``devices`` names); not part of a point's config, so a sweep
+            started on one device may be finished on another.
         on_event: called as ``on_event(kind, info)``: "point" before each point (info: index, total,
             encoding, num_steps, run_dir, reused), then train.fit's own events for a point that trains,
             and "point_done" (info: index, total, point).
@@ -188,7 +191,8 @@ def run_sweep(
         emit("point", {"index": index, "total": len(configs), "encoding": enc, "num_steps": num_steps,
                        "run_dir": str(run_dir), "reused": state == "finished"})
         if state != "finished":
-            train.fit(cfg, run_dir, data_root=data_root, resume=state == "started", on_event=on_event)
+            train.fit(cfg, run_dir, data_root=data_root, resume=state == "started", on_event=on_event,
+                      device=device)
         points.append(read_point(run_dir, out_dir))
         write_results(out_dir, points, _meta(configs, preset, overrides, epochs, train_subset))
         emit("point_done", {"index": index, "total": len(configs), "point": points[-1]})

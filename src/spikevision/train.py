@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from spikevision import data, distributed, encoding, metrics
+from spikevision import data, devices, distributed, encoding, metrics, precision
 from spikevision.checkpoint import (
     CHECKPOINT_NAME,
     load_model_weights,
@@ -71,6 +71,10 @@ class TensorData:
             images, labels = images[:limit], labels[:limit]
         return cls(data.to_float(images), labels.long(), tuple(split.classes))
 
+    def to(self, device: torch.device) -> "TensorData":
+        """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32)."""
+        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
 
 def step_generator(seed: int, step: int) -> torch.Generator:
     """The generator for everything random in one training step (encoding, augmentation, dropout)."""
@@ -86,12 +90,13 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
     if max_shift == 0:
         return images
     b, _, h, w = images.shape
+    device = images.device  # the offsets are drawn on the CPU generator, wherever the images are
     padded = F.pad(images, (max_shift,) * 4)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (B, H, 1)
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(b)[:, None, None]
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
+    rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]  # (B, H, 1)
+    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]  # (B, 1, W)
+    batch = torch.arange(b, device=device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
@@ -99,7 +104,7 @@ def random_flip(images: torch.Tensor, enabled: bool, generator: torch.Generator)
     """Mirror a random half of the images ``[B, C, H, W]`` left-right (no draw at all when disabled)."""
     if not enabled:
         return images
-    flip = torch.rand(images.shape[0], generator=generator) < 0.5
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
@@ -109,8 +114,15 @@ def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generat
         return images
     options = dict(cfg.encoding_options)
     if cfg.encoding == "rate":
-        options["generator"] = generator
+        options["generator"] = _generator_on(generator, images.device)
     return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
+
+
+def _generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """``generator`` itself on its own device type; elsewhere (a GPU) a generator there with its seed."""
+    if generator is None or generator.device.type == device.type:
+        return generator
+    return torch.Generator(device=device).manual_seed(generator.initial_seed())
 
 
 def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -166,12 +178,14 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     """Accuracy and activity of ``model`` on every sample of ``test`` (no dropped batches).
 
     In a process group (``ctx``) each process takes every ``world_size``-th batch and the sums are combined,
-    so every sample is evaluated once and every process returns the same result.
+    so every sample is evaluated once and every process returns the same result. The batches run on the
+    model's device, in the run's precision.
 
     Returns a dict: accuracy, loss, per_class_accuracy, confusion, spikes_per_sample (per layer and total),
     synops_per_sample, energy estimate.
     """
     model.eval()
+    device = model_device(model)
     n = len(test.labels)
     num_classes = len(test.classes)
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
@@ -181,16 +195,17 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
     input_spikes = 0.0
     for start in range(0, n, cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
-        images = test.images[start : start + cfg.eval_batch_size]
-        target = test.labels[start : start + cfg.eval_batch_size].to(ctx.device)
-        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start)).to(ctx.device)
-        out = model(x, num_steps=cfg.num_steps, record=True)
-        loss_sum += float(loss_fn(out.spk, out.mem, target, cfg)) * len(target)
+        images = test.images[start : start + cfg.eval_batch_size].to(device)
+        target = test.labels[start : start + cfg.eval_batch_size].to(device)
+        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start))
+        with precision.autocast(cfg.precision, device):
+            out = model(x, num_steps=cfg.num_steps, record=True)
+        loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
         pred = metrics.predict_from_output(out.spk, out.mem)
         confusion += metrics.confusion_matrix(pred, target, num_classes).cpu()
         # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
         # up to 2**24 steps); the spike totals and the SynOps both come from them.
-        counts = [spikes.sum(0) for spikes in (*out.hidden, out.spk)]
+        counts = [spikes.sum(0, dtype=torch.float32) for spikes in (*out.hidden, out.spk)]
         layer_spikes += torch.tensor([float(c.sum(dtype=torch.float64)) for c in counts], dtype=torch.float64)
         # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
         entering = ((x.sum(0, dtype=torch.float64) if cfg.encoding != "direct" else None), *counts[:-1])
@@ -225,6 +240,12 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     }
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device ``model``'s parameters live on (the CPU for a model without any)."""
+    first = next(model.parameters(), None)
+    return torch.device("cpu") if first is None else first.device
+
+
 def fit(
     config: RunConfig,
     run_dir: Path,
@@ -232,6 +253,8 @@ def fit(
     data_root: Path | None = None,
     resume: bool = False,
     on_event: EventHandler | None = None,
+    device: str | None = None,
+    dist_backend: str = "auto",
 ) -> dict:
     """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``).
 
@@ -243,10 +266,21 @@ def fit(
             config, when it was stopped before the first checkpoint).
         on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end" (on rank 0 only
             when started by torchrun).
+        device: where to train ("auto", "cpu", "cuda", "cuda:N"); None takes the config's ``train.device``.
+            A resumed run may continue on another device than it started on.
+        dist_backend: under torchrun, "auto", "gloo" or "nccl" (``distributed.placement``).
     """
-    ctx = distributed.setup()
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
+    if resume:
+        config = load_run_config(run_dir)
+    elif ckpt_path.exists():
+        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    ctx = distributed.setup(device or config.train.device, dist_backend)
     try:
-        return _fit(config, Path(run_dir), data_root, resume, on_event, ctx)
+        return _fit(config, run_dir, data_root, resume, on_event, ctx)
     finally:
         distributed.teardown(ctx)
 
@@ -255,17 +289,11 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
          on_event: EventHandler | None, ctx: distributed.Context) -> dict:
     emit = on_event if on_event and ctx.is_main else (lambda kind, info: None)
     ckpt_path = run_dir / CHECKPOINT_NAME
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
-    if resume:
-        config = load_run_config(run_dir)
-    elif ckpt_path.exists():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     cfg = config.train
 
     # Everything that can be refused is checked before the run directory is touched.
-    train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset)
-    test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root))
+    train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset).to(ctx.device)
+    test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root)).to(ctx.device)
     n = len(train_data.labels)
     steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
     if steps_per_epoch == 0:
@@ -280,6 +308,7 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
     model = build_model(config.model).to(ctx.device)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg, total_steps)
+    scaler = precision.grad_scaler(cfg.precision, ctx.device)
     progress = {"step": 0, "epochs_done": 0, "train_seconds": 0.0, "eval_seconds": 0.0, "history": []}
     # A run killed before its first checkpoint resumes from the start: the same seed replays it exactly.
     if resume and ckpt_path.is_file():
@@ -290,6 +319,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
             load_optimizer_state(optimizer, tensors, meta)
             if scheduler is not None:
                 _load_scheduler(scheduler, meta)
+            if scaler is not None and "scaler" in progress:
+                scaler.load_state_dict(progress["scaler"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
                              f"({exc!r}); was the config edited?") from None
@@ -308,6 +339,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
 
     def checkpoint() -> None:
         _check_finite(model, progress["step"])  # never save non-finite weights as the last good ones
+        if scaler is not None:
+            progress["scaler"] = scaler.state_dict()  # fp16's loss scale: numbers only, saved as JSON
         if ctx.is_main:
             save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
 
@@ -325,8 +358,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
                 step = progress["step"]
                 batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
                 tick = time.perf_counter()
-                record, stop = _train_step(net, optimizer, scheduler, train_data, batch, cfg, step, ctx,
-                                           interrupted.is_set())
+                record, stop = _train_step(net, (optimizer, scheduler, scaler), train_data, batch, cfg, step,
+                                           ctx, interrupted.is_set())
                 progress["train_seconds"] += time.perf_counter() - tick
                 progress["step"] = step + 1
                 record.update(kind="step", epoch=epoch, step=step + 1)
@@ -354,29 +387,23 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
                 raise TrainingInterrupted(run_dir, progress["step"])
 
     summary = _summary(config, progress, model)
-    summary["processes"] = ctx.world_size
+    summary.update(processes=ctx.world_size, precision=cfg.precision, **devices.record(ctx.device))
     if ctx.is_main:
         write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     emit("end", summary)
     return summary
 
 
-def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,
+def _train_step(model, optimizers: tuple, train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,
                 step: int, ctx: distributed.Context, interrupted: bool) -> tuple[dict, bool]:
-    """One optimiser step on ``batch``; returns the step's record and whether to stop (Ctrl-C in any process)."""
-    generator = step_generator(cfg.seed, step)
-    # Dropout and any other draw from the global RNG; another stream for each process of a group.
-    torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
-    images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
-    images = random_flip(images, cfg.augment_flip, generator)
-    target = train_data.labels[batch]
-    x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
-    if ctx.distributed:
-        mine = ctx.shard(len(batch))
-        x = (x[mine] if cfg.encoding == "direct" else x[:, mine]).to(ctx.device)
-        target = target[mine].to(ctx.device)
-    out = model(x, num_steps=cfg.num_steps)
-    loss = loss_fn(out.spk, out.mem, target, cfg)
+    """One optimiser step on ``batch``; returns the step's record and whether to stop (Ctrl-C in any process).
+
+    ``optimizers``: the optimiser, the schedule (or None) and fp16's loss scaler (or None).
+    """
+    x, target = _step_inputs(train_data, batch, cfg, step, ctx)
+    with precision.autocast(cfg.precision, ctx.device):
+        out = model(x, num_steps=cfg.num_steps)
+    loss = loss_fn(out.spk.float(), out.mem.float(), target, cfg)  # the loss in float32 whatever the precision
     with torch.no_grad():
         correct = (metrics.predict_from_output(out.spk, out.mem) == target).float()
     stop = False
@@ -392,20 +419,45 @@ def _train_step(model, optimizer, scheduler, train_data: TensorData, batch: torc
         loss_value, accuracy = loss.item(), correct.mean().item()
     if not math.isfinite(loss_value):
         raise TrainingDiverged(f"loss became {loss_value} at step {step + 1}")
+    _apply_gradients(loss, *optimizers, step)
+    # NaN can reach the weights while the loss stays finite (a NaN hidden membrane never spikes, so the
+    # output sees zeros): check the weights too, or they would be trained on and saved.
+    _check_finite(model, step + 1)
+    return {"loss": loss_value, "accuracy": accuracy, "lr": optimizers[0].param_groups[0]["lr"]}, stop
+
+
+def _step_inputs(train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig, step: int,
+                 ctx: distributed.Context) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network input and targets of this process's share of step ``step``'s batch, on its device."""
+    generator = step_generator(cfg.seed, step)
+    # Dropout and any other draw from the global RNG; another stream for each process of a group.
+    torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
+    images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
+    images = random_flip(images, cfg.augment_flip, generator)
+    target = train_data.labels[batch]
+    x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
+    if ctx.distributed:
+        mine = ctx.shard(len(batch))
+        x, target = (x[mine] if cfg.encoding == "direct" else x[:, mine]), target[mine]
+    return x, target
+
+
+def _apply_gradients(loss: torch.Tensor, optimizer, scheduler, scaler, step: int) -> None:
+    """Backward and one optimiser step (through fp16's loss scaler when there is one), then the schedule's."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss if scaler is None else scaler.scale(loss)).backward()
     try:
-        optimizer.step()
+        if scaler is None:
+            optimizer.step()
+        else:  # skips the step when the scaled gradients overflowed, and lowers the scale
+            scaler.step(optimizer)
+            scaler.update()
     except RuntimeError as exc:  # e.g. Adam's lr / bias correction beyond float32: a divergence, not a bug
         if "overflow" not in str(exc):
             raise
         raise TrainingDiverged(f"the optimiser step overflowed at step {step + 1} ({exc})") from None
     if scheduler is not None:
         scheduler.step()
-    # NaN can reach the weights while the loss stays finite (a NaN hidden membrane never spikes, so the
-    # output sees zeros): check the weights too, or they would be trained on and saved.
-    _check_finite(model, step + 1)
-    return {"loss": loss_value, "accuracy": accuracy, "lr": optimizer.param_groups[0]["lr"]}, stop
 
 
 @contextlib.contextmanager
@@ -554,11 +606,14 @@ def load_run_config(run_dir: Path) -> RunConfig:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
 
 
-def load_run(run_dir: Path) -> tuple[RunConfig, torch.nn.Module]:
-    """The config and trained model of a run directory, ready for evaluation."""
+def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConfig, torch.nn.Module]:
+    """The config and trained model of a run directory, ready for evaluation on ``device``.
+
+    A checkpoint holds CPU tensors, whatever device trained it, so any run loads on any device.
+    """
     config = load_run_config(run_dir)
     model = build_model(config.model)
     tensors, _ = read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
     load_model_weights(model, tensors, Path(run_dir) / CHECKPOINT_NAME)
     model.eval()
-    return config, model
+    return config, model.to(devices.resolve(device))

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a trained run on the full test set",
@@ -13,13 +15,14 @@ def register(subparsers) -> None:
     p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--root", type=Path, default=None, help="data directory")
+    add_device(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spikevision import data, report, train
 
-    config, model = train.load_run(args.run)
+    config, model = train.load_run(args.run, args.device)
     test = train.TensorData.from_split(data.load(config.train.dataset, "test", args.root))
     result = report.evaluation(args.run, model, config, test, reuse=False)
     if args.json:

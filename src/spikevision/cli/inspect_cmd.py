@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -31,6 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--fps", type=float, default=25, help="animation frames per second (default 25)")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
     p.add_argument("--out", type=Path, required=True, help="directory for the pictures")
+    add_device(p)
     p.set_defaults(func=run)
 
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--fps must be in (0, 100]; got {args.fps:g}")
     if args.index is None and args.count < 1:
         raise ValueError(f"--count must be >= 1; got {args.count}")
-    config, model = train.load_run(args.run)
+    config, model = train.load_run(args.run, args.device)
     cfg = config.train
     test = train.TensorData.from_split(data.load(cfg.dataset, "test", args.root))
     if args.index is not None:

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("predict", help="classify image files with a trained run",
@@ -15,23 +17,23 @@ def register(subparsers) -> None:
     p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
     p.add_argument("images", type=Path, nargs="+", help="image files")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_device(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from spikevision import metrics, preprocess, train
+    from spikevision import inspection, metrics, preprocess, train
 
-    config, model = train.load_run(args.run)
+    config, model = train.load_run(args.run, args.device)
     images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])
     # Each image encoded with its own generator from the same seed: its answer (rate coding draws random
     # spikes) never depends on which other files are named with it, or in what order.
     inputs = [train.model_input(image[None], config.train, train.step_generator(config.train.seed, 0))
               for image in images]
-    with torch.no_grad():
-        out = model(torch.cat(inputs, dim=0 if config.train.encoding == "direct" else 1),
-                    num_steps=config.train.num_steps)
+    out = inspection.run_model(model, torch.cat(inputs, dim=0 if config.train.encoding == "direct" else 1),
+                               config.train)
     predicted = metrics.predict_from_output(out.spk, out.mem)
     counts = out.spk.sum(0)
     results = [

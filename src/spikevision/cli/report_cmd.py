@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
     p.add_argument("--examples", type=int, default=3, help="right and wrong predictions to show, each (default 3)")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
+    add_device(p)
     p.set_defaults(func=run)
 
 
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from spikevision import report
 
     start = time.perf_counter()
-    path = report.build_report(args.run, root=args.root, examples=args.examples)
+    path = report.build_report(args.run, root=args.root, examples=args.examples, device=args.device)
     size = path.stat().st_size
     print(f"Wrote {path} ({size / 1e6:.1f} MB, every image inline) in {time.perf_counter() - start:.0f} s; "
           f"open it in a browser: {path.resolve().as_uri()}")

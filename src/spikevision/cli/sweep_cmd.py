@@ -13,6 +13,7 @@ from pathlib import Path
 
 from spikevision import config as config_mod
 from spikevision import sweep
+from spikevision.cli._options import add_device
 
 
 def register(subparsers) -> None:
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
     p.add_argument("--quiet", action="store_true", help="no progress lines or bars")
     p.add_argument("--out", type=Path, required=True, help="sweep directory (one run directory per point inside)")
+    add_device(p)
     p.set_defaults(func=run)
 
 
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         points = sweep.run_sweep(
             args.out, preset=args.preset, overrides=args.overrides, encodings=args.encodings, steps=args.steps,
             epochs=args.epochs, train_subset=args.train_subset, data_root=args.root, on_event=progress,
+            device=args.device,
         )
     except train.TrainingInterrupted:
         progress.close()

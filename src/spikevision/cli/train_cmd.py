@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 from spikevision import config as config_mod
 
 
@@ -26,6 +28,11 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--root", type=Path, default=None, help="data directory (default: $SPIKEVISION_DATA or the cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device(p, default=None, help_default="the config's train.device, auto in every preset; "
+               "a resumed run may change it")
+    p.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
+                   help="under torchrun: the process group's backend (default auto: NCCL when each process has "
+                        "a GPU of its own, else gloo)")
     p.set_defaults(func=run)
 
 
@@ -46,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     bar = _ProgressPrinter(disable=args.quiet)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,
-                            on_event=bar if main_process else None)
+                            on_event=bar if main_process else None, device=args.device,
+                            dist_backend=args.dist_backend)
     except train.TrainingInterrupted as stop:
         bar.close()
         if not main_process:

@@ -62,7 +62,7 @@ def gpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
     """The LIF sequence on a CUDA device with the Triton kernel; arguments and result as ``cpu_sequence``."""
     from spikevision.kernels import _autograd, gpu
 
-    _check(current, reset, surrogate, beta, threshold, "triton", gpu.devices())
+    _check(current, reset, surrogate, beta, threshold, "triton", gpu.devices(), half=True)
     if not gpu.available():
         raise ValueError("the 'triton' LIF backend needs triton and a CUDA device (or TRITON_INTERPRET=1 for "
                          "CPU tensors); use backend='auto'")
@@ -71,7 +71,7 @@ def gpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
 
 def choose(current: Tensor, beta, threshold, reset: str, surrogate) -> str:
     """The fastest backend that computes exactly the reference's result here: "numba", "triton" or "reference"."""
-    if not supported(current, beta, threshold, reset, surrogate):
+    if not supported(current, beta, threshold, reset, surrogate, half=current.device.type == "cuda"):
         return "reference"
     if current.device.type == "cpu":
         from spikevision.kernels import cpu
@@ -84,11 +84,12 @@ def choose(current: Tensor, beta, threshold, reset: str, surrogate) -> str:
     return "reference"  # meta and other devices: the plain torch loop
 
 
-def _check(current: Tensor, reset: str, surrogate, beta, threshold, name: str, devices: tuple) -> None:
+def _check(current: Tensor, reset: str, surrogate, beta, threshold, name: str, devices: tuple,
+           half: bool = False) -> None:
     if current.device.type not in devices:
         raise ValueError(f"the {name!r} LIF backend runs on {' or '.join(devices)} tensors, got "
                          f"{current.device.type}; use backend='auto'")
-    if not supported(current, beta, threshold, reset, surrogate):
+    if not supported(current, beta, threshold, reset, surrogate, half=half):
         raise ValueError(f"the {name!r} LIF backend does not cover this input (dtype {current.dtype}, "
                          f"surrogate {surrogate.name!r}, coefficient dtypes/devices); use backend='auto', "
                          "which falls back to the reference loop")

@@ -50,15 +50,23 @@ def surrogate_constants(surrogate) -> tuple[int, tuple[float, float]]:
     return code, constants[code]
 
 
-def supported(current: Tensor, beta, threshold, reset: str, surrogate) -> bool:
-    """Whether the fused kernels compute exactly what the reference does for these inputs."""
-    if current.dtype not in (torch.float32, torch.float64) or reset not in RESET_CODES:
+HALF = (torch.float16, torch.bfloat16)
+
+
+def supported(current: Tensor, beta, threshold, reset: str, surrogate, *, half: bool = False) -> bool:
+    """Whether the fused kernels compute exactly what the reference does for these inputs.
+
+    ``half``: the engine reads float16/bfloat16 currents itself (Triton), integrating them in float32.
+    """
+    dtypes = (torch.float32, torch.float64) + (HALF if half else ())
+    if current.dtype not in dtypes or reset not in RESET_CODES:
         return False
     if surrogate.name not in SURROGATE_CODES:
         return False
+    state = torch.float32 if current.dtype in HALF else current.dtype
     for value in (beta, threshold):
         # A coefficient with dimensions of another dtype would change the reference's result dtype.
-        if isinstance(value, Tensor) and value.dim() > 0 and (value.dtype != current.dtype
+        if isinstance(value, Tensor) and value.dim() > 0 and (value.dtype != state
                                                               or value.device != current.device):
             return False
     return True
@@ -75,6 +83,9 @@ def run(engine, current: Tensor, mem0: Tensor, beta, threshold, reset: str, surr
         beta, threshold: numbers, or tensors broadcastable to ``[B, ...]`` (beta already clamped).
         reset, surrogate: as in ``neuron.LIFParams``.
         need_mem: also return the membranes over time (otherwise they are never written).
+
+    A float16/bfloat16 current (engines that read it: Triton) comes with a float32 ``mem0``: the membranes
+    are float32, the spikes and the current's gradient half.
     """
     source = constant_source(current)
     cur = source if source is not None else current
@@ -106,7 +117,7 @@ class _Fused(torch.autograd.Function):
         beta_arr = coefficient_array(beta, mem0)
         thr_arr = coefficient_array(threshold, mem0)
         shape = (steps, *mem0.shape)
-        spk = torch.empty(shape, dtype=mem0.dtype, device=mem0.device)
+        spk = torch.empty(shape, dtype=cur.dtype, device=mem0.device)  # a half current's spikes are half too
         mem = torch.empty(shape, dtype=mem0.dtype, device=mem0.device) if need_mem else None
         last = torch.empty_like(flat_mem0)
         engine.forward(flat_cur, 0 if constant else 1, flat_mem0, beta_arr, thr_arr, RESET_CODES[reset],

@@ -39,10 +39,10 @@ def forward_kernel(cur, cur_step, mem0, beta, thr, spk, mem, last, steps, size,
     r = fired(m, th)
     for t in range(steps):
         row = tl.cast(t, tl.int64) * size
-        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0).to(m.dtype)  # half: exact upcast
         m = advance(MODE, m, x, r, b, th)
         r = fired(m, th)
-        tl.store(spk + row + offs, r, mask=mask)
+        tl.store(spk + row + offs, r, mask=mask)  # cast to the spikes' dtype (half for a half current)
         if STORE_MEM:
             tl.store(mem + row + offs, m, mask=mask)
     tl.store(last + offs, m, mask=mask)
@@ -84,7 +84,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
     r = fired(m, th)
     for t in range(steps):
         row = tl.cast(t, tl.int64) * size
-        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0).to(m.dtype)
         m = advance(MODE, m, x, r, b, th)
         r = fired(m, th)
         tl.store(mems + row + size + offs, m, mask=mask)
@@ -103,8 +103,8 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, mems, g_spk, g_mem, g_last,
         if HAS_G_MEM:
             dm += tl.load(g_mem + row + offs, mask=mask, other=0.0)
         if HAS_G_SPK:
-            gs = tl.load(g_spk + row + offs, mask=mask, other=0.0)
-            through = gs * surrogate(CODE, now - th, a, c).to(gs.dtype)
+            gs = tl.load(g_spk + row + offs, mask=mask, other=0.0).to(now.dtype)  # half spikes' gradient
+            through = gs * surrogate(CODE, now - th, a, c)
             dm += through
             sum_thr -= through.to(tl.float64)
         before = fired(prev, th)  # r_{t-1}, the reset applied at step t
