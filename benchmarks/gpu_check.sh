@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The GPU issue's figures in one command, on a machine with one NVIDIA GPU and no network:
+#   1. the GPU tests (tests/test_kernels.py, tests/test_devices.py) with Triton compiled for the GPU;
+#   2. benchmarks/bench_gpu.py: the handout step and the Open Neuromorphic case against snnTorch on the same
+#      GPU, the seed preset, one epoch of conv, quick in fp32 / bf16 on the GPU and fp32 on the CPU.
+# Writes OUT_DIR/gpu_check.json, OUT_DIR/gpu_check.md and OUT_DIR/tests.log (OUT_DIR: $1, else $OUT, else
+# gpu-check/). Without a GPU it says so in one line and exits 0.
+#
+# Prepare here, where the package registries are reachable: `bash benchmarks/gpu_prepare.sh` puts the
+# wheels the GPU machine lacks in .whl/ and MNIST in .gpudata/ (both ignored by git; carry them along).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR=${1:-${OUT:-gpu-check}}
+PY=${PYTHON:-python3}
+
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+    echo "gpu_check: $PY cannot import torch, so no GPU can be used here (set PYTHON=...); nothing measured"
+    exit 0
+fi
+if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    echo "gpu_check: no CUDA GPU here (torch.cuda.is_available() is False); nothing measured"
+    exit 0
+fi
+if compgen -G ".whl/*.whl" >/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/sv-site \
+        .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/sv-site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+[ -d .gpudata ] && export SPIKEVISION_DATA="$PWD/.gpudata"
+mkdir -p "$OUT_DIR"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT_DIR/gpu.txt"
+
+start=$(date +%s)
+timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_devices.py \
+    >"$OUT_DIR/tests.log" 2>&1
+echo "gpu_check: GPU tests exited $? in $(( $(date +%s) - start )) s; last lines:"
+tail -n 3 "$OUT_DIR/tests.log"
+
+timeout 420 "$PY" benchmarks/bench_gpu.py --out "$OUT_DIR"
+echo "gpu_check: benchmark exited $? after $(( $(date +%s) - start )) s in all"

@@ -1,0 +1,47 @@
+"""The GPU check runs where there is no GPU too: it says so and exits 0, and its benchmark works at tiny sizes.
+
+A GPU session has minutes of device time and no network; a script that broke since the last one would waste
+them. So the script itself is checked here, on the CPU, on every run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0(tmp_path):
+    if _has_cuda():
+        pytest.skip("a GPU is present: benchmarks/gpu_check.sh would run for minutes (run it by hand)")
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines() == [
+        "gpu_check: no CUDA GPU here (torch.cuda.is_available() is False); nothing measured"]
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--device", "cpu", "--smoke",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert result["smoke"] and result["device"] == "cpu"
+    for row in result["cases"].values():
+        assert set(row["seconds"]) == {"snntorch", "spikevision"} and min(row["seconds"].values()) > 0
+    assert set(result["runs"]) == {"seed", "conv (1 epoch)", "quick fp32", "quick bf16"}
+    assert all("error" not in run and 0 < run["test_accuracy"] <= 1 for run in result["runs"].values())
+    assert result["runs"]["quick bf16"]["precision"] == "bf16"
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert "| handout step" in table and "| quick bf16 |" in table
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
