@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from spikevision import plotting
-from spikevision.checkpoint import write_atomic
+from spikevision import plotting, rundir
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / rundir.METRICS
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no metrics.jsonl; is it a run directory?")
+        raise FileNotFoundError(f"{run_dir} has no {rundir.METRICS}; is it a run directory?")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -28,12 +27,12 @@ def training_curves(run_dir: Path) -> list[Path]:
         fig, ax = plotting.new_figure(figsize=(7, 4))
         plotting.loss_curve(ax, [r["step"] for r in steps], [r["loss"] for r in steps], label="training batch",
                             smooth=max(1, len(steps) // 50))
-        written.append(plotting.save_figure(fig, run_dir / "loss.png"))
+        written.append(plotting.save_figure(fig, run_dir / rundir.LOSS_PLOT))
     if epochs:
         fig, ax = plotting.new_figure(figsize=(7, 4))
         plotting.accuracy_curve(ax, [r["epoch"] for r in epochs], [r["test_accuracy"] for r in epochs],
                                 label="test set (all images)", title="Test accuracy after each epoch")
-        written.append(plotting.save_figure(fig, run_dir / "accuracy.png"))
+        written.append(plotting.save_figure(fig, run_dir / rundir.ACCURACY_PLOT))
     return written
 
 
@@ -42,10 +41,10 @@ def confusion(run_dir: Path, matrix: Sequence[Sequence[int]], classes: Sequence[
     run_dir = Path(run_dir)
     fig, ax = plotting.new_figure(figsize=(6.5, 5.5))
     plotting.confusion_matrix(ax, matrix, classes)
-    png = plotting.save_figure(fig, run_dir / "confusion.png")
+    png = plotting.save_figure(fig, run_dir / rundir.CONFUSION_PLOT)
     payload = {"classes": list(classes), "rows": "true class", "columns": "predicted class", "matrix": matrix}
-    write_atomic(run_dir / "confusion.json", (json.dumps(payload, indent=2) + "\n").encode())
-    return [png, run_dir / "confusion.json"]
+    rundir.write_json(run_dir / rundir.CONFUSION_TABLE, payload)
+    return [png, run_dir / rundir.CONFUSION_TABLE]
 
 
 # --------------------------------------------------------------------------- inside the network

@@ -7,8 +7,8 @@ prediction) whichever other samples it is inspected with.
 
 Example::
 
-    >>> config, model = train.load_run(run_dir)
-    >>> test = train.TensorData.from_split(data.load("mnist", "test"))
+    >>> config, model = rundir.load_run(run_dir)
+    >>> test = TensorData.from_split(data.load("mnist", "test"))
     >>> right, wrong = find_examples(model, config.train, test, right=3, wrong=3)
     >>> [s.prediction for s in inspect_samples(model, config.train, test, wrong)]
 """
@@ -23,14 +23,11 @@ import torch
 
 from spikevision import metrics, precision
 from spikevision.config import TrainConfig
+from spikevision.evaluation import model_device
+from spikevision.inputs import SAMPLE_STREAM, TensorData, model_input, stream_generator
 from spikevision.model import ModelOutput
-from spikevision.train import TensorData, model_device, model_input, step_generator
 
 Tensor = torch.Tensor
-
-# Generator streams of inspected samples start here: far from those of training steps and evaluation batches.
-_SAMPLE_STREAM = 20_000_000
-
 
 @dataclass(frozen=True)
 class Inspection:
@@ -81,7 +78,7 @@ def sample_input(images: Tensor, indices: Sequence[int], cfg: TrainConfig) -> Te
     """
     if cfg.encoding == "direct":
         return images
-    parts = [model_input(images[i : i + 1], cfg, step_generator(cfg.seed, _SAMPLE_STREAM + int(index)))
+    parts = [model_input(images[i : i + 1], cfg, stream_generator(cfg.seed, SAMPLE_STREAM, int(index)))
              for i, index in enumerate(indices)]
     return torch.cat(parts, dim=1)
 
@@ -139,7 +136,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
     """Run chosen test images through the network, recording every layer.
 
     Args:
-        model: a trained network (e.g. from ``train.load_run``).
+        model: a trained network (e.g. from ``rundir.load_run``).
         cfg: the run's ``TrainConfig``.
         test: the test split as ``TensorData``.
         indices: indices into the split (duplicates are kept once).

@@ -21,11 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import animation, data, encoding, figures, inspection, plotting, train
-from spikevision.checkpoint import CHECKPOINT_NAME, write_atomic
+from spikevision import animation, data, encoding, figures, inspection, plotting, rundir
+from spikevision.evaluation import evaluate
+from spikevision.inputs import TensorData, step_generator
 
-REPORT_NAME = "report.html"
-EVALUATION_NAME = "evaluation.json"
+REPORT_NAME = rundir.REPORT  # kept for callers of the old names
+EVALUATION_NAME = rundir.EVALUATION
 # Latency code of the encode section when the run has its own none: the handout's tau and threshold,
 # stretched over the window (normalize) so that any number of steps holds every spike.
 _LATENCY_SHOWN = {"tau": 5.0, "threshold": 0.01, "linear": True, "normalize": True, "clip": True}
@@ -34,25 +35,22 @@ _ENCODE_STEPS = (10, 100)
 _MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
-def evaluation(run_dir: Path, model, config, test: train.TensorData, *, reuse: bool = True) -> dict:
+def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = True) -> dict:
     """The run's test-set evaluation, reused from ``evaluation.json`` when it is newer than the checkpoint
     (and ``reuse``).
 
-    Otherwise it evaluates every test image (``train.evaluate``) and writes ``evaluation.json``,
+    Otherwise it evaluates every test image (``evaluation.evaluate``) and writes ``evaluation.json``,
     ``confusion.png`` and ``confusion.json`` into ``run_dir``, as ``spikevision evaluate`` does.
     """
-    path = Path(run_dir) / EVALUATION_NAME
-    checkpoint = Path(run_dir) / CHECKPOINT_NAME
+    path = Path(run_dir) / rundir.EVALUATION
+    checkpoint = Path(run_dir) / rundir.CHECKPOINT
     if reuse and path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
-        try:
-            result = json.loads(path.read_text())
-            if "confusion" in result and "classes" in result:
-                return result
-        except json.JSONDecodeError:
-            pass  # a damaged file is simply made again
-    result = train.evaluate(model, test, config.train, seed=config.train.seed)
+        result = rundir.read_json(path, {})  # a damaged file is simply made again
+        if isinstance(result, dict) and "confusion" in result and "classes" in result:
+            return result
+    result = evaluate(model, test, config.train, seed=config.train.seed)
     result["classes"] = list(test.classes)
-    write_atomic(path, (json.dumps(result, indent=2) + "\n").encode())
+    rundir.write_json(path, result)
     figures.confusion(run_dir, result["confusion"], result["classes"])
     return result
 
@@ -73,14 +71,14 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples must be a whole number >= 1; got {examples!r}")
     run_dir = Path(run_dir)
-    config, model = train.load_run(run_dir, device)
+    config, model = rundir.load_run(run_dir, device)
     cfg = config.train
-    test = train.TensorData.from_split(data.load(cfg.dataset, "test", root))
+    test = TensorData.from_split(data.load(cfg.dataset, "test", root))
     result = evaluation(run_dir, model, config, test)
     figures.training_curves(run_dir)
     right, wrong = inspection.find_examples(model, cfg, test, right=examples, wrong=examples)
     inspected = {ins.index: ins for ins in inspection.inspect_samples(model, cfg, test, right + wrong)}
-    summary = _read_json(run_dir / "summary.json")
+    summary = rundir.read_json(run_dir / rundir.SUMMARY, {})
     sections = [
         ("summary", "Summary", _summary(config, model, result, summary)),
         ("config", "Configuration", _config(config)),
@@ -95,7 +93,7 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     ]
     title = f"spikevision run report: {run_dir.resolve().name}"
     page = _page(title, sections)
-    path = run_dir / REPORT_NAME
+    path = run_dir / rundir.REPORT
     with plotting.atomic_output(path) as tmp:  # readable by all, like the figures beside it
         tmp.write_text(page, encoding="utf-8")
     return path
@@ -140,11 +138,11 @@ def _config(config) -> str:
 def _training(run_dir: Path) -> str:
     epochs = [r for r in figures.read_metrics(run_dir) if r["kind"] == "epoch"]
     parts = []
-    if (run_dir / "loss.png").is_file():
-        parts.append(_figure_file(run_dir / "loss.png", "Training loss of each batch (with its moving average on "
+    if (run_dir / rundir.LOSS_PLOT).is_file():
+        parts.append(_figure_file(run_dir / rundir.LOSS_PLOT, "Training loss of each batch (with its moving average on "
                                   "long runs): it falls as the network learns."))
     if len(epochs) > 1:
-        parts.append(_figure_file(run_dir / "accuracy.png", "Accuracy on the whole test set after each epoch."))
+        parts.append(_figure_file(run_dir / rundir.ACCURACY_PLOT, "Accuracy on the whole test set after each epoch."))
     elif epochs:  # one point makes no curve
         parts.append(f"<p>Test accuracy after the single epoch: {epochs[0]['test_accuracy'] * 100:.2f}%.</p>")
     return "".join(parts) or "<p>No training records (metrics.jsonl is empty).</p>"
@@ -160,7 +158,7 @@ def _results(run_dir: Path, result: dict) -> str:
         bar = "" if shown == "n/a" else f'<span class="bar" style="width:{acc * 100:.1f}%"></span>'
         rows.append((_e(name), f"{confusion[i][i]:,} / {total:,}", f'<div class="meter">{bar}</div>', shown))
     per_class = _table(["class", "right / images", "", "accuracy"], rows, raw=True, cls="per-class")
-    confusion_png = run_dir / "confusion.png"
+    confusion_png = run_dir / rundir.CONFUSION_PLOT
     figure = _figure_file(confusion_png, "Confusion matrix of the whole test set: rows are true classes, columns "
                           "predicted ones; the colour is the fraction of the true class, each cell its count.")
     return (f"<p>Accuracy {result['accuracy'] * 100:.2f}% and mean loss {result['loss']:.4f} on all "
@@ -228,7 +226,7 @@ def _activity(model, cfg, result: dict) -> str:
             "and real hardware are left out.</p>")
 
 
-def _encodings(run_dir: Path, cfg, test: train.TensorData) -> str:
+def _encodings(run_dir: Path, cfg, test: TensorData) -> str:
     found = sorted(p for coding in encoding.CODINGS for p in run_dir.glob(f"**/*-{coding}.gif"))[:4]
     if found:
         return ("<p>Spike movies written by <code>spikevision encode</code> into this run directory.</p>"
@@ -243,7 +241,7 @@ def _encodings(run_dir: Path, cfg, test: train.TensorData) -> str:
             if own:
                 spikes = inspection.sample_input(image, [0], cfg)
             else:
-                generator = {"generator": train.step_generator(cfg.seed, 0)} if coding == "rate" else {}
+                generator = {"generator": step_generator(cfg.seed, 0)} if coding == "rate" else {}
                 spikes = encoding.encode(image, coding, steps, **options, **generator)
             shown = dict(cfg.encoding_options) if own else options
             described = ", ".join(f"{k}={v}" for k, v in shown.items()) or "gain=1"
@@ -359,10 +357,3 @@ def _figure_png(fig, caption: str, alt: str) -> str:
 
 def _rate(spikes: float, neurons: int, steps: int) -> str:
     return f"{spikes / (neurons * steps):.4f}"
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from spikevision import config as config_mod
 from spikevision import train
-from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint, write_atomic
+from spikevision import rundir
+from spikevision.checkpoint import write_atomic
 
 ENCODINGS = config_mod.ENCODINGS
 DEFAULT_ENCODINGS = ("direct", "rate", "latency")
@@ -51,7 +52,7 @@ SWEPT_KEYS = {
     "train_subset": "--train-subset",
 }
 CSV_NAME, JSON_NAME, PLOT_NAME = "sweep.csv", "sweep.json", "sweep.png"
-SUMMARY_NAME = "summary.json"
+SUMMARY_NAME = rundir.SUMMARY
 
 EventHandler = Callable[[str, dict], None]
 
@@ -204,11 +205,11 @@ def _point_state(run_dir: Path, cfg: config_mod.RunConfig) -> str:
 
     Raises ValueError when the directory holds a run of other settings, which reusing would misreport.
     """
-    if not (run_dir / "config.json").is_file():
-        if (run_dir / CHECKPOINT_NAME).exists():
+    if not (run_dir / rundir.CONFIG).is_file():
+        if (run_dir / rundir.CHECKPOINT).exists():
             raise ValueError(f"{run_dir} holds a checkpoint but no config.json; delete it or choose another --out")
         return "new"
-    saved = train.load_run_config(run_dir)
+    saved = rundir.load_config(run_dir)
     differences = _differences(saved.to_dict(), cfg.to_dict())
     if differences:
         raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(differences[:4])}); "
@@ -231,7 +232,7 @@ def _differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
 def read_point(run_dir: str | Path, sweep_dir: str | Path) -> SweepPoint:
     """The table row of one finished run directory (its ``config.json``, ``summary.json`` and checkpoint)."""
     run_dir = Path(run_dir)
-    cfg = train.load_run_config(run_dir).train
+    cfg = rundir.load_config(run_dir).train
     path = run_dir / SUMMARY_NAME
     try:
         summary = json.loads(path.read_text())
@@ -243,9 +244,7 @@ def read_point(run_dir: str | Path, sweep_dir: str | Path) -> SweepPoint:
         raise FileNotFoundError(f"{run_dir} has no {SUMMARY_NAME}: its training has not finished") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path} is not a readable run summary ({exc!r}); delete {run_dir} to train it again") from None
-    # summary.json counts the network's spikes; the encoded input's are in the last evaluation.
-    _, meta = read_checkpoint(run_dir / CHECKPOINT_NAME)
-    input_spikes = meta.get("progress", {}).get("last_eval", {}).get("spikes_per_sample", {}).get("input")
+    input_spikes = summary.get("input_spikes_per_sample")  # None for direct input
     return SweepPoint(
         encoding=cfg.encoding,
         num_steps=cfg.num_steps,
@@ -287,7 +286,7 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
         writer.writerow({k: "" if v is None else v for k, v in dataclasses.asdict(point).items()})
     write_atomic(out_dir / CSV_NAME, text.getvalue().encode())
     payload = {**(meta or {}), "columns": list(COLUMNS), "points": [dataclasses.asdict(p) for p in points]}
-    write_atomic(out_dir / JSON_NAME, (json.dumps(payload, indent=2) + "\n").encode())
+    rundir.write_json(out_dir / JSON_NAME, payload)
     from spikevision import plotting  # matplotlib loads on first use: every command line starts 0.6 s sooner
 
     plot = plotting.save_figure(sweep_figure(points, title=_title(meta or {})), out_dir / PLOT_NAME)

@@ -20,25 +20,27 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
-from spikevision import data, devices, distributed, encoding, metrics, precision
-from spikevision.checkpoint import (
-    CHECKPOINT_NAME,
-    load_model_weights,
-    load_optimizer_state,
-    read_checkpoint,
-    save_checkpoint,
-    stale_temporaries,
-    write_atomic,
-)
+from spikevision import data, devices, distributed, metrics, precision, rundir
+from spikevision.checkpoint import load_model_weights, load_optimizer_state, read_checkpoint, save_checkpoint
 from spikevision.config import RunConfig, TrainConfig
+from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
+from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
+    TensorData,
+    epoch_order,
+    model_input,
+    random_flip,
+    random_shift,
+    step_generator,
+)
+from spikevision.losses import loss_fn
 from spikevision.model import build_model
+from spikevision.rundir import load_config as load_run_config  # noqa: F401  (re-exported)
+from spikevision.rundir import load_run  # noqa: F401  (re-exported)
 
 EventHandler = Callable[[str, dict], None]
 
@@ -54,94 +56,6 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted at step {step}; checkpoint saved in {run_dir}")
         self.run_dir = run_dir
         self.step = step
-
-
-@dataclass
-class TensorData:
-    """Images as float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 labels ``[N]``."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    classes: tuple
-
-    @classmethod
-    def from_split(cls, split: "data.Split", limit: int = 0) -> "TensorData":
-        images, labels = split.images, split.labels
-        if limit:
-            images, labels = images[:limit], labels[:limit]
-        return cls(data.to_float(images), labels.long(), tuple(split.classes))
-
-    def to(self, device: torch.device) -> "TensorData":
-        """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32)."""
-        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The generator for everything random in one training step (encoding, augmentation, dropout)."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7_919 + epoch + 1))
-
-
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image ``[B, C, H, W]`` by its own random offset in [-max_shift, max_shift] pixels."""
-    if max_shift == 0:
-        return images
-    b, _, h, w = images.shape
-    device = images.device  # the offsets are drawn on the CPU generator, wherever the images are
-    padded = F.pad(images, (max_shift,) * 4)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
-    rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]  # (B, H, 1)
-    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(b, device=device)[:, None, None]
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
-
-
-def random_flip(images: torch.Tensor, enabled: bool, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images ``[B, C, H, W]`` left-right (no draw at all when disabled)."""
-    if not enabled:
-        return images
-    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
-    return torch.where(flip[:, None, None, None], images.flip(-1), images)
-
-
-def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
-    """What the network is fed: the static image (direct) or its spike train ``[T, B, 1, 28, 28]``."""
-    if cfg.encoding == "direct":
-        return images
-    options = dict(cfg.encoding_options)
-    if cfg.encoding == "rate":
-        options["generator"] = _generator_on(generator, images.device)
-    return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
-
-
-def _generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
-    """``generator`` itself on its own device type; elsewhere (a GPU) a generator there with its seed."""
-    if generator is None or generator.device.type == device.type:
-        return generator
-    return torch.Generator(device=device).manual_seed(generator.initial_seed())
-
-
-def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """The training loss from output spikes and membranes ``[T, B, C]``.
-
-    membrane_ce: sum over steps of cross-entropy of the output membrane (the handout's);
-    count_ce: cross-entropy of the spike counts; rate_mse: MSE of spike counts against target counts.
-    """
-    steps = mem.shape[0]
-    if cfg.loss == "membrane_ce":
-        # Classes on dim 1 of a [T, C, B] view: the same mean over T*B as on [T*B, C] rows, about 4x faster on
-        # the CPU (ATen's log-softmax vectorises over the batch instead of over 10 classes; benchmarks/bench_loss.py).
-        return F.cross_entropy(mem.transpose(1, 2), target.expand(steps, -1)) * steps
-    counts = spk.sum(0)
-    if cfg.loss == "count_ce":
-        return F.cross_entropy(counts, target)
-    wanted = torch.full_like(counts, cfg.incorrect_rate * steps)
-    wanted.scatter_(1, target[:, None], cfg.correct_rate * steps)
-    return F.mse_loss(counts, wanted)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -172,80 +86,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_ste
     return None
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed: int = 0,
-             ctx: distributed.Context = distributed.Context()) -> dict:
-    """Accuracy and activity of ``model`` on every sample of ``test`` (no dropped batches).
-
-    In a process group (``ctx``) each process takes every ``world_size``-th batch and the sums are combined,
-    so every sample is evaluated once and every process returns the same result. The batches run on the
-    model's device, in the run's precision.
-
-    Returns a dict: accuracy, loss, per_class_accuracy, confusion, spikes_per_sample (per layer and total),
-    synops_per_sample, energy estimate.
-    """
-    model.eval()
-    device = model_device(model)
-    n = len(test.labels)
-    num_classes = len(test.classes)
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    loss_sum = 0.0
-    layers = model.synaptic_layers()
-    layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
-    synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
-    input_spikes = 0.0
-    for start in range(0, n, cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
-        images = test.images[start : start + cfg.eval_batch_size].to(device)
-        target = test.labels[start : start + cfg.eval_batch_size].to(device)
-        x = model_input(images, cfg, step_generator(seed, 10_000_000 + start))
-        with precision.autocast(cfg.precision, device):
-            out = model(x, num_steps=cfg.num_steps, record=True)
-        loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
-        pred = metrics.predict_from_output(out.spk, out.mem)
-        confusion += metrics.confusion_matrix(pred, target, num_classes).cpu()
-        # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
-        # up to 2**24 steps); the spike totals and the SynOps both come from them.
-        counts = [spikes.sum(0, dtype=torch.float32) for spikes in (*out.hidden, out.spk)]
-        layer_spikes += torch.tensor([float(c.sum(dtype=torch.float64)) for c in counts], dtype=torch.float64)
-        # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
-        entering = ((x.sum(0, dtype=torch.float64) if cfg.encoding != "direct" else None), *counts[:-1])
-        for i, (layer, count) in enumerate(zip(layers, entering)):
-            if count is not None:
-                synops[i] += float(layer.synops_of_counts(count).sum())
-        if cfg.encoding != "direct":
-            input_spikes += float(entering[0].sum())
-    if ctx.distributed:  # every sum over all processes; counts stay exact in float64
-        sums = distributed.sum_over_processes(torch.cat([
-            confusion.flatten().double(), torch.tensor([loss_sum, input_spikes], dtype=torch.float64),
-            layer_spikes, synops]), ctx)
-        confusion = sums[: confusion.numel()].round().to(torch.int64).reshape(confusion.shape)
-        loss_sum, input_spikes = sums[confusion.numel() : confusion.numel() + 2].tolist()
-        layer_spikes, synops = sums[confusion.numel() + 2 :].split(len(layers))
-    # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
-    dense_macs = layers[0].macs if cfg.encoding == "direct" else 0
-    synops_per_sample = float(synops.sum()) / n
-    per_layer = (layer_spikes / n).tolist()
-    accuracy = float(confusion.diagonal().sum()) / n
-    return {
-        "accuracy": accuracy,
-        "loss": loss_sum / n,
-        "num_samples": n,
-        "per_class_accuracy": metrics.per_class_accuracy(confusion).tolist(),
-        "confusion": confusion.tolist(),
-        "spikes_per_sample": {"layers": per_layer, "total": sum(per_layer),
-                              "input": input_spikes / n if cfg.encoding != "direct" else None},
-        "synops_per_sample": synops_per_sample,
-        "synops_per_layer": (synops / n).tolist(),
-        "energy": metrics.energy_estimate(synops_per_sample, dense_macs, model.ann_macs()),
-    }
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device ``model``'s parameters live on (the CPU for a model without any)."""
-    first = next(model.parameters(), None)
-    return torch.device("cpu") if first is None else first.device
-
-
 def fit(
     config: RunConfig,
     run_dir: Path,
@@ -271,7 +111,7 @@ def fit(
         dist_backend: under torchrun, "auto", "gloo" or "nccl" (``distributed.placement``).
     """
     run_dir = Path(run_dir)
-    ckpt_path = run_dir / CHECKPOINT_NAME
+    ckpt_path = run_dir / rundir.CHECKPOINT
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
     if resume:
@@ -288,7 +128,7 @@ def fit(
 def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
          on_event: EventHandler | None, ctx: distributed.Context) -> dict:
     emit = on_event if on_event and ctx.is_main else (lambda kind, info: None)
-    ckpt_path = run_dir / CHECKPOINT_NAME
+    ckpt_path = run_dir / rundir.CHECKPOINT
     cfg = config.train
 
     # Everything that can be refused is checked before the run directory is touched.
@@ -331,10 +171,10 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
             raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; "
                           "choose another --out") from None
         if resume:
-            _remove_stale_temporaries(run_dir)
+            rundir.remove_stale_temporaries(run_dir)
         else:
-            config.save(run_dir / "config.json")
-        _rewrite_metrics(run_dir, progress["history"])
+            config.save(run_dir / rundir.CONFIG)
+        rundir.rewrite_metrics(run_dir, progress["history"])
     net = distributed.wrap(model, ctx)  # DDP in a process group: rank 0's weights, averaged gradients
 
     def checkpoint() -> None:
@@ -346,7 +186,7 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
 
     emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
                    "run_dir": str(run_dir)})
-    metrics_file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if ctx.is_main else None
+    metrics_file = open(run_dir / rundir.METRICS, "a", encoding="utf-8") if ctx.is_main else None
     with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
             _diverged_message(ckpt_path, cfg):
         while progress["epochs_done"] < cfg.epochs:
@@ -389,7 +229,7 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
     summary = _summary(config, progress, model)
     summary.update(processes=ctx.world_size, precision=cfg.precision, **devices.record(ctx.device))
     if ctx.is_main:
-        write_atomic(run_dir / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+        rundir.write_json(run_dir / rundir.SUMMARY, summary)
     emit("end", summary)
     return summary
 
@@ -557,22 +397,6 @@ def _load_scheduler(scheduler, meta: dict) -> None:
     scheduler.load_state_dict(state)
 
 
-# What a training run writes into its directory: fit() the first four, the command line the curves after it.
-_RUN_FILES = (CHECKPOINT_NAME, "config.json", "metrics.jsonl", "summary.json", "loss.png", "accuracy.png")
-
-
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    """Delete the temporary files of atomic writes cut short by a crash (never read, only in the way)."""
-    for name in _RUN_FILES:
-        for tmp in stale_temporaries(run_dir / name):
-            tmp.unlink(missing_ok=True)
-
-
-def _rewrite_metrics(run_dir: Path, history: list) -> None:
-    """metrics.jsonl as of the checkpoint: steps after it (lost with a crash) are dropped, then replayed."""
-    write_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
-
-
 def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
     result = progress["last_eval"]
     return {
@@ -594,26 +418,3 @@ def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def load_run_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: no config.json")
-    try:
-        return RunConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-
-
-def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConfig, torch.nn.Module]:
-    """The config and trained model of a run directory, ready for evaluation on ``device``.
-
-    A checkpoint holds CPU tensors, whatever device trained it, so any run loads on any device.
-    """
-    config = load_run_config(run_dir)
-    model = build_model(config.model)
-    tensors, _ = read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
-    load_model_weights(model, tensors, Path(run_dir) / CHECKPOINT_NAME)
-    model.eval()
-    return config, model.to(devices.resolve(device))

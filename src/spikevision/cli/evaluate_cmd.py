@@ -20,10 +20,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data, report, train
+    from spikevision import data, report, rundir
+    from spikevision.inputs import TensorData
 
-    config, model = train.load_run(args.run, args.device)
-    test = train.TensorData.from_split(data.load(config.train.dataset, "test", args.root))
+    config, model = rundir.load_run(args.run, args.device)
+    test = TensorData.from_split(data.load(config.train.dataset, "test", args.root))
     result = report.evaluation(args.run, model, config, test, reuse=False)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_report(result: dict, run_dir: Path) -> str:
+    from spikevision.rundir import CONFUSION_PLOT, CONFUSION_TABLE, EVALUATION
+
     spikes = result["spikes_per_sample"]
     energy = result["energy"]
     lines = [
@@ -49,6 +52,6 @@ def format_report(result: dict, run_dir: Path) -> str:
         f"Synaptic operations per sample: {result['synops_per_sample']:,.0f}",
         f"Energy estimate per sample: SNN {energy['snn_nj_per_sample']:.1f} nJ vs equal ANN "
         f"{energy['ann_nj_per_sample']:.1f} nJ ({energy['note']})",
-        f"Wrote {run_dir / 'evaluation.json'}, {run_dir / 'confusion.png'}, {run_dir / 'confusion.json'}",
+        f"Wrote {run_dir / EVALUATION}, {run_dir / CONFUSION_PLOT}, {run_dir / CONFUSION_TABLE}",
     ]
     return "\n".join(lines)

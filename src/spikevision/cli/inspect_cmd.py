@@ -51,15 +51,16 @@ def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import animation, data, figures, inspection, plotting, train
+    from spikevision import animation, data, figures, inspection, plotting, rundir
+    from spikevision.inputs import TensorData
 
     if not 0 < args.fps <= 100:
         raise ValueError(f"--fps must be in (0, 100]; got {args.fps:g}")
     if args.index is None and args.count < 1:
         raise ValueError(f"--count must be >= 1; got {args.count}")
-    config, model = train.load_run(args.run, args.device)
+    config, model = rundir.load_run(args.run, args.device)
     cfg = config.train
-    test = train.TensorData.from_split(data.load(cfg.dataset, "test", args.root))
+    test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))
     if args.index is not None:
         indices, note = inspection.check_indices(args.index, len(test.labels)), ""
     else:

@@ -24,15 +24,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from spikevision import inspection, metrics, preprocess, train
+    from spikevision import inspection, inputs, metrics, preprocess, rundir
 
-    config, model = train.load_run(args.run, args.device)
+    config, model = rundir.load_run(args.run, args.device)
     images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])
     # Each image encoded with its own generator from the same seed: its answer (rate coding draws random
     # spikes) never depends on which other files are named with it, or in what order.
-    inputs = [train.model_input(image[None], config.train, train.step_generator(config.train.seed, 0))
-              for image in images]
-    out = inspection.run_model(model, torch.cat(inputs, dim=0 if config.train.encoding == "direct" else 1),
+    fed = [inputs.model_input(image[None], config.train,
+                              inputs.stream_generator(config.train.seed, inputs.PREDICT_STREAM)) for image in images]
+    out = inspection.run_model(model, torch.cat(fed, dim=0 if config.train.encoding == "direct" else 1),
                                config.train)
     predicted = metrics.predict_from_output(out.spk, out.mem)
     counts = out.spk.sum(0)

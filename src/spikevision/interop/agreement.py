@@ -22,7 +22,8 @@ import nir
 import torch
 from torch import nn
 
-from spikevision import data, metrics, train
+from spikevision import data, metrics, rundir
+from spikevision.inputs import TensorData
 from spikevision.interop.nir import load_nir, to_nir
 
 Tensor = torch.Tensor
@@ -84,11 +85,11 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
     Returns a dict: images, prediction_agreement, identical_spike_trains (samples whose output spikes are
     equal at every step), and each side's test accuracy.
     """
-    run_config, model = train.load_run(run_dir)
+    run_config, model = rundir.load_run(run_dir)
     if run_config.train.encoding != "direct":
         raise ValueError("the comparison feeds the image at every step: it needs a run trained with "
                          "train.encoding=direct")
-    test = train.TensorData.from_split(data.load(run_config.train.dataset, "test", root=data_root))
+    test = TensorData.from_split(data.load(run_config.train.dataset, "test", root=data_root))
     images, labels = (test.images[:limit], test.labels[:limit]) if limit else (test.images, test.labels)
     steps = run_config.train.num_steps
     ours_pred, ours_spk = spikevision_outputs(model, images, steps)

@@ -149,7 +149,7 @@ def load_nir(path: Path) -> nir.NIRGraph:
 
 def export_run(run_dir: Path, path: Path, *, dt: float = DT) -> nir.NIRGraph:
     """Export the trained model of a run directory to the NIR file ``path``; returns the graph."""
-    from spikevision.train import load_run  # train pulls in the data module; only this helper needs it
+    from spikevision.rundir import load_run
 
     config, model = load_run(run_dir)
     graph = to_nir(model, config, dt=dt)

@@ -1,0 +1,99 @@
+"""What a network is fed: images as tensors, named random streams, augmentations and input encoding.
+
+Shared by training, evaluation and inference, so that a test image is fed to ``predict``, ``inspect`` and
+``evaluate`` exactly as training fed the training images. Nothing here knows about training loops or run
+directories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from spikevision import data, encoding
+from spikevision.config import TrainConfig
+
+
+@dataclass
+class TensorData:
+    """Images as float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 labels ``[N]``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple
+
+    @classmethod
+    def from_split(cls, split: "data.Split", limit: int = 0) -> "TensorData":
+        images, labels = split.images, split.labels
+        if limit:
+            images, labels = images[:limit], labels[:limit]
+        return cls(data.to_float(images), labels.long(), tuple(split.classes))
+
+    def to(self, device: torch.device) -> "TensorData":
+        """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32)."""
+        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
+
+# Named random streams. Every draw comes from a generator seeded by the run's seed and an index: training
+# step s uses index s, the evaluation batch that starts at test image i uses EVAL_STREAM + i, an inspected
+# test image j uses SAMPLE_STREAM + j, and each picture given to predict uses PREDICT_STREAM (so its answer
+# never depends on the other pictures named with it).
+EVAL_STREAM = 10_000_000
+SAMPLE_STREAM = 20_000_000
+PREDICT_STREAM = 0
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator for everything random in one training step (encoding, augmentation, dropout)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def stream_generator(seed: int, stream: int, index: int = 0) -> torch.Generator:
+    """The generator of draw ``index`` of a named stream (``EVAL_STREAM``, ``SAMPLE_STREAM``, ...)."""
+    return step_generator(seed, stream + index)
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7_919 + epoch + 1))
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image ``[B, C, H, W]`` by its own random offset in [-max_shift, max_shift] pixels."""
+    if max_shift == 0:
+        return images
+    b, _, h, w = images.shape
+    device = images.device  # the offsets are drawn on the CPU generator, wherever the images are
+    padded = F.pad(images, (max_shift,) * 4)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
+    rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]  # (B, H, 1)
+    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]  # (B, 1, W)
+    batch = torch.arange(b, device=device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def random_flip(images: torch.Tensor, enabled: bool, generator: torch.Generator) -> torch.Tensor:
+    """Mirror a random half of the images ``[B, C, H, W]`` left-right (no draw at all when disabled)."""
+    if not enabled:
+        return images
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """What the network is fed: the static image (direct) or its spike train ``[T, B, 1, 28, 28]``."""
+    if cfg.encoding == "direct":
+        return images
+    options = dict(cfg.encoding_options)
+    if cfg.encoding == "rate":
+        options["generator"] = _generator_on(generator, images.device)
+    return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
+
+
+def _generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """``generator`` itself on its own device type; elsewhere (a GPU) a generator there with its seed."""
+    if generator is None or generator.device.type == device.type:
+        return generator
+    return torch.Generator(device=device).manual_seed(generator.initial_seed())

@@ -1,0 +1,84 @@
+"""The run directory: the one module that knows its file names and how each file is read and written.
+
+A run directory holds (``spikevision train``) ``config.json``, ``checkpoint.safetensors``, ``metrics.jsonl``,
+``summary.json``, ``loss.png`` and ``accuracy.png``; (``evaluate``) ``evaluation.json``, ``confusion.png`` and
+``confusion.json``; (``report``) ``report.html``. Every file is written atomically (a temporary name, then a
+rename), so a kill leaves the last good version; ``remove_stale_temporaries`` clears what a kill left half
+written. Inference (``predict``, ``inspect``, ``report``, interop) loads runs from here, never from ``train``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from spikevision import devices
+from spikevision.checkpoint import CHECKPOINT_NAME, load_model_weights, read_checkpoint, stale_temporaries, write_atomic
+from spikevision.config import RunConfig
+from spikevision.model import build_model
+
+CONFIG = "config.json"
+CHECKPOINT = CHECKPOINT_NAME
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+LOSS_PLOT = "loss.png"
+ACCURACY_PLOT = "accuracy.png"
+EVALUATION = "evaluation.json"
+CONFUSION_PLOT = "confusion.png"
+CONFUSION_TABLE = "confusion.json"
+REPORT = "report.html"
+# What a training run writes: train.fit the first four, the training curves after it.
+TRAINING_FILES = (CHECKPOINT, CONFIG, METRICS, SUMMARY, LOSS_PLOT, ACCURACY_PLOT)
+
+
+def write_json(path: Path, value) -> None:
+    """``value`` as indented JSON in ``path``, written atomically."""
+    write_atomic(Path(path), (json.dumps(value, indent=2) + "\n").encode())
+
+
+def read_json(path: Path, default=None):
+    """The JSON value in ``path``; ``default`` when it is missing or unreadable (a file to be made again)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return default
+
+
+def load_config(run_dir: Path) -> RunConfig:
+    """The run's saved ``config.json``, checked as any config is."""
+    run_dir = Path(run_dir)
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory: no {CONFIG}")
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+
+
+def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConfig, torch.nn.Module]:
+    """The config and trained model of a run directory, ready for evaluation on ``device``.
+
+    A checkpoint holds CPU tensors, whatever device trained it, so any run loads on any device.
+    """
+    config = load_config(run_dir)
+    model = build_model(config.model)
+    path = Path(run_dir) / CHECKPOINT
+    tensors, _ = read_checkpoint(path)
+    load_model_weights(model, tensors, path)
+    model.eval()
+    return config, model.to(devices.resolve(device))
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete the temporary files of atomic writes cut short by a crash (never read, only in the way)."""
+    for name in TRAINING_FILES:
+        for tmp in stale_temporaries(Path(run_dir) / name):
+            tmp.unlink(missing_ok=True)
+
+
+def rewrite_metrics(run_dir: Path, history: list) -> None:
+    """``metrics.jsonl`` as of the checkpoint: steps after it (lost with a crash) are dropped, then replayed."""
+    write_atomic(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in history).encode())

@@ -1,0 +1,46 @@
+"""The run directory has one owner (``rundir``), and inference loads runs without the training loop."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from spikevision import rundir
+
+
+def test_load_run_gives_the_trained_model_on_the_asked_device(tiny_run):
+    config, model = rundir.load_run(tiny_run, "cpu")
+    assert config == rundir.load_config(tiny_run)
+    assert not model.training and all(p.device == torch.device("cpu") for p in model.parameters())
+    saved = json.loads((tiny_run / rundir.SUMMARY).read_text())
+    assert saved["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+def test_a_missing_run_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"is not a run directory: no config.json"):
+        rundir.load_config(tmp_path)
+
+
+def test_json_files_are_written_whole_and_read_back_or_defaulted(tmp_path):
+    rundir.write_json(tmp_path / "x.json", {"a": [1, 2.5, None]})
+    assert rundir.read_json(tmp_path / "x.json") == {"a": [1, 2.5, None]}
+    assert list(tmp_path.iterdir()) == [tmp_path / "x.json"]  # no temporary left beside it
+    (tmp_path / "bad.json").write_text("{not json")
+    assert rundir.read_json(tmp_path / "bad.json", {}) == {} and rundir.read_json(tmp_path / "none.json") is None
+
+
+@pytest.mark.parametrize("module", [
+    "spikevision.inspection", "spikevision.report", "spikevision.interop.nir", "spikevision.interop.agreement",
+    "spikevision.cli.predict_cmd", "spikevision.cli.evaluate_cmd", "spikevision.cli.inspect_cmd",
+])
+def test_inference_never_imports_the_training_loop(module):
+    code = (f"import sys, importlib; importlib.import_module({module!r}); "
+            "from spikevision import rundir, evaluation, inputs; "
+            "print('spikevision.train' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
