@@ -271,7 +271,8 @@ def test_auto_with_a_mixed_dtype_coefficient_equals_the_reference():
 def test_asking_for_a_kernel_that_does_not_apply_is_a_clear_error():
     params = LIFParams()
     with pytest.raises(ValueError, match="'numba' LIF backend does not cover this input.*backend='auto'"):
-        lif_sequence(torch.rand(3, 2).bfloat16(), None, params, backend="numba")
+        # a per-neuron coefficient of another dtype would change the reference's result dtype
+        lif_sequence(torch.rand(3, 2), None, LIFParams(torch.full((2,), 0.9, dtype=torch.float64)), backend="numba")
     with pytest.raises(ValueError, match="'numba' LIF backend runs on cpu tensors, got meta"):
         lif_sequence(torch.rand(3, 2, device="meta"), None, params, backend="numba")
     with pytest.raises(ValueError, match="'triton' LIF backend runs on cuda( or cpu)? tensors, got meta"):
