@@ -45,8 +45,20 @@ def assert_one_line(code: int, out: str, err: str, caught: list, needle: str) ->
 
 # --------------------------------------------------------------------------- usage and config errors
 
+
+def test_bare_spikevision_prints_the_help_not_an_error(capsys):
+    assert cli.main([]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: spikevision") and "COMMAND" in out and "train" in out and err == ""
+
+
+def test_the_help_loads_no_torch():
+    # Every subcommand's parser is built for --help; none may pull in torch (seconds) to do it.
+    code = "import sys; from spikevision import cli; cli.build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
 USAGE = [
-    ([], "the following arguments are required: COMMAND (see spikevision --help)"),
     (["trian"], "argument COMMAND: invalid choice: 'trian'"),
     (["train", "--colour", "red"], "unrecognized arguments: --colour red"),
     (["train", "--epochs", "three"], "spikevision train: error: argument --epochs: invalid int value: 'three'"),
@@ -147,8 +159,8 @@ def broken_runs(tmp_path: Path, reference_run: Path) -> dict[str, Path]:
 
 
 RUN_ERRORS = {
-    "missing": "is not a run directory: no config.json",
-    "a file": "is not a run directory: no config.json",
+    "missing": "does not exist; train one with spikevision train --out",
+    "a file": "is a file, not a run directory",
     "no config": "is not a run directory: no config.json",
     "config not JSON": "config.json is not valid JSON",
     "config a list": "a run config must be a table with model and train sections, got list",
@@ -356,7 +368,7 @@ def test_encode_with_an_absurd_number_of_steps_is_one_line_not_a_crash(capsys, t
 def test_the_installed_command_prints_one_line_and_exits_2(tmp_path):
     # The real process: argparse's own exit, Python's warnings and the interpreter's traceback all reach here.
     for argv, needle in ((["train", "--epochs", "three"], "invalid int value: 'three'"),
-                         (["evaluate", str(tmp_path / "missing")], "is not a run directory")):
+                         (["evaluate", str(tmp_path / "missing")], "missing does not exist")):
         done = subprocess.run([sys.executable, "-m", "spikevision", *argv], capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 2 and done.stdout == "", done

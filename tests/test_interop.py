@@ -299,4 +299,4 @@ def test_export_command_writes_the_file_and_warns_about_subtraction(runs, tmp_pa
     assert cli.main(["export", str(runs["fc_zero"]), "--out", str(tmp_path / "x.h5")]) == 2
     assert "should end in .nir" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "y.nir")]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    assert "nothing does not exist" in capsys.readouterr().err

@@ -20,9 +20,11 @@ def test_load_run_gives_the_trained_model_on_the_asked_device(tiny_run):
     assert saved["parameters"] == sum(p.numel() for p in model.parameters())
 
 
-def test_a_missing_run_directory_is_a_clear_error(tmp_path):
+def test_a_missing_or_empty_run_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is not a run directory: no config.json"):
         rundir.load_config(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"run directory .*nope does not exist; train one with"):
+        rundir.load_config(tmp_path / "nope")
 
 
 def test_json_files_are_written_whole_and_read_back_or_defaulted(tmp_path):

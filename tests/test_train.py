@@ -361,10 +361,23 @@ def test_a_checkpoint_of_another_architecture_is_refused_by_name(tmp_path, mnist
 
 
 def test_resume_refuses_new_settings_instead_of_ignoring_them(tmp_path, mnist_root, reference_run, capsys):
-    code = cli.main(["train", "--out", str(reference_run), "--resume", "--epochs", "5"])
+    code = cli.main(["train", "--out", str(reference_run), "--resume", "--epochs", "5", "--set", "train.lr=0.5"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert "--resume continues the run with its saved config.json; leave out --set, --epochs and --seed" in err
+    assert "--resume continues the run with its saved config.json, and these options differ from it: " in err
+    assert "train.epochs: 2 there, 5 now; train.lr: 0.002 there, 0.5 now" in err  # each one named
+
+
+def test_resume_accepts_the_command_that_started_the_run(tmp_path, mnist_root, reference_run, capsys):
+    # The same command again with --resume added: every option equals the saved config, so it continues
+    # (here: a finished run, so nothing is left to train and the summary comes back as it was).
+    sets = [a for item in TINY_OVERRIDES for a in ("--set", item)]
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    argv = ["train", "--preset", "quick", "--out", str(run_dir), "--root", str(mnist_root), "--quiet", *sets]
+    assert cli.main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--quiet", "--resume",
+                     "--epochs", "2", "--set", "train.seed=0"]) == 0, capsys.readouterr().err
 
 
 def test_random_shift_moves_each_image_by_its_own_offset_within_the_limit():

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from spikevision import plotting
+from spikevision.errors import InvalidType, InvalidValue
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -39,9 +40,9 @@ _MIN_COUNTER_WIDTH = 96
 def _check_path(path: str | os.PathLike, fps: float) -> Path:
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ValueError(f"unknown animation suffix {path.suffix!r} in {path}; use .gif (Pillow) or .mp4 (H.264)")
+        raise InvalidValue(f"unknown animation suffix {path.suffix!r} in {path}; use .gif (Pillow) or .mp4 (H.264)")
     if not (isinstance(fps, (int, float)) and np.isfinite(fps) and 0 < fps <= 100):
-        raise ValueError(f"fps must be a number in (0, 100]; got {fps!r}")
+        raise InvalidValue(f"fps must be a number in (0, 100]; got {fps!r}")
     return path
 
 
@@ -51,7 +52,7 @@ def _peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, Iterator[np.ndarray
     try:
         first = next(it)
     except StopIteration:
-        raise ValueError("an animation needs at least one frame; got none") from None
+        raise InvalidValue("an animation needs at least one frame; got none") from None
 
     def chain() -> Iterator[np.ndarray]:
         yield first
@@ -64,7 +65,7 @@ def _checked(frames: Iterator[np.ndarray], shape: tuple[int, ...]) -> Iterator[n
     for i, frame in enumerate(frames):
         frame = np.asarray(frame)
         if frame.shape != shape or frame.dtype != np.uint8:
-            raise ValueError(f"frame {i} is {frame.dtype} {frame.shape}; every frame must be uint8 {shape} like the first")
+            raise InvalidValue(f"frame {i} is {frame.dtype} {frame.shape}; every frame must be uint8 {shape} like the first")
         yield frame
 
 
@@ -92,19 +93,19 @@ def write_video(
     path = _check_path(path, fps)
     first, frames = _peek(frames)
     if first.ndim not in (2, 3) or (first.ndim == 3 and first.shape[2] != 3) or first.dtype != np.uint8:
-        raise ValueError(
+        raise InvalidValue(
             f"frames must be uint8 [H, W, 3] (RGB) or uint8 [H, W] with a palette; got {first.dtype} {first.shape}"
         )
     frames = _checked(frames, first.shape)
     if palette is not None:
         palette = np.asarray(palette)
         if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= palette.shape[0] <= 256 or palette.dtype != np.uint8:
-            raise ValueError(f"palette must be uint8 [K <= 256, 3]; got {palette.dtype} {palette.shape}")
+            raise InvalidValue(f"palette must be uint8 [K <= 256, 3]; got {palette.dtype} {palette.shape}")
     if first.ndim == 2:
         if palette is None:
-            raise ValueError("index frames [H, W] need a palette [K, 3]; pass palette= or give RGB frames [H, W, 3]")
+            raise InvalidValue("index frames [H, W] need a palette [K, 3]; pass palette= or give RGB frames [H, W, 3]")
         if int(first.max()) >= palette.shape[0]:
-            raise ValueError(f"frame values index a palette of {palette.shape[0]} colours; got index {int(first.max())}")
+            raise InvalidValue(f"frame values index a palette of {palette.shape[0]} colours; got index {int(first.max())}")
     with plotting.atomic_output(path) as tmp:
         if path.suffix.lower() == ".gif":
             _write_gif(frames, tmp, fps, palette, indexed=first.ndim == 2)
@@ -188,7 +189,7 @@ def _palette(cmap: Any) -> np.ndarray:
     """256 RGB colours: the colour map at 254 levels, then white (banner) and black (banner text)."""
     colors = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
     if not callable(colors):
-        raise TypeError(f"cmap must be a matplotlib colour-map name or Colormap; got {type(cmap).__name__}")
+        raise InvalidType(f"cmap must be a matplotlib colour-map name or Colormap; got {type(cmap).__name__}")
     levels = (np.asarray(colors(np.linspace(0.0, 1.0, _LEVELS)))[:, :3] * 255).round().astype(np.uint8)
     return np.concatenate([levels, [[255, 255, 255], [0, 0, 0]]]).astype(np.uint8)
 
@@ -197,14 +198,14 @@ def _as_frames(frames: Any) -> np.ndarray:
     arr = plotting.as_array(frames, "save_animation: frames", (3, 4), "[T, H, W] (time first; one frame per time step)")
     if arr.ndim == 4:
         if arr.shape[1] != 1:
-            raise ValueError(f"save_animation: frames must be [T, H, W] or [T, 1, H, W]; got shape {arr.shape}")
+            raise InvalidValue(f"save_animation: frames must be [T, H, W] or [T, 1, H, W]; got shape {arr.shape}")
         arr = arr[:, 0]
     if 0 in arr.shape:
-        raise ValueError(f"save_animation: frames must be non-empty [T, H, W]; got shape {arr.shape}")
+        raise InvalidValue(f"save_animation: frames must be non-empty [T, H, W]; got shape {arr.shape}")
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     if not np.all(np.isfinite(arr)):
-        raise ValueError("save_animation: frames contain NaN or inf")
+        raise InvalidValue("save_animation: frames contain NaN or inf")
     return arr
 
 
@@ -232,11 +233,11 @@ def render_frames(
     """
     arr = _as_frames(frames)
     if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or not 1 <= scale <= 64:
-        raise ValueError(f"scale must be an integer in [1, 64]; got {scale!r}")
+        raise InvalidValue(f"scale must be an integer in [1, 64]; got {scale!r}")
     lo = float(min(0.0, arr.min())) if vmin is None else float(vmin)
     hi = float(max(1.0, arr.max())) if vmax is None else float(vmax)
     if not hi > lo:
-        raise ValueError(f"vmax must be greater than vmin; got vmin={lo:g}, vmax={hi:g}")
+        raise InvalidValue(f"vmax must be greater than vmin; got vmin={lo:g}, vmax={hi:g}")
     palette = _palette(cmap)
     idx = np.clip(np.rint((arr.astype(np.float32) - lo) / (hi - lo) * (_LEVELS - 1)), 0, _LEVELS - 1).astype(np.uint8)
     t, h, w = idx.shape
@@ -320,7 +321,7 @@ def spike_count_animation(
     path = _check_path(path, fps)
     spk = plotting.as_array(spk, "spike_count_animation: spk", 2, "2-D [T, K] (time first, one sample)")
     if 0 in spk.shape:
-        raise ValueError(f"spike_count_animation: spk must be non-empty [T, K]; got shape {spk.shape}")
+        raise InvalidValue(f"spike_count_animation: spk must be non-empty [T, K]; got shape {spk.shape}")
     counts = np.cumsum(spk != 0, axis=0)  # (T, K)
     num_steps = counts.shape[0]
     fig, ax = plotting.new_figure(figsize=figsize, dpi=dpi)

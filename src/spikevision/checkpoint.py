@@ -18,6 +18,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from spikevision.errors import InvalidValue, NotFound
+
 CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = "spikevision-checkpoint-1"
 
@@ -107,7 +109,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a checkpoint file -> (tensors, metadata). Raises ValueError for anything that is not one."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train first (spikevision train --preset NAME --out DIR)")
+        raise NotFound(f"no checkpoint at {path}; train first (spikevision train --preset NAME --out DIR)")
     data = path.read_bytes()
     try:
         tensors = st_load(data)
@@ -115,9 +117,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads(header["__metadata__"]["spikevision"])
     except (SafetensorError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated") from None
+        raise InvalidValue(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated") from None
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
+        raise InvalidValue(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     return tensors, meta
 
 
@@ -136,7 +138,7 @@ def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
             parts.append(f"unexpected {extra[:4]}")
         if wrong:
             parts.append("shape mismatch " + ", ".join(f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in wrong[:4]))
-        raise ValueError(f"checkpoint {source} is for a different architecture: " + "; ".join(parts))
+        raise InvalidValue(f"checkpoint {source} is for a different architecture: " + "; ".join(parts))
     model.load_state_dict(state)
 
 

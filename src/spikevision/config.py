@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +21,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 import torch
 
 from spikevision import devices, encoding
+from spikevision.catalog import DATASETS, ENCODINGS, PRESET_DIR, available_presets  # noqa: F401  (re-exported)
+from spikevision.errors import InvalidValue
 from spikevision.model import ModelConfig
 from spikevision.precision import PRECISIONS
+from spikevision.validators import check_choice, check_number, is_whole_number
 
-PRESET_DIR = Path(__file__).parent / "configs"
-
-ENCODINGS = ("direct", "rate", "latency")
 LOSSES = ("membrane_ce", "count_ce", "rate_mse")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "onecycle")
-DATASETS = ("mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -66,41 +64,41 @@ class TrainConfig:
         try:
             devices.check_name(self.device)
         except ValueError as exc:
-            raise ValueError(f"train.{exc}") from None
-        _check_choice("train.precision", self.precision, PRECISIONS)
-        _check_choice("train.dataset", self.dataset, DATASETS)
-        _check_choice("train.encoding", self.encoding, ENCODINGS)
-        _check_choice("train.loss", self.loss, LOSSES)
-        _check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("train.schedule", self.schedule, SCHEDULES)
+            raise InvalidValue(f"train.{exc}") from None
+        check_choice("train.precision", self.precision, PRECISIONS)
+        check_choice("train.dataset", self.dataset, DATASETS)
+        check_choice("train.encoding", self.encoding, ENCODINGS)
+        check_choice("train.loss", self.loss, LOSSES)
+        check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("train.schedule", self.schedule, SCHEDULES)
         # bool is an int to Python; `epochs = true` in a preset is a mistake, not 1 epoch.
         for name in ("num_steps", "batch_size", "epochs", "eval_batch_size"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+            if not is_whole_number(getattr(self, name)) or getattr(self, name) < 1:
+                raise InvalidValue(f"train.{name} must be a whole number >= 1, got {getattr(self, name)!r}")
         for name in ("augment_shift", "train_subset", "checkpoint_every", "seed"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
-                raise ValueError(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
-        _check_number("train.lr", self.lr, lambda v: v > 0, "a positive number")
-        _check_number("train.weight_decay", self.weight_decay, lambda v: v >= 0, "a number >= 0")
+            if not is_whole_number(getattr(self, name)) or getattr(self, name) < 0:
+                raise InvalidValue(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
+        check_number("train.lr", self.lr, lambda v: v > 0, "a positive number")
+        check_number("train.weight_decay", self.weight_decay, lambda v: v >= 0, "a number >= 0")
         for name in ("correct_rate", "incorrect_rate"):
-            _check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
+            check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
         betas = self.betas
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise ValueError(f"train.betas must be two numbers like [0.9, 0.999], got {betas!r}")
+            raise InvalidValue(f"train.betas must be two numbers like [0.9, 0.999], got {betas!r}")
         for beta in betas:
-            _check_number("train.betas", beta, lambda v: 0 <= v < 1, "two numbers in [0, 1) like [0.9, 0.999]")
+            check_number("train.betas", beta, lambda v: 0 <= v < 1, "two numbers in [0, 1) like [0.9, 0.999]")
         object.__setattr__(self, "betas", tuple(float(b) for b in betas))
         for name in ("drop_last", "augment_flip"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"train.{name} must be true or false, got {getattr(self, name)!r}")
+                raise InvalidValue(f"train.{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.encoding_options, dict):
-            raise ValueError("train.encoding_options must be a table, e.g. {gain = 0.5}")
+            raise InvalidValue("train.encoding_options must be a table, e.g. {gain = 0.5}")
         if self.encoding != "direct":
             # Encode a tiny input now, so a bad option is an error before a run directory is made.
             try:
                 encoding.encode(torch.full((1, 2), 0.5), self.encoding, self.num_steps, **self.encoding_options)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"train.encoding_options {self.encoding_options!r}: {exc}") from None
+                raise InvalidValue(f"train.encoding_options {self.encoding_options!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -118,14 +116,14 @@ class RunConfig:
     def from_dict(cls, data: dict) -> "RunConfig":
         # config.json may have been edited by hand: say what is wrong instead of failing deep inside.
         if not isinstance(data, dict):
-            raise ValueError(f"a run config must be a table with model and train sections, got {type(data).__name__}")
+            raise InvalidValue(f"a run config must be a table with model and train sections, got {type(data).__name__}")
         for section in ("model", "train"):
             if not isinstance(data.get(section, {}), dict):
-                raise ValueError(f"config section {section!r} must be a table of key = value, "
-                                 f"got {type(data[section]).__name__}")
+                raise InvalidValue(f"config section {section!r} must be a table of key = value, "
+                                   f"got {type(data[section]).__name__}")
         unknown = set(data) - {"preset", "model", "train"}
         if unknown:
-            raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: model, train")
+            raise InvalidValue(f"unknown config section(s) {sorted(unknown)}; valid: model, train")
         return cls(
             model=ModelConfig.from_dict(dict(data.get("model", {}))),
             train=train_config_from_dict(dict(data.get("train", {}))),
@@ -142,12 +140,8 @@ def train_config_from_dict(data: dict) -> TrainConfig:
     valid = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(data) - valid
     if unknown:
-        raise ValueError(f"unknown train key(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
+        raise InvalidValue(f"unknown train key(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
     return TrainConfig(**data)
-
-
-def available_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
 
 
 def load_preset(name_or_path: str) -> dict:
@@ -160,14 +154,14 @@ def load_preset(name_or_path: str) -> dict:
         path = PRESET_DIR / f"{name_or_path}.toml"
         found = name_or_path in available_presets()
     if not found:
-        raise ValueError(
+        raise InvalidValue(
             f"unknown preset {name_or_path!r}; valid presets: {', '.join(available_presets())} "
             "(or a path to a .toml file)"
         )
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"preset {path} is not valid TOML: {exc}") from None
+        raise InvalidValue(f"preset {path} is not valid TOML: {exc}") from None
     data.setdefault("preset", path.stem)
     return data
 
@@ -182,20 +176,20 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     sections = {"model": _field_names(ModelConfig), "train": _field_names(TrainConfig)}
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"--set takes key=value, got {item!r} (e.g. --set train.lr=1e-3)")
+            raise InvalidValue(f"--set takes key=value, got {item!r} (e.g. --set train.lr=1e-3)")
         key, raw = (s.strip() for s in item.split("=", 1))
         section, _, name = key.rpartition(".")
         if not section:
             owners = [s for s, names in sections.items() if name in names]
             if len(owners) != 1:
-                raise ValueError(
+                raise InvalidValue(
                     f"unknown key {key!r}; valid: "
                     + ", ".join(f"{s}.{n}" for s, names in sections.items() for n in sorted(names))
                 )
             section = owners[0]
         if section not in sections or name not in sections[section]:
-            raise ValueError(f"unknown key {key!r}; valid {section or 'model/train'} keys: "
-                             + ", ".join(sorted(sections.get(section, sections["train"]))))
+            raise InvalidValue(f"unknown key {key!r}; valid {section or 'model/train'} keys: "
+                               + ", ".join(sorted(sections.get(section, sections["train"]))))
         data[section][name] = _parse_value(raw)
     return data
 
@@ -207,6 +201,42 @@ def resolve(preset: str, overrides: list[str] = (), **direct: Any) -> RunConfig:
         if value is not None:
             data["train"][name] = value
     return RunConfig.from_dict(data)
+
+
+def differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """Keys whose values differ between two nested config dicts, as "key: <saved> there, <wanted> now"."""
+    out = []
+    for key in sorted(set(saved) | set(wanted)):
+        a, b = saved.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key != "encoding_options":
+            out += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} there, {b!r} now")
+    return out
+
+
+def resume_config(saved: RunConfig, preset: str | None, overrides: list[str] = (), **direct: Any) -> RunConfig:
+    """``saved``, once the options of a resumed command are checked against it: options equal to the saved
+    config are accepted (the command that started the run, with ``--resume`` added), differing ones refused.
+
+    Args:
+        saved: the run's ``config.json``.
+        preset: the preset named on the command line, or None (then the overrides apply to ``saved``).
+        overrides, direct: as for ``resolve``.
+    """
+    if preset is None and not overrides and all(v is None for v in direct.values()):
+        return saved
+    if preset is not None:
+        wanted = resolve(preset, overrides, **direct)
+    else:
+        data = apply_overrides(saved.to_dict(), list(overrides))
+        data["train"].update({k: v for k, v in direct.items() if v is not None})
+        wanted = RunConfig.from_dict(data)
+    changed = differences(saved.to_dict(), wanted.to_dict())
+    if changed:
+        raise InvalidValue("--resume continues the run with its saved config.json, and these options differ from "
+                           f"it: {'; '.join(changed[:4])}; leave them out, or start a new run with another --out")
+    return saved
 
 
 def _parse_value(raw: str) -> Any:
@@ -223,18 +253,3 @@ def _field_names(cls) -> set[str]:
 def _dataclass_dict(obj) -> dict:
     out = dataclasses.asdict(obj)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_number(name: str, value: Any, ok, rule: str) -> None:
-    """A finite real number (not a bool, not a string) for which ``ok(value)`` holds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
-
-
-def _check_choice(name: str, value: str, valid: tuple) -> None:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")

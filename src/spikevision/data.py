@@ -41,6 +41,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from spikevision import catalog
+from spikevision.errors import InvalidType, InvalidValue, NotFound
+
 __all__ = [
     "DATASETS",
     "SPLITS",
@@ -61,7 +64,7 @@ MAX_GZ_IDX_BYTES = 1 << 30  # decompressed bytes read from one .gz before giving
 _CHUNK = 1 << 20
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(NotFound):
     """No source could provide a dataset file; the message names every source tried."""
 
 
@@ -130,17 +133,18 @@ _DATASETS = {
     ),
 }
 DATASETS = tuple(_DATASETS)
+assert DATASETS == catalog.DATASETS, "catalog.DATASETS lists the datasets the command line offers"
 
 
 def _dataset(name: str) -> _Dataset:
     if name not in _DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return _DATASETS[name]
 
 
 def _check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+        raise InvalidValue(f"unknown split {split!r}; choose 'train' or 'test'")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -160,7 +164,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         return cache / "spikevision"
     path = Path(root).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"data root {path} is not a directory; pass --root DIR (or set SPIKEVISION_DATA)")
+        raise InvalidValue(f"data root {path} is not a directory; pass --root DIR (or set SPIKEVISION_DATA)")
     return path
 
 
@@ -192,27 +196,27 @@ class _Header:
 def _parse_header(head: bytes, path: Path) -> _Header:
     """Validate an IDX header from the first bytes of a (decompressed) file; never trusts its sizes."""
     if len(head) < 4:
-        raise ValueError(f"{path}: {len(head)} bytes is too short for an IDX file (the header alone needs 4+)")
+        raise InvalidValue(f"{path}: {len(head)} bytes is too short for an IDX file (the header alone needs 4+)")
     if head[0] != 0 or head[1] != 0:
-        raise ValueError(f"{path}: bad magic {head[:4].hex(' ')}: not an IDX file (expected 00 00 <type> <ndim>)")
+        raise InvalidValue(f"{path}: bad magic {head[:4].hex(' ')}: not an IDX file (expected 00 00 <type> <ndim>)")
     code, ndim = head[2], head[3]
     if code not in _IDX_TYPES:
-        raise ValueError(f"{path}: unknown IDX data type code 0x{code:02x} (known: 08 09 0b 0c 0d 0e)")
+        raise InvalidValue(f"{path}: unknown IDX data type code 0x{code:02x} (known: 08 09 0b 0c 0d 0e)")
     if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions; expected at least 1")
+        raise InvalidValue(f"{path}: IDX header declares 0 dimensions; expected at least 1")
     length = 4 + 4 * ndim
     if len(head) < length:
-        raise ValueError(f"{path}: header declares {ndim} dimensions, which needs {length} bytes, "
-                         f"but the file has only {len(head)}")
+        raise InvalidValue(f"{path}: header declares {ndim} dimensions, which needs {length} bytes, "
+                           f"but the file has only {len(head)}")
     dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     if math.prod(d for d in dims if d) >= 2**62:  # even an empty tensor's strides would overflow int64
-        raise ValueError(f"{path}: IDX header dims {list(dims)} are absurd (over 2^62 elements per slice)")
+        raise InvalidValue(f"{path}: IDX header dims {list(dims)} are absurd (over 2^62 elements per slice)")
     itemsize = np.dtype(_IDX_TYPES[code][1]).itemsize
     return _Header(code, dims, length, math.prod(dims) * itemsize)  # Python ints: no overflow
 
 
 def _size_error(path: Path, header: _Header, actual: str) -> ValueError:
-    return ValueError(f"{path}: IDX header says dims {list(header.dims)}, i.e. {header.total} bytes, "
+    return InvalidValue(f"{path}: IDX header says dims {list(header.dims)}, i.e. {header.total} bytes, "
                       f"but the file holds {actual} bytes; it is truncated or corrupt")
 
 
@@ -246,11 +250,11 @@ def _read_gz(path: Path) -> tuple[bytearray, _Header]:
                 buf += chunk
             extra = f.read(1)
         except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: damaged gzip data ({exc}); delete it and fetch again") from None
+            raise InvalidValue(f"{path}: damaged gzip data ({exc}); delete it and fetch again") from None
     if len(buf) < header.total:
         if len(buf) >= MAX_GZ_IDX_BYTES:
-            raise ValueError(f"{path}: IDX header says dims {list(header.dims)}, i.e. {header.total} bytes, "
-                             f"more than this reader's limit of {MAX_GZ_IDX_BYTES} bytes for a .gz file")
+            raise InvalidValue(f"{path}: IDX header says dims {list(header.dims)}, i.e. {header.total} bytes, "
+                               f"more than this reader's limit of {MAX_GZ_IDX_BYTES} bytes for a .gz file")
         raise _size_error(path, header, f"{len(buf)} (decompressed)")
     if extra:
         raise _size_error(path, header, f"more than {header.total} (decompressed)")
@@ -548,7 +552,7 @@ def _mirror_urls(spec: _Dataset) -> tuple[str, ...]:
     for base in bases:
         base = base.replace("{dataset}", spec.name)
         if not base.startswith(("http://", "https://", "file:")):
-            raise ValueError(f"mirror {base!r} in SPIKEVISION_MIRRORS is not an http(s):// or file: URL")
+            raise InvalidValue(f"mirror {base!r} in SPIKEVISION_MIRRORS is not an http(s):// or file: URL")
         out.append(base if base.endswith("/") else base + "/")
     return tuple(out)
 
@@ -666,9 +670,9 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
         got = images.dtype if isinstance(images, torch.Tensor) else type(images).__name__
-        raise TypeError(f"to_float expects a uint8 tensor [N, H, W], got {got}")
+        raise InvalidType(f"to_float expects a uint8 tensor [N, H, W], got {got}")
     if images.dim() != 3:
-        raise ValueError(f"to_float expects images of shape [N, H, W], got {list(images.shape)}")
+        raise InvalidValue(f"to_float expects images of shape [N, H, W], got {list(images.shape)}")
     return images.unsqueeze(1).to(torch.float32).div_(255.0)
 
 

@@ -17,6 +17,8 @@ import re
 
 import torch
 
+from spikevision.errors import InvalidValue
+
 NAMES = "auto, cpu, cuda or cuda:N"
 _PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
@@ -24,7 +26,7 @@ _PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 def check_name(name) -> str:
     """``name`` if it is a device name this project knows; ValueError naming the valid ones otherwise."""
     if not isinstance(name, str) or not _PATTERN.fullmatch(name):
-        raise ValueError(f"device must be {NAMES}; got {name!r}")
+        raise InvalidValue(f"device must be {NAMES}; got {name!r}")
     return name
 
 
@@ -43,12 +45,12 @@ def resolve(name: str | torch.device = "auto") -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     if not cuda:
-        raise ValueError(f"device {name!r}: no CUDA device is available here (torch {torch.__version__}, "
-                         f"CUDA build: {torch.version.cuda or 'no'}); use --device cpu or auto")
+        raise InvalidValue(f"device {name!r}: no CUDA device is available here (torch {torch.__version__}, "
+                           f"CUDA build: {torch.version.cuda or 'no'}); use --device cpu or auto")
     device = torch.device(name if ":" in name else "cuda:0")
     count = torch.cuda.device_count()
     if device.index >= count:
-        raise ValueError(f"device {name!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+        raise InvalidValue(f"device {name!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
     return device
 
 

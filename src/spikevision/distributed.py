@@ -26,6 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from spikevision import devices
+from spikevision.errors import InvalidValue
 
 # The variables torchrun (torch.distributed.run) sets in every process it starts.
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -82,12 +83,12 @@ def setup(device: str = "auto", backend: str = "auto") -> Context:
     Returns the single-process ``Context`` on ``device`` when the process was not started by torchrun.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"--dist-backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        raise InvalidValue(f"--dist-backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if not launched():
         return Context(device=devices.resolve(device))
     rank, world_size, local_rank = (_env_int(key) for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     if not 0 <= rank < world_size:
-        raise ValueError(f"RANK={rank} is not in [0, WORLD_SIZE={world_size}); start the processes with torchrun")
+        raise InvalidValue(f"RANK={rank} is not in [0, WORLD_SIZE={world_size}); start the processes with torchrun")
     local_size = _env_int("LOCAL_WORLD_SIZE") if "LOCAL_WORLD_SIZE" in os.environ else world_size
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     device, backend = placement(device, backend, local_rank, local_size, gpus)
@@ -106,19 +107,19 @@ def placement(device: str, backend: str, local_rank: int, local_size: int, gpus:
     """
     devices.check_name(device)
     if device.startswith("cuda:"):
-        raise ValueError(f"--device {device}: under torchrun each process takes its own GPU, cuda:LOCAL_RANK; "
-                         "use --device cuda")
+        raise InvalidValue(f"--device {device}: under torchrun each process takes its own GPU, cuda:LOCAL_RANK; "
+                           "use --device cuda")
     own_gpu = gpus >= local_size
     if device == "cpu" or (device == "auto" and not own_gpu):
         if backend == "nccl":
-            raise ValueError("--dist-backend nccl needs one GPU per process: "
-                             f"{local_size} processes on this node, {gpus} GPU(s); use --dist-backend gloo")
+            raise InvalidValue("--dist-backend nccl needs one GPU per process: "
+                               f"{local_size} processes on this node, {gpus} GPU(s); use --dist-backend gloo")
         return torch.device("cpu"), "gloo"
     if gpus == 0:
-        raise ValueError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+        raise InvalidValue("--device cuda: no CUDA device is available here; use --device cpu or auto")
     if not own_gpu and backend == "nccl":
-        raise ValueError(f"--dist-backend nccl needs one GPU per process: {local_size} processes on this node, "
-                         f"{gpus} GPU(s); give torchrun --nproc_per_node at most {gpus}, or use --dist-backend gloo")
+        raise InvalidValue(f"--dist-backend nccl needs one GPU per process: {local_size} processes on this node, "
+                           f"{gpus} GPU(s); give torchrun --nproc_per_node at most {gpus}, or use --dist-backend gloo")
     if backend == "auto":
         backend = "nccl" if own_gpu else "gloo"
     return torch.device("cuda", local_rank % gpus), backend
@@ -160,4 +161,4 @@ def _env_int(key: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{key}={raw!r} is not a whole number; start the processes with torchrun") from None
+        raise InvalidValue(f"{key}={raw!r} is not a whole number; start the processes with torchrun") from None

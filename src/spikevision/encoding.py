@@ -48,6 +48,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from spikevision.errors import InvalidType, InvalidValue
+
 __all__ = [
     "CODINGS",
     "delta",
@@ -85,57 +87,57 @@ _SPIKE_DTYPES = (
 def _check_tensor(x: Any, name: str, *, unit_interval: bool) -> Tensor:
     """Check that `x` is a non-empty floating tensor of finite values (in [0, 1] if asked)."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise InvalidType(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise ValueError(
+        raise InvalidValue(
             f"{name} must be a floating tensor with values in [0, 1], got dtype {x.dtype}; "
             f"convert uint8 images with {name}.float() / 255"
         )
     if x.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one value")
+        raise InvalidValue(f"{name} is empty (shape {tuple(x.shape)}); pass at least one value")
     lo, hi = (v.item() for v in torch.aminmax(x.detach()))
     if math.isnan(lo) or math.isnan(hi):
-        raise ValueError(f"{name} contains NaN; pass finite values")
+        raise InvalidValue(f"{name} contains NaN; pass finite values")
     if unit_interval and not (0.0 <= lo and hi <= 1.0):
-        raise ValueError(f"{name} has values in [{lo:g}, {hi:g}]; values must lie in [0, 1]")
+        raise InvalidValue(f"{name} has values in [{lo:g}, {hi:g}]; values must lie in [0, 1]")
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name} contains inf; pass finite values")
+        raise InvalidValue(f"{name} contains inf; pass finite values")
     return x.detach()
 
 
 def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
     """Check that `value` is an integer in [lo, hi) (hi=None: no upper bound)."""
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got a bool")
+        raise InvalidType(f"{name} must be an integer, got a bool")
     try:
         value = operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+        raise InvalidType(f"{name} must be an integer, got {type(value).__name__}") from None
     if value < lo or (hi is not None and value >= hi):
         valid = f">= {lo}" if hi is None else f"in [{lo}, {hi - 1}]"
-        raise ValueError(f"{name} must be {valid}, got {value}")
+        raise InvalidValue(f"{name} must be {valid}, got {value}")
     return value
 
 
 def _check_real(value: Any, name: str, *, positive: bool = False, below_one: bool = False) -> float:
     """Check that `value` is a finite real number (optionally > 0, optionally < 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if positive and below_one:
         if not 0.0 < value < 1.0:
-            raise ValueError(f"{name} must be in (0, 1), got {value}")
+            raise InvalidValue(f"{name} must be in (0, 1), got {value}")
     elif positive and not 0.0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        raise InvalidValue(f"{name} must be a finite number > 0, got {value}")
     elif not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
+        raise InvalidValue(f"{name} must be a finite number, got {value}")
     return value
 
 
 def _check_flag(value: Any, name: str) -> bool:
     """Check that `value` is a bool (a string such as "False" would silently be true)."""
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise InvalidType(f"{name} must be True or False, got {value!r}")
     return value
 
 
@@ -144,10 +146,10 @@ def _check_dtype(dtype: Any, x: Tensor) -> torch.dtype:
     if dtype is None:
         return x.dtype
     if not isinstance(dtype, torch.dtype):
-        raise TypeError(f"dtype must be a torch.dtype such as torch.bool, got {dtype!r}")
+        raise InvalidType(f"dtype must be a torch.dtype such as torch.bool, got {dtype!r}")
     if dtype not in _SPIKE_DTYPES:
         valid = ", ".join(str(d) for d in _SPIKE_DTYPES)
-        raise ValueError(f"dtype must be one of {valid}, got {dtype}")
+        raise InvalidValue(f"dtype must be one of {valid}, got {dtype}")
     return dtype
 
 
@@ -156,9 +158,9 @@ def _check_generator(generator: Any, x: Tensor) -> None:
     if generator is None:
         return
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise InvalidType(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if generator.device.type != x.device.type:
-        raise ValueError(
+        raise InvalidValue(
             f"generator is on {generator.device} but x is on {x.device}; "
             f"use torch.Generator(device={str(x.device)!r})"
         )
@@ -323,7 +325,7 @@ def _check_latency_window(
     last = int(torch.round(_latency_times(dark, num_steps, tau, threshold, linear, False, first_spike_time)))
     if last > num_steps - 1:
         name = "linear" if linear else "log"
-        raise ValueError(
+        raise InvalidValue(
             f"num_steps={num_steps} is too short for the {name} latency code with tau={tau:g}, "
             f"threshold={threshold:g}, first_spike_time={first_spike_time}: the latest spike (a value at "
             f"or below threshold) falls at step {last}; pass num_steps >= {last + 1}, a smaller tau, "
@@ -361,13 +363,13 @@ def delta(
     """
     seq = _check_tensor(seq, "seq", unit_interval=False)
     if seq.ndim == 0:
-        raise ValueError("seq must have a time dimension first, [T, ...], got a 0-d tensor")
+        raise InvalidValue("seq must have a time dimension first, [T, ...], got a 0-d tensor")
     threshold = _check_real(threshold, "threshold", positive=True)
     padding = _check_flag(padding, "padding")
     off_spike = _check_flag(off_spike, "off_spike")
     dtype = _check_dtype(dtype, seq)
     if off_spike and dtype in (torch.bool, torch.uint8):
-        raise ValueError(
+        raise InvalidValue(
             f"dtype {dtype} cannot hold the -1 of off_spike=True; use a signed dtype such as torch.int8"
         )
 
@@ -415,7 +417,7 @@ def saccade(image: Tensor, num_steps: int, *, amplitude: int = 2) -> Tensor:
     """
     image = _check_tensor(image, "image", unit_interval=True)
     if image.ndim < 2:
-        raise ValueError(f"image must have at least 2 dimensions [..., H, W], got shape {tuple(image.shape)}")
+        raise InvalidValue(f"image must have at least 2 dimensions [..., H, W], got shape {tuple(image.shape)}")
     num_steps = _check_int(num_steps, "num_steps", 1)
     height, width = image.shape[-2:]
     amplitude = _check_int(amplitude, "amplitude", 1, min(height, width))
@@ -469,12 +471,12 @@ def _keywords(fn: Callable[..., Tensor]) -> tuple[str, ...]:
 def _coding(coding: Any, kwargs: dict[str, Any]) -> Callable[..., Tensor]:
     """Look up a coding by name and check the keyword arguments it is given."""
     if not isinstance(coding, str) or coding not in CODINGS:
-        raise ValueError(f"coding must be one of {', '.join(CODINGS)}, got {coding!r}")
+        raise InvalidValue(f"coding must be one of {', '.join(CODINGS)}, got {coding!r}")
     fn = CODINGS[coding]
     valid = _keywords(fn)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
-        raise ValueError(
+        raise InvalidValue(
             f"unknown argument(s) for coding {coding!r}: {', '.join(unknown)}; valid: {', '.join(valid)}"
         )
     return fn
@@ -517,7 +519,7 @@ def encode_batches(
     fn = _coding(coding, kwargs)
     batch_size = _check_int(batch_size, "batch_size", 1)
     if not isinstance(x, Tensor) or x.ndim < 2:
-        raise ValueError("x must be a batch [B, ...] of at least 2 dimensions to split along B")
+        raise InvalidValue("x must be a batch [B, ...] of at least 2 dimensions to split along B")
 
     def chunks() -> Iterator[Tensor]:
         for start in range(0, x.shape[0], batch_size):

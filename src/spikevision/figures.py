@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Sequence
 
 from spikevision import plotting, rundir
+from spikevision.errors import InvalidValue, NotFound
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / rundir.METRICS
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no {rundir.METRICS}; is it a run directory?")
+        raise NotFound(f"{run_dir} has no {rundir.METRICS}; is it a run directory?")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -126,7 +127,7 @@ def prediction_examples(inspections: Sequence, classes: Sequence[str], *, title:
         The figure (9 inches wide, 1.8 inches per example).
     """
     if not inspections:
-        raise ValueError("prediction_examples: need at least one inspected image")
+        raise InvalidValue("prediction_examples: need at least one inspected image")
     fig, axes = plotting.new_figure(len(inspections), 2, figsize=(9, 0.5 + 1.8 * len(inspections)),
                                     width_ratios=[1, 6])
     axes = axes.reshape(len(inspections), 2)

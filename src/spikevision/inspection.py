@@ -23,9 +23,11 @@ import torch
 
 from spikevision import metrics, precision
 from spikevision.config import TrainConfig
+from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
 from spikevision.inputs import SAMPLE_STREAM, TensorData, model_input, stream_generator
 from spikevision.model import ModelOutput
+from spikevision.validators import is_whole_number
 
 Tensor = torch.Tensor
 
@@ -115,8 +117,8 @@ def find_examples(
         (right_indices, wrong_indices).
     """
     for name, value in (("right", right), ("wrong", wrong), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "batch_size" else 0):
-            raise ValueError(f"find_examples: {name} must be a whole number >= {int(name == 'batch_size')}; got {value!r}")
+        if not is_whole_number(value) or value < (1 if name == "batch_size" else 0):
+            raise InvalidValue(f"find_examples: {name} must be a whole number >= {int(name == 'batch_size')}; got {value!r}")
     found: tuple[list[int], list[int]] = ([], [])
     n = len(test.labels)
     for start in range(0, n, batch_size):
@@ -186,7 +188,7 @@ def check_indices(indices: Sequence[int], size: int) -> list[int]:
     """Indices as a list of ints in [0, size); a ValueError names the first bad one."""
     items = list(indices)
     if not items:
-        raise ValueError("give at least one test image index")
+        raise InvalidValue("give at least one test image index")
     checked = []
     for item in items:
         try:
@@ -194,8 +196,8 @@ def check_indices(indices: Sequence[int], size: int) -> list[int]:
                 raise TypeError
             index = operator.index(item)
         except TypeError:
-            raise TypeError(f"test image indices must be whole numbers; got {item!r}") from None
+            raise InvalidType(f"test image indices must be whole numbers; got {item!r}") from None
         if not 0 <= index < size:
-            raise ValueError(f"test image index {index} is out of range; the test split has images 0..{size - 1}")
+            raise InvalidValue(f"test image index {index} is out of range; the test split has images 0..{size - 1}")
         checked.append(index)
     return checked

@@ -30,7 +30,9 @@ from torch import nn
 
 from spikevision import kernels
 from spikevision import surrogate as surrogates
+from spikevision.errors import InvalidType, InvalidValue
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
+from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
 Tensor = torch.Tensor
 
@@ -76,18 +78,17 @@ class ModelConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice("kind", self.kind, KINDS)
-        _check_choice("padding", self.padding, PADDINGS)
-        _check_choice("reset", self.reset, RESETS)
-        _check_choice("surrogate", self.surrogate, surrogates.NAMES)
-        _check_choice("learn_beta", self.learn_beta, LEARN_MODES)
-        _check_choice("learn_threshold", self.learn_threshold, LEARN_MODES)
+        check_choice("kind", self.kind, KINDS)
+        check_choice("padding", self.padding, PADDINGS)
+        check_choice("reset", self.reset, RESETS)
+        check_choice("surrogate", self.surrogate, surrogates.NAMES)
+        check_choice("learn_beta", self.learn_beta, LEARN_MODES)
+        check_choice("learn_threshold", self.learn_threshold, LEARN_MODES)
         object.__setattr__(self, "hidden", _positive_ints("hidden", self.hidden))
         object.__setattr__(self, "input_shape", _positive_ints("input_shape", self.input_shape))
         if len(self.input_shape) != 3:
-            raise ValueError(f"input_shape must be (channels, height, width), got {list(self.input_shape)}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(f"num_classes must be a whole number >= 1, got {self.num_classes!r}")
+            raise InvalidValue(f"input_shape must be (channels, height, width), got {list(self.input_shape)}")
+        check_whole_number("num_classes", self.num_classes, 1)
         for name, ok, rule in (
             ("beta", lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("threshold", lambda v: 0 < v < math.inf, "> 0"),
@@ -95,10 +96,10 @@ class ModelConfig:
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
-                raise ValueError(f"{name} must be a number {rule}, got {value!r}")
+                raise InvalidValue(f"{name} must be a number {rule}, got {value!r}")
             object.__setattr__(self, name, float(value))
         if not isinstance(self.conv, str):
-            raise ValueError(f"conv must be a string; {CONV_SPEC_HELP}")
+            raise InvalidValue(f"conv must be a string; {CONV_SPEC_HELP}")
         if self.kind == "cnn":
             conv_plan(self)  # raises on a bad spec or one that shrinks the image to nothing
 
@@ -113,7 +114,7 @@ class ModelConfig:
         valid = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(valid))
         if unknown:
-            raise ValueError(f"unknown model key(s) {unknown}; valid: {', '.join(valid)}")
+            raise InvalidValue(f"unknown model key(s) {unknown}; valid: {', '.join(valid)}")
         return cls(**data)
 
 
@@ -159,15 +160,15 @@ class SynapticLayer:
             float64 ``[B]``.
         """
         if tuple(spikes.shape[2:]) != self.in_shape:
-            raise ValueError(f"{self.name} takes spikes [T, B, {', '.join(map(str, self.in_shape))}], "
-                             f"got shape {tuple(spikes.shape)}")
+            raise InvalidValue(f"{self.name} takes spikes [T, B, {', '.join(map(str, self.in_shape))}], "
+                               f"got shape {tuple(spikes.shape)}")
         return self.synops_of_counts(spikes.sum(0, dtype=torch.float64))
 
     def synops_of_counts(self, counts: Tensor) -> Tensor:
         """``synops`` from each input's spike count over time, ``counts [B, *in_shape]``; float64 ``[B]``."""
         if tuple(counts.shape[1:]) != self.in_shape:
-            raise ValueError(f"{self.name} takes spike counts [B, {', '.join(map(str, self.in_shape))}], "
-                             f"got shape {tuple(counts.shape)}")
+            raise InvalidValue(f"{self.name} takes spike counts [B, {', '.join(map(str, self.in_shape))}], "
+                               f"got shape {tuple(counts.shape)}")
         fan_out = self.fan_out.to(device=counts.device, dtype=torch.float64).flatten()
         return counts.flatten(1).to(torch.float64) @ fan_out
 
@@ -270,24 +271,24 @@ class _SpikingNet(nn.Module):
     def _first_current(self, x: Tensor, num_steps: int | None) -> Tensor:
         shape = tuple(self.config.input_shape)
         if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+            raise InvalidType(f"x must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
-            raise TypeError(f"x must be floating point (pixels in [0, 1]), got dtype {x.dtype}; "
-                            "convert it with x.float() / 255")
+            raise InvalidType(f"x must be floating point (pixels in [0, 1]), got dtype {x.dtype}; "
+                              "convert it with x.float() / 255")
         first = self.stages[0]
         if x.dim() == len(shape) + 1 and tuple(x.shape[1:]) == shape:
-            if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-                raise ValueError(f"a static input [B, {', '.join(map(str, shape))}] needs num_steps >= 1, "
-                                 f"got {num_steps!r}")
+            if not is_whole_number(num_steps) or num_steps < 1:
+                raise InvalidValue(f"a static input [B, {', '.join(map(str, shape))}] needs num_steps >= 1, "
+                                   f"got {num_steps!r}")
             current = first.current(x)  # once, not once per step
             return current.unsqueeze(0).expand(num_steps, *current.shape)
         if x.dim() == len(shape) + 2 and tuple(x.shape[2:]) == shape:
             if num_steps is not None and num_steps != x.shape[0]:
-                raise ValueError(f"num_steps={num_steps} but the input sequence has {x.shape[0]} steps; "
-                                 "pass num_steps=None for a sequence")
+                raise InvalidValue(f"num_steps={num_steps} but the input sequence has {x.shape[0]} steps; "
+                                   "pass num_steps=None for a sequence")
             return _over_time(first.current, x)
-        raise ValueError(f"x must be [B, {', '.join(map(str, shape))}] (static) or "
-                         f"[T, B, {', '.join(map(str, shape))}] (a spike sequence), got shape {tuple(x.shape)}")
+        raise InvalidValue(f"x must be [B, {', '.join(map(str, shape))}] (static) or "
+                           f"[T, B, {', '.join(map(str, shape))}] (a spike sequence), got shape {tuple(x.shape)}")
 
     def synaptic_layers(self) -> tuple[SynapticLayer, ...]:
         """Each synaptic layer's fan-out and MACs, in order; layer i's input is the image or ``hidden[i-1]``."""
@@ -356,7 +357,7 @@ def build_model(config: ModelConfig, seed: int | None = None) -> _SpikingNet:
         A ``SpikingMLP`` or ``SpikingCNN``.
     """
     if not isinstance(config, ModelConfig):
-        raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
+        raise InvalidType(f"config must be a ModelConfig, got {type(config).__name__}")
     cls = SpikingMLP if config.kind == "mlp" else SpikingCNN
     if seed is None:
         return cls(config)
@@ -386,29 +387,29 @@ def conv_plan(config: ModelConfig) -> tuple[ConvBlock, ...]:
     for token in config.conv.replace(" ", "").upper().split("-"):
         match = _TOKEN.match(token)
         if match is None:
-            raise ValueError(f"bad conv token {token!r} in {config.conv!r}; {CONV_SPEC_HELP}")
+            raise InvalidValue(f"bad conv token {token!r} in {config.conv!r}; {CONV_SPEC_HELP}")
         if match["channels"]:
             channels, kernel = int(match["channels"]), int(match["kernel"])
             if channels < 1 or kernel < 1:
-                raise ValueError(f"conv token {token!r} needs channels >= 1 and kernel >= 1")
+                raise InvalidValue(f"conv token {token!r} needs channels >= 1 and kernel >= 1")
             if config.padding == "same" and kernel % 2 == 0:
-                raise ValueError(f"padding 'same' needs odd kernels, got {token!r}; use an odd kernel or 'valid'")
+                raise InvalidValue(f"padding 'same' needs odd kernels, got {token!r}; use an odd kernel or 'valid'")
             padding = kernel // 2 if config.padding == "same" else 0
             blocks.append(dict(channels=channels, kernel=kernel, padding=padding, ops=[], in_shape=shape))
             shape = (channels, shape[1] + 2 * padding - kernel + 1, shape[2] + 2 * padding - kernel + 1)
         elif not blocks:
-            raise ValueError(f"conv spec {config.conv!r} must start with a convolution; {CONV_SPEC_HELP}")
+            raise InvalidValue(f"conv spec {config.conv!r} must start with a convolution; {CONV_SPEC_HELP}")
         elif match["bn"]:
             blocks[-1]["ops"].append(("BN", 0))
         else:
             size = int(match["size"])
             if size < 1:
-                raise ValueError(f"pool token {token!r} needs a size >= 1")
+                raise InvalidValue(f"pool token {token!r} needs a size >= 1")
             blocks[-1]["ops"].append((match["pool"], size))
             shape = (shape[0], shape[1] // size, shape[2] // size)
         if min(shape[1:]) < 1:
-            raise ValueError(f"conv spec {config.conv!r} shrinks the {config.input_shape[1]}x"
-                             f"{config.input_shape[2]} input to nothing at {token!r}; use fewer or smaller layers")
+            raise InvalidValue(f"conv spec {config.conv!r} shrinks the {config.input_shape[1]}x"
+                               f"{config.input_shape[2]} input to nothing at {token!r}; use fewer or smaller layers")
         blocks[-1]["out_shape"] = shape
     return tuple(ConvBlock(b["channels"], b["kernel"], b["padding"], tuple(b["ops"]), b["in_shape"],
                            b["out_shape"]) for b in blocks)
@@ -433,15 +434,10 @@ def _over_time(layer, seq: Tensor) -> Tensor:
     return out.unflatten(0, seq.shape[:2])
 
 
-def _check_choice(name: str, value, valid: tuple) -> None:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
-
-
 def _positive_ints(name: str, value) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{name} must be a list of whole numbers, got {value!r}")
+        raise InvalidValue(f"{name} must be a list of whole numbers, got {value!r}")
     items = tuple(value)
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise ValueError(f"{name} must be whole numbers >= 1, got {list(items)}")
+    if any(not is_whole_number(v) or v < 1 for v in items):
+        raise InvalidValue(f"{name} must be whole numbers >= 1, got {list(items)}")
     return items

@@ -27,6 +27,7 @@ from torch import nn
 
 from spikevision import kernels
 from spikevision import surrogate as surrogates
+from spikevision.errors import InvalidType, InvalidValue
 
 Tensor = torch.Tensor
 Number = Union[float, int]
@@ -60,7 +61,7 @@ class LIFParams:
         _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
         _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
         if self.reset not in RESETS:
-            raise ValueError(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
+            raise InvalidValue(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
         object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
 
 
@@ -118,7 +119,7 @@ def lif_sequence(
     """
     _check_current(current, "current", min_dim=1)
     if current.shape[0] == 0:
-        raise ValueError("current has no time steps (shape[0] == 0); give at least one step")
+        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
     state = _check_state(state, current[0])
     if current.dtype in HALF and not _reads_half(backend, current, params):
         # The same arithmetic as the Triton kernel's half path: exact upcast, float32 loop, spikes cast back.
@@ -183,7 +184,7 @@ def _select_backend(backend: str, current: Tensor, params: LIFParams) -> Callabl
     if backend == "auto":
         return BACKENDS[kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)]
     if backend not in BACKENDS:
-        raise ValueError(f"unknown LIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+        raise InvalidValue(f"unknown LIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
     return BACKENDS[backend]
 
 
@@ -210,7 +211,7 @@ def _coefficients(params: LIFParams, like: Tensor):
     beta, threshold = params.beta, params.threshold
     for name, value in (("beta", beta), ("threshold", threshold)):
         if isinstance(value, Tensor) and not _broadcasts_to(value.shape, like.shape):
-            raise ValueError(
+            raise InvalidValue(
                 f"{name} of shape {tuple(value.shape)} does not fit neurons of shape {tuple(like.shape[1:])}; "
                 f"give one value (shape ()) or one per neuron (shape {tuple(like.shape[1:])})"
             )
@@ -229,30 +230,30 @@ def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
 def _check_coefficient(name: str, value, ok: Callable[[float], bool], rule: str) -> None:
     if isinstance(value, Tensor):
         if not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor or a number, got dtype {value.dtype}")
+            raise InvalidType(f"{name} must be a floating-point tensor or a number, got dtype {value.dtype}")
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number or a tensor, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be a number or a tensor, got {type(value).__name__}")
     if not ok(value):  # NaN fails every comparison, so it lands here too
-        raise ValueError(f"{name} must {rule}, got {value}")
+        raise InvalidValue(f"{name} must {rule}, got {value}")
 
 
 def _check_current(current, name: str, min_dim: int) -> None:
     if not isinstance(current, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(current).__name__}")
+        raise InvalidType(f"{name} must be a torch.Tensor, got {type(current).__name__}")
     if not current.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got dtype {current.dtype}; convert it with .float()")
+        raise InvalidType(f"{name} must be floating point, got dtype {current.dtype}; convert it with .float()")
     if current.dim() < min_dim:
-        raise ValueError(f"{name} must have at least {min_dim} dimension(s) (time first), got shape {tuple(current.shape)}")
+        raise InvalidValue(f"{name} must have at least {min_dim} dimension(s) (time first), got shape {tuple(current.shape)}")
 
 
 def _check_state(state: LIFState | None, like: Tensor) -> LIFState:
     if state is None:
         return initial_state(like)
     if not isinstance(state, LIFState):
-        raise TypeError(f"state must be a LIFState or None, got {type(state).__name__}")
+        raise InvalidType(f"state must be a LIFState or None, got {type(state).__name__}")
     if state.mem.shape != like.shape:
-        raise ValueError(
+        raise InvalidValue(
             f"state.mem has shape {tuple(state.mem.shape)} but one step of input has shape {tuple(like.shape)}; "
             "pass state=None to start from rest"
         )
@@ -293,13 +294,13 @@ class LIF(nn.Module):
 
     def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
         if learn not in LEARN_MODES:
-            raise ValueError(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
+            raise InvalidValue(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
         if learn == "none":
             return float(value)
         if learn == "layer":
             return nn.Parameter(torch.tensor(float(value)))
         if self.shape is None:
-            raise ValueError(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to LIF")
+            raise InvalidValue(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to LIF")
         return nn.Parameter(torch.full(self.shape, float(value)))
 
     @property

@@ -27,6 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from spikevision.errors import InvalidType, InvalidValue
+
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
     "black": "#000000",
@@ -123,7 +125,7 @@ def new_figure(
         ``[nrows, ncols]`` squeezed like ``Figure.subplots``.
     """
     if nrows < 1 or ncols < 1:
-        raise ValueError(f"new_figure: nrows and ncols must be >= 1; got {nrows}x{ncols}")
+        raise InvalidValue(f"new_figure: nrows and ncols must be >= 1; got {nrows}x{ncols}")
     fig = Figure(figsize=figsize, dpi=dpi or STYLE["dpi"], layout="constrained", facecolor="white")
     FigureCanvasAgg(fig)
     gridspec_kw = {}
@@ -166,7 +168,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int | None = None)
     """
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ValueError(
+        raise InvalidValue(
             f"save_figure: unknown image suffix {path.suffix!r} in {path}; use one of {', '.join(FIGURE_SUFFIXES)}"
         )
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
@@ -201,12 +203,12 @@ def as_array(x: Any, name: str, ndim: int | tuple[int, ...], shape_hint: str) ->
     try:
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - report any conversion failure as a type error
-        raise TypeError(f"{name} must be an array or tensor {shape_hint}; got {type(x).__name__}") from exc
+        raise InvalidType(f"{name} must be an array or tensor {shape_hint}; got {type(x).__name__}") from exc
     if arr.dtype == object:
-        raise TypeError(f"{name} must be a numeric array or tensor {shape_hint}; got {type(x).__name__}")
+        raise InvalidType(f"{name} must be a numeric array or tensor {shape_hint}; got {type(x).__name__}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if arr.ndim not in allowed:
-        raise ValueError(f"{name} must be {shape_hint}; got shape {tuple(arr.shape)}")
+        raise InvalidValue(f"{name} must be {shape_hint}; got shape {tuple(arr.shape)}")
     return arr
 
 
@@ -247,9 +249,9 @@ def _curve_xy(x: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     x = as_array(x, f"{name}: x values", 1, "1-D [K]")
     y = as_array(y, f"{name}: y values", 1, "1-D [K]")
     if x.shape != y.shape:
-        raise ValueError(f"{name}: x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
+        raise InvalidValue(f"{name}: x and y must have the same length; got {x.shape[0]} and {y.shape[0]}")
     if y.size and not np.all(np.isfinite(y)):
-        raise ValueError(f"{name}: values must be finite; got NaN or inf")
+        raise InvalidValue(f"{name}: values must be finite; got NaN or inf")
     return x, y
 
 
@@ -271,14 +273,14 @@ def digit_grid(axes: Any, images: Any, labels: Any, class_names: Sequence[str] |
     images = as_array(images, "digit_grid: images", (3, 4), "[N, H, W] or [N, 1, H, W]")
     if images.ndim == 4:
         if images.shape[1] != 1:
-            raise ValueError(f"digit_grid: images must be [N, H, W] or [N, 1, H, W]; got shape {images.shape}")
+            raise InvalidValue(f"digit_grid: images must be [N, H, W] or [N, 1, H, W]; got shape {images.shape}")
         images = images[:, 0]
     labels = as_array(labels, "digit_grid: labels", 1, "1-D [N]").astype(int)
     if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"digit_grid: {images.shape[0]} images but {labels.shape[0]} labels")
+        raise InvalidValue(f"digit_grid: {images.shape[0]} images but {labels.shape[0]} labels")
     flat = list(np.asarray(axes, dtype=object).ravel())
     if len(flat) < images.shape[0]:
-        raise ValueError(f"digit_grid: {images.shape[0]} images need as many axes; got {len(flat)}")
+        raise InvalidValue(f"digit_grid: {images.shape[0]} images need as many axes; got {len(flat)}")
     vmax = 255 if images.dtype == np.uint8 else 1.0
     artists = []
     for ax, img, label in zip(flat, images, labels):
@@ -306,9 +308,9 @@ def digit_grid_figure(
     """
     n = len(images)
     if n < 1:
-        raise ValueError("digit_grid_figure: need at least one image")
+        raise InvalidValue("digit_grid_figure: need at least one image")
     if ncols < 1:
-        raise ValueError(f"digit_grid_figure: ncols must be >= 1; got {ncols}")
+        raise InvalidValue(f"digit_grid_figure: ncols must be >= 1; got {ncols}")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = new_figure(nrows, ncols, figsize=(2.0 * ncols, 2.0 * nrows + (0.4 if title else 0.0)))
@@ -336,7 +338,7 @@ def reconstruction(
     spikes = as_array(spikes, "reconstruction: spikes", (3, 4), "[T, H, W] (time first)")
     if spikes.ndim == 4:
         if spikes.shape[1] != 1:
-            raise ValueError(f"reconstruction: spikes must be [T, H, W] or [T, 1, H, W]; got shape {spikes.shape}")
+            raise InvalidValue(f"reconstruction: spikes must be [T, H, W] or [T, 1, H, W]; got shape {spikes.shape}")
         spikes = spikes[:, 0]
     mean = spikes.astype(np.float32).mean(axis=0)
     vmin, vmax = min(0.0, float(mean.min())), max(1.0, float(mean.max()))
@@ -457,7 +459,7 @@ def current_map(ax: Axes, values: Any, *, title: str | None = None, ylabel: str 
     """
     values = as_array(values, "current_map: values", 2, "2-D [T, N] (time first)").astype(np.float32)
     if 0 in values.shape or not np.all(np.isfinite(values)):
-        raise ValueError(f"current_map: values must be non-empty and finite [T, N]; got shape {values.shape}")
+        raise InvalidValue(f"current_map: values must be non-empty and finite [T, N]; got shape {values.shape}")
     num_steps, num_neurons = values.shape
     image = ax.imshow(
         values.T, cmap=STYLE["image_cmap"], vmin=min(0.0, float(values.min())), vmax=max(1.0, float(values.max())),
@@ -482,13 +484,13 @@ def layer_rasters(axes: Sequence[Axes], layers: Sequence[Any], names: Sequence[s
     """
     axes = list(np.asarray(axes, dtype=object).ravel())
     if not (len(axes) == len(layers) == len(names)):
-        raise ValueError(
+        raise InvalidValue(
             f"layer_rasters: need one axes and one name per layer; "
             f"got {len(axes)} axes, {len(layers)} layers, {len(names)} names"
         )
     steps = {as_array(s, "layer_rasters: layer", 2, "2-D [T, N] (time first)").shape[0] for s in layers}
     if len(steps) > 1:
-        raise ValueError(f"layer_rasters: layers must share the number of time steps; got {sorted(steps)}")
+        raise InvalidValue(f"layer_rasters: layers must share the number of time steps; got {sorted(steps)}")
     artists = [raster(ax, s, ylabel=name) for ax, s, name in zip(axes, layers, names)]
     for ax in axes[:-1]:
         ax.set_xlabel("")
@@ -524,7 +526,7 @@ def membrane_traces(
     if mem.ndim == 1:
         mem = mem[:, None]
     if labels is not None and len(labels) != mem.shape[1]:
-        raise ValueError(f"membrane_traces: {mem.shape[1]} neurons but {len(labels)} labels")
+        raise InvalidValue(f"membrane_traces: {mem.shape[1]} neurons but {len(labels)} labels")
     steps = np.arange(mem.shape[0])
     lines = []
     for i in range(mem.shape[1]):
@@ -565,12 +567,12 @@ def current_membrane_spikes(
     """
     axes3 = list(np.asarray(axes3, dtype=object).ravel())
     if len(axes3) != 3:
-        raise ValueError(f"current_membrane_spikes: need 3 axes (current, membrane, spikes); got {len(axes3)}")
+        raise InvalidValue(f"current_membrane_spikes: need 3 axes (current, membrane, spikes); got {len(axes3)}")
     cur = as_array(cur, "current_membrane_spikes: cur", 1, "1-D [T]")
     mem = as_array(mem, "current_membrane_spikes: mem", 1, "1-D [T]")
     spk = as_array(spk, "current_membrane_spikes: spk", 1, "1-D [T]")
     if not (cur.shape == mem.shape == spk.shape):
-        raise ValueError(
+        raise InvalidValue(
             "current_membrane_spikes: cur, mem, spk must have the same length; "
             f"got {cur.shape[0]}, {mem.shape[0]}, {spk.shape[0]}"
         )
@@ -622,7 +624,7 @@ def spike_count_bars(
     k = counts.shape[0]
     labels = [str(i) for i in range(k)] if labels is None else [str(lab) for lab in labels]
     if len(labels) != k:
-        raise ValueError(f"spike_count_bars: {k} counts but {len(labels)} labels")
+        raise InvalidValue(f"spike_count_bars: {k} counts but {len(labels)} labels")
     bars = ax.bar(np.arange(k), counts, color=STYLE["bar_color"], width=0.7)
     index = int(np.argmax(counts)) if highlight == "max" and k and counts.max() > 0 else highlight
     if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
@@ -658,7 +660,7 @@ def loss_curve(
     """
     steps, losses = _curve_xy(steps, losses, "loss_curve")
     if smooth < 0:
-        raise ValueError(f"loss_curve: smooth must be >= 0 points; got {smooth}")
+        raise InvalidValue(f"loss_curve: smooth must be >= 0 points; got {smooth}")
     color = color or SERIES_COLORS[0]
     lines = []
     if smooth > 1 and losses.size >= smooth:
@@ -697,7 +699,7 @@ def accuracy_curve(
     """
     epochs, acc = _curve_xy(epochs, acc, "accuracy_curve")
     if acc.size and (acc.min() < 0 or acc.max() > 1):
-        raise ValueError(
+        raise InvalidValue(
             f"accuracy_curve: accuracies must be fractions in [0, 1]; got range [{acc.min():g}, {acc.max():g}] "
             "(divide percentages by 100)"
         )
@@ -732,12 +734,12 @@ def confusion_matrix(
     cm = as_array(cm, "confusion_matrix: cm", 2, "2-D [K, K] counts")
     k = cm.shape[0]
     if cm.shape != (k, k):
-        raise ValueError(f"confusion_matrix: cm must be square [K, K]; got shape {cm.shape}")
+        raise InvalidValue(f"confusion_matrix: cm must be square [K, K]; got shape {cm.shape}")
     if np.any(cm < 0):
-        raise ValueError("confusion_matrix: counts must be >= 0")
+        raise InvalidValue("confusion_matrix: counts must be >= 0")
     names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
     if len(names) != k:
-        raise ValueError(f"confusion_matrix: {k} classes but {len(names)} class names")
+        raise InvalidValue(f"confusion_matrix: {k} classes but {len(names)} class names")
     rows = cm.sum(axis=1, keepdims=True).astype(float)
     frac = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
     image = ax.imshow(frac, cmap=STYLE["matrix_cmap"], vmin=0, vmax=1, interpolation="nearest")

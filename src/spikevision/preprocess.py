@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from spikevision.errors import InvalidValue, NotFound
+
 MAX_PIXELS = 50_000_000  # refuse absurd images before decoding them
 
 
@@ -20,11 +22,11 @@ def load_image(path: Path) -> Image.Image:
     """Open ``path`` as a greyscale PIL image; clear errors for missing, empty, non-image or huge files."""
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{path} is a directory, not an image file")
+        raise InvalidValue(f"{path} is a directory, not an image file")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image file")
+        raise NotFound(f"{path}: no such image file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file, not an image")
+        raise InvalidValue(f"{path}: empty file, not an image")
     try:
         # Our own size limit refuses big images; Pillow's warning about them would only add stderr lines.
         with warnings.catch_warnings():
@@ -32,11 +34,11 @@ def load_image(path: Path) -> Image.Image:
             img = Image.open(path)
         with img:
             if img.width * img.height > MAX_PIXELS:
-                raise ValueError(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
+                raise InvalidValue(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
             img.load()
             return _to_grey(img)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise ValueError(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
+        raise InvalidValue(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
     except ValueError as exc:
         raise _named(path, exc) from None
 
@@ -50,7 +52,7 @@ def _to_grey(img: Image.Image) -> Image.Image:
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
         if not np.isfinite(arr).all():
-            raise ValueError("the image has NaN or infinite pixel values")
+            raise InvalidValue("the image has NaN or infinite pixel values")
         span = (arr.max() - arr.min()) or 1.0
         return Image.fromarray(((arr - arr.min()) / span * 255.0).astype(np.uint8), "L")
     if img.mode in ("P", "PA") or "A" in img.getbands() or img.mode == "LA":
@@ -68,7 +70,7 @@ def to_mnist(img: Image.Image) -> torch.Tensor:
         arr = 1.0 - arr
     arr = np.clip(arr - np.median(_border(arr)), 0.0, None)  # background to exactly 0
     if arr.max() <= 1e-6:
-        raise ValueError("the image is blank: no digit found")
+        raise InvalidValue("the image is blank: no digit found")
     arr /= arr.max()
     rows = np.flatnonzero(arr.max(1) > 0.1)
     cols = np.flatnonzero(arr.max(0) > 0.1)
@@ -105,4 +107,4 @@ def image_file_to_mnist(path: Path) -> torch.Tensor:
 def _named(path: Path, exc: ValueError) -> ValueError:
     """``exc`` with the file's name in front (once), so a refusal among many files says which one."""
     message = str(exc)
-    return ValueError(message if message.startswith(str(path)) else f"{path}: {message}")
+    return InvalidValue(message if message.startswith(str(path)) else f"{path}: {message}")

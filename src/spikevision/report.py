@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from spikevision import animation, data, encoding, figures, inspection, plotting, rundir
+from spikevision.errors import InvalidValue
 from spikevision.evaluation import evaluate
 from spikevision.inputs import TensorData, step_generator
+from spikevision.validators import check_whole_number
 
 REPORT_NAME = rundir.REPORT  # kept for callers of the old names
 EVALUATION_NAME = rundir.EVALUATION
@@ -68,8 +70,7 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     Returns:
         The path of the HTML file.
     """
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise ValueError(f"examples must be a whole number >= 1; got {examples!r}")
+    check_whole_number("examples", examples, 1)
     run_dir = Path(run_dir)
     config, model = rundir.load_run(run_dir, device)
     cfg = config.train
@@ -345,7 +346,7 @@ def _figure_file(path: Path, caption: str) -> str:
     path = Path(path)
     mime = _MIME.get(path.suffix.lower())
     if mime is None:
-        raise ValueError(f"cannot inline {path}: only {', '.join(_MIME)} images")
+        raise InvalidValue(f"cannot inline {path}: only {', '.join(_MIME)} images")
     return _figure(path.read_bytes(), mime, caption, alt=path.stem.replace("-", " "))
 
 

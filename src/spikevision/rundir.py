@@ -17,6 +17,7 @@ import torch
 from spikevision import devices
 from spikevision.checkpoint import CHECKPOINT_NAME, load_model_weights, read_checkpoint, stale_temporaries, write_atomic
 from spikevision.config import RunConfig
+from spikevision.errors import InvalidValue, NotFound
 from spikevision.model import build_model
 
 CONFIG = "config.json"
@@ -50,12 +51,16 @@ def load_config(run_dir: Path) -> RunConfig:
     """The run's saved ``config.json``, checked as any config is."""
     run_dir = Path(run_dir)
     path = run_dir / CONFIG
+    if not run_dir.exists():
+        raise NotFound(f"the run directory {run_dir} does not exist; train one with spikevision train --out {run_dir}")
+    if not run_dir.is_dir():
+        raise InvalidValue(f"{run_dir} is a file, not a run directory")
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: no {CONFIG}")
+        raise NotFound(f"{run_dir} is not a run directory: no {CONFIG}")
     try:
         return RunConfig.from_dict(json.loads(path.read_text()))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        raise InvalidValue(f"{path} is not valid JSON: {exc}") from None
 
 
 def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConfig, torch.nn.Module]:

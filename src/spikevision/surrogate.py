@@ -21,6 +21,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from spikevision.errors import InvalidValue
+
 Tensor = torch.Tensor
 
 
@@ -104,10 +106,10 @@ class Surrogate:
 
     def __post_init__(self) -> None:
         if self.name not in _TABLE:
-            raise ValueError(f"unknown surrogate {self.name!r}; valid: {', '.join(NAMES)}")
+            raise InvalidValue(f"unknown surrogate {self.name!r}; valid: {', '.join(NAMES)}")
         if {key for key, _ in self.params} != set(_TABLE[self.name].defaults):
-            raise ValueError(f"surrogate {self.name!r} needs parameters {sorted(_TABLE[self.name].defaults)}; "
-                             "build it with surrogate.get(name, **params)")
+            raise InvalidValue(f"surrogate {self.name!r} needs parameters {sorted(_TABLE[self.name].defaults)}; "
+                               "build it with surrogate.get(name, **params)")
 
     def __call__(self, x: Tensor) -> Tensor:
         """Heaviside ``H(x)`` (1 where ``x > 0``), same shape and dtype as ``x``; backward uses ``derivative``."""
@@ -149,17 +151,17 @@ def get(name: str = DEFAULT, **params: float) -> Surrogate:
     """
     if isinstance(name, Surrogate):
         if params:
-            raise ValueError("pass parameters either to get(name, ...) or inside the Surrogate, not both")
+            raise InvalidValue("pass parameters either to get(name, ...) or inside the Surrogate, not both")
         return name
     if not isinstance(name, str) or name not in _TABLE:
-        raise ValueError(f"unknown surrogate {name!r}; valid: {', '.join(NAMES)}")
+        raise InvalidValue(f"unknown surrogate {name!r}; valid: {', '.join(NAMES)}")
     defaults = _TABLE[name].defaults
     unknown = set(params) - set(defaults)
     if unknown:
         valid = ", ".join(defaults) if defaults else "none"
-        raise ValueError(f"surrogate {name!r} has no parameter(s) {sorted(unknown)}; valid: {valid}")
+        raise InvalidValue(f"surrogate {name!r} has no parameter(s) {sorted(unknown)}; valid: {valid}")
     merged = {**defaults, **params}
     for key, value in merged.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"surrogate {name!r} parameter {key} must be a positive number, got {value!r}")
+            raise InvalidValue(f"surrogate {name!r} parameter {key} must be a positive number, got {value!r}")
     return Surrogate(name, tuple((key, float(value)) for key, value in merged.items()))

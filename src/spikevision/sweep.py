@@ -28,16 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spikevision import config as config_mod
-from spikevision import train
-from spikevision import rundir
+from spikevision import catalog, rundir, train
 from spikevision.checkpoint import write_atomic
+from spikevision.errors import InvalidValue, NotFound
+from spikevision.validators import is_whole_number
 
 ENCODINGS = config_mod.ENCODINGS
-DEFAULT_ENCODINGS = ("direct", "rate", "latency")
-DEFAULT_STEPS = (5, 10, 25)
+DEFAULT_ENCODINGS = catalog.SWEEP_ENCODINGS
+DEFAULT_STEPS = catalog.SWEEP_STEPS
 # Small enough for a few minutes on 2 CPU cores with the quick preset (784-512-10), big enough to rank encodings.
-DEFAULT_TRAIN_SUBSET = 10_000
-DEFAULT_EPOCHS = 1
+DEFAULT_TRAIN_SUBSET = catalog.SWEEP_TRAIN_SUBSET
+DEFAULT_EPOCHS = catalog.SWEEP_EPOCHS
 DEFAULT_OPTIONS = {
     "direct": {},
     "rate": {},
@@ -94,19 +95,19 @@ def check_grid(encodings: Sequence[str], steps: Sequence[int]) -> tuple[tuple[st
     """Check the swept values; return the encodings in the given order and the steps in increasing order."""
     encodings, steps = tuple(encodings), tuple(steps)
     if not encodings:
-        raise ValueError(f"no encodings to sweep; give some of {', '.join(ENCODINGS)}")
+        raise InvalidValue(f"no encodings to sweep; give some of {', '.join(ENCODINGS)}")
     unknown = [e for e in encodings if e not in ENCODINGS]
     if unknown:
-        raise ValueError(f"unknown encoding(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ENCODINGS)}")
+        raise InvalidValue(f"unknown encoding(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ENCODINGS)}")
     if not steps:
-        raise ValueError("no numbers of time steps to sweep; give whole numbers >= 1, e.g. 5,10,25")
-    bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 1]
+        raise InvalidValue("no numbers of time steps to sweep; give whole numbers >= 1, e.g. 5,10,25")
+    bad = [s for s in steps if not is_whole_number(s) or s < 1]
     if bad:
-        raise ValueError(f"numbers of time steps must be whole numbers >= 1; got {', '.join(map(repr, bad))}")
+        raise InvalidValue(f"numbers of time steps must be whole numbers >= 1; got {', '.join(map(repr, bad))}")
     for name, values in (("encoding", encodings), ("number of time steps", steps)):
         twice = sorted({v for v in values if values.count(v) > 1}, key=str)
         if twice:
-            raise ValueError(f"each {name} may be swept once; repeated: {', '.join(map(str, twice))}")
+            raise InvalidValue(f"each {name} may be swept once; repeated: {', '.join(map(str, twice))}")
     return encodings, tuple(sorted(steps))
 
 
@@ -132,7 +133,7 @@ def point_configs(
     for item in overrides:
         key = item.split("=", 1)[0].strip().rpartition(".")[2]
         if key in SWEPT_KEYS:
-            raise ValueError(f"--set {item!r}: the sweep sets train.{key} itself; use {SWEPT_KEYS[key]} instead")
+            raise InvalidValue(f"--set {item!r}: the sweep sets train.{key} itself; use {SWEPT_KEYS[key]} instead")
     base = config_mod.resolve(preset, overrides, epochs=epochs, train_subset=train_subset)
     configs = {}
     for enc in encodings:
@@ -182,7 +183,7 @@ def run_sweep(
     configs = point_configs(preset, overrides, encodings=encodings, steps=steps, epochs=epochs,
                             train_subset=train_subset)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"the sweep directory {out_dir} is a file; choose another --out")
+        raise InvalidValue(f"the sweep directory {out_dir} is a file; choose another --out")
     # Every existing point is checked before the first one trains, so a wrong --out fails at once.
     states = {key: _point_state(out_dir / point_name(*key), cfg) for key, cfg in configs.items()}
     points: list[SweepPoint] = []
@@ -207,26 +208,14 @@ def _point_state(run_dir: Path, cfg: config_mod.RunConfig) -> str:
     """
     if not (run_dir / rundir.CONFIG).is_file():
         if (run_dir / rundir.CHECKPOINT).exists():
-            raise ValueError(f"{run_dir} holds a checkpoint but no config.json; delete it or choose another --out")
+            raise InvalidValue(f"{run_dir} holds a checkpoint but no config.json; delete it or choose another --out")
         return "new"
     saved = rundir.load_config(run_dir)
-    differences = _differences(saved.to_dict(), cfg.to_dict())
+    differences = config_mod.differences(saved.to_dict(), cfg.to_dict())
     if differences:
-        raise ValueError(f"{run_dir} holds a run with other settings ({'; '.join(differences[:4])}); "
-                         "choose another --out, or delete that directory to train it again")
+        raise InvalidValue(f"{run_dir} holds a run with other settings ({'; '.join(differences[:4])}); "
+                           "choose another --out, or delete that directory to train it again")
     return "finished" if (run_dir / SUMMARY_NAME).is_file() else "started"
-
-
-def _differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
-    """Keys whose values differ between two nested config dicts, as "key: <saved> there, <wanted> now"."""
-    out = []
-    for key in sorted(set(saved) | set(wanted)):
-        a, b = saved.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict) and key != "encoding_options":
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: {a!r} there, {b!r} now")
-    return out
 
 
 def read_point(run_dir: str | Path, sweep_dir: str | Path) -> SweepPoint:
@@ -241,9 +230,9 @@ def read_point(run_dir: str | Path, sweep_dir: str | Path) -> SweepPoint:
         synops = float(summary["synops_per_sample"])
         seconds = float(summary["train_seconds"])
     except FileNotFoundError:
-        raise FileNotFoundError(f"{run_dir} has no {SUMMARY_NAME}: its training has not finished") from None
+        raise NotFound(f"{run_dir} has no {SUMMARY_NAME}: its training has not finished") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable run summary ({exc!r}); delete {run_dir} to train it again") from None
+        raise InvalidValue(f"{path} is not a readable run summary ({exc!r}); delete {run_dir} to train it again") from None
     input_spikes = summary.get("input_spikes_per_sample")  # None for direct input
     return SweepPoint(
         encoding=cfg.encoding,
@@ -316,7 +305,7 @@ def sweep_figure(points: Sequence[SweepPoint], *, title: str | None = None):
         The figure (11 x 4.4 inches).
     """
     if not points:
-        raise ValueError("sweep_figure: no points to plot")
+        raise InvalidValue("sweep_figure: no points to plot")
     from spikevision import plotting
 
     fig, (ax_steps, ax_spikes) = plotting.new_figure(1, 2, figsize=(11, 4.4))
@@ -364,11 +353,11 @@ def read_results(out_dir: str | Path) -> tuple[dict, list[SweepPoint]]:
     """``sweep.json`` of a sweep directory -> (its metadata, its points)."""
     path = Path(out_dir) / JSON_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{out_dir} has no {JSON_NAME}; run spikevision sweep --out {out_dir} first")
+        raise NotFound(f"{out_dir} has no {JSON_NAME}; run spikevision sweep --out {out_dir} first")
     try:
         payload = json.loads(path.read_text())
         points = [SweepPoint(**p) for p in payload.pop("points")]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a sweep table ({exc!r})") from None
+        raise InvalidValue(f"{path} is not a sweep table ({exc!r})") from None
     payload.pop("columns", None)
     return payload, points

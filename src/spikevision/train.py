@@ -28,6 +28,7 @@ import torch
 from spikevision import data, devices, distributed, metrics, precision, rundir
 from spikevision.checkpoint import load_model_weights, load_optimizer_state, read_checkpoint, save_checkpoint
 from spikevision.config import RunConfig, TrainConfig
+from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
@@ -43,10 +44,6 @@ from spikevision.rundir import load_config as load_run_config  # noqa: F401  (re
 from spikevision.rundir import load_run  # noqa: F401  (re-exported)
 
 EventHandler = Callable[[str, dict], None]
-
-
-class TrainingDiverged(ValueError):
-    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -113,11 +110,11 @@ def fit(
     run_dir = Path(run_dir)
     ckpt_path = run_dir / rundir.CHECKPOINT
     if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"the run directory {run_dir} is a file; choose another --out")
+        raise InvalidValue(f"the run directory {run_dir} is a file; choose another --out")
     if resume:
         config = load_run_config(run_dir)
     elif ckpt_path.exists():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        raise InvalidValue(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     ctx = distributed.setup(device or config.train.device, dist_backend)
     try:
         return _fit(config, run_dir, data_root, resume, on_event, ctx)
@@ -137,11 +134,11 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
     n = len(train_data.labels)
     steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
     if steps_per_epoch == 0:
-        raise ValueError(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
+        raise InvalidValue(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
     smallest = cfg.batch_size if cfg.drop_last or n % cfg.batch_size == 0 else n % cfg.batch_size
     if smallest < ctx.world_size:
-        raise ValueError(f"a batch of {smallest} images cannot be shared by {ctx.world_size} processes; "
-                         "use a larger train.batch_size (or train.drop_last = true) or fewer processes")
+        raise InvalidValue(f"a batch of {smallest} images cannot be shared by {ctx.world_size} processes; "
+                           "use a larger train.batch_size (or train.drop_last = true) or fewer processes")
     total_steps = steps_per_epoch * cfg.epochs
 
     torch.manual_seed(cfg.seed)
@@ -162,8 +159,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
             if scaler is not None and "scaler" in progress:
                 scaler.load_state_dict(progress["scaler"])
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
-                             f"({exc!r}); was the config edited?") from None
+            raise InvalidValue(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
+                               f"({exc!r}); was the config edited?") from None
     if ctx.is_main:  # the other processes of a group never write
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -374,13 +371,13 @@ def _checked_progress(meta: dict, path: Path, cfg: TrainConfig, steps_per_epoch:
         and all(_is_record(r) for r in progress["history"])
     )
     if not ok:
-        raise ValueError(f"{path} has no readable progress record; it was not written by spikevision train")
+        raise InvalidValue(f"{path} has no readable progress record; it was not written by spikevision train")
     step, epochs = progress["step"], progress["epochs_done"]
     # A mid-epoch checkpoint sits inside its epoch; an edited batch_size or train_subset would not.
     if not (0 <= epochs <= cfg.epochs and epochs * steps_per_epoch <= step <= (epochs + 1) * steps_per_epoch
             and (epochs == 0 or isinstance(progress.get("last_eval"), dict))):
-        raise ValueError(f"{path} is at step {step} after {epochs} epoch(s), which does not fit the run's "
-                         f"config ({steps_per_epoch} steps per epoch, {cfg.epochs} epochs); was config.json edited?")
+        raise InvalidValue(f"{path} is at step {step} after {epochs} epoch(s), which does not fit the run's "
+                           f"config ({steps_per_epoch} steps per epoch, {cfg.epochs} epochs); was config.json edited?")
     return progress
 
 
@@ -393,7 +390,7 @@ def _load_scheduler(scheduler, meta: dict) -> None:
     state = meta.get("scheduler")
     # load_state_dict copies every key onto the scheduler: accept only keys it has itself.
     if not isinstance(state, dict) or not set(state) <= set(scheduler.state_dict()):
-        raise ValueError("no matching schedule state")
+        raise InvalidValue("no matching schedule state")
     scheduler.load_state_dict(state)
 
 

@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module ``<name>_cmd.py`` with two functions:
 ``register(subparsers)`` adds its parser and sets ``func``; ``func(args) -> int`` runs it.
-Library errors (ValueError, TypeError, FileNotFoundError, ...) become one line on stderr and exit code 2.
+The library's own errors (``errors.SpikevisionError``) and the operating system's (``OSError``: a full disk,
+a read-only directory) become one line on stderr and exit code 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import importlib
 import sys
 
 from spikevision import __version__
+from spikevision.errors import SpikevisionError
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export")
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, OSError)
+USER_ERRORS = (SpikevisionError, OSError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spikevision {__version__}")
     # Subparsers are made with the parent's class, so they share the one-line errors.
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"spikevision.cli.{name}_cmd").register(subparsers)
     return parser
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, --version, or a usage error already reported in one line
         return stop.code if isinstance(stop.code, int) else 2
+    if args.command is None:  # bare `spikevision`: what it can do, not an error
+        parser.print_help()
+        return 0
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

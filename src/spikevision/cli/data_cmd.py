@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from spikevision import data
+from spikevision import catalog
+from spikevision.errors import InvalidValue
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info = actions.add_parser("info", help="where the files are, counts, label histogram, pixel mean/std")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     for sub in (fetch, info):
-        sub.add_argument("--dataset", default="mnist", metavar="{" + ",".join((*data.DATASETS, "all")) + "}",
+        sub.add_argument("--dataset", default="mnist", metavar="{" + ",".join((*catalog.DATASETS, "all")) + "}",
                          help="which dataset (default: mnist)")
         sub.add_argument("--root", default=None, help="data root directory")
     parser.set_defaults(func=func)
@@ -31,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _datasets(name: str) -> tuple[str, ...]:
     if name == "all":
-        return data.DATASETS
-    if name not in data.DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join((*data.DATASETS, 'all'))}")
+        return catalog.DATASETS
+    if name not in catalog.DATASETS:
+        raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join((*catalog.DATASETS, 'all'))}")
     return (name,)
 
 
@@ -57,6 +58,8 @@ def _table(summary: dict) -> str:
 
 def func(args: argparse.Namespace) -> int:
     """Run `data fetch` or `data info`."""
+    from spikevision import data
+
     names = _datasets(args.dataset)
     if args.action == "fetch":
         for name in names:

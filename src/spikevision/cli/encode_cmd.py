@@ -17,6 +17,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from spikevision.errors import InvalidValue
+
 # Options that belong to one coding: (option name on the command line, encoder keyword, codings).
 _CODING_OPTIONS = (
     ("--gain", "gain", ("rate",)),
@@ -80,7 +82,7 @@ def coding_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         if value is None:
             continue
         if args.coding not in codings:
-            raise ValueError(f"{flag} applies to --coding {' or '.join(codings)}, not {args.coding}; leave it out")
+            raise InvalidValue(f"{flag} applies to --coding {' or '.join(codings)}, not {args.coding}; leave it out")
         kwargs[key] = value
     if args.coding == "latency":
         kwargs = {**_LATENCY_DEFAULTS, **kwargs}
@@ -91,10 +93,10 @@ def _chosen(args: argparse.Namespace, size: int) -> list[int]:
     if args.index is not None:
         bad = [i for i in args.index if not 0 <= i < size]
         if bad:
-            raise ValueError(f"--index {bad[0]} is out of range; the {args.split} split has digits 0..{size - 1}")
+            raise InvalidValue(f"--index {bad[0]} is out of range; the {args.split} split has digits 0..{size - 1}")
         return list(dict.fromkeys(args.index))
     if not 1 <= args.samples <= size:
-        raise ValueError(f"--samples must be in [1, {size}] for the {args.split} split; got {args.samples}")
+        raise InvalidValue(f"--samples must be in [1, {size}] for the {args.split} split; got {args.samples}")
     return list(range(args.samples))
 
 
@@ -196,9 +198,9 @@ def run(args: argparse.Namespace) -> int:
 
     kwargs = coding_kwargs(args)
     if args.num_steps < 1:
-        raise ValueError(f"--num-steps must be >= 1; got {args.num_steps}")
+        raise InvalidValue(f"--num-steps must be >= 1; got {args.num_steps}")
     if not 0 < args.fps <= 100:
-        raise ValueError(f"--fps must be in (0, 100]; got {args.fps:g}")
+        raise InvalidValue(f"--fps must be in (0, 100]; got {args.fps:g}")
     split = data.load(args.dataset, args.split, args.root)
     chosen = _chosen(args, len(split))
     images = split.images[chosen]  # (S, 28, 28) uint8

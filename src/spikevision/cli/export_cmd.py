@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from spikevision.errors import InvalidValue
+
 FORMATS = ("nir",)
 
 
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or args.run / "model.nir"
     if out.suffix != ".nir":
-        raise ValueError(f"--out {out} should end in .nir, the extension NIR readers expect")
+        raise InvalidValue(f"--out {out} should end in .nir, the extension NIR readers expect")
     graph = nir_interop.export_run(args.run, out, dt=nir_interop.DT if args.dt is None else args.dt)
     layers = [name for name in graph.nodes if name not in ("input", "output")]
     print(f"Wrote {out}: {' -> '.join(layers)}; dt = {graph.metadata['dt']:g} s, "

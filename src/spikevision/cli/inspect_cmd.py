@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from spikevision.cli._options import add_device
+from spikevision.errors import InvalidValue
 
 
 def register(subparsers) -> None:
@@ -55,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from spikevision.inputs import TensorData
 
     if not 0 < args.fps <= 100:
-        raise ValueError(f"--fps must be in (0, 100]; got {args.fps:g}")
+        raise InvalidValue(f"--fps must be in (0, 100]; got {args.fps:g}")
     if args.index is None and args.count < 1:
-        raise ValueError(f"--count must be >= 1; got {args.count}")
+        raise InvalidValue(f"--count must be >= 1; got {args.count}")
     config, model = rundir.load_run(args.run, args.device)
     cfg = config.train
     test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))

@@ -16,6 +16,8 @@ import argparse
 import math
 from pathlib import Path
 
+from spikevision.errors import InvalidValue
+
 INPUTS = ("step", "pulse", "rate")
 # Default strength per input: each drives the default neuron (beta 0.8, threshold 1) to fire regularly.
 _AMPLITUDE = {"step": 0.3, "pulse": 0.5, "rate": 0.6}
@@ -76,7 +78,7 @@ def input_current(kind: str, num_steps: int, amplitude: float, *, seed: int = 0)
         draws = torch.rand(num_steps, generator=torch.Generator().manual_seed(seed))
         current = (draws < RATE_PROBABILITY).float() * amplitude
     else:
-        raise ValueError(f"unknown input {kind!r}; choose one of {', '.join(INPUTS)}")
+        raise InvalidValue(f"unknown input {kind!r}; choose one of {', '.join(INPUTS)}")
     return current
 
 
@@ -160,14 +162,14 @@ def figure_comparison(current, beta: float, threshold: float, what: str):
 def _check(args: argparse.Namespace) -> float:
     """Check the numbers given; return the amplitude to use."""
     if not 0 <= args.beta <= 1:
-        raise ValueError(f"--beta must be in [0, 1]; got {args.beta:g}")
+        raise InvalidValue(f"--beta must be in [0, 1]; got {args.beta:g}")
     if not 0 < args.threshold < math.inf:
-        raise ValueError(f"--threshold must be a positive number; got {args.threshold:g}")
+        raise InvalidValue(f"--threshold must be a positive number; got {args.threshold:g}")
     if args.num_steps < 1:
-        raise ValueError(f"--num-steps must be >= 1; got {args.num_steps}")
+        raise InvalidValue(f"--num-steps must be >= 1; got {args.num_steps}")
     amplitude = _AMPLITUDE[args.input] if args.amplitude is None else args.amplitude
     if not math.isfinite(amplitude):
-        raise ValueError(f"--amplitude must be a finite number; got {amplitude:g}")
+        raise InvalidValue(f"--amplitude must be a finite number; got {amplitude:g}")
     return amplitude
 
 

@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from spikevision import inspection, inputs, metrics, preprocess, rundir
+    from spikevision import inputs, inspection, metrics, preprocess, rundir
 
     config, model = rundir.load_run(args.run, args.device)
     images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])

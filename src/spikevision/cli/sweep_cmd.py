@@ -11,9 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from spikevision import config as config_mod
-from spikevision import sweep
+from spikevision import catalog
 from spikevision.cli._options import add_device
+from spikevision.errors import InvalidValue
 
 
 def register(subparsers) -> None:
@@ -28,15 +28,15 @@ def register(subparsers) -> None:
         "points are reused: run the same command again to continue an interrupted sweep. The defaults take a "
         "few minutes on 2 CPU cores.",
     )
-    p.add_argument("--encodings", type=_names, default=sweep.DEFAULT_ENCODINGS, metavar="LIST",
-                   help="comma-separated input encodings from " + ", ".join(config_mod.ENCODINGS)
-                   + f" (default {','.join(sweep.DEFAULT_ENCODINGS)})")
-    p.add_argument("--steps", type=_whole_numbers, default=sweep.DEFAULT_STEPS, metavar="LIST",
-                   help=f"comma-separated numbers of time steps (default {','.join(map(str, sweep.DEFAULT_STEPS))})")
-    p.add_argument("--epochs", type=int, default=sweep.DEFAULT_EPOCHS,
-                   help=f"training epochs per point (default {sweep.DEFAULT_EPOCHS})")
-    p.add_argument("--train-subset", type=int, default=sweep.DEFAULT_TRAIN_SUBSET, metavar="N",
-                   help=f"train on the first N training images, 0 for all 60,000 (default {sweep.DEFAULT_TRAIN_SUBSET})")
+    p.add_argument("--encodings", type=_names, default=catalog.SWEEP_ENCODINGS, metavar="LIST",
+                   help="comma-separated input encodings from " + ", ".join(catalog.ENCODINGS)
+                   + f" (default {','.join(catalog.SWEEP_ENCODINGS)})")
+    p.add_argument("--steps", type=_whole_numbers, default=catalog.SWEEP_STEPS, metavar="LIST",
+                   help=f"comma-separated numbers of time steps (default {','.join(map(str, catalog.SWEEP_STEPS))})")
+    p.add_argument("--epochs", type=int, default=catalog.SWEEP_EPOCHS,
+                   help=f"training epochs per point (default {catalog.SWEEP_EPOCHS})")
+    p.add_argument("--train-subset", type=int, default=catalog.SWEEP_TRAIN_SUBSET, metavar="N",
+                   help=f"train on the first N training images, 0 for all 60,000 (default {catalog.SWEEP_TRAIN_SUBSET})")
     p.add_argument("--preset", default="quick", help="preset name or .toml path of the network (default quick)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key of every point, e.g. --set model.beta=0.9 (repeatable)")
@@ -62,12 +62,12 @@ def _whole_numbers(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import train
+    from spikevision import sweep, train
 
     if args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1; got {args.epochs}")
+        raise InvalidValue(f"--epochs must be >= 1; got {args.epochs}")
     if args.train_subset < 0:
-        raise ValueError(f"--train-subset must be >= 0 (0: all training images); got {args.train_subset}")
+        raise InvalidValue(f"--train-subset must be >= 0 (0: all training images); got {args.train_subset}")
     progress = _Progress(args.quiet)
     try:
         points = sweep.run_sweep(

@@ -7,9 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from spikevision import catalog
 from spikevision.cli._options import add_device
-
-from spikevision import config as config_mod
 
 
 def register(subparsers) -> None:
@@ -17,9 +16,9 @@ def register(subparsers) -> None:
         "train",
         help="train a spiking network from a preset",
         description="Train a spiking network from a preset (configs: "
-        + ", ".join(config_mod.available_presets()) + ").",
+        + ", ".join(catalog.available_presets()) + ").",
     )
-    p.add_argument("--preset", default="seed", help="preset name or path to a .toml file (default: seed)")
+    p.add_argument("--preset", default=None, help="preset name or path to a .toml file (default: seed)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<preset>)")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     p.add_argument("--seed", type=int, default=None, help="override train.seed")
@@ -37,19 +36,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import distributed, train  # heavy imports only when the command runs
+    from spikevision import config as config_mod  # heavy imports only when the command runs
+    from spikevision import distributed, train
 
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints and draws
 
-    out = args.out or Path("runs") / _run_name(args.preset)
+    out = args.out or Path("runs") / _run_name(args.preset or "seed")
     if args.resume:
-        # A resumed run replays its own config.json; a changed setting would be silently ignored.
-        if args.overrides or args.epochs is not None or args.seed is not None:
-            raise ValueError("--resume continues the run with its saved config.json; "
-                             "leave out --set, --epochs and --seed (or start a new run with another --out)")
-        config = train.load_run_config(out)
+        # A resumed run replays its own config.json: the options that started it may be given again, but a
+        # changed setting would be silently ignored, so it is refused.
+        config = config_mod.resume_config(train.load_run_config(out), args.preset, args.overrides,
+                                          epochs=args.epochs, seed=args.seed)
     else:
-        config = config_mod.resolve(args.preset, args.overrides, epochs=args.epochs, seed=args.seed)
+        config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
     bar = _ProgressPrinter(disable=args.quiet)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,

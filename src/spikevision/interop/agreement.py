@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from spikevision import data, metrics, rundir
+from spikevision.errors import InvalidValue
 from spikevision.inputs import TensorData
 from spikevision.interop.nir import load_nir, to_nir
 
@@ -87,8 +88,8 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
     """
     run_config, model = rundir.load_run(run_dir)
     if run_config.train.encoding != "direct":
-        raise ValueError("the comparison feeds the image at every step: it needs a run trained with "
-                         "train.encoding=direct")
+        raise InvalidValue("the comparison feeds the image at every step: it needs a run trained with "
+                           "train.encoding=direct")
     test = TensorData.from_split(data.load(run_config.train.dataset, "test", root=data_root))
     images, labels = (test.images[:limit], test.labels[:limit]) if limit else (test.images, test.labels)
     steps = run_config.train.num_steps

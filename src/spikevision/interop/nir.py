@@ -37,6 +37,7 @@ from spikevision import __version__
 from spikevision import surrogate as surrogates
 from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
+from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neuron import RESETS
 
@@ -56,9 +57,9 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT)
         A type-checked ``nir.NIRGraph``; node names follow the model's layers (``fc1``, ``fc1_lif``, ...).
     """
     if not isinstance(model, (SpikingMLP, SpikingCNN)):
-        raise TypeError(f"model must be a SpikingMLP or SpikingCNN, got {type(model).__name__}")
+        raise InvalidType(f"model must be a SpikingMLP or SpikingCNN, got {type(model).__name__}")
     if config is not None and not isinstance(config, RunConfig):
-        raise TypeError(f"config must be a RunConfig or None, got {type(config).__name__}")
+        raise InvalidType(f"config must be a RunConfig or None, got {type(config).__name__}")
     dt = _checked_dt(dt)
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(model.config.input_shape))}
     for stage in model.stages:
@@ -72,8 +73,8 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT)
                                            padding=stage.synapse.padding, dilation=1, groups=1, bias=bias)
         for index, layer in enumerate(m for m in stage.after if not isinstance(m, nn.BatchNorm2d)):
             if not isinstance(layer, nn.AvgPool2d):
-                raise ValueError(f"{stage.name} uses {type(layer).__name__}, which NIR cannot express (it has "
-                                 "average and sum pooling only); train with AP<k> instead of MP<k> to export")
+                raise InvalidValue(f"{stage.name} uses {type(layer).__name__}, which NIR cannot express (it has "
+                                   "average and sum pooling only); train with AP<k> instead of MP<k> to export")
             k = layer.kernel_size
             nodes[f"{stage.name}_pool{index + 1}"] = nir.AvgPool2d(
                 kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
@@ -100,7 +101,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
         (``learn_beta`` / ``learn_threshold`` "layer" or "neuron").
     """
     if not isinstance(graph, nir.NIRGraph):
-        raise TypeError(f"graph must be a nir.NIRGraph, got {type(graph).__name__}; read a file with load_nir")
+        raise InvalidType(f"graph must be a nir.NIRGraph, got {type(graph).__name__}; read a file with load_nir")
     dt = _checked_dt(float(graph.metadata.get("dt", DT)) if dt is None else dt)
     input_shape, stages = _parse_chain(graph)
     convs = [s for s in stages if isinstance(s["synapse"], nir.Conv2d)]
@@ -140,11 +141,11 @@ def load_nir(path: Path) -> nir.NIRGraph:
     """Read a ``.nir`` file; anything that is not one is a ValueError naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no NIR file at {path}")
+        raise NotFound(f"no NIR file at {path}")
     try:
         return nir.read(path)
     except (OSError, KeyError, ValueError, TypeError, AssertionError) as exc:
-        raise ValueError(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from None
+        raise InvalidValue(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from None
 
 
 def export_run(run_dir: Path, path: Path, *, dt: float = DT) -> nir.NIRGraph:
@@ -204,8 +205,8 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
     inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; spikevision reads "
-                         "graphs with one of each")
+        raise InvalidValue(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; spikevision reads "
+                           "graphs with one of each")
     successors = defaultdict(list)
     for src, dst in graph.edges:
         successors[src].append(dst)
@@ -213,13 +214,13 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
     while current != outputs[0]:
         following = successors[current]
         if len(following) != 1 or following[0] in order:
-            raise ValueError(f"node {current!r} has {len(following)} successor(s) {following} or closes a loop; "
-                             "spikevision reads feed-forward chains only (no branches, no recurrence)")
+            raise InvalidValue(f"node {current!r} has {len(following)} successor(s) {following} or closes a loop; "
+                               "spikevision reads feed-forward chains only (no branches, no recurrence)")
         current = following[0]
         order.append(current)
     if len(order) + 1 != len(graph.nodes):
         stray = sorted(set(graph.nodes) - set(order) - {inputs[0]})
-        raise ValueError(f"nodes {stray} are not on the path from input to output; spikevision reads chains only")
+        raise InvalidValue(f"nodes {stray} are not on the path from input to output; spikevision reads chains only")
 
     stages: list[dict] = []
     open_stage = None
@@ -229,7 +230,7 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             continue  # our fully connected layers flatten their input themselves
         if isinstance(node, _SYNAPSES):
             if open_stage is not None:
-                raise ValueError(f"{name!r} follows {open_stage['name']!r} with no LIF node between them")
+                raise InvalidValue(f"{name!r} follows {open_stage['name']!r} with no LIF node between them")
             open_stage = {"name": name, "synapse": node, "pools": []}
         elif isinstance(node, nir.AvgPool2d) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
             open_stage["pools"].append((name, node))
@@ -238,18 +239,18 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             stages.append(open_stage)
             open_stage = None
         else:
-            raise ValueError(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
-                             "(Affine | Linear | Conv2d [AvgPool2d]) -> LIF, with Flatten before the first Affine")
+            raise InvalidValue(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
+                               "(Affine | Linear | Conv2d [AvgPool2d]) -> LIF, with Flatten before the first Affine")
     kinds = [isinstance(s["synapse"], nir.Conv2d) for s in stages]
     if open_stage is not None or not stages or kinds[-1] or kinds != sorted(kinds, reverse=True):
-        raise ValueError("the graph must be LIF layers behind conv layers first, then fully connected ones, "
-                         "ending in a fully connected LIF layer before the output")
+        raise InvalidValue("the graph must be LIF layers behind conv layers first, then fully connected ones, "
+                           "ending in a fully connected LIF layer before the output")
     shape = tuple(int(n) for n in np.asarray(graph.nodes[inputs[0]].input_type["input"]).reshape(-1))
     if len(shape) == 1 and not any(kinds):
         shape = (1, 1, shape[0])  # a flat input vector: one row of pixels
     if len(shape) != 3:
-        raise ValueError(f"the graph's input has shape {list(shape)}; spikevision reads [C, H, W] images "
-                         "(or flat vectors for fully connected networks)")
+        raise InvalidValue(f"the graph's input has shape {list(shape)}; spikevision reads [C, H, W] images "
+                           "(or flat vectors for fully connected networks)")
     return shape, stages
 
 
@@ -257,19 +258,19 @@ def _lif_values(name: str, node: nir.LIF, dt: float) -> tuple[np.ndarray, np.nda
     """``(beta, threshold, input scale)`` of a LIF node under forward Euler with step ``dt``."""
     for field in ("v_leak", "v_reset"):
         if not np.all(np.asarray(getattr(node, field)) == 0):
-            raise ValueError(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
+            raise InvalidValue(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
     tau, r = np.asarray(node.tau, dtype=np.float64), np.asarray(node.r, dtype=np.float64)
     if np.any(tau < dt):
-        raise ValueError(f"LIF node {name!r} has tau {tau.min():g} s shorter than the step dt = {dt:g} s; "
-                         "pass the dt the graph was made for (from_nir(graph, dt=...))")
+        raise InvalidValue(f"LIF node {name!r} has tau {tau.min():g} s shorter than the step dt = {dt:g} s; "
+                           "pass the dt the graph was made for (from_nir(graph, dt=...))")
     with np.errstate(invalid="ignore"):
         beta = 1.0 - dt / tau
         scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * dt / tau)  # no leak: r = tau = inf
     first = scale.reshape(-1)[0]
     # tau and r of our own export give r dt / tau = 1 up to an ulp: read that as exactly 1 (nothing to fold).
     if not (np.isfinite(first) and first > 0 and np.allclose(scale, first, rtol=1e-9, atol=0)):
-        raise ValueError(f"LIF node {name!r} scales its input by r*dt/tau = {np.unique(scale)[:4]} (not one positive "
-                         "value per layer), which spikevision cannot fold into the weights")
+        raise InvalidValue(f"LIF node {name!r} scales its input by r*dt/tau = {np.unique(scale)[:4]} (not one positive "
+                           "value per layer), which spikevision cannot fold into the weights")
     scale = 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
     return beta, np.asarray(node.v_threshold, dtype=np.float64), scale
 
@@ -291,16 +292,16 @@ def _conv_spec(convs: list[dict]) -> str:
         conv = stage["synapse"]
         weight = np.asarray(conv.weight)
         if weight.shape[2] != weight.shape[3]:
-            raise ValueError(f"conv node {stage['name']!r} has a {weight.shape[2]}x{weight.shape[3]} kernel; "
-                             "spikevision's convolutions are square")
+            raise InvalidValue(f"conv node {stage['name']!r} has a {weight.shape[2]}x{weight.shape[3]} kernel; "
+                               "spikevision's convolutions are square")
         if tuple(np.ravel(conv.stride)) != (1, 1) or tuple(np.ravel(conv.dilation)) != (1, 1) or conv.groups != 1:
-            raise ValueError(f"conv node {stage['name']!r} has stride {conv.stride}, dilation {conv.dilation}, "
-                             f"groups {conv.groups}; spikevision's convolutions have 1, 1, 1")
+            raise InvalidValue(f"conv node {stage['name']!r} has stride {conv.stride}, dilation {conv.dilation}, "
+                               f"groups {conv.groups}; spikevision's convolutions have 1, 1, 1")
         tokens.append(f"{weight.shape[0]}C{weight.shape[2]}")
         for name, pool in stage["pools"]:
             k = np.ravel(pool.kernel_size)
             if len(set(k)) != 1 or tuple(np.ravel(pool.stride)) != (k[0], k[0]) or np.any(np.ravel(pool.padding)):
-                raise ValueError(f"pool node {name!r} is not a square k x k pool with stride k and no padding")
+                raise InvalidValue(f"pool node {name!r} is not a square k x k pool with stride k and no padding")
             tokens.append(f"AP{int(k[0])}")
     return "-".join(tokens)
 
@@ -316,9 +317,9 @@ def _padding(convs: list[dict]) -> str:
         elif pad == "same" or (kernel % 2 == 1 and pad == (kernel // 2, kernel // 2)):
             kinds.add("same")
         else:
-            raise ValueError(f"conv node {stage['name']!r} has padding {pad}; spikevision pads 0 or kernel // 2")
+            raise InvalidValue(f"conv node {stage['name']!r} has padding {pad}; spikevision pads 0 or kernel // 2")
     if len(kinds) != 1:
-        raise ValueError("the graph mixes 'valid' and 'same' padding; spikevision uses one for all convolutions")
+        raise InvalidValue("the graph mixes 'valid' and 'same' padding; spikevision uses one for all convolutions")
     return kinds.pop()
 
 
@@ -326,8 +327,8 @@ def _one_reset(stages: list[dict]) -> str:
     """Our reset from the LIF nodes' metadata; NIR's own reset (to zero, right after the spike) otherwise."""
     resets = {_text(s["lif"].metadata.get(RESET_KEY, "zero")) for s in stages}
     if len(resets) != 1 or not resets <= set(RESETS):
-        raise ValueError(f"the LIF nodes' {RESET_KEY} metadata is {sorted(resets)}; "
-                         f"expected one of {', '.join(RESETS)}")
+        raise InvalidValue(f"the LIF nodes' {RESET_KEY} metadata is {sorted(resets)}; "
+                           f"expected one of {', '.join(RESETS)}")
     return resets.pop()
 
 
@@ -346,8 +347,8 @@ def _load_synapse(layer: nn.Module, parsed: dict, scale: float) -> None:
     weight = np.asarray(node.weight)
     bias = np.asarray(node.bias) if hasattr(node, "bias") else np.zeros(weight.shape[0])
     if tuple(weight.shape) != tuple(layer.weight.shape) or tuple(bias.shape) != tuple(layer.bias.shape):
-        raise ValueError(f"node {parsed['name']!r} has weight {list(weight.shape)} and bias {list(bias.shape)}, but "
-                         f"its input needs weight {list(layer.weight.shape)}; the graph's shapes do not chain")
+        raise InvalidValue(f"node {parsed['name']!r} has weight {list(weight.shape)} and bias {list(bias.shape)}, but "
+                           f"its input needs weight {list(layer.weight.shape)}; the graph's shapes do not chain")
     if scale != 1.0:
         weight, bias = weight * scale, bias * scale
     layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
@@ -356,5 +357,5 @@ def _load_synapse(layer: nn.Module, parsed: dict, scale: float) -> None:
 
 def _checked_dt(dt) -> float:
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        raise InvalidValue(f"dt must be a positive number of seconds, got {dt!r}")
     return float(dt)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 
+from spikevision.errors import InvalidValue
 from spikevision.kernels._autograd import constant_source, supported  # noqa: F401  (re-exported)
 from spikevision.kernels.lif_linear import lif_linear  # noqa: F401
 from spikevision.kernels.lif_linear import supported as lif_linear_supported  # noqa: F401
@@ -54,7 +55,7 @@ def cpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
 
     _check(current, reset, surrogate, beta, threshold, "numba", ("cpu",))
     if not cpu.available():
-        raise ValueError("the 'numba' LIF backend needs numba: pip install numba, or use backend='auto'")
+        raise InvalidValue("the 'numba' LIF backend needs numba: pip install numba, or use backend='auto'")
     return _autograd.run(cpu, current, mem0, beta, threshold, reset, surrogate, need_mem)
 
 
@@ -64,8 +65,8 @@ def gpu_sequence(current: Tensor, mem0: Tensor, beta, threshold, reset: str, sur
 
     _check(current, reset, surrogate, beta, threshold, "triton", gpu.devices(), half=True)
     if not gpu.available():
-        raise ValueError("the 'triton' LIF backend needs triton and a CUDA device (or TRITON_INTERPRET=1 for "
-                         "CPU tensors); use backend='auto'")
+        raise InvalidValue("the 'triton' LIF backend needs triton and a CUDA device (or TRITON_INTERPRET=1 for "
+                           "CPU tensors); use backend='auto'")
     return _autograd.run(gpu, current, mem0, beta, threshold, reset, surrogate, need_mem)
 
 
@@ -87,9 +88,9 @@ def choose(current: Tensor, beta, threshold, reset: str, surrogate) -> str:
 def _check(current: Tensor, reset: str, surrogate, beta, threshold, name: str, devices: tuple,
            half: bool = False) -> None:
     if current.device.type not in devices:
-        raise ValueError(f"the {name!r} LIF backend runs on {' or '.join(devices)} tensors, got "
-                         f"{current.device.type}; use backend='auto'")
+        raise InvalidValue(f"the {name!r} LIF backend runs on {' or '.join(devices)} tensors, got "
+                           f"{current.device.type}; use backend='auto'")
     if not supported(current, beta, threshold, reset, surrogate, half=half):
-        raise ValueError(f"the {name!r} LIF backend does not cover this input (dtype {current.dtype}, "
-                         f"surrogate {surrogate.name!r}, coefficient dtypes/devices); use backend='auto', "
-                         "which falls back to the reference loop")
+        raise InvalidValue(f"the {name!r} LIF backend does not cover this input (dtype {current.dtype}, "
+                           f"surrogate {surrogate.name!r}, coefficient dtypes/devices); use backend='auto', "
+                           "which falls back to the reference loop")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from spikevision.errors import InvalidValue
 from spikevision.kernels import _autograd, cpu
 
 Tensor = torch.Tensor
@@ -52,8 +53,8 @@ def lif_linear(current: Tensor, steps: int, beta, threshold, reset: str, surroga
         ``(out [T, B, K], spk [T, B, N] or None)``: ``out[t] = spk[t] @ weight.T + bias``.
     """
     if not supported(current, beta, threshold, reset, surrogate, weight):
-        raise ValueError("lif_linear covers CPU float32/float64 currents [B, N] with fixed beta and threshold; "
-                         "use lif_sequence and a linear layer otherwise")
+        raise InvalidValue("lif_linear covers CPU float32/float64 currents [B, N] with fixed beta and threshold; "
+                           "use lif_sequence and a linear layer otherwise")
     return _LifLinear.apply(current, weight, bias, steps, beta, threshold, reset, surrogate, record)
 
 

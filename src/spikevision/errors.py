@@ -1,0 +1,37 @@
+"""The errors spikevision raises on purpose, under one base: each message says what was wrong and what to do.
+
+``SpikevisionError`` is the base; the command line catches it (and ``OSError``) and prints one line, so
+anything else, a bug, keeps its traceback. The subclasses are also the builtin they stand for, so code that
+catches ``ValueError``, ``TypeError`` or ``FileNotFoundError`` keeps working::
+
+    SpikevisionError
+    ├── InvalidValue (ValueError)         a value out of range, an unknown name, a file that is not what it claims
+    │   └── TrainingDiverged              the loss or the weights became NaN or infinite
+    ├── InvalidType (TypeError)           a value of the wrong kind (a bool where a count belongs, ...)
+    └── NotFound (FileNotFoundError)      a run directory, dataset or file that is not there
+
+``train.TrainingInterrupted`` (Ctrl-C with a checkpoint saved) is a ``KeyboardInterrupt`` instead, so that
+code which does not know it stops as on any Ctrl-C.
+"""
+
+from __future__ import annotations
+
+
+class SpikevisionError(Exception):
+    """Base of every error spikevision raises on purpose."""
+
+
+class InvalidValue(SpikevisionError, ValueError):
+    """A value out of its range, an unknown name or a file that is not what it claims to be."""
+
+
+class InvalidType(SpikevisionError, TypeError):
+    """A value of the wrong type."""
+
+
+class NotFound(SpikevisionError, FileNotFoundError):
+    """A run directory, dataset or file that does not exist."""
+
+
+class TrainingDiverged(InvalidValue):
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
