@@ -221,6 +221,30 @@ def test_ctrl_c_in_process_checkpoints_the_last_finished_step(tmp_path, mnist_ro
     assert_same_run(run_dir, reference_run)
 
 
+def test_an_interrupted_run_says_so_until_it_is_finished(tmp_path, mnist_root, capsys):
+    run_dir = tmp_path / "run"
+
+    def press_ctrl_c(event: str, info: dict) -> None:
+        if event == "step" and info["step"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(train.TrainingInterrupted):
+        train.fit(tiny_config("train.checkpoint_every=0"), run_dir, data_root=mnist_root, on_event=press_ctrl_c)
+    assert cli.main(["evaluate", str(run_dir), "--root", str(mnist_root)]) == 0
+    err = capsys.readouterr().err
+    assert "is unfinished: stopped after 3 steps with 0 of 2 epochs done, so its weights are partial; continue it " \
+           f"with spikevision train --out {run_dir} --resume" in err
+    assert cli.main(["report", str(run_dir), "--root", str(mnist_root)]) == 0
+    assert "unfinished: stopped after 3 steps" in (run_dir / "report.html").read_text()
+    # Training on changes the weights: the evaluation and the report made of the partial ones go.
+    assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]) == 0
+    assert not (run_dir / "report.html").exists() and not (run_dir / "evaluation.json").exists()
+    capsys.readouterr()
+    assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"{run_dir} is already finished: 2 epochs, {2 * STEPS_PER_EPOCH} steps; nothing left to train" in out
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_on_the_command_line_saves_prints_the_resume_command_and_exits_130(tmp_path, mnist_root,
                                                                                     reference_run, sig):

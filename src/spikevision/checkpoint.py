@@ -117,7 +117,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads(header["__metadata__"]["spikevision"])
     except (SafetensorError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidValue(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated") from None
+        raise InvalidValue(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated: delete it "
+                           f"and train again (spikevision train --out {path.parent})") from None
     if meta.get("format") != FORMAT:
         raise InvalidValue(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     return tensors, meta

@@ -80,8 +80,10 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     right, wrong = inspection.find_examples(model, cfg, test, right=examples, wrong=examples)
     inspected = {ins.index: ins for ins in inspection.inspect_samples(model, cfg, test, right + wrong)}
     summary = rundir.read_json(run_dir / rundir.SUMMARY, {})
+    state = rundir.training_state(run_dir, config)
+    unfinished = "" if state.finished else state.describe(run_dir)
     sections = [
-        ("summary", "Summary", _summary(config, model, result, summary)),
+        ("summary", "Summary", _summary(config, model, result, summary, unfinished)),
         ("config", "Configuration", _config(config)),
         ("training", "Training", _training(run_dir)),
         ("results", "Test results", _results(run_dir, result)),
@@ -103,7 +105,8 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(config, model, result: dict, summary: dict) -> str:
+def _summary(config, model, result: dict, summary: dict, unfinished: str) -> str:
+    """The summary table; ``unfinished``: what to say of a run whose training stopped early ("" if finished)."""
     cfg = config.train
     if config.model.kind == "mlp":
         widths = [math.prod(layer.in_shape) for layer in model.synaptic_layers()] + [config.model.num_classes]
@@ -117,7 +120,8 @@ def _summary(config, model, result: dict, summary: dict) -> str:
         ("Network", f"{_e(shape)} LIF network, beta {config.model.beta:g}, threshold {config.model.threshold:g}, "
                     f"{sum(p.numel() for p in model.parameters()):,} parameters"),
         ("Input", f"{_e(cfg.encoding)} encoding, {cfg.num_steps} time steps"),
-        ("Training", f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, batch {cfg.batch_size}, "
+        ("Training", (f"<strong>{_e(unfinished)}</strong>; " if unfinished else "")
+                     + f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, batch {cfg.batch_size}, "
                      f"{_e(cfg.optimizer)} lr {cfg.lr:g}, loss {_e(cfg.loss)}"
                      + (f", {summary['train_seconds']:.0f} s" if "train_seconds" in summary else "")),
         ("Prediction", "the output neuron with the most spikes (ties: the higher mean membrane)"),

@@ -10,6 +10,7 @@ written. Inference (``predict``, ``inspect``, ``report``, interop) loads runs fr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -32,6 +33,28 @@ CONFUSION_TABLE = "confusion.json"
 REPORT = "report.html"
 # What a training run writes: train.fit the first four, the training curves after it.
 TRAINING_FILES = (CHECKPOINT, CONFIG, METRICS, SUMMARY, LOSS_PLOT, ACCURACY_PLOT)
+# What is made from the trained weights afterwards, and is stale once training goes on.
+DERIVED_FILES = (EVALUATION, CONFUSION_PLOT, CONFUSION_TABLE, REPORT)
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """How far a run's training got: ``epochs_done`` of ``epochs`` after ``step`` optimiser steps."""
+
+    step: int
+    epochs_done: int
+    epochs: int
+
+    @property
+    def finished(self) -> bool:
+        return self.epochs_done >= self.epochs
+
+    def describe(self, run_dir: Path) -> str:
+        """One line for a person; for an unfinished run, how to continue it."""
+        if self.finished:
+            return f"finished: {self.epochs} epoch{'s' * (self.epochs != 1)}, {self.step:,} steps"
+        return (f"unfinished: stopped after {self.step:,} steps with {self.epochs_done} of {self.epochs} epochs "
+                f"done, so its weights are partial; continue it with spikevision train --out {run_dir} --resume")
 
 
 def write_json(path: Path, value) -> None:
@@ -75,6 +98,19 @@ def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConf
     load_model_weights(model, tensors, path)
     model.eval()
     return config, model.to(devices.resolve(device))
+
+
+def training_state(run_dir: Path, config: RunConfig | None = None) -> TrainingState:
+    """How far the run's training got, from its checkpoint (``config``: the run's, when already loaded)."""
+    config = config or load_config(run_dir)
+    progress = read_checkpoint(Path(run_dir) / CHECKPOINT)[1].get("progress", {})
+    return TrainingState(int(progress.get("step", 0)), int(progress.get("epochs_done", 0)), config.train.epochs)
+
+
+def remove_derived(run_dir: Path) -> None:
+    """Delete what was made from the weights (evaluation, confusion matrix, report): training changes them."""
+    for name in DERIVED_FILES:
+        (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:

@@ -169,6 +169,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
                           "choose another --out") from None
         if resume:
             rundir.remove_stale_temporaries(run_dir)
+            if progress["epochs_done"] < cfg.epochs:  # the weights will change: what was made of them is stale
+                rundir.remove_derived(run_dir)
         else:
             config.save(run_dir / rundir.CONFIG)
         rundir.rewrite_metrics(run_dir, progress["history"])

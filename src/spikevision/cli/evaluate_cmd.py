@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from spikevision.cli._options import add_device
@@ -26,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     config, model = rundir.load_run(args.run, args.device)
     test = TensorData.from_split(data.load(config.train.dataset, "test", args.root))
     result = report.evaluation(args.run, model, config, test, reuse=False)
+    state = rundir.training_state(args.run, config)
+    if not state.finished:
+        print(f"note: {args.run} is {state.describe(args.run)}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spikevision import config as config_mod  # heavy imports only when the command runs
-    from spikevision import distributed, train
+    from spikevision import distributed, rundir, train
 
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints and draws
 
@@ -49,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
                                           epochs=args.epochs, seed=args.seed)
     else:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
+    if args.resume and (out / rundir.SUMMARY).is_file():
+        state = rundir.training_state(out, config)
+        if state.finished:
+            print(f"{out} is already {state.describe(out)}; nothing left to train. Start another run with "
+                  "another --out.")
+            return 0
     bar = _ProgressPrinter(disable=args.quiet)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,
