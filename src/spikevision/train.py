@@ -25,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from spikevision import data, devices, distributed, metrics, precision, rundir
+from spikevision import data, devices, distributed, kernels, metrics, precision, rundir
 from spikevision.checkpoint import load_model_weights, load_optimizer_state, read_checkpoint, save_checkpoint
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
@@ -40,6 +40,7 @@ from spikevision.inputs import (  # noqa: F401  (the names Python users know as 
 )
 from spikevision.losses import loss_fn
 from spikevision.model import build_model
+from spikevision.progress import ProgressPrinter
 from spikevision.rundir import load_config as load_run_config  # noqa: F401  (re-exported)
 from spikevision.rundir import load_run  # noqa: F401  (re-exported)
 
@@ -92,8 +93,10 @@ def fit(
     on_event: EventHandler | None = None,
     device: str | None = None,
     dist_backend: str = "auto",
+    progress: bool = True,
 ) -> dict:
-    """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``).
+    """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``, with the
+    training curves ``loss.png`` and ``accuracy.png``): what ``spikevision train`` does.
 
     Args:
         config: the resolved run config (ignored on resume: the run's own ``config.json`` is used).
@@ -106,6 +109,8 @@ def fit(
         device: where to train ("auto", "cpu", "cuda", "cuda:N"); None takes the config's ``train.device``.
             A resumed run may continue on another device than it started on.
         dist_backend: under torchrun, "auto", "gloo" or "nccl" (``distributed.placement``).
+        progress: without ``on_event``, show a progress bar and one line per epoch on stderr, as the command
+            line does (False: silent).
     """
     run_dir = Path(run_dir)
     ckpt_path = run_dir / rundir.CHECKPOINT
@@ -114,11 +119,15 @@ def fit(
     if resume:
         config = load_run_config(run_dir)
     elif ckpt_path.exists():
-        raise InvalidValue(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        raise InvalidValue(f"{run_dir} already holds a run; continue it with resume=True (--resume on the command "
+                           "line) or choose another directory (--out)")
     ctx = distributed.setup(device or config.train.device, dist_backend)
+    printer = ProgressPrinter() if on_event is None and progress else None
     try:
-        return _fit(config, run_dir, data_root, resume, on_event, ctx)
+        return _fit(config, run_dir, data_root, resume, on_event or printer, ctx)
     finally:
+        if printer is not None:
+            printer.close()
         distributed.teardown(ctx)
 
 
@@ -185,6 +194,8 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
 
     emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
                    "run_dir": str(run_dir)})
+    if ctx.device.type == "cpu" and not kernels.cpu.compiled_before():
+        emit("compile", {})
     metrics_file = open(run_dir / rundir.METRICS, "a", encoding="utf-8") if ctx.is_main else None
     with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
             _diverged_message(ckpt_path, cfg):
@@ -229,6 +240,9 @@ def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
     summary.update(processes=ctx.world_size, precision=cfg.precision, **devices.record(ctx.device))
     if ctx.is_main:
         rundir.write_json(run_dir / rundir.SUMMARY, summary)
+        from spikevision import figures  # matplotlib: only once the training is done
+
+        figures.training_curves(run_dir)  # loss.png, accuracy.png
     emit("end", summary)
     return summary
 

@@ -91,10 +91,10 @@ class _Progress:
     """Event handler for sweep.run_sweep: a line per point and the training progress bar of each."""
 
     def __init__(self, quiet: bool):
-        from spikevision.cli.train_cmd import _ProgressPrinter
+        from spikevision.progress import ProgressPrinter
 
         self.quiet = quiet
-        self.bar = _ProgressPrinter(disable=quiet)
+        self.bar = ProgressPrinter(disable=quiet)
 
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "point":

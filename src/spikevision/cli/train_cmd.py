@@ -38,6 +38,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from spikevision import config as config_mod  # heavy imports only when the command runs
     from spikevision import distributed, rundir, train
+    from spikevision.progress import ProgressPrinter
 
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints and draws
 
@@ -50,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
     if args.resume and (out / rundir.SUMMARY).is_file():
+        rundir.load_run(out)  # the weights must fit the config, finished or not
         state = rundir.training_state(out, config)
         if state.finished:
             print(f"{out} is already {state.describe(out)}; nothing left to train. Start another run with "
                   "another --out.")
             return 0
-    bar = _ProgressPrinter(disable=args.quiet)
+    bar = ProgressPrinter(disable=args.quiet)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,
                             on_event=bar if main_process else None, device=args.device,
@@ -72,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if not main_process:
         return 0
-    _write_curves(out)
     print(
         f"{config.preset}: test accuracy {summary['test_accuracy'] * 100:.2f}% on {summary['test_samples']:,} "
         f"images, {summary['train_seconds']:.0f} s training, {summary['spikes_per_sample']:.0f} spikes/sample, "
@@ -85,43 +86,3 @@ def _run_name(preset: str) -> str:
     """The default run directory's name: the preset's file stem, never a path step like ".."."""
     name = Path(preset).stem
     return name if name and not name.startswith(".") else "run"
-
-
-def _write_curves(run_dir: Path) -> None:
-    from spikevision import figures
-
-    figures.training_curves(run_dir)
-
-
-class _ProgressPrinter:
-    """Event handler for train.fit: a tqdm bar over steps and one line per epoch."""
-
-    def __init__(self, disable: bool):
-        self.disable = disable
-        self.bar = None
-        self.running_acc = None
-
-    def __call__(self, kind: str, info: dict) -> None:
-        if kind == "start":
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=info["total_steps"], initial=info["step"], unit="step", dynamic_ncols=True,
-                            disable=self.disable, file=sys.stderr)
-        elif kind == "step" and self.bar is not None:
-            acc = info["accuracy"]
-            self.running_acc = acc if self.running_acc is None else 0.9 * self.running_acc + 0.1 * acc
-            self.bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}", acc=f"{self.running_acc:.3f}",
-                                 refresh=False)
-            self.bar.update(1)
-        elif kind == "epoch":
-            line = (f"epoch {info['epoch']}: test accuracy {info['test_accuracy'] * 100:.2f}% "
-                    f"(loss {info['test_loss']:.3f}, {info['train_seconds']:.0f} s training so far)")
-            if self.bar is not None and not self.disable:
-                self.bar.write(line, file=sys.stderr)
-            else:
-                print(line, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

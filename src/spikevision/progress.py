@@ -1,0 +1,56 @@
+"""A training run's progress for a person: a bar over the steps and one line per epoch, on stderr.
+
+``train.fit`` shows it by default (Python users see what the command line shows); the command line passes
+the same printer. Its first line says when the LIF kernels are compiled (numba, on a fresh install only),
+and the bar starts after the first step, so that compiling never makes its ETA hours long.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class ProgressPrinter:
+    """An ``on_event`` handler for ``train.fit``: "start", "compile", "step", "epoch" and "end" events."""
+
+    def __init__(self, disable: bool = False, stream=None):
+        self.disable = disable
+        self.stream = stream or sys.stderr
+        self.bar = None
+        self.total = 0
+        self.running_acc = None
+
+    def __call__(self, kind: str, info: dict) -> None:
+        if kind == "start":
+            self.total = info["total_steps"]
+        elif kind == "compile":
+            self._line("compiling the LIF kernels (numba, first run after install only; about half a minute)...")
+        elif kind == "step":
+            self._step(info)
+        elif kind == "epoch":
+            self._line(f"epoch {info['epoch']}: test accuracy {info['test_accuracy'] * 100:.2f}% "
+                       f"(loss {info['test_loss']:.3f}, {info['train_seconds']:.0f} s training so far)")
+
+    def _step(self, info: dict) -> None:
+        if self.bar is None:  # made after the first step: its rate, and so its ETA, come from timed steps only
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=info["step"], unit="step", dynamic_ncols=True,
+                            disable=self.disable, file=self.stream)
+            return
+        acc = info["accuracy"]
+        self.running_acc = acc if self.running_acc is None else 0.9 * self.running_acc + 0.1 * acc
+        self.bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}", acc=f"{self.running_acc:.3f}",
+                             refresh=False)
+        self.bar.update(1)
+
+    def _line(self, text: str) -> None:  # shown with the bar disabled too (--quiet keeps the epoch lines)
+        if self.bar is not None and not self.disable:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,41 @@
+"""What a person sees while a run trains, from Python as from the command line."""
+
+from __future__ import annotations
+
+import io
+
+from spikevision import kernels, train
+from spikevision.progress import ProgressPrinter
+from test_train import tiny_config
+
+
+def test_fit_from_python_shows_progress_and_writes_the_cli_files(tmp_path, mnist_root, capsys):
+    run_dir = tmp_path / "run"
+    train.fit(tiny_config("train.epochs=1"), run_dir, data_root=mnist_root)
+    err = capsys.readouterr().err
+    assert "epoch 1: test accuracy" in err and ("step/s" in err or "s/step" in err)
+    for name in ("summary.json", "loss.png", "accuracy.png"):
+        assert (run_dir / name).is_file(), name
+    train.fit(tiny_config("train.epochs=1"), tmp_path / "silent", data_root=mnist_root, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_first_run_says_that_it_compiles_before_the_first_step(tmp_path, mnist_root, monkeypatch):
+    monkeypatch.setattr(kernels.cpu, "compiled_before", lambda: False)
+    events = []
+    train.fit(tiny_config("train.epochs=1", "train.encoding=direct"), tmp_path / "run", data_root=mnist_root,
+              on_event=lambda kind, info: events.append(kind))
+    assert events.index("compile") == 1 and events[0] == "start" and events[2] == "step"
+
+
+def test_the_bar_starts_after_the_first_step_so_compiling_is_not_in_its_eta():
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream=stream)
+    printer("start", {"total_steps": 10, "steps_per_epoch": 10, "step": 0, "run_dir": "r"})
+    printer("compile", {})
+    assert "compiling the LIF kernels" in stream.getvalue() and printer.bar is None
+    printer("step", {"step": 1, "epoch": 0, "loss": 1.0, "accuracy": 0.5})
+    assert printer.bar is not None and printer.bar.n == 1  # the first (compiling) step is its starting point
+    printer("step", {"step": 2, "epoch": 0, "loss": 0.9, "accuracy": 0.6})
+    assert printer.bar.n == 2
+    printer.close()
