@@ -84,8 +84,10 @@ def test_unwritable_location_is_a_clear_error(tmp_path):
     # A regular file where the run directory should be: no write can succeed there, even as root.
     blocker = tmp_path / "not-a-dir"
     blocker.write_bytes(b"")
-    with pytest.raises(OSError, match="cannot write in"):
+    with pytest.raises(OSError) as caught:
         checkpoint.write_atomic(blocker / "checkpoint.safetensors", b"data")
+    # The place is named, so that the command line says it in each command's words ("choose a writable --out").
+    assert caught.value.filename == str(blocker) and caught.value.strerror == "Not a directory"
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):

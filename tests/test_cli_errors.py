@@ -373,3 +373,33 @@ def test_the_installed_command_prints_one_line_and_exits_2(tmp_path):
                               timeout=120)
         assert done.returncode == 2 and done.stdout == "", done
         assert done.stderr.count("\n") == 1 and needle in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["encode", "--coding", "rate", "--samples", "1", "--out", "{blocked}"], "--out"),
+    (["neuron", "--out", "{blocked}"], "--out"),
+    (["inspect", "{run}", "--root", "{root}", "--index", "0", "--out", "{blocked}"], "--out"),
+    (["data", "fetch", "--root", "{blocked}"], "--root"),
+    (["export", "{run}", "--out", "{blocked}/model.nir"], "--out"),
+])
+def test_an_unwritable_output_is_said_the_same_way_by_every_command(capsys, tmp_path, mnist_root, reference_run,
+                                                                     argv, option):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    blocked = blocker / "sub"
+    argv = [a.format(blocked=blocked, run=reference_run, root=mnist_root) for a in argv]
+    code, out, err, caught = run(capsys, argv)
+    assert code == 2 and not caught and "Errno" not in err, err
+    assert err.count("\n") == 1 and ": Not a directory; choose a writable " + option + " directory" in err, err
+    assert f"cannot write {blocker}" in err, err
+
+
+def test_evaluate_shows_its_numbers_even_when_the_run_directory_cannot_be_written(capsys, tmp_path, mnist_root,
+                                                                                  reference_run):
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    (run_dir / "evaluation.json").mkdir()  # what stands in for an unwritable directory when tests run as root
+    code = cli.main(["evaluate", str(run_dir), "--root", str(mnist_root)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out.startswith("Test accuracy: ") and "Wrote" not in out
+    assert err.count("\n") == 1 and f"could not write {run_dir / 'evaluation.json'}: Is a directory" in err

@@ -29,8 +29,8 @@ def write_atomic(path: Path, payload: bytes) -> None:
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OSError(f"cannot write in {path.parent}: {exc.strerror}; choose a writable --out directory") from None
+    except OSError as exc:  # the place itself: named, so that the command line can say what to do
+        raise OSError(exc.errno, exc.strerror, str(path.parent)) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:

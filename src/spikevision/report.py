@@ -37,7 +37,7 @@ _ENCODE_STEPS = (10, 100)
 _MIME = {".png": "image/png", ".gif": "image/gif"}
 
 
-def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = True) -> dict:
+def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = True, save: bool = True) -> dict:
     """The run's test-set evaluation, reused from ``evaluation.json`` when it is newer than the checkpoint
     (and ``reuse``).
 
@@ -52,9 +52,15 @@ def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = 
             return result
     result = evaluate(model, test, config.train, seed=config.train.seed)
     result["classes"] = list(test.classes)
-    rundir.write_json(path, result)
-    figures.confusion(run_dir, result["confusion"], result["classes"])
+    if save:
+        save_evaluation(run_dir, result)
     return result
+
+
+def save_evaluation(run_dir: Path, result: dict) -> None:
+    """Write ``evaluation.json``, ``confusion.png`` and ``confusion.json`` of ``result`` into ``run_dir``."""
+    rundir.write_json(Path(run_dir) / rundir.EVALUATION, result)
+    figures.confusion(run_dir, result["confusion"], result["classes"])
 
 
 def build_report(run_dir: str | Path, *, root: str | Path | None = None, examples: int = 3,

@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -20,6 +21,12 @@ from spikevision.errors import SpikevisionError
 COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export")
 
 USER_ERRORS = (SpikevisionError, OSError)
+# The errors of a place that cannot be written (an OSError naming it), and where each command writes, for
+# one advice in every command's words; commands not named write into the run directory they are given.
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENOSPC,
+               errno.EDQUOT, errno.EFBIG}
+_WRITES_TO = {"data": "--root", "encode": "--out", "neuron": "--out", "inspect": "--out", "sweep": "--out",
+              "export": "--out", "train": "--out"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print("spikevision: interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
-        return _report(args.command, exc)
+        return _report(args.command, _unwritable(exc, args.command) if isinstance(exc, OSError) else exc)
     except MemoryError as exc:
         return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
     except RuntimeError as exc:
@@ -66,7 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
 
 
-def _report(command: str, exc: BaseException, advice: str = "") -> int:
+def _unwritable(exc: OSError, command: str) -> str | OSError:
+    """An OSError about a place that cannot be written, said the same way by every command; others as they are."""
+    if exc.filename is None or exc.errno not in _UNWRITABLE:
+        return exc
+    option = _WRITES_TO.get(command)
+    advice = (f"choose a writable {option} directory" if option else
+              "the run directory must be writable: copy it to a writable place and run the command there")
+    return f"cannot write {exc.filename}: {exc.strerror}; {advice}"
+
+
+def _report(command: str, exc: BaseException | str, advice: str = "") -> int:
     """Print ``exc`` as one line on stderr and return exit code 2."""
     text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
     print(f"spikevision {command}: error: {advice + ': ' if advice else ''}{text}", file=sys.stderr)

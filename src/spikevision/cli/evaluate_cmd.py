@@ -26,18 +26,20 @@ def run(args: argparse.Namespace) -> int:
 
     config, model = rundir.load_run(args.run, args.device)
     test = TensorData.from_split(data.load(config.train.dataset, "test", args.root))
-    result = report.evaluation(args.run, model, config, test, reuse=False)
+    result = report.evaluation(args.run, model, config, test, reuse=False, save=False)
     state = rundir.training_state(args.run, config)
     if not state.finished:
         print(f"note: {args.run} is {state.describe(args.run)}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(format_report(result, args.run))
+    try:
+        report.save_evaluation(args.run, result)
+    except OSError:  # an unwritable run directory still gets the numbers it took a minute to compute
+        print(json.dumps(result, indent=2) if args.json else format_report(result, args.run, saved=False))
+        raise
+    print(json.dumps(result, indent=2) if args.json else format_report(result, args.run))
     return 0
 
 
-def format_report(result: dict, run_dir: Path) -> str:
+def format_report(result: dict, run_dir: Path, saved: bool = True) -> str:
     from spikevision.rundir import CONFUSION_PLOT, CONFUSION_TABLE, EVALUATION
 
     spikes = result["spikes_per_sample"]
@@ -56,6 +58,7 @@ def format_report(result: dict, run_dir: Path) -> str:
         f"Synaptic operations per sample: {result['synops_per_sample']:,.0f}",
         f"Energy estimate per sample: SNN {energy['snn_nj_per_sample']:.1f} nJ vs equal ANN "
         f"{energy['ann_nj_per_sample']:.1f} nJ ({energy['note']})",
-        f"Wrote {run_dir / EVALUATION}, {run_dir / CONFUSION_PLOT}, {run_dir / CONFUSION_TABLE}",
     ]
+    if saved:
+        lines.append(f"Wrote {run_dir / EVALUATION}, {run_dir / CONFUSION_PLOT}, {run_dir / CONFUSION_TABLE}")
     return "\n".join(lines)
