@@ -259,6 +259,7 @@ def refused_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     add("bomb.png", "exceeds limit", png_header_only(100_000, 100_000))  # 10^10 pixels: Pillow's own refusal
     add("huge.png", "9500x9500 is too large (max 50,000,000 pixels)", png_header_only(9_500, 9_500))
     add("big.png", "8000x7000 is too large", png_header_only(8_000, 7_000))
+    add("bomb.png", "is too large (max 50,000,000 pixels)", png_header_only(20_000, 20_000))  # past Pillow's limit
     nan = digit_array().astype(np.float32) / 255
     nan[5, 5] = np.nan
     add("nan.tiff", "the image has NaN or infinite pixel values", image=Image.fromarray(nan, "F"))

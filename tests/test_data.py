@@ -519,3 +519,29 @@ def test_cli_errors_exit_2_with_one_line(run_cli, tmp_path, argv):
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("spikevision data: error:")
+
+
+def test_fetch_says_where_the_files_came_from(mnist_root, tmp_path, capsys):
+    from spikevision import cli
+
+    directory = copy_raw(mnist_root, tmp_path, ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+                                                "train-images-idx3-ubyte", "train-labels-idx1-ubyte"])
+    assert cli.main(["data", "fetch", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"mnist: 4 verified files in {directory}, from the data directory (put there by hand)"
+    assert set(data.origins("mnist", tmp_path).values()) == {"the data directory (put there by hand)"}
+
+
+def test_a_damaged_file_is_one_note_then_one_error_on_the_command_line(mnist_root, tmp_path, capsys):
+    from spikevision import cli
+
+    directory = copy_raw(mnist_root, tmp_path, ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+                                                "train-images-idx3-ubyte", "train-labels-idx1-ubyte"])
+    labels = directory / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-10])
+    assert cli.main(["data", "info", "--root", str(tmp_path)]) == 2
+    note, error = capsys.readouterr().err.strip().split("\n")
+    assert note == (f"spikevision data: note: {labels} has 9998 bytes, expected 10008; moved aside to "
+                    f"{labels}.corrupt")
+    assert error.startswith("spikevision data: error: could not get ")
+    assert "DataWarning" not in error and str(labels) + " has" not in error  # said once, in the note

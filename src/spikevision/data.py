@@ -42,7 +42,7 @@ import torch
 from tqdm import tqdm
 
 from spikevision import catalog
-from spikevision.errors import InvalidType, InvalidValue, NotFound
+from spikevision.errors import DataWarning, InvalidType, InvalidValue, NotFound
 
 __all__ = [
     "DATASETS",
@@ -66,10 +66,6 @@ _CHUNK = 1 << 20
 
 class DataNotFoundError(NotFound):
     """No source could provide a dataset file; the message names every source tried."""
-
-
-class DataWarning(UserWarning):
-    """A data file failed its checksum and was moved aside."""
 
 
 # --------------------------------------------------------------------------- datasets
@@ -305,9 +301,11 @@ def _stamp_matches(path: Path, file: _File) -> bool:
             and stamp.get("size") == st.st_size == file.size and stamp.get("mtime_ns") == st.st_mtime_ns)
 
 
-def _write_stamp(path: Path, file: _File) -> None:
+def _write_stamp(path: Path, file: _File, origin: str | None = None) -> None:
+    """Record that ``path`` was verified, and where it came from (kept from an older stamp when not given)."""
     st = path.stat()
-    stamp = json.dumps({"sha256": file.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    origin = origin or _origin(path) or "the data directory (put there by hand)"
+    stamp = json.dumps({"sha256": file.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "origin": origin})
     tmp = _stamp_path(path).with_name(f".{path.name}.verified.{os.getpid()}.part")
     try:
         tmp.write_text(stamp + "\n")
@@ -407,7 +405,7 @@ def _install(stream: BinaryIO, file: _File, directory: Path, origin: str, *,
         target = directory / file.name
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a data cache is shared read-only
         os.replace(tmp, target)
-        _write_stamp(target, file)
+        _write_stamp(target, file, origin)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -573,7 +571,7 @@ def _get(file: _File, directory: Path, sources: list[_Source], *, progress: bool
         rejected = _verify_in_place(target, file)
         if rejected is None:
             return
-        tried.append(rejected)
+        tried.append(f"the copy there ({rejected.replace(str(target), target.name)})")
     for source in sources:
         if source.dead is not None:
             tried.append(f"{source.label} ({source.dead})")
@@ -684,6 +682,23 @@ def _pixel_stats(images: torch.Tensor) -> tuple[float, float]:
     mean = (counts * values).sum() / n
     var = (counts * (values - mean) ** 2).sum() / n
     return float(mean), float(var.sqrt())
+
+
+def _origin(path: Path) -> str | None:
+    """Where a verified file came from, as its stamp says (None for files verified before stamps said it)."""
+    try:
+        stamp = json.loads(_stamp_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp.get("origin") if isinstance(stamp, dict) else None
+
+
+def origins(dataset: str = "mnist", root: str | os.PathLike | None = None) -> dict[str, str]:
+    """Where each file of a fetched dataset came from: ``{file name: source}`` (a mirror, a package, ...)."""
+    spec = _dataset(dataset)
+    directory = data_root(root) / spec.name
+    return {file.name: _origin(directory / file.name) or "unknown (verified by an older spikevision)"
+            for file in spec.files.values()}
 
 
 def info(dataset: str = "mnist", root: str | os.PathLike | None = None) -> dict:

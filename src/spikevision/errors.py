@@ -10,6 +10,8 @@ catches ``ValueError``, ``TypeError`` or ``FileNotFoundError`` keeps working::
     ├── InvalidType (TypeError)           a value of the wrong kind (a bool where a count belongs, ...)
     └── NotFound (FileNotFoundError)      a run directory, dataset or file that is not there
 
+Warnings: ``SpikevisionWarning`` (``DataWarning``: a damaged data file moved aside), one "note:" line each.
+
 ``train.TrainingInterrupted`` (Ctrl-C with a checkpoint saved) is a ``KeyboardInterrupt`` instead, so that
 code which does not know it stops as on any Ctrl-C.
 """
@@ -35,3 +37,11 @@ class NotFound(SpikevisionError, FileNotFoundError):
 
 class TrainingDiverged(InvalidValue):
     """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
+
+
+class SpikevisionWarning(UserWarning):
+    """Something a person should know that did not stop the work; the command line prints it as one note."""
+
+
+class DataWarning(SpikevisionWarning):
+    """A data file failed its checksum or size and was moved aside."""

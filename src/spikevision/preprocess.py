@@ -37,7 +37,9 @@ def load_image(path: Path) -> Image.Image:
                 raise InvalidValue(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
             img.load()
             return _to_grey(img)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the same refusal, in our words
+        raise InvalidValue(f"{path}: the image is too large (max {MAX_PIXELS:,} pixels)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InvalidValue(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
     except ValueError as exc:
         raise _named(path, exc) from None

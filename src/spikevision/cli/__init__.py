@@ -13,9 +13,10 @@ import argparse
 import errno
 import importlib
 import sys
+import warnings
 
 from spikevision import __version__
-from spikevision.errors import SpikevisionError
+from spikevision.errors import SpikevisionError, SpikevisionWarning
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export")
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with _notes(args.command):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("spikevision: interrupted", file=sys.stderr)
         return 130
@@ -71,6 +73,27 @@ def main(argv: list[str] | None = None) -> int:
         if "can't allocate memory" not in str(exc):  # torch's allocator; anything else is a bug to see in full
             raise
         return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
+
+
+class _notes:
+    """Show the library's own warnings as one "note:" line each (no Python source line); others as usual."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __enter__(self):
+        self.previous = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, SpikevisionWarning):
+                return self.previous(message, category, filename, lineno, file, line)
+            print(f"spikevision {self.command}: note: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+
+    def __exit__(self, *exc):
+        warnings.showwarning = self.previous
+        return False
 
 
 def _unwritable(exc: OSError, command: str) -> str | OSError:

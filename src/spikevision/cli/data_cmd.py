@@ -64,7 +64,8 @@ def func(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         for name in names:
             directory = data.fetch(name, args.root, progress=sys.stderr.isatty())
-            print(f"{name}: 4 verified files in {directory}")
+            sources = sorted(set(data.origins(name, args.root).values()))
+            print(f"{name}: 4 verified files in {directory}, from {' and '.join(sources)}")
         return 0
     summaries = {name: data.info(name, args.root) for name in names}
     if args.json:
