@@ -20,6 +20,7 @@ import math
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -131,120 +132,205 @@ def fit(
         distributed.teardown(ctx)
 
 
+@dataclass
+class Progress:
+    """How far a run is: saved in every checkpoint (as JSON) and read back on resume.
+
+    ``history`` holds the ``metrics.jsonl`` records so far, ``last_eval`` the last epoch's evaluation (None
+    before the first), ``scaler`` fp16's loss-scale state (None otherwise).
+    """
+
+    step: int = 0
+    epochs_done: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    history: list = field(default_factory=list)
+    last_eval: dict | None = None
+    scaler: dict | None = None
+
+    KEYS = ("step", "epochs_done", "train_seconds", "eval_seconds", "history", "last_eval", "scaler")
+
+    def to_dict(self) -> dict:
+        """The checkpoint's ``progress`` record (absent fields left out, as the readers expect)."""
+        return {key: getattr(self, key) for key in self.KEYS if getattr(self, key) is not None}
+
+    @classmethod
+    def from_checkpoint(cls, meta: dict, path: Path, cfg: TrainConfig, steps_per_epoch: int) -> "Progress":
+        """The checkpoint's progress record, checked against the run's config before training relies on it."""
+        progress = _checked_progress(meta, path, cfg, steps_per_epoch)
+        return cls(**{key: progress.get(key) for key in cls.KEYS if key in progress})
+
+
 def _fit(config: RunConfig, run_dir: Path, data_root: Path | None, resume: bool,
          on_event: EventHandler | None, ctx: distributed.Context) -> dict:
     emit = on_event if on_event and ctx.is_main else (lambda kind, info: None)
-    ckpt_path = run_dir / rundir.CHECKPOINT
-    cfg = config.train
+    run = _Run(config, run_dir, ctx, emit)
+    run.setup(data_root, resume)
+    run.train()
+    return run.save_summary()
 
-    # Everything that can be refused is checked before the run directory is touched.
-    train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset).to(ctx.device)
-    test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root)).to(ctx.device)
-    n = len(train_data.labels)
-    steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
-    if steps_per_epoch == 0:
-        raise InvalidValue(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
-    smallest = cfg.batch_size if cfg.drop_last or n % cfg.batch_size == 0 else n % cfg.batch_size
-    if smallest < ctx.world_size:
-        raise InvalidValue(f"a batch of {smallest} images cannot be shared by {ctx.world_size} processes; "
-                           "use a larger train.batch_size (or train.drop_last = true) or fewer processes")
-    total_steps = steps_per_epoch * cfg.epochs
 
-    torch.manual_seed(cfg.seed)
-    model = build_model(config.model).to(ctx.device)
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg, total_steps)
-    scaler = precision.grad_scaler(cfg.precision, ctx.device)
-    progress = {"step": 0, "epochs_done": 0, "train_seconds": 0.0, "eval_seconds": 0.0, "history": []}
-    # A run killed before its first checkpoint resumes from the start: the same seed replays it exactly.
-    if resume and ckpt_path.is_file():
-        tensors, meta = read_checkpoint(ckpt_path)
-        load_model_weights(model, tensors, ckpt_path)
-        progress = _checked_progress(meta, ckpt_path, cfg, steps_per_epoch)
+class _Run:
+    """One training run, as ``fit`` drives it: set up, train epoch after epoch, save.
+
+    Only rank 0 of a process group writes (``ctx.is_main``); every process computes.
+    """
+
+    def __init__(self, config: RunConfig, run_dir: Path, ctx: distributed.Context, emit: EventHandler):
+        self.config, self.cfg, self.run_dir, self.ctx, self.emit = config, config.train, run_dir, ctx, emit
+        self.ckpt_path = run_dir / rundir.CHECKPOINT
+        self.progress = Progress()
+        self.metrics_file = None
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self, data_root: Path | None, resume: bool) -> None:
+        """Data, model, optimiser and (on resume) the checkpoint; then the run directory, touched last."""
+        self._load_data(data_root)  # everything that can be refused is checked before the directory is touched
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(self.config.model).to(self.ctx.device)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch * cfg.epochs)
+        self.scaler = precision.grad_scaler(cfg.precision, self.ctx.device)
+        # A run killed before its first checkpoint resumes from the start: the same seed replays it exactly.
+        if resume and self.ckpt_path.is_file():
+            self._restore()
+        if self.ctx.is_main:  # the other processes of a group never write
+            self._prepare_directory(resume)
+        self.net = distributed.wrap(self.model, self.ctx)  # DDP in a group: rank 0's weights, averaged gradients
+
+    def _load_data(self, data_root: Path | None) -> None:
+        cfg, device = self.cfg, self.ctx.device
+        self.train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset).to(device)
+        self.test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root)).to(device)
+        n = len(self.train_data.labels)
+        self.steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
+        if self.steps_per_epoch == 0:
+            raise InvalidValue(f"train.batch_size {cfg.batch_size} is larger than the {n} training images")
+        smallest = cfg.batch_size if cfg.drop_last or n % cfg.batch_size == 0 else n % cfg.batch_size
+        if smallest < self.ctx.world_size:
+            raise InvalidValue(f"a batch of {smallest} images cannot be shared by {self.ctx.world_size} processes; "
+                               "use a larger train.batch_size (or train.drop_last = true) or fewer processes")
+
+    def _restore(self) -> None:
+        tensors, meta = read_checkpoint(self.ckpt_path)
+        load_model_weights(self.model, tensors, self.ckpt_path)
+        self.progress = Progress.from_checkpoint(meta, self.ckpt_path, self.cfg, self.steps_per_epoch)
         try:
-            load_optimizer_state(optimizer, tensors, meta)
-            if scheduler is not None:
-                _load_scheduler(scheduler, meta)
-            if scaler is not None and "scaler" in progress:
-                scaler.load_state_dict(progress["scaler"])
+            load_optimizer_state(self.optimizer, tensors, meta)
+            if self.scheduler is not None:
+                _load_scheduler(self.scheduler, meta)
+            if self.scaler is not None and self.progress.scaler is not None:
+                self.scaler.load_state_dict(self.progress.scaler)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise InvalidValue(f"{ckpt_path}: optimiser or schedule state does not fit {run_dir / 'config.json'} "
-                               f"({exc!r}); was the config edited?") from None
-    if ctx.is_main:  # the other processes of a group never write
+            raise InvalidValue(f"{self.ckpt_path}: optimiser or schedule state does not fit "
+                               f"{self.run_dir / rundir.CONFIG} ({exc!r}); was the config edited?") from None
+
+    def _prepare_directory(self, resume: bool) -> None:
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OSError(f"cannot create the run directory {run_dir}: {exc.strerror or exc}; "
+            raise OSError(f"cannot create the run directory {self.run_dir}: {exc.strerror or exc}; "
                           "choose another --out") from None
         if resume:
-            rundir.remove_stale_temporaries(run_dir)
-            if progress["epochs_done"] < cfg.epochs:  # the weights will change: what was made of them is stale
-                rundir.remove_derived(run_dir)
+            rundir.remove_stale_temporaries(self.run_dir)
+            if self.progress.epochs_done < self.cfg.epochs:  # the weights will change: what was made of them goes
+                rundir.remove_derived(self.run_dir)
         else:
-            config.save(run_dir / rundir.CONFIG)
-        rundir.rewrite_metrics(run_dir, progress["history"])
-    net = distributed.wrap(model, ctx)  # DDP in a process group: rank 0's weights, averaged gradients
+            self.config.save(self.run_dir / rundir.CONFIG)
+        rundir.rewrite_metrics(self.run_dir, self.progress.history)
 
-    def checkpoint() -> None:
-        _check_finite(model, progress["step"])  # never save non-finite weights as the last good ones
-        if scaler is not None:
-            progress["scaler"] = scaler.state_dict()  # fp16's loss scale: numbers only, saved as JSON
-        if ctx.is_main:
-            save_checkpoint(ckpt_path, model, optimizer, scheduler, progress)
+    # ------------------------------------------------------------------ train
 
-    emit("start", {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "step": progress["step"],
-                   "run_dir": str(run_dir)})
-    if ctx.device.type == "cpu" and not kernels.cpu.compiled_before():
-        emit("compile", {})
-    metrics_file = open(run_dir / rundir.METRICS, "a", encoding="utf-8") if ctx.is_main else None
-    with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
-            _diverged_message(ckpt_path, cfg):
-        while progress["epochs_done"] < cfg.epochs:
-            epoch = progress["epochs_done"]
-            first = progress["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
-            order = epoch_order(cfg.seed, epoch, n)
-            model.train()
-            for index in range(first, steps_per_epoch):
-                step = progress["step"]
-                batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
-                tick = time.perf_counter()
-                record, stop = _train_step(net, (optimizer, scheduler, scaler), train_data, batch, cfg, step,
-                                           ctx, interrupted.is_set())
-                progress["train_seconds"] += time.perf_counter() - tick
-                progress["step"] = step + 1
-                record.update(kind="step", epoch=epoch, step=step + 1)
-                _log(metrics_file, progress, record)
-                emit("step", record)
-                # In a group, stop on the flag the processes shared inside the step: all at the same step.
-                if stop if ctx.distributed else interrupted.is_set():
-                    checkpoint()
-                    raise TrainingInterrupted(run_dir, progress["step"])
-                if cfg.checkpoint_every and progress["step"] % cfg.checkpoint_every == 0:
-                    checkpoint()
+    def train(self) -> None:
+        """Every epoch left: its steps, then the evaluation on the whole test set and a checkpoint."""
+        self.emit("start", {"total_steps": self.steps_per_epoch * self.cfg.epochs,
+                            "steps_per_epoch": self.steps_per_epoch, "step": self.progress.step,
+                            "run_dir": str(self.run_dir)})
+        if self.ctx.device.type == "cpu" and not kernels.cpu.compiled_before():
+            self.emit("compile", {})
+        metrics_file = open(self.run_dir / rundir.METRICS, "a", encoding="utf-8") if self.ctx.is_main else None
+        with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
+                _diverged_message(self.ckpt_path, self.cfg):
+            self.metrics_file = metrics_file
+            while self.progress.epochs_done < self.cfg.epochs:
+                self._train_epoch(interrupted)
+                self._evaluate_epoch()
+                if interrupted.is_set():
+                    raise TrainingInterrupted(self.run_dir, self.progress.step)
+
+    def _train_epoch(self, interrupted: threading.Event) -> None:
+        cfg, progress = self.cfg, self.progress
+        epoch = progress.epochs_done
+        first = progress.step - epoch * self.steps_per_epoch  # > 0 when resuming mid-epoch
+        order = epoch_order(cfg.seed, epoch, len(self.train_data.labels))
+        self.model.train()
+        for index in range(first, self.steps_per_epoch):
+            step = progress.step
+            batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
             tick = time.perf_counter()
-            distributed.broadcast_buffers(model, ctx)  # evaluate with the running statistics rank 0 saves
-            result = evaluate(model, test_data, cfg, seed=cfg.seed, ctx=ctx)
-            progress["eval_seconds"] += time.perf_counter() - tick
-            record = {"kind": "epoch", "epoch": epoch + 1, "step": progress["step"],
-                      "test_accuracy": result["accuracy"], "test_loss": result["loss"],
-                      "train_seconds": progress["train_seconds"]}
-            progress["last_eval"] = result
-            progress["epochs_done"] = epoch + 1
-            _log(metrics_file, progress, record)
-            checkpoint()
-            emit("epoch", record)
-            if interrupted.is_set():
-                raise TrainingInterrupted(run_dir, progress["step"])
+            record, stop = _train_step(self.net, (self.optimizer, self.scheduler, self.scaler), self.train_data,
+                                       batch, cfg, step, self.ctx, interrupted.is_set())
+            progress.train_seconds += time.perf_counter() - tick
+            progress.step = step + 1
+            self._log({**record, "kind": "step", "epoch": epoch, "step": step + 1})
+            # In a group, stop on the flag the processes shared inside the step: all at the same step.
+            if stop if self.ctx.distributed else interrupted.is_set():
+                self.save_checkpoint()
+                raise TrainingInterrupted(self.run_dir, progress.step)
+            if cfg.checkpoint_every and progress.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
 
-    summary = _summary(config, progress, model)
-    summary.update(processes=ctx.world_size, precision=cfg.precision, **devices.record(ctx.device))
-    if ctx.is_main:
-        rundir.write_json(run_dir / rundir.SUMMARY, summary)
-        from spikevision import figures  # matplotlib: only once the training is done
+    def _evaluate_epoch(self) -> None:
+        progress = self.progress
+        tick = time.perf_counter()
+        distributed.broadcast_buffers(self.model, self.ctx)  # evaluate with the running statistics rank 0 saves
+        result = evaluate(self.model, self.test_data, self.cfg, seed=self.cfg.seed, ctx=self.ctx)
+        progress.eval_seconds += time.perf_counter() - tick
+        progress.last_eval = result
+        progress.epochs_done += 1
+        record = {"kind": "epoch", "epoch": progress.epochs_done, "step": progress.step,
+                  "test_accuracy": result["accuracy"], "test_loss": result["loss"],
+                  "train_seconds": progress.train_seconds}
+        self._log(record, emit=False)
+        self.save_checkpoint()
+        self.emit("epoch", record)
 
-        figures.training_curves(run_dir)  # loss.png, accuracy.png
-    emit("end", summary)
-    return summary
+    def _log(self, record: dict, emit: bool = True) -> None:
+        """Keep ``record`` in the history and append it to ``metrics.jsonl`` (rank 0); tell the listener."""
+        self.progress.history.append(record)
+        handle = self.metrics_file
+        if handle is not None:  # None in a process other than rank 0
+            try:
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+            except OSError as exc:
+                raise OSError(f"could not write {handle.name}: {exc.strerror or exc}; "
+                              "the last checkpoint is kept, resume with --resume once there is room") from None
+        if emit:
+            self.emit(record["kind"], record)
+
+    # ------------------------------------------------------------------ save
+
+    def save_checkpoint(self) -> None:
+        _check_finite(self.model, self.progress.step)  # never save non-finite weights as the last good ones
+        if self.scaler is not None:
+            self.progress.scaler = self.scaler.state_dict()  # fp16's loss scale: numbers only, saved as JSON
+        if self.ctx.is_main:
+            save_checkpoint(self.ckpt_path, self.model, self.optimizer, self.scheduler, self.progress.to_dict())
+
+    def save_summary(self) -> dict:
+        """``summary.json`` and the training curves (rank 0); the summary for every process."""
+        summary = _summary(self.config, self.progress, self.model)
+        summary.update(processes=self.ctx.world_size, precision=self.cfg.precision, **devices.record(self.ctx.device))
+        if self.ctx.is_main:
+            rundir.write_json(self.run_dir / rundir.SUMMARY, summary)
+            from spikevision import figures  # matplotlib: only once the training is done
+
+            figures.training_curves(self.run_dir)  # loss.png, accuracy.png
+        self.emit("end", summary)
+        return summary
 
 
 def _train_step(model, optimizers: tuple, train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,
@@ -360,18 +446,6 @@ def _diverged_message(ckpt_path: Path, cfg: TrainConfig):
         raise TrainingDiverged(f"{exc}; {kept}. Lower train.lr (now {cfg.lr:g}) or change the loss.") from None
 
 
-def _log(handle, progress: dict, record: dict) -> None:
-    progress["history"].append(record)
-    if handle is None:  # a process other than rank 0
-        return
-    try:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-    except OSError as exc:
-        raise OSError(f"could not write {handle.name}: {exc.strerror or exc}; "
-                      "the last checkpoint is kept, resume with --resume once there is room") from None
-
-
 # What the metrics.jsonl readers (figures, report) take from each history record.
 _RECORD_KEYS = {"step": ("step", "loss", "accuracy"), "epoch": ("epoch", "step", "test_accuracy")}
 
@@ -410,8 +484,8 @@ def _load_scheduler(scheduler, meta: dict) -> None:
     scheduler.load_state_dict(state)
 
 
-def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
-    result = progress["last_eval"]
+def _summary(config: RunConfig, progress: Progress, model: torch.nn.Module) -> dict:
+    result = progress.last_eval
     return {
         "preset": config.preset,
         "dataset": config.train.dataset,
@@ -419,9 +493,9 @@ def _summary(config: RunConfig, progress: dict, model: torch.nn.Module) -> dict:
         "test_samples": result["num_samples"],
         "test_loss": result["loss"],
         "epochs": config.train.epochs,
-        "steps": progress["step"],
-        "train_seconds": round(progress["train_seconds"], 2),
-        "eval_seconds": round(progress["eval_seconds"], 2),
+        "steps": progress.step,
+        "train_seconds": round(progress.train_seconds, 2),
+        "eval_seconds": round(progress.eval_seconds, 2),
         "spikes_per_sample": result["spikes_per_sample"]["total"],
         "spikes_per_layer": result["spikes_per_sample"]["layers"],
         "input_spikes_per_sample": result["spikes_per_sample"]["input"],  # None for direct input
