@@ -9,6 +9,7 @@ connected one that resets by subtraction (our default, which NIR cannot express)
 from __future__ import annotations
 
 import json
+import sys
 import math
 
 import nir
@@ -165,7 +166,7 @@ def test_snntorch_runs_our_exported_graph_to_the_same_predictions(runs, test_ima
 
 
 def test_the_agreement_command_compares_a_run_with_snntorch(runs, capsys):
-    assert agreement.main([str(runs["fc_zero"]), "--limit", "1000"]) == 0
+    assert cli.main(["agreement", str(runs["fc_zero"]), "--limit", "1000"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 1000 and result["reset"] == "zero"
     assert result["prediction_agreement"] >= 0.99 and result["identical_spike_trains"] >= 0.99
@@ -300,3 +301,11 @@ def test_export_command_writes_the_file_and_warns_about_subtraction(runs, tmp_pa
     assert "should end in .nir" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "y.nir")]) == 2
     assert "nothing does not exist" in capsys.readouterr().err
+
+
+def test_the_agreement_command_without_snntorch_says_what_to_install(tiny_run, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "snntorch.import_nir", None)  # what an install without the dev extras has
+    assert cli.main(["agreement", str(tiny_run), "--limit", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "snnTorch, which is not installed here" in err
+    assert "pip install -e '.[dev]' (or make install-dev)" in err

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import report, train
+from spikevision import report
 from spikevision.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")

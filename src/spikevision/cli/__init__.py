@@ -19,7 +19,8 @@ from spikevision import __version__
 from spikevision.errors import SpikevisionError, SpikevisionWarning
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export")
+COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export",
+            "agreement")
 
 USER_ERRORS = (SpikevisionError, OSError)
 # The errors of a place that cannot be written (an OSError naming it), and where each command writes, for

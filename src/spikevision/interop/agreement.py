@@ -6,15 +6,13 @@ output membrane, on both sides (``metrics.predict_from_output``).
 
 Command line (what docs/INTEROP.md's figures come from)::
 
-    python -m spikevision.interop.agreement runs/quick-zero
+    spikevision agreement runs/quick-zero
     {"images": 10000, "prediction_agreement": 1.0, "identical_spike_trains": 1.0, ...}
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from torch import nn
 from spikevision import data, metrics, rundir
 from spikevision.errors import InvalidValue
 from spikevision.inputs import TensorData
-from spikevision.interop.nir import load_nir, to_nir
+from spikevision.interop.nir import to_nir
 
 Tensor = torch.Tensor
 
@@ -48,7 +46,11 @@ def snntorch_import(graph: nir.NIRGraph) -> nn.Module:
     It maps NIR's ``Flatten(start_dim=0)`` (batch excluded) to ``torch.nn.Flatten(0)``, which flattens the
     batch into the features; ``tests/test_interop.py`` pins the bug so that it tells us once it is fixed.
     """
-    from snntorch.import_nir import import_from_nir
+    try:
+        from snntorch.import_nir import import_from_nir
+    except ImportError as exc:
+        raise InvalidValue(f"the agreement check runs the graph in snnTorch, which is not installed here ({exc}); "
+                           "install the development extras: pip install -e '.[dev]' (or make install-dev)") from None
 
     with contextlib.redirect_stdout(sys.stderr):  # its "[warning]" lines, kept off our JSON on stdout
         net = import_from_nir(graph)
@@ -105,19 +107,3 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
         "snntorch_accuracy": float((theirs_pred == labels).double().mean()),
         "reset": run_config.model.reset,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spikevision.interop.agreement",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("run", type=Path, help="run directory (made by spikevision train)")
-    parser.add_argument("--nir", type=Path, help="compare this exported file instead of exporting the run again")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N test images (default: all)")
-    args = parser.parse_args(argv)
-    graph = load_nir(args.nir) if args.nir else None
-    print(json.dumps(compare(args.run, graph=graph, limit=args.limit), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
