@@ -36,6 +36,13 @@ demo: install
 	$(VENV)/bin/spikevision report $(DEMO_OUT)/quick
 	$(VENV)/bin/spikevision encode --coding rate --samples 4 --out $(DEMO_OUT)/encode-rate
 	$(VENV)/bin/spikevision encode --coding latency --samples 4 --linear --normalize --clip --out $(DEMO_OUT)/encode-latency
+	@echo
+	@echo "Done. The run report: $(DEMO_OUT)/quick/report.html (open it in a browser; it works offline)."
+	@echo "Spike encodings: $(DEMO_OUT)/encode-rate and $(DEMO_OUT)/encode-latency (GIF and MP4 per digit)."
+	@echo "Next, try:"
+	@echo "  $(VENV)/bin/spikevision inspect $(DEMO_OUT)/quick --out $(DEMO_OUT)/inspect   # inside the network"
+	@echo "  $(VENV)/bin/spikevision predict $(DEMO_OUT)/quick my-digit.png             # your own digit"
+	@echo "  $(VENV)/bin/spikevision train --preset seed                              # the handout's recipe"
 
 # The HTML report's browser test drives Debian's chromium through Playwright (never a downloaded browser).
 CHROMIUM ?= /usr/bin/chromium
