@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from spikevision import animation, data, plotting
+from spikevision import data
+from spikevision.pictures import animation, plotting
 
 
 def median_seconds(job, repeat: int = 3) -> float:

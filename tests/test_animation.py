@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import animation, plotting
+from spikevision.pictures import animation, plotting
 
 
 @pytest.fixture(autouse=True)

@@ -115,7 +115,7 @@ def _temporary_name_of_a_write_cut_short(monkeypatch, write) -> str:
 
 
 def test_stale_temporaries_finds_what_each_atomic_writer_leaves_and_nothing_else(tmp_path, monkeypatch):
-    from spikevision import plotting
+    from spikevision.pictures import plotting
 
     def write_figure():
         with plotting.atomic_output(tmp_path / "loss.png") as tmp:

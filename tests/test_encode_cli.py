@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from spikevision.cli import main
-from spikevision.cli.encode_cmd import pick_neuron
+from spikevision.pictures.lab import pick_neuron
 
 # The first five labels of the MNIST test set.
 FIRST_TEST_LABELS = [7, 2, 1, 0, 4]

@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import figures, inspection, metrics, plotting, train
+from spikevision import inspection, metrics, train
 from spikevision.cli import main
+from spikevision.pictures import figures, plotting
 
 from conftest import TINY_RUN_STEPS as STEPS
 

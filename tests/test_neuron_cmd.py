@@ -13,7 +13,9 @@ import torch
 from PIL import Image
 
 from spikevision.cli import main
+from spikevision import single_neuron
 from spikevision.cli import neuron_cmd
+from spikevision.pictures import lab
 
 
 def _run(capsys, *args):
@@ -72,7 +74,7 @@ def test_step_input_fires_first_when_the_charging_curve_crosses_the_threshold(ca
 def test_pulse_stops_the_spikes_soon_after_it_ends(capsys, tmp_path):
     out = _run(capsys, "--input", "pulse", "--num-steps", "80", "--out", str(tmp_path))
     count, first = _summary(out)
-    current = neuron_cmd.input_current("pulse", 80, 0.5)
+    current = single_neuron.input_current("pulse", 80, 0.5)
     start, width = 80 // 20, 80 // 4
     assert current[start : start + width].eq(0.5).all() and current.sum() == 0.5 * width
     spk, mem = _leaky(current, 0.8, 1.0)
@@ -88,7 +90,7 @@ def test_rate_input_is_reproducible_with_a_seed(capsys, tmp_path):
     again = _run(capsys, *args, "--seed", "3", "--out", str(tmp_path / "b"))
     other = _run(capsys, *args, "--seed", "4", "--out", str(tmp_path / "c"))
     assert _summary(first) == _summary(again)
-    current = neuron_cmd.input_current("rate", 120, 0.6, seed=4)
+    current = single_neuron.input_current("rate", 120, 0.6, seed=4)
     assert current.unique().tolist() == pytest.approx([0.0, 0.6])
     assert _summary(other)[0] == int(_leaky(current, 0.8, 1.0)[0].sum())
     # Each step is an input spike with probability 1/2: within 5 standard deviations of 60 of 120.
@@ -96,9 +98,9 @@ def test_rate_input_is_reproducible_with_a_seed(capsys, tmp_path):
 
 
 def test_figures_draw_snntorch_membranes_and_thresholds():
-    current = neuron_cmd.input_current("step", 60, 0.3)
-    spk, mem = neuron_cmd.simulate(current, 0.8, 1.0)
-    fig = neuron_cmd.figure_neuron(current, spk, mem, 1.0, "title")
+    current = single_neuron.input_current("step", 60, 0.3)
+    spk, mem = single_neuron.simulate(current, 0.8, 1.0)
+    fig = lab.neuron_figure(current, spk, mem, 1.0, "title")
     ax_cur, ax_mem, ax_spk = fig.axes
     ref_spk, ref_mem = _leaky(current, 0.8, 1.0)
     np.testing.assert_allclose(ax_mem.lines[0].get_ydata(), ref_mem.numpy(), rtol=1e-6)
@@ -106,7 +108,7 @@ def test_figures_draw_snntorch_membranes_and_thresholds():
     assert ax_mem.lines[1].get_ydata()[0] == 1.0  # the threshold line
     assert len(ax_spk.collections[0].get_offsets()) == int(ref_spk.sum())
 
-    fig = neuron_cmd.figure_comparison(current, 0.8, 1.0, "step")
+    fig = lab.neuron_comparison_figure(current, 0.8, 1.0, "step")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     for beta in (0.6, 0.8, 0.9):
         n = int(_leaky(current, beta, 1.0)[0].sum())
@@ -117,11 +119,11 @@ def test_figures_draw_snntorch_membranes_and_thresholds():
 
 
 def test_compared_values_halve_and_double_the_leak_and_the_threshold():
-    assert neuron_cmd.compared_betas(0.8) == (0.6, 0.8, 0.9)
-    assert neuron_cmd.compared_betas(0.95) == (0.9, 0.95, 0.975)
-    assert neuron_cmd.compared_betas(0.0) == (0.0, 0.5)  # leak 1 cannot double: one panel fewer
-    assert neuron_cmd.compared_betas(1.0) == (0.9, 0.95, 1.0)
-    assert neuron_cmd.compared_thresholds(0.4) == (0.2, 0.4, 0.8)
+    assert single_neuron.compared_betas(0.8) == (0.6, 0.8, 0.9)
+    assert single_neuron.compared_betas(0.95) == (0.9, 0.95, 0.975)
+    assert single_neuron.compared_betas(0.0) == (0.0, 0.5)  # leak 1 cannot double: one panel fewer
+    assert single_neuron.compared_betas(1.0) == (0.9, 0.95, 1.0)
+    assert single_neuron.compared_thresholds(0.4) == (0.2, 0.4, 0.8)
 
 
 def test_edge_betas_still_draw(capsys, tmp_path):
@@ -146,3 +148,9 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path, args, message):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("spikevision neuron: error:") and message in lines[0], err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_parser_defaults_equal_the_librarys():
+    # The command line keeps its own copy (its parser loads no torch); they must not drift apart.
+    assert neuron_cmd.INPUTS == single_neuron.INPUTS and neuron_cmd._AMPLITUDE == single_neuron.AMPLITUDE
+    assert neuron_cmd.RATE_PROBABILITY == single_neuron.RATE_PROBABILITY

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -16,7 +18,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
-from spikevision import plotting
+from spikevision.pictures import plotting
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +39,20 @@ def _spikes(shape, p, seed=0):
 def test_plotting_and_animation_never_import_pyplot():
     # A fresh interpreter: importing pyplot would set up global figure state and may pick a GUI backend.
     code = (
-        "import sys, spikevision.plotting, spikevision.animation, spikevision.cli.encode_cmd;"
+        "import sys, spikevision.pictures.plotting, spikevision.pictures.animation, spikevision.cli.encode_cmd;"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_only_the_pictures_package_imports_matplotlib():
+    # The folder shows the rule: the core, training, inference and the command line never draw themselves.
+    source = Path(__file__).resolve().parents[1] / "src" / "spikevision"
+    offenders = [str(p.relative_to(source)) for p in source.rglob("*.py")
+                 if p.parent.name != "pictures" and re.search(r"^\s*(import|from) matplotlib", p.read_text(), re.M)]
+    assert offenders == []
+    lab_modules = {p.stem for p in (source / "pictures").glob("*.py")}
+    assert {"plotting", "animation", "figures", "lab"} <= lab_modules
 
 
 def test_new_figure_is_agg_backed_with_a_grid_of_axes():

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from spikevision import cli, sweep, train
+from spikevision.pictures import figures
 
 TINY = ["model.hidden=[32]", "train.eval_batch_size=2500"]
 SUBSET = 512
@@ -135,7 +136,7 @@ def test_plot_has_one_line_per_encoding_with_the_table_values(tiny_sweep):
     out, points, _ = tiny_sweep
     with Image.open(out / sweep.PLOT_NAME) as img:
         assert img.size == (1100, 440)  # 11 x 4.4 inches at 100 dpi
-    fig = sweep.sweep_figure(points, title="t")
+    fig = figures.sweep_figure(points, title="t")
     ax_steps, ax_spikes = fig.axes
     for ax, x_of in ((ax_steps, lambda p: p.num_steps), (ax_spikes, lambda p: p.spikes_per_sample)):
         lines = {line.get_label(): line for line in ax.get_lines()}
@@ -151,7 +152,7 @@ def test_plot_has_one_line_per_encoding_with_the_table_values(tiny_sweep):
 
 def test_plot_without_points_is_refused():
     with pytest.raises(ValueError, match="no points"):
-        sweep.sweep_figure([])
+        figures.sweep_figure([])
 
 
 # --------------------------------------------------------------------------- resuming

@@ -65,6 +65,16 @@ __all__ = [
 # constant keeps our spike times equal to snnTorch's.
 _EPSILON = 1e-7
 
+# The lab handout's latency code (its tau and threshold; the library's own tau default is 1), and the three
+# variants the handout compares: the same code with logarithmic times, linear times, and linear times
+# stretched over the window (normalize) with the dark pixels dropped (clip).
+HANDOUT_LATENCY = {"tau": 5.0, "threshold": 0.01}
+LATENCY_VARIANTS = (
+    ("log code", {}),
+    ("linear code", {"linear": True}),
+    ("linear, normalize, clip", {"linear": True, "normalize": True, "clip": True}),
+)
+
 # Spike dtypes: any real dtype holds 0/1 spikes; complex ones make no sense.
 _SPIKE_DTYPES = (
     torch.bool,

@@ -21,17 +21,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import animation, data, encoding, figures, inspection, plotting, rundir
+from spikevision import data, encoding, inspection, rundir
 from spikevision.errors import InvalidValue
 from spikevision.evaluation import evaluate
 from spikevision.inputs import TensorData, step_generator
+from spikevision.pictures import animation, figures, plotting
 from spikevision.validators import check_whole_number
 
 REPORT_NAME = rundir.REPORT  # kept for callers of the old names
 EVALUATION_NAME = rundir.EVALUATION
 # Latency code of the encode section when the run has its own none: the handout's tau and threshold,
 # stretched over the window (normalize) so that any number of steps holds every spike.
-_LATENCY_SHOWN = {"tau": 5.0, "threshold": 0.01, "linear": True, "normalize": True, "clip": True}
+_LATENCY_SHOWN = {**encoding.HANDOUT_LATENCY, **encoding.LATENCY_VARIANTS[-1][1]}
 # Steps of the encode animations made for the report: enough to see a code, few enough for a small page.
 _ENCODE_STEPS = (10, 100)
 _MIME = {".png": "image/png", ".gif": "image/gif"}

@@ -276,9 +276,9 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
     write_atomic(out_dir / CSV_NAME, text.getvalue().encode())
     payload = {**(meta or {}), "columns": list(COLUMNS), "points": [dataclasses.asdict(p) for p in points]}
     rundir.write_json(out_dir / JSON_NAME, payload)
-    from spikevision import plotting  # matplotlib loads on first use: every command line starts 0.6 s sooner
+    from spikevision.pictures import figures, plotting  # matplotlib on first use: command lines start 0.6 s sooner
 
-    plot = plotting.save_figure(sweep_figure(points, title=_title(meta or {})), out_dir / PLOT_NAME)
+    plot = plotting.save_figure(figures.sweep_figure(points, title=_title(meta or {})), out_dir / PLOT_NAME)
     return [out_dir / CSV_NAME, out_dir / JSON_NAME, plot]
 
 
@@ -289,52 +289,6 @@ def _title(meta: dict) -> str:
     epochs = meta.get("epochs", 1)
     return (f"Test accuracy by input encoding: {meta.get('preset') or 'run'} preset, {subset}, "
             f"{epochs} epoch{'s' if epochs != 1 else ''}")
-
-
-def sweep_figure(points: Sequence[SweepPoint], *, title: str | None = None):
-    """Test accuracy against time steps (left) and against network spikes per test image (right).
-
-    One line per encoding, in the order the encodings first appear, each point labelled with its T on the
-    right panel (labels of alternate encodings above and below their points, so they do not collide).
-
-    Args:
-        points: sweep points (any order).
-        title: figure title.
-
-    Returns:
-        The figure (11 x 4.4 inches).
-    """
-    if not points:
-        raise InvalidValue("sweep_figure: no points to plot")
-    from spikevision import plotting
-
-    fig, (ax_steps, ax_spikes) = plotting.new_figure(1, 2, figsize=(11, 4.4))
-    encodings = list(dict.fromkeys(p.encoding for p in points))
-    for i, enc in enumerate(encodings):
-        line = sorted((p for p in points if p.encoding == enc), key=lambda p: p.num_steps)
-        style = {**plotting.series_style(i), "marker": "os^Dv<>p"[i % 8], "markersize": 5, "linewidth": 1.6}
-        acc = [p.test_accuracy * 100 for p in line]
-        ax_steps.plot([p.num_steps for p in line], acc, label=enc, **style)
-        ax_spikes.plot([p.spikes_per_sample for p in line], acc, label=enc, **style)
-        for p in line:
-            ax_spikes.annotate(f"T={p.num_steps}", (p.spikes_per_sample, p.test_accuracy * 100),
-                               textcoords="offset points", xytext=(4, 4 if i % 2 == 0 else -11),
-                               fontsize=plotting.STYLE["annotation_size"], color=style["color"])
-    steps = sorted({p.num_steps for p in points})
-    ax_steps.set_xticks(steps)
-    plotting.style_axes(ax_steps, title="Accuracy against time steps", xlabel="Time steps per image (T)",
-                        ylabel="Test accuracy (%)")
-    plotting.style_axes(ax_spikes, title="Accuracy against network activity",
-                        xlabel="Spikes per test image, hidden + output layers (count)",
-                        ylabel="Test accuracy (%)")
-    for ax in (ax_steps, ax_spikes):
-        ax.margins(x=0.1, y=0.1)  # room for the T= labels at the ends of the lines
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-        ax.legend(title="input encoding", fontsize=plotting.STYLE["legend_size"],
-                  title_fontsize=plotting.STYLE["legend_size"], frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=plotting.STYLE["title_size"])
-    return fig
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:

@@ -326,7 +326,7 @@ class _Run:
         summary.update(processes=self.ctx.world_size, precision=self.cfg.precision, **devices.record(self.ctx.device))
         if self.ctx.is_main:
             rundir.write_json(self.run_dir / rundir.SUMMARY, summary)
-            from spikevision import figures  # matplotlib: only once the training is done
+            from spikevision.pictures import figures  # matplotlib: only once the training is done
 
             figures.training_curves(self.run_dir)  # loss.png, accuracy.png
         self.emit("end", summary)

@@ -13,7 +13,6 @@ and ``digits-<dataset>-<split>.png``, the chosen digits with their labels. It pr
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,6 @@ _CODING_OPTIONS = (
     ("--amplitude", "amplitude", ("delta",)),
 )
 
-# The handout's latency settings (tau=5, threshold=0.01); the library's own tau default is 1.
-_LATENCY_DEFAULTS = {"tau": 5.0, "threshold": 0.01}
 _DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 # When the chosen gain is 1, the reconstruction compares it with the handout's low gain.
 _LOW_GAIN = 0.25
@@ -85,7 +82,9 @@ def coding_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise InvalidValue(f"{flag} applies to --coding {' or '.join(codings)}, not {args.coding}; leave it out")
         kwargs[key] = value
     if args.coding == "latency":
-        kwargs = {**_LATENCY_DEFAULTS, **kwargs}
+        from spikevision.encoding import HANDOUT_LATENCY
+
+        kwargs = {**HANDOUT_LATENCY, **kwargs}
     return kwargs
 
 
@@ -100,92 +99,6 @@ def _chosen(args: argparse.Namespace, size: int) -> list[int]:
     return list(range(args.samples))
 
 
-def pick_neuron(spikes, image):
-    """Index of a lit input neuron worth showing: it spiked, its pixel is nearest mid-grey, then nearest the centre.
-
-    A mid-grey pixel shows what a code does with an in-between value (a rate code's random spikes);
-    a saturated pixel would simply spike at every step. With no spike at all, the brightest pixel.
-
-    Args:
-        spikes: ``[T, N]`` one digit's spikes; image: ``[N]`` its pixel values in [0, 1].
-
-    Returns:
-        int in [0, N).
-    """
-    import numpy as np
-
-    spiked = (np.asarray(spikes) != 0).any(axis=0)
-    pixels = np.asarray(image, dtype=float)
-    if not spiked.any():
-        return int(np.argmax(pixels))
-    side = int(round(len(pixels) ** 0.5))
-    rows, cols = np.divmod(np.arange(len(pixels)), side)
-    centre = (side - 1) / 2
-    distance = (rows - centre) ** 2 + (cols - centre) ** 2
-    # lexsort sorts by the last key first: silent neurons last, then distance from grey, then from the centre.
-    return int(np.lexsort((distance, np.abs(pixels - 0.5), ~spiked))[0])
-
-
-def _figure_raster(spikes, title: str, path: Path) -> Path:
-    from spikevision import plotting
-
-    fig, ax = plotting.new_figure(figsize=(10, 5))
-    plotting.raster(ax, spikes.reshape(spikes.shape[0], -1), title=title, ylabel="Input neuron (pixel index)")
-    return plotting.save_figure(fig, path)
-
-
-def _figure_neuron(spikes, neuron: int, what: str, path: Path) -> Path:
-    from spikevision import plotting
-
-    fig, ax = plotting.new_figure(figsize=(8, 1.6))
-    train = spikes.reshape(spikes.shape[0], -1)[:, neuron]
-    row, col = divmod(neuron, spikes.shape[-1])
-    count = int((train != 0).sum())
-    plotting.neuron_raster(ax, train, title=f"{what}: input neuron {neuron} (pixel row {row}, col {col}), {count} spikes")
-    return plotting.save_figure(fig, path)
-
-
-def _figure_reconstruction(image, spikes_by_gain: dict[float, Any], what: str, path: Path) -> Path:
-    from spikevision import plotting
-
-    fig, axes = plotting.new_figure(1, 1 + len(spikes_by_gain), figsize=(3.2 * (1 + len(spikes_by_gain)), 3.6))
-    plotting.reconstruction(axes[0], image[None], title="Image (pixel value)")
-    for ax, (gain, spikes) in zip(axes[1:], spikes_by_gain.items()):
-        plotting.reconstruction(ax, spikes, title=f"Gain = {gain:g}: mean over {spikes.shape[0]} steps")
-    fig.suptitle(f"{what}: mean spike rate reconstructs the image", fontsize=plotting.STYLE["title_size"])
-    return plotting.save_figure(fig, path)
-
-
-def _figure_latency_variants(x, num_steps: int, kwargs: dict[str, Any], what: str, path: Path) -> Path:
-    from spikevision import encoding, plotting
-
-    base = {"tau": kwargs["tau"], "threshold": kwargs["threshold"]}
-    variants = (
-        ("log code", {}),
-        ("linear code", {"linear": True}),
-        ("linear, normalize, clip", {"linear": True, "normalize": True, "clip": True}),
-    )
-    fig, axes = plotting.new_figure(3, 1, figsize=(10, 10), sharex=True)
-    settings = f"tau={base['tau']:g}, threshold={base['threshold']:g}"
-    for ax, (name, flags) in zip(axes, variants):
-        try:
-            spikes = encoding.latency(x, num_steps, **base, **flags)  # (T, 1, 28, 28)
-        except ValueError as exc:
-            # A window too short for the un-normalized code: say so in the panel, draw the others.
-            ax.text(0.5, 0.5, f"{name}: not drawn\n" + textwrap.fill(str(exc), 100), transform=ax.transAxes,
-                    ha="center", va="center", fontsize=plotting.STYLE["label_size"])
-            ax.tick_params(left=False, labelleft=False)
-            plotting.style_axes(ax, title=f"{name} ({settings})")
-            continue
-        flat = spikes.reshape(num_steps, -1)
-        plotting.raster(ax, flat, title=f"{name} ({settings}): {int(flat.count_nonzero())} spikes",
-                        ylabel="Input neuron")
-    for ax in axes[:-1]:
-        ax.set_xlabel("")
-    fig.suptitle(f"{what}: latency code variants", fontsize=plotting.STYLE["title_size"])
-    return plotting.save_figure(fig, path)
-
-
 def _describe(coding: str, kwargs: dict[str, Any]) -> str:
     shown = ", ".join(k if v is True else f"{k}={v:g}" for k, v in kwargs.items())
     return f"{coding} coding" + (f" ({shown})" if shown else "")
@@ -194,7 +107,8 @@ def _describe(coding: str, kwargs: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from spikevision import animation, data, encoding, plotting
+    from spikevision import data, encoding
+    from spikevision.pictures import animation, lab, plotting
 
     kwargs = coding_kwargs(args)
     if args.num_steps < 1:
@@ -233,16 +147,16 @@ def run(args: argparse.Namespace) -> int:
         written = [
             animation.save_animation(digit, out / f"{stem}.gif", fps=args.fps, **movie),
             animation.save_animation(digit, out / f"{stem}.mp4", fps=args.fps, **movie),
-            _figure_raster(digit, f"{what}: {int(digit.count_nonzero())} spikes", out / f"{stem}-raster.png"),
+            lab.raster_file(digit, f"{what}: {int(digit.count_nonzero())} spikes", out / f"{stem}-raster.png"),
         ]
-        neuron = pick_neuron(digit.reshape(args.num_steps, -1), x[s, 0].reshape(-1))
-        written.append(_figure_neuron(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
+        neuron = lab.pick_neuron(digit.reshape(args.num_steps, -1), x[s, 0].reshape(-1))
+        written.append(lab.input_neuron_file(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
         if comparison is not None:
             by_gain = {g: sp[:, s, 0] for g, sp in comparison.items()}
-            written.append(_figure_reconstruction(x[s, 0], by_gain, f"Digit {index} (label {label})",
+            written.append(lab.reconstruction_file(x[s, 0], by_gain, f"Digit {index} (label {label})",
                                                   out / f"{stem}-reconstruction.png"))
         if args.coding == "latency":
-            written.append(_figure_latency_variants(x[s : s + 1], args.num_steps, kwargs, f"Digit {index} (label {label})",
+            written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, f"Digit {index} (label {label})",
                                                     out / f"{stem}-variants.png"))
         rows.append((index, label, int(digit.count_nonzero()), [p.name for p in written]))
 

@@ -52,7 +52,8 @@ def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import animation, data, figures, inspection, plotting, rundir
+    from spikevision import data, inspection, rundir
+    from spikevision.pictures import animation, figures, plotting
     from spikevision.inputs import TensorData
 
     if not 0 < args.fps <= 100:

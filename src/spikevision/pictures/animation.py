@@ -24,7 +24,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from spikevision import plotting
+from spikevision.pictures import plotting
 from spikevision.errors import InvalidType, InvalidValue
 
 VIDEO_SUFFIXES = (".gif", ".mp4")

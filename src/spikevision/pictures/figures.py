@@ -1,4 +1,4 @@
-"""Figures of a run directory, composed from ``plotting``: training curves and the confusion matrix."""
+"""Figures of runs, composed from ``plotting``: training curves, the confusion matrix and a sweep's accuracy."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from spikevision import plotting, rundir
+from spikevision import rundir
 from spikevision.errors import InvalidValue, NotFound
+from spikevision.pictures import plotting
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -144,4 +145,48 @@ def prediction_examples(inspections: Sequence, classes: Sequence[str], *, title:
         ax.set_xlabel("")
         ax.tick_params(labelbottom=False)
     fig.suptitle(title, fontsize=plotting.STYLE["title_size"])
+    return fig
+
+
+def sweep_figure(points: Sequence, *, title: str | None = None):
+    """Test accuracy against time steps (left) and against network spikes per test image (right).
+
+    One line per encoding, in the order the encodings first appear, each point labelled with its T on the
+    right panel (labels of alternate encodings above and below their points, so they do not collide).
+
+    Args:
+        points: ``sweep.SweepPoint``s (any order).
+        title: figure title.
+
+    Returns:
+        The figure (11 x 4.4 inches).
+    """
+    if not points:
+        raise InvalidValue("sweep_figure: no points to plot")
+    fig, (ax_steps, ax_spikes) = plotting.new_figure(1, 2, figsize=(11, 4.4))
+    encodings = list(dict.fromkeys(p.encoding for p in points))
+    for i, enc in enumerate(encodings):
+        line = sorted((p for p in points if p.encoding == enc), key=lambda p: p.num_steps)
+        style = {**plotting.series_style(i), "marker": "os^Dv<>p"[i % 8], "markersize": 5, "linewidth": 1.6}
+        acc = [p.test_accuracy * 100 for p in line]
+        ax_steps.plot([p.num_steps for p in line], acc, label=enc, **style)
+        ax_spikes.plot([p.spikes_per_sample for p in line], acc, label=enc, **style)
+        for p in line:
+            ax_spikes.annotate(f"T={p.num_steps}", (p.spikes_per_sample, p.test_accuracy * 100),
+                               textcoords="offset points", xytext=(4, 4 if i % 2 == 0 else -11),
+                               fontsize=plotting.STYLE["annotation_size"], color=style["color"])
+    steps = sorted({p.num_steps for p in points})
+    ax_steps.set_xticks(steps)
+    plotting.style_axes(ax_steps, title="Accuracy against time steps", xlabel="Time steps per image (T)",
+                        ylabel="Test accuracy (%)")
+    plotting.style_axes(ax_spikes, title="Accuracy against network activity",
+                        xlabel="Spikes per test image, hidden + output layers (count)",
+                        ylabel="Test accuracy (%)")
+    for ax in (ax_steps, ax_spikes):
+        ax.margins(x=0.1, y=0.1)  # room for the T= labels at the ends of the lines
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.legend(title="input encoding", fontsize=plotting.STYLE["legend_size"],
+                  title_fontsize=plotting.STYLE["legend_size"], frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=plotting.STYLE["title_size"])
     return fig

@@ -1,0 +1,98 @@
+"""One LIF neuron driven by a chosen input current: section 5 of the lab handout, as data.
+
+``input_current`` makes the step, pulse or random-spike current, ``simulate`` runs ``neuron.lif_sequence``
+on it (reset by subtraction, as snnTorch's ``Leaky``), and ``compared_betas`` / ``compared_thresholds``
+choose the settings the comparison figure sets beside the given ones (``pictures.lab`` draws them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spikevision import neuron
+from spikevision.errors import InvalidValue
+
+INPUTS = ("step", "pulse", "rate")
+# Default strength per input: each drives the default neuron (beta 0.8, threshold 1) to fire regularly.
+AMPLITUDE = {"step": 0.3, "pulse": 0.5, "rate": 0.6}
+# Chance of an input spike per step for the rate input.
+RATE_PROBABILITY = 0.5
+
+
+def onset(num_steps: int) -> int:
+    """First step of the step and pulse inputs: after a short silence that shows the resting neuron."""
+    return num_steps // 20
+
+
+def input_current(kind: str, num_steps: int, amplitude: float, *, seed: int = 0):
+    """The input current of one neuron over time.
+
+    Args:
+        kind: "step" (0 until ``onset``, then ``amplitude``), "pulse" (``amplitude`` for ``num_steps // 4``
+            steps from ``onset``, at least one) or "rate" (``amplitude`` at each step with probability
+            ``RATE_PROBABILITY``, drawn from a generator seeded with ``seed``).
+        num_steps: T.
+        amplitude: the current's strength.
+
+    Returns:
+        float32 ``[T]``.
+    """
+    current = torch.zeros(num_steps)
+    start = onset(num_steps)
+    if kind == "step":
+        current[start:] = amplitude
+    elif kind == "pulse":
+        current[start : start + max(1, num_steps // 4)] = amplitude
+    elif kind == "rate":
+        draws = torch.rand(num_steps, generator=torch.Generator().manual_seed(seed))
+        current = (draws < RATE_PROBABILITY).float() * amplitude
+    else:
+        raise InvalidValue(f"unknown input {kind!r}; choose one of {', '.join(INPUTS)}")
+    return current
+
+
+def simulate(current, beta: float, threshold: float):
+    """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``."""
+    spk, mem, _ = neuron.lif_sequence(current[:, None], None, neuron.LIFParams(beta, threshold))  # (T, 1)
+    return spk[:, 0], mem[:, 0]
+
+
+def compared_betas(beta: float) -> tuple[float, ...]:
+    """``beta`` with twice and half its leak ``1 - beta`` (about half and twice its time constant).
+
+    beta = 1 has no leak to scale, so it is shown beside 0.9 and 0.95.
+    """
+    if beta == 1:
+        return (0.9, 0.95, 1.0)
+    leak = 1.0 - beta
+    return tuple(dict.fromkeys(round(1.0 - v, 6) for v in (min(1.0, 2 * leak), leak, leak / 2)))
+
+
+def compared_thresholds(threshold: float) -> tuple[float, ...]:
+    """Half, the same and twice ``threshold``."""
+    return (threshold / 2, threshold, threshold * 2)
+
+
+def time_constant(beta: float) -> str:
+    """tau = -1 / ln(beta) steps: the time the membrane takes to decay to 1/e without input."""
+    if beta == 1:
+        return "no leak"
+    if beta == 0:
+        return "no memory"
+    return f"tau {-1.0 / math.log(beta):.3g} steps"
+
+
+def spikes_text(n: int) -> str:
+    return f"{n} spike{'s' if n != 1 else ''}"
+
+
+def describe(kind: str, amplitude: float, num_steps: int) -> str:
+    """The input in words, for titles: "step input 0.3 from step 10"."""
+    start = onset(num_steps)
+    if kind == "step":
+        return f"step input {amplitude:g} from step {start}"
+    if kind == "pulse":
+        return f"pulse input {amplitude:g} for steps {start}-{start + max(1, num_steps // 4) - 1}"
+    return f"rate input: {amplitude:g} per input spike, probability {RATE_PROBABILITY:g} per step"
