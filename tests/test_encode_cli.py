@@ -71,7 +71,7 @@ def test_rate_writes_animations_rasters_reconstruction_and_grid(capsys, tmp_path
         reader.close()
         assert mp4_frames == steps and tuple(meta["size"]) == size and size[1] % 2 == 0
         assert _png_size(tmp_path / f"{stem}-raster.png") == (1000, 500)
-        assert _png_size(tmp_path / neuron[0]) == (800, 160)
+        assert _png_size(tmp_path / neuron[0]) == (800, 200)  # two title lines: what was encoded, then the neuron
         assert _png_size(tmp_path / f"{stem}-reconstruction.png") == (960, 360)
     assert _png_size(tmp_path / "digits-mnist-test.png") == (400, 240)
     assert "digits-mnist-test.png" in out

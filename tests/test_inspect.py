@@ -149,7 +149,9 @@ def test_figures_show_the_recorded_activity(loaded):
     config, model, test = loaded
     ins = inspection.inspect_samples(model, config.train, test, [0, 1])
     fig = figures.layer_activity(ins[0], test.classes)
-    image_ax, input_ax, hidden_ax, output_ax = (ax for ax in fig.axes if ax.axison)
+    image_ax, input_ax, hidden_ax, output_ax = (ax for ax in fig.axes if ax.axison and ax.get_label() != "<colorbar>")
+    (colorbar,) = (ax for ax in fig.axes if ax.get_label() == "<colorbar>")  # what the input's shades mean
+    assert "pixel value" in colorbar.get_ylabel() and input_ax.get_ylabel() == "Input neuron\n(pixel index)"
     assert input_ax.images[0].get_array().shape == (784, STEPS)  # direct input: the pixel current map
     assert len(hidden_ax.collections[0].get_offsets()) == int(ins[0].hidden[0].sum())
     assert len(output_ax.collections[0].get_offsets()) == int(ins[0].spk.sum())
@@ -161,7 +163,10 @@ def test_figures_show_the_recorded_activity(loaded):
     assert ax.lines[10].get_ydata()[0] == 1.0
     counts = ins[1].spike_counts.tolist()
     assert [t.get_text() for t in ax.get_legend().get_texts()][:10] == [
-        f"{c}: {n} spike{'s' if n != 1 else ''}" for c, n in zip(test.classes, counts)]
+        f"{c}: {n} spike{'s' if n != 1 else ''}" + (" (predicted)" if i == ins[1].prediction else "")
+        for i, (c, n) in enumerate(zip(test.classes, counts))]
+    widths = [line.get_linewidth() for line in ax.lines[:10]]
+    assert widths.index(max(widths)) == ins[1].prediction and widths.count(max(widths)) == 1
 
     fig = figures.prediction_examples(ins, test.classes, title="examples")
     assert plotting.figure_to_array(fig).shape == (int(0.5 * 100 + 2 * 180), 900, 3)

@@ -300,6 +300,16 @@ def test_confusion_matrix_colours_row_fractions_and_prints_counts():
         plotting.confusion_matrix(ax, -np.ones((2, 2)))
 
 
-def test_series_colours_are_the_okabe_ito_palette():
+def test_series_colours_start_with_okabe_ito_and_give_ten_classes_ten_colours():
     assert {plotting.series_style(i)["color"] for i in range(8)} == set(plotting.OKABE_ITO.values())
-    assert plotting.series_style(8)["linestyle"] != plotting.series_style(0)["linestyle"]
+    assert len({plotting.series_style(i)["color"] for i in range(10)}) == 10  # digits 0-9 never share one
+    assert plotting.series_style(10)["linestyle"] != plotting.series_style(0)["linestyle"]
+
+
+def test_a_single_epoch_accuracy_is_a_labelled_point_on_a_sensible_axis():
+    fig, ax = plotting.new_figure()
+    plotting.accuracy_curve(ax, [1], [0.9654])
+    low, high = ax.get_ylim()
+    assert high == 100.0 and 90.0 <= low < 96.54  # never above 100 %, a few points of room below the value
+    assert list(ax.get_xticks()) == [1.0]
+    assert [t.get_text() for t in ax.texts] == ["96.54 %"]

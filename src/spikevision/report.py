@@ -164,12 +164,17 @@ def _results(run_dir: Path, result: dict) -> str:
     classes = result["classes"]
     confusion = result["confusion"]
     rows = []
+    known = [a for a in result["per_class_accuracy"] if a is not None and a == a]
+    # The bars start at a round number below the worst class, so that 92.9 % and 99 % look different.
+    floor = max(0.0, 5.0 * math.floor((min(known, default=0.0) * 100 - 2.0) / 5.0))
     for i, (name, acc) in enumerate(zip(classes, result["per_class_accuracy"])):
         total = sum(confusion[i])
         shown = "n/a" if acc is None or acc != acc else f"{acc * 100:.2f}%"
-        bar = "" if shown == "n/a" else f'<span class="bar" style="width:{acc * 100:.1f}%"></span>'
+        width = 0.0 if shown == "n/a" else max(0.0, (acc * 100 - floor) / (100 - floor) * 100)
+        bar = "" if shown == "n/a" else f'<span class="bar" style="width:{width:.1f}%"></span>'
         rows.append((_e(name), f"{confusion[i][i]:,} / {total:,}", f'<div class="meter">{bar}</div>', shown))
-    per_class = _table(["class", "right / images", "", "accuracy"], rows, raw=True, cls="per-class")
+    per_class = _table(["class", "right / images", f"bar: {floor:g} to 100 %", "accuracy"], rows, raw=True,
+                       cls="per-class")
     confusion_png = run_dir / rundir.CONFUSION_PLOT
     figure = _figure_file(confusion_png, "Confusion matrix of the whole test set: rows are true classes, columns "
                           "predicted ones; the colour is the fraction of the true class, each cell its count.")

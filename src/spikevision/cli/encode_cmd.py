@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     for s, (index, label) in enumerate(zip(chosen, labels.tolist())):
         digit = spikes[:, s, 0]  # (T, 28, 28)
         stem = f"digit{index}-label{label}-{args.coding}"
-        what = f"Digit {index} (label {label}), {description}"
+        image = f"{args.split.capitalize()} image {index} (label {label})"
+        what = f"{image}, {description}"
         written = [
             animation.save_animation(digit, out / f"{stem}.gif", fps=args.fps, **movie),
             animation.save_animation(digit, out / f"{stem}.mp4", fps=args.fps, **movie),
@@ -153,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
         written.append(lab.input_neuron_file(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
         if comparison is not None:
             by_gain = {g: sp[:, s, 0] for g, sp in comparison.items()}
-            written.append(lab.reconstruction_file(x[s, 0], by_gain, f"Digit {index} (label {label})",
+            written.append(lab.reconstruction_file(x[s, 0], by_gain, image,
                                                   out / f"{stem}-reconstruction.png"))
         if args.coding == "latency":
-            written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, f"Digit {index} (label {label})",
+            written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, image,
                                                     out / f"{stem}-variants.png"))
         rows.append((index, label, int(digit.count_nonzero()), [p.name for p in written]))
 

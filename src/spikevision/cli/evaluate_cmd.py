@@ -58,6 +58,8 @@ def format_report(result: dict, run_dir: Path, saved: bool = True) -> str:
         f"Synaptic operations per sample: {result['synops_per_sample']:,.0f}",
         f"Energy estimate per sample: SNN {energy['snn_nj_per_sample']:.1f} nJ vs equal ANN "
         f"{energy['ann_nj_per_sample']:.1f} nJ ({energy['note']})",
+        "  (an estimate, not a measurement: the spiking network's synaptic operations against the same layers "
+        "run as dense multiply-accumulates; memory traffic and hardware left out)",
     ]
     if saved:
         lines.append(f"Wrote {run_dir / EVALUATION}, {run_dir / CONFUSION_PLOT}, {run_dir / CONFUSION_TABLE}")

@@ -84,7 +84,9 @@ def layer_activity(ins, classes: Sequence[str]):
     if ins.input_is_spikes:
         plotting.raster(panels[0], ins.input, ylabel="Input neuron\n(pixel)")
     else:
-        plotting.current_map(panels[0], ins.input, ylabel="Input current\n(pixel value)")
+        image = plotting.current_map(panels[0], ins.input, ylabel="Input neuron\n(pixel index)")
+        bar = fig.colorbar(image, ax=panels[0], pad=0.01, fraction=0.03)
+        bar.set_label("input current\n(pixel value)", fontsize=plotting.STYLE["label_size"])
     names = [f"{'Output' if name == 'output' else 'Hidden ' + name} neuron\n({int(spikes.sum())} spikes)"
              for name, spikes in rows[1:]]
     plotting.layer_rasters(panels[1:], [spikes for _, spikes in rows[1:]], names)
@@ -107,11 +109,14 @@ def output_membranes(ins, classes: Sequence[str], threshold: float | None):
         The figure; each legend entry gives the neuron's class and spike count.
     """
     counts = ins.spike_counts.tolist()
-    labels = [f"{name}: {n} spike{'s' if n != 1 else ''}" for name, n in zip(classes, counts)]
+    labels = [f"{name}: {n} spike{'s' if n != 1 else ''}" + (" (predicted)" if i == ins.prediction else "")
+              for i, (name, n) in enumerate(zip(classes, counts))]
     fig, ax = plotting.new_figure(figsize=(9, 4.5))
-    plotting.membrane_traces(ax, ins.mem, threshold, labels,
-                             title=f"Output membranes, test image {ins.index}: "
-                             f"{_verdict(ins.label, ins.prediction, classes)}")
+    traces = plotting.membrane_traces(ax, ins.mem, threshold, labels,
+                                      title=f"Output membranes, test image {ins.index}: "
+                                      f"{_verdict(ins.label, ins.prediction, classes)}")
+    traces.lines[ins.prediction].set_linewidth(2.8)  # the predicted neuron stands out
+    traces.lines[ins.prediction].set_zorder(3)
     ax.legend(fontsize=plotting.STYLE["legend_size"], frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
@@ -136,9 +141,10 @@ def prediction_examples(inspections: Sequence, classes: Sequence[str], *, title:
         plotting.digit_grid([ax_img], ins.image[None], [ins.label], classes)
         ax_img.set_title(f"image {ins.index}", fontsize=plotting.STYLE["label_size"])
         counts = ins.spike_counts
-        plotting.raster(ax_spk, ins.spk, title=f"{_verdict(ins.label, ins.prediction, classes)}: "
-                        f"{int(counts[ins.prediction])} spikes for {classes[ins.prediction]}, "
-                        f"{int(counts[ins.label])} for {classes[ins.label]}",
+        tally = f"{int(counts[ins.prediction])} spikes for {classes[ins.prediction]}"
+        if ins.label != ins.prediction:  # a right answer's two counts are one and the same
+            tally += f", {int(counts[ins.label])} for {classes[ins.label]}"
+        plotting.raster(ax_spk, ins.spk, title=f"{_verdict(ins.label, ins.prediction, classes)}: {tally}",
                         ylabel="Output neuron")
         ax_spk.title.set_fontsize(plotting.STYLE["label_size"])
     for ax in axes[:-1, 1]:

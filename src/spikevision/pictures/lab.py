@@ -83,11 +83,14 @@ def raster_file(spikes, title: str, path: Path) -> Path:
 
 
 def input_neuron_file(spikes, neuron: int, what: str, path: Path) -> Path:
-    fig, ax = plotting.new_figure(figsize=(8, 1.6))
+    fig, ax = plotting.new_figure(figsize=(8, 2.0))
     train = spikes.reshape(spikes.shape[0], -1)[:, neuron]
     row, col = divmod(neuron, spikes.shape[-1])
     count = int((train != 0).sum())
-    plotting.neuron_raster(ax, train, title=f"{what}: input neuron {neuron} (pixel row {row}, col {col}), {count} spikes")
+    # Two lines that fit the figure's width: what was encoded, then which neuron and what it did.
+    title = textwrap.fill(what, 90) + (f"\ninput neuron {neuron} (pixel row {row}, col {col}): "
+                                       f"{single_neuron.spikes_text(count)}")
+    plotting.neuron_raster(ax, train, title=title)
     return plotting.save_figure(fig, path)
 
 

@@ -41,11 +41,12 @@ OKABE_ITO = {
     "purple": "#CC79A7",
 }
 
-# Order for series (lines, bars): yellow last, it is faint on white.
+# Order for series (lines, bars): yellow last of Okabe-Ito's, it is faint on white; then two of Paul Tol's
+# muted colours, so that the ten output neurons (digits 0-9) each have a colour of their own.
 SERIES_COLORS = tuple(
     OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky_blue", "black", "yellow")
-)
-# Beyond eight series the colours repeat with a new dash pattern, so ten output neurons stay distinguishable.
+) + ("#882255", "#999933")
+# Beyond ten series the colours repeat with a new dash pattern.
 SERIES_LINESTYLES = ("-", "--", ":", "-.")
 
 # ON/OFF spikes of delta coding: blue for OFF (-1), black for none, orange for ON (+1).
@@ -225,7 +226,7 @@ def style_axes(ax: Axes, *, title: str | None = None, xlabel: str | None = None,
 
 
 def series_style(i: int) -> dict[str, Any]:
-    """Colour and line style of the ``i``-th series: eight Okabe-Ito colours, then new dash patterns."""
+    """Colour and line style of the ``i``-th series: ten distinct colours, then new dash patterns."""
     return {
         "color": SERIES_COLORS[i % len(SERIES_COLORS)],
         "linestyle": SERIES_LINESTYLES[(i // len(SERIES_COLORS)) % len(SERIES_LINESTYLES)],
@@ -709,6 +710,13 @@ def accuracy_curve(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if epochs.size:
         ax.set_xlim(min(0.5, epochs.min() - 0.5), epochs.max() + 0.5)  # one epoch gets a sensible axis too
+        ax.set_xticks(np.unique(epochs) if epochs.size <= 12 else ax.get_xticks())
+        low = float(acc.min()) * 100
+        # A range that shows the values (never above 100 %), a few points wide even for a single epoch.
+        ax.set_ylim(max(0.0, min(low - 2.0, 100.0 - 5.0)), 100.0)
+        for x, y in zip(epochs, acc * 100) if epochs.size <= 12 else ():
+            ax.annotate(f"{y:.2f} %", (x, y), textcoords="offset points", xytext=(0, -14), ha="center",
+                        fontsize=STYLE["annotation_size"])
     style_axes(ax, title=title or "Accuracy", xlabel="Epoch", ylabel="Accuracy (%)")
     if label:
         _legend(ax)
