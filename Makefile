@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test install install-dev clean
+.PHONY: demo test install install-dev clean notebook
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ $(CHROMIUM):
 
 test: install-dev $(CHROMIUM)
 	$(PY) -m pytest
+
+# notebooks/lab.ipynb is shipped executed: run it again after changing it.
+notebook: install-dev
+	$(PY) notebooks/execute.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -27,6 +27,7 @@ FIGURES = {
     "rate-raster.png": (1000, 500),
     "rate-neuron.png": (800, 160),
     "latency-rasters.png": (1000, 900),
+    "delta-raster.png": (1000, 500),
     "lif-neuron.png": (800, 600),
     "network-rasters.png": (800, 700),
     "loss.png": (800, 400),
@@ -40,8 +41,9 @@ def executed(tmp_path_factory, mnist_root):
     """The notebook after running every cell, and the directory it wrote its files to."""
     work = tmp_path_factory.mktemp("lab")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), \
-        "commit the notebook without outputs"
+    for cell in nb.cells:  # run from a clean slate: what it shows below comes from this run
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPIKEVISION_LAB_DIR", str(work))
         mp.setenv("SPIKEVISION_DATA", str(mnist_root))  # the data the rest of the suite verified
@@ -57,6 +59,18 @@ def outputs(nb) -> list[dict]:
 
 def printed(nb) -> str:
     return "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stdout")
+
+
+def test_the_notebook_is_shipped_executed_with_small_outputs():
+    # It opens with its pictures in place (notebooks/execute.py writes it), and no cell echoes a stray value.
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(cell.execution_count and cell.outputs for cell in code), "run notebooks/execute.py"
+    results = [out for cell in code for out in cell.outputs if out.output_type == "execute_result"]
+    assert results == [], [out.data.get("text/plain") for out in results]
+    assert NOTEBOOK.stat().st_size < 3_000_000
+    text = "".join(cell.source for cell in nb.cells)
+    assert "encoding.delta(" in text and "encoding.saccade(" in text  # every coding of the CLI is in the lab
 
 
 def test_every_cell_ran_without_errors(executed):
@@ -83,12 +97,12 @@ def test_animations_are_inline_gifs_with_one_frame_per_step(executed):
     nb, work = executed
     html = "".join(out.data.get("text/html", "") for out in outputs(nb) if "data" in out)
     gifs = [Image.open(io.BytesIO(base64.b64decode(b64))) for b64 in GIF_URI.findall(html)]
-    # Rate gain 1 and 0.25, latency: 100 steps of a 28x28 digit at 4x (112 px wide, a step counter on top).
+    # Rate gain 1 and 0.25, latency, delta: 100 steps of a 28x28 digit at 4x (112 px wide, a step counter on top).
     # Spike counts of the 784-1000-10 network: 200 steps at 5 x 3.2 inches, 80 dpi.
-    assert [(g.format, g.n_frames, g.size[0]) for g in gifs] == [("GIF", 100, 112)] * 3 + [("GIF", 200, 400)]
-    assert gifs[3].size == (400, 256)
+    assert [(g.format, g.n_frames, g.size[0]) for g in gifs] == [("GIF", 100, 112)] * 4 + [("GIF", 200, 400)]
+    assert gifs[4].size == (400, 256)
     # The same animations were written as files; the page shows exactly their bytes.
-    files = ["rate-gain1.gif", "rate-gain0.25.gif", "latency.gif", "spike-counts.gif"]
+    files = ["rate-gain1.gif", "rate-gain0.25.gif", "latency.gif", "delta.gif", "spike-counts.gif"]
     assert [base64.b64decode(b) for b in GIF_URI.findall(html)] == [(work / f).read_bytes() for f in files]
 
 
