@@ -167,3 +167,17 @@ def test_bad_input_is_a_clear_error(capsys, tmp_path, report_run):
     assert main(["report", str(report_run), "--examples", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "examples must be a whole number >= 1" in err[0]
+
+
+def test_report_says_the_accuracy_it_computed_when_the_run_directory_cannot_be_written(tmp_path, tiny_run,
+                                                                                       mnist_root, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)
+    (run_dir / "evaluation.json").unlink(missing_ok=True)
+    (run_dir / "evaluation.json").mkdir()  # stands in for an unwritable directory when tests run as root
+    assert main(["report", str(run_dir), "--root", str(mnist_root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Is a directory" in err
+    assert re.search(r"the run's test accuracy is \d+\.\d\d% on 10,000 images \(not saved\)", err), err

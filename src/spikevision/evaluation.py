@@ -34,55 +34,71 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     """
     model.eval()
     device = model_device(model)
-    n = len(test.labels)
-    num_classes = len(test.classes)
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    loss_sum = 0.0
-    layers = model.synaptic_layers()
-    layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
-    synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
-    input_spikes = 0.0
-    for start in range(0, n, cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
+    tally = _Tally(len(test.classes), model.synaptic_layers())
+    for start in range(0, len(test.labels), cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
         images = test.images[start : start + cfg.eval_batch_size].to(device)
         target = test.labels[start : start + cfg.eval_batch_size].to(device)
         x = model_input(images, cfg, stream_generator(seed, EVAL_STREAM, start))
         with precision.autocast(cfg.precision, device):
             out = model(x, num_steps=cfg.num_steps, record=True)
-        loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
+        tally.add(out, x if cfg.encoding != "direct" else None, target, cfg)
+    if ctx.distributed:
+        tally.combine(ctx)
+    return tally.result(len(test.labels), cfg, model.ann_macs())
+
+
+class _Tally:
+    """The sums of an evaluation over batches: confusion, loss, and each layer's spikes and SynOps."""
+
+    def __init__(self, num_classes: int, layers: list):
+        self.layers = layers
+        self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+        self.loss_sum = 0.0
+        self.layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
+        self.synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
+        self.input_spikes = 0.0
+
+    def add(self, out, spikes_in: torch.Tensor | None, target: torch.Tensor, cfg: TrainConfig) -> None:
+        """One batch's output; ``spikes_in``: its encoded input ``[T, B, ...]`` (None for direct input)."""
+        self.loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
         pred = metrics.predict_from_output(out.spk, out.mem)
-        confusion += metrics.confusion_matrix(pred, target, num_classes).cpu()
+        self.confusion += metrics.confusion_matrix(pred, target, len(self.confusion)).cpu()
         # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
         # up to 2**24 steps); the spike totals and the SynOps both come from them.
         counts = [spikes.sum(0, dtype=torch.float32) for spikes in (*out.hidden, out.spk)]
-        layer_spikes += torch.tensor([float(c.sum(dtype=torch.float64)) for c in counts], dtype=torch.float64)
+        self.layer_spikes += torch.tensor([float(c.sum(dtype=torch.float64)) for c in counts], dtype=torch.float64)
         # What enters synaptic layer i: the encoded input for the first, the previous LIF layer's spikes after.
-        entering = ((x.sum(0, dtype=torch.float64) if cfg.encoding != "direct" else None), *counts[:-1])
-        for i, (layer, count) in enumerate(zip(layers, entering)):
+        entering = ((spikes_in.sum(0, dtype=torch.float64) if spikes_in is not None else None), *counts[:-1])
+        for i, (layer, count) in enumerate(zip(self.layers, entering)):
             if count is not None:
-                synops[i] += float(layer.synops_of_counts(count).sum())
-        if cfg.encoding != "direct":
-            input_spikes += float(entering[0].sum())
-    if ctx.distributed:  # every sum over all processes; counts stay exact in float64
+                self.synops[i] += float(layer.synops_of_counts(count).sum())
+        if spikes_in is not None:
+            self.input_spikes += float(entering[0].sum())
+
+    def combine(self, ctx: distributed.Context) -> None:
+        """Every sum over all processes of the group; counts stay exact in float64."""
+        size = self.confusion.numel()
         sums = distributed.sum_over_processes(torch.cat([
-            confusion.flatten().double(), torch.tensor([loss_sum, input_spikes], dtype=torch.float64),
-            layer_spikes, synops]), ctx)
-        confusion = sums[: confusion.numel()].round().to(torch.int64).reshape(confusion.shape)
-        loss_sum, input_spikes = sums[confusion.numel() : confusion.numel() + 2].tolist()
-        layer_spikes, synops = sums[confusion.numel() + 2 :].split(len(layers))
-    # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
-    dense_macs = layers[0].macs if cfg.encoding == "direct" else 0
-    synops_per_sample = float(synops.sum()) / n
-    per_layer = (layer_spikes / n).tolist()
-    accuracy = float(confusion.diagonal().sum()) / n
-    return {
-        "accuracy": accuracy,
-        "loss": loss_sum / n,
-        "num_samples": n,
-        "per_class_accuracy": metrics.per_class_accuracy(confusion).tolist(),
-        "confusion": confusion.tolist(),
-        "spikes_per_sample": {"layers": per_layer, "total": sum(per_layer),
-                              "input": input_spikes / n if cfg.encoding != "direct" else None},
-        "synops_per_sample": synops_per_sample,
-        "synops_per_layer": (synops / n).tolist(),
-        "energy": metrics.energy_estimate(synops_per_sample, dense_macs, model.ann_macs()),
-    }
+            self.confusion.flatten().double(), torch.tensor([self.loss_sum, self.input_spikes], dtype=torch.float64),
+            self.layer_spikes, self.synops]), ctx)
+        self.confusion = sums[:size].round().to(torch.int64).reshape(self.confusion.shape)
+        self.loss_sum, self.input_spikes = sums[size : size + 2].tolist()
+        self.layer_spikes, self.synops = sums[size + 2 :].split(len(self.layers))
+
+    def result(self, n: int, cfg: TrainConfig, ann_macs: float) -> dict:
+        # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
+        dense_macs = self.layers[0].macs if cfg.encoding == "direct" else 0
+        synops_per_sample = float(self.synops.sum()) / n
+        per_layer = (self.layer_spikes / n).tolist()
+        return {
+            "accuracy": float(self.confusion.diagonal().sum()) / n,
+            "loss": self.loss_sum / n,
+            "num_samples": n,
+            "per_class_accuracy": metrics.per_class_accuracy(self.confusion).tolist(),
+            "confusion": self.confusion.tolist(),
+            "spikes_per_sample": {"layers": per_layer, "total": sum(per_layer),
+                                  "input": self.input_spikes / n if cfg.encoding != "direct" else None},
+            "synops_per_sample": synops_per_sample,
+            "synops_per_layer": (self.synops / n).tolist(),
+            "energy": metrics.energy_estimate(synops_per_sample, dense_macs, ann_macs),
+        }

@@ -54,7 +54,11 @@ def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = 
     result = evaluate(model, test, config.train, seed=config.train.seed)
     result["classes"] = list(test.classes)
     if save:
-        save_evaluation(run_dir, result)
+        try:
+            save_evaluation(run_dir, result)
+        except OSError as exc:  # an unwritable run directory: say what was computed before giving up
+            raise OSError(f"{exc}; the run's test accuracy is {result['accuracy'] * 100:.2f}% on "
+                          f"{result['num_samples']:,} images (not saved)") from None
     return result
 
 
