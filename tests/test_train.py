@@ -245,6 +245,18 @@ def test_an_interrupted_run_says_so_until_it_is_finished(tmp_path, mnist_root, c
     assert f"{run_dir} is already finished: 2 epochs, {2 * STEPS_PER_EPOCH} steps; nothing left to train" in out
 
 
+def test_resuming_a_finished_run_still_clears_what_a_kill_left_and_redraws_the_curves(tmp_path, mnist_root,
+                                                                                       reference_run, capsys):
+    # A kill while the curves were drawn, after summary.json: the run is finished, but half a picture is left.
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    (run_dir / ".accuracy.png.0123456789ab.tmp.png").write_bytes(b"half a png")
+    (run_dir / "accuracy.png").unlink(missing_ok=True)
+    assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]) == 0
+    assert "is already finished" in capsys.readouterr().out
+    assert not list(run_dir.glob(".*.tmp*")) and (run_dir / "accuracy.png").is_file()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_on_the_command_line_saves_prints_the_resume_command_and_exits_130(tmp_path, mnist_root,
                                                                                     reference_run, sig):

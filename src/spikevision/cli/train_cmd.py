@@ -50,14 +50,10 @@ def run(args: argparse.Namespace) -> int:
                                           epochs=args.epochs, seed=args.seed)
     else:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
-    if args.resume and (out / rundir.SUMMARY).is_file():
-        rundir.load_run(out)  # the weights must fit the config, finished or not
-        state = rundir.training_state(out, config)
-        if state.finished:
-            print(f"{out} is already {state.describe(out)}; nothing left to train. Start another run with "
-                  "another --out.")
-            return 0
-    bar = ProgressPrinter(disable=args.quiet)
+    # A finished run resumed: fit still checks its checkpoint, clears what a kill left half written and
+    # rewrites the summary and the curves, but there is nothing to train, and the command says so.
+    finished = args.resume and (out / rundir.SUMMARY).is_file() and rundir.training_state(out, config).finished
+    bar = ProgressPrinter(disable=args.quiet or finished)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,
                             on_event=bar if main_process else None, device=args.device,
@@ -73,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if not main_process:
+        return 0
+    if finished:
+        print(f"{out} is already {rundir.training_state(out, config).describe(out)}; nothing left to train. "
+              "Start another run with another --out.")
         return 0
     print(
         f"{config.preset}: test accuracy {summary['test_accuracy'] * 100:.2f}% on {summary['test_samples']:,} "
