@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from spikevision import metrics
@@ -37,3 +38,14 @@ def test_energy_estimate_uses_horowitz_costs():
     assert math.isclose(e["snn_nj_per_sample"], (1000 * 0.9 + 100 * 4.6) / 1000)
     assert math.isclose(e["ann_nj_per_sample"], 4.6)
     assert "estimate" in e["note"]
+
+
+def test_the_handouts_rule_breaks_ties_by_the_lowest_index_and_ours_by_the_membrane():
+    from spikevision import metrics
+
+    spk = torch.tensor([[[1.0, 1.0, 0.0]], [[0.0, 0.0, 0.0]]])  # neurons 0 and 1 tie with one spike each
+    mem = torch.tensor([[[0.0, 5.0, 0.0]], [[0.0, 5.0, 0.0]]])  # neuron 1 has the higher membrane
+    assert metrics.predict(spk, mem, "spikes").tolist() == [0]
+    assert metrics.predict(spk, mem, "spikes_then_membrane").tolist() == [1] == metrics.predict(spk, mem).tolist()
+    with pytest.raises(ValueError, match="unknown prediction rule 'votes'; valid: spikes_then_membrane, spikes"):
+        metrics.predict(spk, mem, "votes")

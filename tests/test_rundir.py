@@ -46,3 +46,26 @@ def test_inference_never_imports_the_training_loop(module):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_run_records_its_prediction_rule_and_its_accuracy_by_every_rule(tiny_run, tmp_path, mnist_root, capsys):
+    import shutil
+
+    from spikevision import cli, config, train
+    from spikevision.interop import export_run
+
+    summary = json.loads((tiny_run / rundir.SUMMARY).read_text())
+    assert summary["prediction"] == "spikes_then_membrane"
+    assert set(summary["test_accuracy_by_rule"]) == {"spikes_then_membrane", "spikes"}
+    assert summary["test_accuracy_by_rule"]["spikes_then_membrane"] == summary["test_accuracy"]
+    graph = export_run(tiny_run, tmp_path / "tiny.nir")
+    assert graph.metadata["prediction"] == "spikes_then_membrane"
+    assert "the output neuron with the most spikes" in graph.metadata["how_to_read"]
+    other = train.fit(config.resolve("quick", ["train.train_subset=512", "train.num_steps=8", "train.prediction=spikes"]),
+                      tmp_path / "handout-rule", data_root=mnist_root, progress=False)
+    assert other["prediction"] == "spikes" and other["test_accuracy"] == other["test_accuracy_by_rule"]["spikes"]
+    shutil.copytree(tiny_run, tmp_path / "copy")  # the shared run stays as it is
+    assert cli.main(["evaluate", str(tmp_path / "copy"), "--root", str(mnist_root)]) == 0
+    by_rule = summary["test_accuracy_by_rule"]["spikes"] * 100
+    assert f"  by the rule 'spikes' (the output neuron with the most spikes (ties: the lowest class index, as in " \
+           f"the handout)): {by_rule:.2f}%" in capsys.readouterr().out

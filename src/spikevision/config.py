@@ -24,6 +24,7 @@ from spikevision import devices, encoding
 from spikevision.catalog import DATASETS, ENCODINGS, PRESET_DIR, available_presets  # noqa: F401  (re-exported)
 from spikevision.errors import InvalidValue
 from spikevision.model import ModelConfig
+from spikevision.metrics import PREDICTION_RULES
 from spikevision.precision import PRECISIONS
 from spikevision.validators import check_choice, check_number, is_whole_number
 
@@ -59,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"              # auto (CUDA when there is one), cpu, cuda, cuda:N; --device overrides it
     precision: str = "fp32"           # fp32, or bf16 / fp16 autocast (on a GPU, for speed)
+    prediction: str = "spikes_then_membrane"  # how a class is read from the output (metrics.PREDICTION_RULES)
 
     def __post_init__(self) -> None:
         try:
@@ -66,6 +68,7 @@ class TrainConfig:
         except ValueError as exc:
             raise InvalidValue(f"train.{exc}") from None
         check_choice("train.precision", self.precision, PRECISIONS)
+        check_choice("train.prediction", self.prediction, PREDICTION_RULES)
         check_choice("train.dataset", self.dataset, DATASETS)
         check_choice("train.encoding", self.encoding, ENCODINGS)
         check_choice("train.loss", self.loss, LOSSES)

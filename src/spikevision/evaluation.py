@@ -57,12 +57,15 @@ class _Tally:
         self.layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
         self.synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
         self.input_spikes = 0.0
+        self.correct = torch.zeros(len(metrics.PREDICTION_RULES), dtype=torch.float64)  # right answers by rule
 
     def add(self, out, spikes_in: torch.Tensor | None, target: torch.Tensor, cfg: TrainConfig) -> None:
         """One batch's output; ``spikes_in``: its encoded input ``[T, B, ...]`` (None for direct input)."""
         self.loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
-        pred = metrics.predict_from_output(out.spk, out.mem)
-        self.confusion += metrics.confusion_matrix(pred, target, len(self.confusion)).cpu()
+        preds = {rule: metrics.predict(out.spk, out.mem, rule) for rule in metrics.PREDICTION_RULES}
+        self.confusion += metrics.confusion_matrix(preds[cfg.prediction], target, len(self.confusion)).cpu()
+        self.correct += torch.tensor([float((preds[rule] == target).sum()) for rule in metrics.PREDICTION_RULES],
+                                     dtype=torch.float64)
         # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
         # up to 2**24 steps); the spike totals and the SynOps both come from them.
         counts = [spikes.sum(0, dtype=torch.float32) for spikes in (*out.hidden, out.spk)]
@@ -80,10 +83,12 @@ class _Tally:
         size = self.confusion.numel()
         sums = distributed.sum_over_processes(torch.cat([
             self.confusion.flatten().double(), torch.tensor([self.loss_sum, self.input_spikes], dtype=torch.float64),
-            self.layer_spikes, self.synops]), ctx)
+            self.layer_spikes, self.synops, self.correct]), ctx)
         self.confusion = sums[:size].round().to(torch.int64).reshape(self.confusion.shape)
         self.loss_sum, self.input_spikes = sums[size : size + 2].tolist()
-        self.layer_spikes, self.synops = sums[size + 2 :].split(len(self.layers))
+        rest = sums[size + 2 :]
+        self.layer_spikes, self.synops, self.correct = rest.split([len(self.layers), len(self.layers),
+                                                                  len(metrics.PREDICTION_RULES)])
 
     def result(self, n: int, cfg: TrainConfig, ann_macs: float) -> dict:
         # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
@@ -92,6 +97,9 @@ class _Tally:
         per_layer = (self.layer_spikes / n).tolist()
         return {
             "accuracy": float(self.confusion.diagonal().sum()) / n,
+            "prediction": cfg.prediction,
+            # The same outputs read by every rule: the handout's ("spikes") is what a spike-counting reader gets.
+            "accuracy_by_rule": {rule: float(c) / n for rule, c in zip(metrics.PREDICTION_RULES, self.correct)},
             "loss": self.loss_sum / n,
             "num_samples": n,
             "per_class_accuracy": metrics.per_class_accuracy(self.confusion).tolist(),

@@ -102,7 +102,7 @@ def predict(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, indices:
     """Predicted class of each chosen test image, int64 ``[S]`` (fed as in :func:`sample_input`)."""
     indices = check_indices(indices, len(test.labels))
     out = run_model(model, sample_input(test.images[indices], indices, cfg), cfg)
-    return metrics.predict_from_output(out.spk, out.mem)
+    return metrics.predict(out.spk, out.mem, cfg.prediction)
 
 
 def find_examples(
@@ -151,7 +151,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
     images = test.images[indices]  # (S, 1, H, W)
     x = sample_input(images, indices, cfg)
     out = run_model(model, x, cfg, record=True)
-    predictions = metrics.predict_from_output(out.spk, out.mem).tolist()
+    predictions = metrics.predict(out.spk, out.mem, cfg.prediction).tolist()
     steps = out.spk.shape[0]
     names = tuple(stage.name for stage in model.stages[:-1])
     if cfg.encoding == "direct":

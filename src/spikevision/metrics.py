@@ -9,8 +9,29 @@ from __future__ import annotations
 
 import torch
 
+from spikevision.errors import InvalidValue
+
 PJ_PER_ACCUMULATE = 0.9
 PJ_PER_MAC = 4.6
+
+# How a prediction is read from the output layer, by name (a run's ``train.prediction``):
+#   "spikes_then_membrane": most output spikes, ties to the higher mean output membrane (the default);
+#   "spikes": most output spikes, ties to the lowest class index: the lab handout's rule, and what a reader
+#   that only counts spikes (another simulator running an exported graph) computes.
+PREDICTION_RULES = ("spikes_then_membrane", "spikes")
+RULE_TEXT = {
+    "spikes_then_membrane": "the output neuron with the most spikes (ties: the higher mean membrane)",
+    "spikes": "the output neuron with the most spikes (ties: the lowest class index, as in the handout)",
+}
+
+
+def predict(spk: torch.Tensor, mem: torch.Tensor, rule: str = "spikes_then_membrane") -> torch.Tensor:
+    """Predicted class per sample ``[B]`` (int64) from output spikes and membranes ``[T, B, C]``, by ``rule``."""
+    if rule == "spikes_then_membrane":
+        return predict_from_output(spk, mem)
+    if rule == "spikes":
+        return spk.sum(0, dtype=torch.float32).argmax(dim=1)  # argmax takes the first of equal maxima
+    raise InvalidValue(f"unknown prediction rule {rule!r}; valid: {', '.join(PREDICTION_RULES)}")
 
 
 def predict_from_output(spk: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:

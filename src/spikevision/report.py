@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import data, encoding, inspection, rundir
+from spikevision import data, encoding, inspection, metrics, rundir
 from spikevision.errors import InvalidValue
 from spikevision.evaluation import evaluate
 from spikevision.inputs import TensorData, step_generator
@@ -135,7 +135,9 @@ def _summary(config, model, result: dict, summary: dict, unfinished: str) -> str
                      + f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, batch {cfg.batch_size}, "
                      f"{_e(cfg.optimizer)} lr {cfg.lr:g}, loss {_e(cfg.loss)}"
                      + (f", {summary['train_seconds']:.0f} s" if "train_seconds" in summary else "")),
-        ("Prediction", "the output neuron with the most spikes (ties: the higher mean membrane)"),
+        ("Prediction", _e(metrics.RULE_TEXT[cfg.prediction]) + "".join(
+            f"; by the rule <code>{_e(rule)}</code> ({_e(metrics.RULE_TEXT[rule])}): {acc * 100:.2f}%"
+            for rule, acc in result.get("accuracy_by_rule", {}).items() if rule != cfg.prediction)),
     ]
     return _table(["", ""], rows, header=False, raw=True)
 

@@ -344,7 +344,7 @@ def _train_step(model, optimizers: tuple, train_data: TensorData, batch: torch.T
         out = model(x, num_steps=cfg.num_steps)
     loss = loss_fn(out.spk.float(), out.mem.float(), target, cfg)  # the loss in float32 whatever the precision
     with torch.no_grad():
-        correct = (metrics.predict_from_output(out.spk, out.mem) == target).float()
+        correct = (metrics.predict(out.spk, out.mem, cfg.prediction) == target).float()
     stop = False
     if ctx.distributed:
         # The global batch's mean loss and accuracy, and whether any process was interrupted: one all-reduce.
@@ -490,6 +490,8 @@ def _summary(config: RunConfig, progress: Progress, model: torch.nn.Module) -> d
         "preset": config.preset,
         "dataset": config.train.dataset,
         "test_accuracy": result["accuracy"],
+        "prediction": config.train.prediction,
+        "test_accuracy_by_rule": result["accuracy_by_rule"],  # "spikes": the handout's rule
         "test_samples": result["num_samples"],
         "test_loss": result["loss"],
         "epochs": config.train.epochs,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                               inputs.stream_generator(config.train.seed, inputs.PREDICT_STREAM)) for image in images]
     out = inspection.run_model(model, torch.cat(fed, dim=0 if config.train.encoding == "direct" else 1),
                                config.train)
-    predicted = metrics.predict_from_output(out.spk, out.mem)
+    predicted = metrics.predict(out.spk, out.mem, config.train.prediction)
     counts = out.spk.sum(0)
     results = [
         {"image": str(path), "prediction": int(pred), "spike_counts": [int(c) for c in count]}

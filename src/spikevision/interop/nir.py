@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikevision import __version__
+from spikevision import __version__, metrics
 from spikevision import surrogate as surrogates
 from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
@@ -84,7 +84,12 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT)
     metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate,
                 "input": "direct: the image [C, H, W] is the input current at every step; else its spikes"}
     if config is not None:
-        metadata.update(num_steps=config.train.num_steps, encoding=config.train.encoding)
+        # How to read the graph: what to feed it, for how many steps, and how the class is read off the output.
+        metadata.update(num_steps=config.train.num_steps, encoding=config.train.encoding,
+                        prediction=config.train.prediction,
+                        how_to_read=(f"feed {config.train.encoding} input for {config.train.num_steps} steps of "
+                                     f"dt {dt:g} s from rest; the class is "
+                                     f"{metrics.RULE_TEXT[config.train.prediction]}"))
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata=metadata)
 
 
