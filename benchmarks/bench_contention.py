@@ -1,0 +1,114 @@
+"""Seconds per training step when the cores are shared: each thread count and wait policy, alone and beside
+1 and 2 competing CPU-bound processes that this script starts and stops itself.
+
+Every measurement runs in a fresh process (thread counts and OpenMP's wait policy are fixed when a process
+starts its thread pools): ``--warmup`` steps, then the median of ``--steps`` timed training steps of the
+preset (``bench_lif.make_runner``: forward, loss, backward, Adam; the same network and batch as the preset).
+
+Run:  python benchmarks/bench_contention.py                       (quick and conv, 0/1/2 competitors)
+      python benchmarks/bench_contention.py --presets quick --loads 0,1 --steps 10 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Thread pools' wait policies: what torch's and numba's OpenMP threads do when they run out of work.
+POLICIES = {
+    "default": {},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # sleep at once instead of spinning
+    "spin10k": {"GOMP_SPINCOUNT": "10000"},  # spin briefly (libgomp's default: 300,000 spins), then sleep
+}
+
+
+def child(preset: str, threads: int, warmup: int, steps: int) -> None:
+    """In a fresh process: time ``steps`` training steps of ``preset`` with ``threads`` threads."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    sys.path.insert(0, str(HERE))
+    from bench_lif import make_runner
+
+    run = make_runner("spikevision", preset)
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(steps):
+        tick = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - tick)
+    print(json.dumps({"seconds_per_step": statistics.median(times), "threads": torch.get_num_threads()}))
+
+
+def measure(preset: str, threads: int, policy: str, warmup: int, steps: int) -> dict:
+    env = {**os.environ, **POLICIES[policy]}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    done = subprocess.run([sys.executable, __file__, "--child", preset, str(threads), str(warmup), str(steps)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def competitors(count: int) -> list[subprocess.Popen]:
+    """``count`` CPU-bound processes (a busy loop each), as another training or a browser tab would be."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", default="quick,conv")
+    parser.add_argument("--loads", default="0,1,2", help="numbers of competing CPU-bound processes")
+    parser.add_argument("--threads", default="0,1,2", help="torch threads per measurement (0: the default)")
+    parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        preset, threads, warmup, steps = args.child
+        child(preset, int(threads), int(warmup), int(steps))
+        return 0
+    rows = []
+    print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+    print("| preset | competitors | threads | policy | s/step | vs best of this load |")
+    print("|---|---|---|---|---|---|")
+    for preset in args.presets.split(","):
+        for load in map(int, args.loads.split(",")):
+            busy = competitors(load)
+            try:
+                group = []
+                for threads in map(int, args.threads.split(",")):
+                    for policy in args.policies.split(","):
+                        result = measure(preset, threads, policy, args.warmup, args.steps)
+                        group.append({"preset": preset, "competitors": load, "threads_asked": threads,
+                                      "policy": policy, **result})
+            finally:
+                for proc in busy:
+                    proc.kill()
+                    proc.wait()
+            best = min(r["seconds_per_step"] for r in group)
+            for r in group:
+                r["vs_best"] = r["seconds_per_step"] / best
+                asked = r["threads_asked"] or f"default ({r['threads']})"
+                print(f"| {preset} | {load} | {asked} | {r['policy']} | {r['seconds_per_step']:.4f} | "
+                      f"{r['vs_best']:.2f}x |", flush=True)
+            rows += group
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
