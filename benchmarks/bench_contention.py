@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 POLICIES = {
     "default": {},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # sleep at once instead of spinning
-    "spin10k": {"GOMP_SPINCOUNT": "10000"},  # spin briefly (libgomp's default: 300,000 spins), then sleep
+    # spin briefly (libgomp's default: 300,000 spins), then sleep
+    **{f"spin{n // 1000}k": {"GOMP_SPINCOUNT": str(n)} for n in (1_000, 3_000, 10_000, 30_000, 100_000)},
 }
 
 

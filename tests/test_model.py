@@ -376,3 +376,26 @@ def test_mlp_flattens_any_input_shape():
     out = build_model(config, seed=0)(torch.rand(2, 3, 8, 8), num_steps=3)
     assert out.spk.shape == (3, 2, 4)
     assert build_model(config).synaptic_layers()[0].macs == math.prod((3, 8, 8)) * 20
+
+
+def test_an_if_network_integrates_without_leak():
+    # Integrate-and-fire: beta is 1 whatever model.beta says, so a constant current below threshold adds up
+    # step by step, exactly (the fused kernels cover beta = 1 too).
+    config = ModelConfig(kind="mlp", neuron="if", hidden=(3,), beta=0.5, threshold=1.0)
+    model = build_model(config, seed=0)
+    assert all(stage.lif.beta == 1.0 for stage in model.stages)
+    with torch.no_grad():
+        model.stages[0].synapse.weight.zero_()
+        model.stages[0].synapse.bias.fill_(0.3)
+    current = model.stages[0].current(torch.zeros(1, 1, 28, 28))
+    spk, mem, _ = model.stages[0].lif(current.unsqueeze(0).expand(5, -1, -1))
+    # 0.3, 0.6, 0.9, 1.2 (fires), then 1.2 + 0.3 - 1 = 0.5: reset by subtraction, no decay in between
+    torch.testing.assert_close(mem[:, 0, 0], torch.tensor([0.3, 0.6, 0.9, 1.2, 0.5]), rtol=0, atol=1e-6)
+    assert spk[:, 0, 0].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_an_if_neuron_refuses_a_learnable_leak():
+    with pytest.raises(ValueError, match="neuron 'if' has no leak \\(beta = 1\\), so learn_beta must be none"):
+        ModelConfig(neuron="if", learn_beta="layer")
+    with pytest.raises(ValueError, match="neuron must be one of lif, if; got 'izhikevich'"):
+        ModelConfig(neuron="izhikevich")

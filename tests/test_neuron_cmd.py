@@ -154,3 +154,11 @@ def test_the_parser_defaults_equal_the_librarys():
     # The command line keeps its own copy (its parser loads no torch); they must not drift apart.
     assert neuron_cmd.INPUTS == single_neuron.INPUTS and neuron_cmd._AMPLITUDE == single_neuron.AMPLITUDE
     assert neuron_cmd.RATE_PROBABILITY == single_neuron.RATE_PROBABILITY
+
+
+def test_the_if_model_is_the_neuron_without_leak(tmp_path, capsys):
+    assert main(["neuron", "--model", "if", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("IF neuron, step input 0.3 from step 10, beta 1, threshold 1, 200 steps: ")
+    assert main(["neuron", "--model", "if", "--beta", "0.5", "--out", str(tmp_path)]) == 2
+    assert "--model if has no leak (beta 1); leave out --beta 0.5" in capsys.readouterr().err

@@ -38,6 +38,9 @@ Tensor = torch.Tensor
 
 KINDS = ("mlp", "cnn")
 PADDINGS = ("valid", "same")
+# The neuron of every layer: "lif" (leaky: decays by beta each step) or "if" (integrate-and-fire: no leak,
+# beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included).
+NEURONS = ("lif", "if")
 CONV_SPEC_HELP = (
     "a conv spec is tokens joined by '-': <channels>C<kernel> (convolution, stride 1), BN (batch norm), "
     "MP<k> (max-pool k x k), AP<k> (average-pool k x k); it starts with a convolution, "
@@ -58,6 +61,7 @@ class ModelConfig:
         padding: "valid" (none) or "same" (k // 2, odd kernels) for every convolution.
         input_shape: one sample's shape (channels, height, width).
         num_classes: output neurons.
+        neuron: "lif" or "if" (no leak: beta is 1; see ``NEURONS``).
         beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``neuron.LIFParams``).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         dropout: probability of dropping a spike entering each fully-connected layer after the first.
@@ -76,6 +80,7 @@ class ModelConfig:
     learn_beta: str = "none"
     learn_threshold: str = "none"
     dropout: float = 0.0
+    neuron: str = "lif"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -84,6 +89,10 @@ class ModelConfig:
         check_choice("surrogate", self.surrogate, surrogates.NAMES)
         check_choice("learn_beta", self.learn_beta, LEARN_MODES)
         check_choice("learn_threshold", self.learn_threshold, LEARN_MODES)
+        check_choice("neuron", self.neuron, NEURONS)
+        if self.neuron == "if" and self.learn_beta != "none":
+            raise InvalidValue("neuron 'if' has no leak (beta = 1), so learn_beta must be none; "
+                               "use neuron = lif to learn the decay")
         object.__setattr__(self, "hidden", _positive_ints("hidden", self.hidden))
         object.__setattr__(self, "input_shape", _positive_ints("input_shape", self.input_shape))
         if len(self.input_shape) != 3:
@@ -424,7 +433,8 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
 
 
 def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:
-    return LIF(config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
+    beta = 1.0 if config.neuron == "if" else config.beta
+    return LIF(beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
                learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, shape=shape)
 
 

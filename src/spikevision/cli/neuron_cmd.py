@@ -39,7 +39,10 @@ def register(subparsers) -> None:
     p.add_argument("--amplitude", type=float, default=None,
                    help="input current (per input spike for rate); default " +
                    ", ".join(f"{k} {v:g}" for k, v in _AMPLITUDE.items()))
-    p.add_argument("--beta", type=float, default=0.8, help="membrane decay per step, in [0, 1] (default 0.8)")
+    p.add_argument("--model", choices=("lif", "if"), default="lif",
+                   help="lif (leaky, decays by beta) or if (integrate-and-fire: no leak, beta 1) (default lif)")
+    p.add_argument("--beta", type=float, default=None,
+                   help="membrane decay per step, in [0, 1] (default 0.8; always 1 for --model if)")
     p.add_argument("--threshold", type=float, default=1.0, help="firing threshold, > 0 (default 1)")
     p.add_argument("--num-steps", type=int, default=200, help="time steps (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input spikes of --input rate (default 0)")
@@ -49,6 +52,9 @@ def register(subparsers) -> None:
 
 def _check(args: argparse.Namespace) -> float:
     """Check the numbers given; return the amplitude to use."""
+    if args.model == "if" and args.beta not in (None, 1):
+        raise InvalidValue(f"--model if has no leak (beta 1); leave out --beta {args.beta:g}, or use --model lif")
+    args.beta = 1.0 if args.model == "if" else (0.8 if args.beta is None else args.beta)
     if not 0 <= args.beta <= 1:
         raise InvalidValue(f"--beta must be in [0, 1]; got {args.beta:g}")
     if not 0 < args.threshold < math.inf:
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     what = sn.describe(args.input, amplitude, args.num_steps)
     count = int(spk.sum())
     first = int(spk.nonzero()[0, 0]) if count else None
-    title = f"LIF neuron, beta {args.beta:g}, threshold {args.threshold:g}: {what}; {sn.spikes_text(count)}"
+    title = f"{args.model.upper()} neuron, beta {args.beta:g}, threshold {args.threshold:g}: {what}; {sn.spikes_text(count)}"
     stem = args.out / f"neuron-{args.input}"
     written = [
         (plotting.save_figure(lab.neuron_figure(current, spk, mem, args.threshold, title), f"{stem}.png"),
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
          + ", ".join(f"{t:g}" for t in sn.compared_thresholds(args.threshold)) + " side by side"),
     ]
     when = f"first at step {first}" if first is not None else "none: the membrane never crossed the threshold"
-    print(f"LIF neuron, {what}, beta {args.beta:g}, threshold {args.threshold:g}, {args.num_steps} steps: "
+    print(f"{args.model.upper()} neuron, {what}, beta {args.beta:g}, threshold {args.threshold:g}, {args.num_steps} steps: "
           f"{sn.spikes_text(count)}, {when}")
     for path, content in written:
         print(f"  {path}  ({content})")
