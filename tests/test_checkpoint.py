@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from spikevision import checkpoint
+from spikevision.checkpoint import CHECKPOINT_NAME
 
 
 def _trained_pair():
@@ -129,3 +130,12 @@ def test_stale_temporaries_finds_what_each_atomic_writer_leaves_and_nothing_else
     found = checkpoint.stale_temporaries(tmp_path / "summary.json") + checkpoint.stale_temporaries(
         tmp_path / "loss.png")
     assert sorted(p.name for p in found) == sorted(left)
+
+
+def test_the_metadata_reads_alone_and_a_lying_header_is_refused(tmp_path, tiny_run):
+    path = tiny_run / CHECKPOINT_NAME
+    assert checkpoint.read_metadata(path) == checkpoint.read_checkpoint(path)[1]
+    bad = tmp_path / CHECKPOINT_NAME
+    bad.write_bytes((10**12).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ValueError, match="header length 1000000000000 beyond the file"):
+        checkpoint.read_metadata(bad)

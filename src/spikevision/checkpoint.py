@@ -113,15 +113,40 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     data = path.read_bytes()
     try:
         tensors = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
+    except SafetensorError as exc:
+        raise _unreadable(path, exc) from None
+    return tensors, _metadata(path, data[:8], data[8:])
+
+
+def read_metadata(path: Path) -> dict:
+    """The checkpoint's metadata alone (progress, optimiser and schedule state), without reading its tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"no checkpoint at {path}; train first (spikevision train --preset NAME --out DIR)")
+    with open(path, "rb") as handle:
+        size = handle.read(8)
+        length = int.from_bytes(size, "little")
+        if length > path.stat().st_size:  # a damaged header never makes us read past the file
+            raise _unreadable(path, f"header length {length} beyond the file")
+        return _metadata(path, size, handle.read(length))
+
+
+def _metadata(path: Path, size: bytes, rest: bytes) -> dict:
+    """Our JSON metadata out of a safetensors header (``size``: its 8-byte length, ``rest``: what follows)."""
+    try:
+        header = json.loads(rest[: int.from_bytes(size, "little")])
         meta = json.loads(header["__metadata__"]["spikevision"])
-    except (SafetensorError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidValue(f"{path} is not a readable spikevision checkpoint ({exc}); it may be truncated: delete it "
-                           f"and train again (spikevision train --out {path.parent})") from None
-    if meta.get("format") != FORMAT:
-        raise InvalidValue(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
-    return tensors, meta
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _unreadable(path, exc) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InvalidValue(f"{path} has format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                           f"expected {FORMAT!r}")
+    return meta
+
+
+def _unreadable(path: Path, why) -> InvalidValue:
+    return InvalidValue(f"{path} is not a readable spikevision checkpoint ({why}); it may be truncated: delete it "
+                        f"and train again (spikevision train --out {path.parent})")
 
 
 def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from spikevision import devices
-from spikevision.checkpoint import CHECKPOINT_NAME, load_model_weights, read_checkpoint, stale_temporaries, write_atomic
+from spikevision.checkpoint import (CHECKPOINT_NAME, load_model_weights, read_checkpoint, read_metadata,
+                                    stale_temporaries, write_atomic)
 from spikevision.config import RunConfig
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.model import build_model
@@ -103,7 +104,7 @@ def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[RunConf
 def training_state(run_dir: Path, config: RunConfig | None = None) -> TrainingState:
     """How far the run's training got, from its checkpoint (``config``: the run's, when already loaded)."""
     config = config or load_config(run_dir)
-    progress = read_checkpoint(Path(run_dir) / CHECKPOINT)[1].get("progress", {})
+    progress = read_metadata(Path(run_dir) / CHECKPOINT).get("progress", {})
     return TrainingState(int(progress.get("step", 0)), int(progress.get("epochs_done", 0)), config.train.epochs)
 
 

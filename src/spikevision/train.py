@@ -27,7 +27,8 @@ from typing import Callable
 import torch
 
 from spikevision import data, devices, distributed, kernels, metrics, precision, rundir
-from spikevision.checkpoint import load_model_weights, load_optimizer_state, read_checkpoint, save_checkpoint
+from spikevision.checkpoint import (load_model_weights, load_optimizer_state, read_checkpoint, read_metadata,
+                                    save_checkpoint)
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
@@ -439,7 +440,7 @@ def _diverged_message(ckpt_path: Path, cfg: TrainConfig):
         yield
     except TrainingDiverged as exc:
         if ckpt_path.is_file():
-            step = read_checkpoint(ckpt_path)[1]["progress"]["step"]
+            step = read_metadata(ckpt_path)["progress"]["step"]
             kept = f"the last good checkpoint (step {step}) is kept in {ckpt_path.parent}"
         else:
             kept = "no checkpoint had been written yet"

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        with _notes(args.command):
+        with _OneLineNotes(args.command):
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("spikevision: interrupted", file=sys.stderr)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
 
 
-class _notes:
+class _OneLineNotes:
     """Show the library's own warnings as one "note:" line each (no Python source line); others as usual."""
 
     def __init__(self, command: str):
