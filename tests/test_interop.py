@@ -9,6 +9,7 @@ connected one that resets by subtraction (our default, which NIR cannot express)
 from __future__ import annotations
 
 import json
+import re
 import sys
 import math
 
@@ -309,3 +310,17 @@ def test_the_agreement_command_without_snntorch_says_what_to_install(tiny_run, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "snnTorch, which is not installed here" in err
     assert "pip install -e '.[dev]' (or make install-dev)" in err
+
+
+def test_export_measures_what_a_spike_counting_reader_gets(tiny_run, tmp_path, mnist_root, capsys):
+    assert cli.main(["export", str(tiny_run), "--out", str(tmp_path / "a.nir"), "--root", str(mnist_root)]) == 0
+    err = capsys.readouterr().err
+    found = re.search(r"A NIR reader that resets to zero and counts spikes agrees with spikevision on ([\d.]+)% of "
+                      r"the 10,000 test images \(its accuracy ([\d.]+)%, spikevision's ([\d.]+)%\)", err)
+    assert found, err
+    view = agreement.nir_reader_view(tiny_run, data_root=mnist_root)
+    assert float(found.group(1)) == pytest.approx(view["prediction_agreement"] * 100, abs=0.005)
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert view["spikevision_accuracy"] == summary["test_accuracy"]  # the run's own rule and reset
+    assert cli.main(["export", str(tiny_run), "--out", str(tmp_path / "b.nir"), "--no-check"]) == 0
+    assert "A NIR reader" not in capsys.readouterr().err

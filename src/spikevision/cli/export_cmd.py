@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.nir)")
     p.add_argument("--dt", type=float, default=None,
                    help="seconds per time step that tau is written against (default: 1e-4, snnTorch's convention)")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip measuring, on the test set, how often a NIR reader gets spikevision's predictions")
+    p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
     p.set_defaults(func=run)
 
 
@@ -39,4 +42,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: the network resets by {'/'.join(sorted(resets))}, which NIR cannot express: spikevision "
               "reads it back exactly, other simulators reset to zero (docs/INTEROP.md); train with "
               "--set model.reset=zero for an export every NIR simulator runs exactly", file=sys.stderr)
+    if not args.no_check and graph.metadata.get("encoding") == "direct":
+        _say_what_readers_get(args)
     return 0
+
+
+def _say_what_readers_get(args: argparse.Namespace) -> None:
+    """How often a NIR reader (reset to zero, class by spike count) gets spikevision's answer, on the test set."""
+    from spikevision.interop.agreement import nir_reader_view
+
+    view = nir_reader_view(args.run, data_root=args.root)
+    print(f"A NIR reader that resets to zero and counts spikes agrees with spikevision on "
+          f"{view['prediction_agreement'] * 100:.2f}% of the {view['images']:,} test images "
+          f"(its accuracy {view['reader_accuracy'] * 100:.2f}%, spikevision's {view['spikevision_accuracy'] * 100:.2f}%)"
+          + ("" if view["prediction_agreement"] >= 0.995 else
+             "; see docs/INTEROP.md, \"How a prediction is read\""), file=sys.stderr)

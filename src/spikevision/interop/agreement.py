@@ -107,3 +107,36 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
         "snntorch_accuracy": float((theirs_pred == labels).double().mean()),
         "reset": run_config.model.reset,
     }
+
+
+def nir_reader_view(run_dir: Path, *, data_root: Path | None = None, limit: int = 0, batch: int = 1000) -> dict:
+    """What a reader of the run's NIR export predicts, measured without one: NIR's only reset (to zero) on the
+    same weights, and the class read by spike counts alone (ties to the lowest index), against spikevision's
+    own predictions (the run's rule, its own reset) on the test images. Direct input only.
+
+    Returns a dict: images, prediction_agreement, reader_accuracy, spikevision_accuracy, reset, prediction.
+    """
+    import dataclasses
+
+    from spikevision.inspection import run_model
+    from spikevision.model import build_model
+
+    run_config, model = rundir.load_run(run_dir)
+    cfg = run_config.train
+    if cfg.encoding != "direct":
+        raise InvalidValue(f"{run_dir} uses {cfg.encoding} input; the reader view covers direct input only")
+    reader = build_model(dataclasses.replace(run_config.model, reset="zero"))
+    reader.load_state_dict(model.state_dict())
+    reader.eval()
+    test = TensorData.from_split(data.load(cfg.dataset, "test", root=data_root), limit)
+    ours, theirs = [], []
+    for start in range(0, len(test.labels), batch):
+        images = test.images[start : start + batch]
+        out, seen = run_model(model, images, cfg), run_model(reader, images, cfg)
+        ours.append(metrics.predict(out.spk, out.mem, cfg.prediction))
+        theirs.append(metrics.predict(seen.spk, seen.mem, "spikes"))
+    ours, theirs = torch.cat(ours), torch.cat(theirs)
+    return {"images": len(test.labels), "prediction_agreement": float((ours == theirs).double().mean()),
+            "reader_accuracy": float((theirs == test.labels).double().mean()),
+            "spikevision_accuracy": float((ours == test.labels).double().mean()),
+            "reset": run_config.model.reset, "prediction": cfg.prediction}
