@@ -67,5 +67,5 @@ def test_a_run_records_its_prediction_rule_and_its_accuracy_by_every_rule(tiny_r
     shutil.copytree(tiny_run, tmp_path / "copy")  # the shared run stays as it is
     assert cli.main(["evaluate", str(tmp_path / "copy"), "--root", str(mnist_root)]) == 0
     by_rule = summary["test_accuracy_by_rule"]["spikes"] * 100
-    assert f"  by the rule 'spikes' (the output neuron with the most spikes (ties: the lowest class index, as in " \
-           f"the handout)): {by_rule:.2f}%" in capsys.readouterr().out
+    assert f"  by the rule 'spikes' (the output neuron with the most spikes, ties to the lowest class index as in " \
+           f"the handout): {by_rule:.2f}%" in capsys.readouterr().out

@@ -697,7 +697,7 @@ def origins(dataset: str = "mnist", root: str | os.PathLike | None = None) -> di
     """Where each file of a fetched dataset came from: ``{file name: source}`` (a mirror, a package, ...)."""
     spec = _dataset(dataset)
     directory = data_root(root) / spec.name
-    return {file.name: _origin(directory / file.name) or "unknown (verified by an older spikevision)"
+    return {file.name: _origin(directory / file.name) or "an earlier fetch (its source was not recorded then)"
             for file in spec.files.values()}
 
 

@@ -20,8 +20,8 @@ PJ_PER_MAC = 4.6
 #   that only counts spikes (another simulator running an exported graph) computes.
 PREDICTION_RULES = ("spikes_then_membrane", "spikes")
 RULE_TEXT = {
-    "spikes_then_membrane": "the output neuron with the most spikes (ties: the higher mean membrane)",
-    "spikes": "the output neuron with the most spikes (ties: the lowest class index, as in the handout)",
+    "spikes_then_membrane": "the output neuron with the most spikes, ties to the higher mean membrane",
+    "spikes": "the output neuron with the most spikes, ties to the lowest class index as in the handout",
 }
 
 
