@@ -106,8 +106,8 @@ def fit(
         data_root: where the datasets are cached (``data.fetch`` decides when None).
         resume: continue the run in ``run_dir`` from its checkpoint (from the start, with its saved
             config, when it was stopped before the first checkpoint).
-        on_event: called as ``on_event(kind, info)`` with kind "start", "step", "epoch", "end" (on rank 0 only
-            when started by torchrun).
+        on_event: called as ``on_event(kind, info)`` with kind "start", "compile" (numba compiles its loops
+            first), "step", "epoch", "end" (on rank 0 only when started by torchrun).
         device: where to train ("auto", "cpu", "cuda", "cuda:N"); None takes the config's ``train.device``.
             A resumed run may continue on another device than it started on.
         dist_backend: under torchrun, "auto", "gloo" or "nccl" (``distributed.placement``).
