@@ -18,6 +18,12 @@ SWEEP_STEPS = (5, 10, 25)
 SWEEP_TRAIN_SUBSET = 10_000
 SWEEP_EPOCHS = 1
 
+# spikevision neuron: the input currents, the strength that makes the default neuron (beta 0.8, threshold 1)
+# fire regularly with each, and the chance of an input spike per step of the rate input.
+NEURON_INPUTS = ("step", "pulse", "rate")
+NEURON_AMPLITUDE = {"step": 0.3, "pulse": 0.5, "rate": 0.6}
+NEURON_RATE_PROBABILITY = 0.5
+
 
 def available_presets() -> list[str]:
     """The shipped presets' names (``configs/*.toml``)."""

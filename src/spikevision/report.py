@@ -28,8 +28,6 @@ from spikevision.inputs import TensorData, step_generator
 from spikevision.pictures import animation, figures, plotting
 from spikevision.validators import check_whole_number
 
-REPORT_NAME = rundir.REPORT  # kept for callers of the old names
-EVALUATION_NAME = rundir.EVALUATION
 # Latency code of the encode section when the run has its own none: the handout's tau and threshold,
 # stretched over the window (normalize) so that any number of steps holds every spike.
 _LATENCY_SHOWN = {**encoding.HANDOUT_LATENCY, **encoding.LATENCY_VARIANTS[-1][1]}

@@ -12,13 +12,11 @@ import math
 import torch
 
 from spikevision import neuron
+from spikevision.catalog import NEURON_AMPLITUDE, NEURON_INPUTS, NEURON_RATE_PROBABILITY
 from spikevision.errors import InvalidValue
 
-INPUTS = ("step", "pulse", "rate")
-# Default strength per input: each drives the default neuron (beta 0.8, threshold 1) to fire regularly.
-AMPLITUDE = {"step": 0.3, "pulse": 0.5, "rate": 0.6}
-# Chance of an input spike per step for the rate input.
-RATE_PROBABILITY = 0.5
+# The inputs, their default strengths and the rate input's spike chance (in catalog: the parser lists them).
+INPUTS, AMPLITUDE, RATE_PROBABILITY = NEURON_INPUTS, NEURON_AMPLITUDE, NEURON_RATE_PROBABILITY
 
 
 def onset(num_steps: int) -> int:

@@ -16,12 +16,10 @@ import argparse
 import math
 from pathlib import Path
 
+from spikevision.catalog import NEURON_AMPLITUDE as _AMPLITUDE
+from spikevision.catalog import NEURON_INPUTS as INPUTS
+from spikevision.catalog import NEURON_RATE_PROBABILITY as RATE_PROBABILITY
 from spikevision.errors import InvalidValue
-
-# Kept here as well as in spikevision.single_neuron, so that building the parser loads no torch.
-INPUTS = ("step", "pulse", "rate")
-_AMPLITUDE = {"step": 0.3, "pulse": 0.5, "rate": 0.6}
-RATE_PROBABILITY = 0.5
 
 
 def register(subparsers) -> None:

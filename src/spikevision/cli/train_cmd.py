@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
     # A finished run resumed: fit still checks its checkpoint, clears what a kill left half written and
     # rewrites the summary and the curves, but there is nothing to train, and the command says so.
-    finished = args.resume and (out / rundir.SUMMARY).is_file() and rundir.training_state(out, config).finished
+    state = rundir.training_state(out, config) if args.resume and (out / rundir.SUMMARY).is_file() else None
+    finished = state is not None and state.finished
     bar = ProgressPrinter(disable=args.quiet or finished)
     try:
         summary = train.fit(config, out, data_root=args.root, resume=args.resume,
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not main_process:
         return 0
     if finished:
-        print(f"{out} is already {rundir.training_state(out, config).describe(out)}; nothing left to train. "
+        print(f"{out} is already {state.describe(out)}; nothing left to train. "
               "Start another run with another --out.")
         return 0
     print(
