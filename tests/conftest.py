@@ -66,3 +66,21 @@ def tiny_run(tmp_path_factory, mnist_root) -> Path:
     cfg = config.resolve("quick", ["train.train_subset=1024", f"train.num_steps={TINY_RUN_STEPS}"])
     train.fit(cfg, run_dir, data_root=mnist_root)
     return run_dir
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, driven by Playwright: the report's and the play page's tests share it."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. "
+                    "Run `make test` as root (it installs it) or `apt-get install chromium`.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()

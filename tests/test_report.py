@@ -22,7 +22,6 @@ from PIL import Image
 from spikevision import report
 from spikevision.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
 from conftest import TINY_RUN_STEPS as STEPS
 
 
@@ -44,20 +43,6 @@ def built(report_run, mnist_root):
         rc = main(["report", str(report_run), "--root", str(mnist_root)])
     assert rc == 0
     return report_run / "report.html", out.getvalue()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the report's browser test needs Debian's chromium. "
-                    "Run `make test` as root (it installs it) or `apt-get install chromium`.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
 
 
 def _data_uris(page_html: str) -> list[tuple[str, bytes]]:

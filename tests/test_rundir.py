@@ -38,6 +38,7 @@ def test_json_files_are_written_whole_and_read_back_or_defaulted(tmp_path):
 @pytest.mark.parametrize("module", [
     "spikevision.inspection", "spikevision.report", "spikevision.interop.nir", "spikevision.interop.agreement",
     "spikevision.cli.predict_cmd", "spikevision.cli.evaluate_cmd", "spikevision.cli.inspect_cmd",
+    "spikevision.inference", "spikevision.play.server", "spikevision.play.drawn_network", "spikevision.cli.play_cmd",
 ])
 def test_inference_never_imports_the_training_loop(module):
     code = (f"import sys, importlib; importlib.import_module({module!r}); "

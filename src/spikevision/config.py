@@ -54,6 +54,10 @@ class TrainConfig:
     incorrect_rate: float = 0.2
     augment_shift: int = 0            # random translation of training images by up to this many pixels
     augment_flip: bool = False        # mirror half the training images left-right (clothes, not digits)
+    augment_rotate: float = 0.0       # rotate training images by up to this many degrees either way
+    augment_scale: float = 0.0        # scale them by a factor in [1 - s, 1 + s]
+    augment_stroke: float = 0.0       # the chance that an image's strokes are made thicker or thinner
+    augment_elastic: float = 0.0      # bend them by a smooth random field of up to this many pixels
     train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
     eval_batch_size: int = 1000
     checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
@@ -83,6 +87,10 @@ class TrainConfig:
                 raise InvalidValue(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
         check_number("train.lr", self.lr, lambda v: v > 0, "a positive number")
         check_number("train.weight_decay", self.weight_decay, lambda v: v >= 0, "a number >= 0")
+        check_number("train.augment_rotate", self.augment_rotate, lambda v: 0 <= v <= 180, "degrees in [0, 180]")
+        check_number("train.augment_scale", self.augment_scale, lambda v: 0 <= v < 1, "a number in [0, 1)")
+        check_number("train.augment_stroke", self.augment_stroke, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        check_number("train.augment_elastic", self.augment_elastic, lambda v: 0 <= v <= 10, "pixels in [0, 10]")
         for name in ("correct_rate", "incorrect_rate"):
             check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
         betas = self.betas

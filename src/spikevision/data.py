@@ -138,6 +138,11 @@ def _dataset(name: str) -> _Dataset:
     return _DATASETS[name]
 
 
+def classes(dataset: str) -> tuple[str, ...]:
+    """The class names of ``dataset`` ("0".."9" for MNIST), by label."""
+    return _dataset(dataset).classes
+
+
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise InvalidValue(f"unknown split {split!r}; choose 'train' or 'test'")

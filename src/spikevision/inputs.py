@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from spikevision import data, encoding
+from spikevision.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.config import TrainConfig
 
 
@@ -57,29 +57,6 @@ def stream_generator(seed: int, stream: int, index: int = 0) -> torch.Generator:
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7_919 + epoch + 1))
-
-
-def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image ``[B, C, H, W]`` by its own random offset in [-max_shift, max_shift] pixels."""
-    if max_shift == 0:
-        return images
-    b, _, h, w = images.shape
-    device = images.device  # the offsets are drawn on the CPU generator, wherever the images are
-    padded = F.pad(images, (max_shift,) * 4)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator).to(device)
-    rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]  # (B, H, 1)
-    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(b, device=device)[:, None, None]
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
-
-
-def random_flip(images: torch.Tensor, enabled: bool, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images ``[B, C, H, W]`` left-right (no draw at all when disabled)."""
-    if not enabled:
-        return images
-    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
-    return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
 def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:

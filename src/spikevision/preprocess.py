@@ -6,6 +6,7 @@ placed in a 28x28 field so that the centre of mass of the ink is at the centre.
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -27,22 +28,37 @@ def load_image(path: Path) -> Image.Image:
         raise NotFound(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise InvalidValue(f"{path}: empty file, not an image")
+    return _decode(path, str(path), MAX_PIXELS)
+
+
+def image_bytes(content: bytes, *, name: str = "the upload", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode an image file's bytes (an upload) as greyscale, with :func:`load_image`'s checks and messages."""
+    if not content:
+        raise InvalidValue(f"{name}: empty, not an image")
+    return _decode(io.BytesIO(content), name, max_pixels)
+
+
+def _decode(source, name: str, max_pixels: int) -> Image.Image:
+    """Greyscale PIL image from a path or file object; refuses more than ``max_pixels`` before decoding."""
     try:
         # Our own size limit refuses big images; Pillow's warning about them would only add stderr lines.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
         with img:
-            if img.width * img.height > MAX_PIXELS:
-                raise InvalidValue(f"{path}: {img.width}x{img.height} is too large (max {MAX_PIXELS:,} pixels)")
+            if img.width * img.height > max_pixels:
+                raise InvalidValue(f"{name}: {img.width}x{img.height} is too large (max {max_pixels:,} pixels)")
             img.load()
             return _to_grey(img)
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the same refusal, in our words
-        raise InvalidValue(f"{path}: the image is too large (max {MAX_PIXELS:,} pixels)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InvalidValue(f"{path}: not a readable image (PNG, JPEG, ...): {exc}") from None
+        raise InvalidValue(f"{name}: the image is too large (max {max_pixels:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...)") from None
+    except (OSError, SyntaxError) as exc:  # e.g. a truncated file
+        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...): {exc}") from None
     except ValueError as exc:
-        raise _named(path, exc) from None
+        message = str(exc)
+        raise InvalidValue(message if message.startswith(name) else f"{name}: {message}") from None
 
 
 def _to_grey(img: Image.Image) -> Image.Image:

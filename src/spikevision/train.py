@@ -34,6 +34,7 @@ from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (Tr
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
+    augment,
     epoch_order,
     model_input,
     random_flip,
@@ -372,8 +373,7 @@ def _step_inputs(train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig, 
     generator = step_generator(cfg.seed, step)
     # Dropout and any other draw from the global RNG; another stream for each process of a group.
     torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
-    images = random_shift(train_data.images[batch], cfg.augment_shift, generator)
-    images = random_flip(images, cfg.augment_flip, generator)
+    images = augment(train_data.images[batch], cfg, generator)
     target = train_data.labels[batch]
     x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
     if ctx.distributed:

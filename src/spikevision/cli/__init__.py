@@ -20,7 +20,7 @@ from spikevision.errors import SpikevisionError, SpikevisionWarning
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export",
-            "agreement")
+            "agreement", "play")
 
 USER_ERRORS = (SpikevisionError, OSError)
 # The errors of a place that cannot be written (an OSError naming it), and where each command writes, for
@@ -28,7 +28,8 @@ USER_ERRORS = (SpikevisionError, OSError)
 _UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENOSPC,
                errno.EDQUOT, errno.EFBIG}
 _WRITES_TO = {"data": "--root", "encode": "--out", "neuron": "--out", "inspect": "--out", "sweep": "--out",
-              "export": "--out", "train": "--out"}
+              "export": "--out", "train": "--out",
+              "play": "--root"}
 
 
 class _Parser(argparse.ArgumentParser):

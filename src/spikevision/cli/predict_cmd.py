@@ -22,24 +22,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from spikevision import inputs, inspection, metrics, preprocess, rundir
+    from spikevision import inference, preprocess, rundir
 
     config, model = rundir.load_run(args.run, args.device)
-    images = torch.stack([preprocess.image_file_to_mnist(path) for path in args.images])
-    # Each image encoded with its own generator from the same seed: its answer (rate coding draws random
-    # spikes) never depends on which other files are named with it, or in what order.
-    fed = [inputs.model_input(image[None], config.train,
-                              inputs.stream_generator(config.train.seed, inputs.PREDICT_STREAM)) for image in images]
-    out = inspection.run_model(model, torch.cat(fed, dim=0 if config.train.encoding == "direct" else 1),
-                               config.train)
-    predicted = metrics.predict(out.spk, out.mem, config.train.prediction)
-    counts = out.spk.sum(0)
-    results = [
-        {"image": str(path), "prediction": int(pred), "spike_counts": [int(c) for c in count]}
-        for path, pred, count in zip(args.images, predicted, counts)
-    ]
+    images = [preprocess.image_file_to_mnist(path) for path in args.images]  # every file checked before any work
+    # One picture at a time through inference.trace, the code path of `spikevision play` too: each answer
+    # (rate coding draws random spikes) never depends on which other files are named with it, or in what order.
+    traces = [inference.trace(model, config.train, image, record=False) for image in images]
+    results = [{"image": str(path), "prediction": t.prediction, "spike_counts": t.spike_counts}
+               for path, t in zip(args.images, traces)]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

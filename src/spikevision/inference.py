@@ -1,0 +1,96 @@
+"""One picture through a trained network: the one code path of ``spikevision predict`` and ``spikevision play``.
+
+A picture is fed exactly as ``predict`` feeds it: made MNIST-like by ``preprocess``, encoded with the run's
+coding (or one the caller chose) from a generator seeded by the run's seed and ``PREDICT_STREAM``, so the
+answer never depends on which other pictures are classified with it. Nothing here knows about training.
+
+Example::
+
+    >>> config, model = rundir.load_run(run_dir)
+    >>> trace = inference.trace(model, config.train, preprocess.image_file_to_mnist("three.png"))
+    >>> trace.prediction, trace.top(3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from spikevision import metrics
+from spikevision.config import TrainConfig
+from spikevision.errors import InvalidValue
+from spikevision.inputs import PREDICT_STREAM, model_input, stream_generator
+from spikevision.inspection import run_model
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one picture did inside the network.
+
+    Fields:
+        image: ``[28, 28]`` the picture the network received, in [0, 1].
+        input: ``[T, 1, 28, 28]`` what the first layer receives at each step: spikes (rate / latency) or the
+            pixel values repeated (direct).
+        input_is_spikes: whether ``input`` holds spikes.
+        hidden: each hidden layer's spikes ``[T, *layer shape]`` (``[T, N]`` or conv maps ``[T, C, H, W]``);
+            empty unless recorded.
+        hidden_names: their names ("fc1", "conv1", ...).
+        spk, mem: ``[T, C]`` output spikes and membranes.
+        prediction: the class by the run's prediction rule.
+    """
+
+    image: Tensor
+    input: Tensor
+    input_is_spikes: bool
+    hidden: tuple[Tensor, ...]
+    hidden_names: tuple[str, ...]
+    spk: Tensor
+    mem: Tensor
+    prediction: int
+
+    @property
+    def spike_counts(self) -> list[int]:
+        """Each output neuron's spikes over the whole window."""
+        return [int(c) for c in self.spk.sum(0)]
+
+    def top(self, k: int = 3) -> list[tuple[int, int]]:
+        """The ``k`` classes with the most output spikes as ``(class, count)``; the prediction first."""
+        counts = self.spike_counts
+        rest = sorted((c for c in range(len(counts)) if c != self.prediction), key=lambda c: (-counts[c], c))
+        return [(c, counts[c]) for c in [self.prediction, *rest][:k]]
+
+
+def with_coding(cfg: TrainConfig, encoding: str, options: dict, num_steps: int) -> TrainConfig:
+    """The run's ``TrainConfig`` fed another way: its checks apply, so a bad option is an ``InvalidValue``."""
+    try:
+        return dataclasses.replace(cfg, encoding=encoding, encoding_options=dict(options), num_steps=num_steps)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue(str(exc).removeprefix("train.")) from None
+
+
+@torch.no_grad()
+def trace(model: torch.nn.Module, cfg: TrainConfig, image: Tensor, *, record: bool = True) -> Trace:
+    """Run one picture through ``model`` fed as ``cfg`` says.
+
+    Args:
+        model: a trained network (``rundir.load_run``), on any device.
+        cfg: the run's ``TrainConfig`` (or :func:`with_coding` of it).
+        image: ``[1, 28, 28]`` floats in [0, 1] (``preprocess.to_mnist``).
+        record: also keep every hidden layer's spikes.
+    """
+    if image.shape != (1, 28, 28):
+        raise InvalidValue(f"a picture for the network is [1, 28, 28]; got {list(image.shape)}")
+    model.eval()
+    x = model_input(image[None], cfg, stream_generator(cfg.seed, PREDICT_STREAM))  # [1, ...] or [T, 1, ...]
+    out = run_model(model, x, cfg, record=record)
+    prediction = int(metrics.predict(out.spk, out.mem, cfg.prediction)[0])
+    steps = out.spk.shape[0]
+    fed = image[None].expand(steps, -1, -1, -1) if cfg.encoding == "direct" else x[:, 0].float().cpu()
+    names = tuple(stage.name for stage in model.stages[:-1]) if record else ()
+    return Trace(image=image[0], input=fed, input_is_spikes=cfg.encoding != "direct",
+                 hidden=tuple(h[:, 0] for h in out.hidden), hidden_names=names,
+                 spk=out.spk[:, 0], mem=out.mem[:, 0], prediction=prediction)
