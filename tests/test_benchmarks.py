@@ -5,6 +5,7 @@ them. So the script itself is checked here, on the CPU, on every run.
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -45,3 +46,23 @@ def _has_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+@pytest.mark.slow
+def test_the_play_latency_benchmark_draws_on_the_real_page_and_reports_each_preset(tmp_path, mnist_root):
+    out = tmp_path / "play.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_play.py"), "--presets", "quick",
+                           "--digits", "2", "--train-subset", "128", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [row] = json.loads(out.read_text())
+    assert row["preset"] == "quick" and row["strokes"] >= 2 and 0 < row["server_median_ms"] <= row["median_ms"]
+    assert "| quick |" in done.stdout
+
+
+def test_the_drawn_digits_benchmark_reports_mnist_and_drawn_accuracy_of_a_run(tiny_run):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_drawn.py"), str(tiny_run)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = [line for line in done.stdout.splitlines() if line.startswith(f"| {tiny_run} ")]
+    assert len(row) == 1 and re.search(r"\| \d+\.\d\d % \| \d+\.\d % \|", row[0]), done.stdout

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"spikevision play: note: listening on {args.host}: anyone who can reach this machine can use the "
               "page; the default --host 127.0.0.1 keeps it to this machine", file=sys.stderr)
     runs = f"{len(entries)} runs" if len(entries) > 1 else entries[0].name
-    print(f"spikevision play: {address}  ({runs}; Ctrl-C stops)", flush=True)
+    app = server.create_app(library)
 
     def opened() -> None:
         if args.open:
@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
             webbrowser.open(address)
 
-    server.serve(server.create_app(library), sock, on_ready=opened)
+    try:  # from the moment the address is out, Ctrl-C is how the server is meant to stop
+        print(f"spikevision play: {address}  ({runs}; Ctrl-C stops)", flush=True)
+        server.serve(app, sock, on_ready=opened)
+    except KeyboardInterrupt:
+        pass
     print("spikevision play: stopped", flush=True)
     return 0
 

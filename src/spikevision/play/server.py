@@ -143,12 +143,12 @@ def address(sock: socket.socket, host: str) -> str:
 
 
 def serve(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], None] = lambda: None) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C (or SIGTERM); uvicorn finishes open requests, then returns."""
+    """Serve ``app`` on ``sock`` until Ctrl-C (or SIGTERM); uvicorn finishes open requests, then stops.
+
+    On Ctrl-C uvicorn shuts down, then raises ``KeyboardInterrupt`` again for its caller.
+    """
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     on_ready()
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises it again for its caller: done
-        pass
+    server.run(sockets=[sock])
