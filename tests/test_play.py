@@ -189,6 +189,48 @@ def test_an_uploaded_mnist_test_image_gets_the_prediction_of_spikevision_predict
         assert shown(page)["counts"] == expected["spike_counts"]
 
 
+def photo_of_a_drawn_digit(digit: int, path: Path) -> Path:
+    """A JPEG like a phone photo of a digit on paper: dark ink, paper lit unevenly, sensor noise, 1600x1200."""
+    rng = np.random.default_rng(digit)
+    ink = drawn.render(drawn.strokes(digit, rng, size=1200), size=1200, width=70).astype(np.float32) / 255
+    ink = np.pad(ink, ((0, 0), (200, 200)))  # a wider picture than tall, as photos are
+    light = np.linspace(175, 235, ink.shape[1], dtype=np.float32)[None, :] - np.linspace(0, 25, ink.shape[0])[:, None]
+    paper = light + rng.normal(0, 4, ink.shape)
+    Image.fromarray(np.clip(paper * (1 - ink) + 45 * ink, 0, 255).astype(np.uint8)).convert("RGB").save(
+        path, format="JPEG", quality=85)
+    return path
+
+
+def test_an_uploaded_photo_of_a_digit_on_paper_gets_the_prediction_of_spikevision_predict(page, runs_dir,
+                                                                                       tmp_path, capsys):
+    photo = photo_of_a_drawn_digit(2, tmp_path / "photo.jpg")
+    page.set_input_files("#upload", str(photo))
+    page.wait_for_selector("body[data-busy=false]")
+    expected = predict(capsys, runs_dir / "mlp", photo)
+    assert shown(page)["message"] == ""
+    assert shown(page)["prediction"] == str(expected["prediction"]) and shown(page)["counts"] == expected["spike_counts"]
+    received = np.array(page.evaluate("window.spikevisionPlay.result.image"), dtype=np.float32).reshape(28, 28)
+    # The digit, not the unevenly lit paper, was found: MNIST's geometry, the ink's box 20 pixels across.
+    rows, cols = np.flatnonzero(received.max(1) > 0.1), np.flatnonzero(received.max(0) > 0.1)
+    assert 19 <= max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 21, (rows, cols)
+
+
+def test_a_pen_or_a_finger_draws_too(page):
+    box = page.locator("#pad").bounding_box()
+    for kind in ("pen", "touch"):
+        page.click("#clear")
+        points = [(140, 40), (140, 120), (141, 200), (140, 250)]  # a 1
+        for i, (x, y) in enumerate(points):
+            event = "pointerdown" if i == 0 else "pointermove"
+            page.dispatch_event("#pad", event, {"pointerType": kind, "pointerId": 7, "isPrimary": True,
+                                                "clientX": box["x"] + x, "clientY": box["y"] + y, "buttons": 1})
+        page.dispatch_event("#pad", "pointerup", {"pointerType": kind, "pointerId": 7, "isPrimary": True,
+                                                  "clientX": box["x"] + 140, "clientY": box["y"] + 250})
+        page.wait_for_selector("body[data-busy=false]")
+        assert shown(page)["prediction"].isdigit() and shown(page)["message"] == "", kind
+    assert page.errors == []
+
+
 def test_changing_the_coding_and_the_steps_updates_the_pictures(page):
     draw(page, 2, seed=3)
     assert page.locator("#input-raster").is_hidden()  # the run's own coding is direct: no input spikes

@@ -39,6 +39,21 @@ def test_digit_is_white_on_black_fits_20x20_and_is_centred_by_mass(tmp_path, dar
     assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0
 
 
+def test_a_photo_with_unevenly_lit_paper_gives_the_digit_not_the_shadow(tmp_path):
+    h, w = 600, 800
+    light = np.linspace(150, 235, w)[None, :] - np.linspace(0, 30, h)[:, None]  # a lamp to the right, above
+    paper = light + np.random.default_rng(0).normal(0, 4, (h, w))
+    ink = np.zeros((h, w), bool)
+    ink[150:450, 380:420] = True  # a 1: 300 pixels tall, 40 wide
+    Image.fromarray(np.clip(np.where(ink, 50, paper), 0, 255).astype(np.uint8)).save(tmp_path / "photo.jpg")
+    img = preprocess.image_file_to_mnist(tmp_path / "photo.jpg")[0]
+    rows = torch.nonzero(img.amax(1) > 0.1).flatten()
+    assert rows[-1] - rows[0] + 1 == 20  # the stroke fills the 20-pixel box: the dark paper was not taken for ink
+    assert float(img[:, :8].max()) == 0.0 and float(img[:, -8:].max()) == 0.0  # and the paper is black
+    cy, cx = _centre_of_mass(img[None])
+    assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0
+
+
 def test_real_mnist_digit_survives_a_round_trip_through_a_png(tmp_path, mnist_test):
     digit = mnist_test.images[0]
     path = tmp_path / "seven.png"

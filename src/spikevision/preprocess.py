@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFilter, UnidentifiedImageError
 
 from spikevision.errors import InvalidValue, NotFound
 
 MAX_PIXELS = 50_000_000  # refuse absurd images before decoding them
+UNEVEN_BORDER = 0.03     # a border whose brightness varies more (std) than this is a photo's uneven paper
+BACKGROUND_SIZE = 64     # pixels across at which a photo's lighting is estimated
 
 
 def load_image(path: Path) -> Image.Image:
@@ -86,6 +88,9 @@ def to_mnist(img: Image.Image) -> torch.Tensor:
     # Dark ink on a light background (a scan, a drawing) is inverted to MNIST's light-on-dark.
     if _border(arr).mean() > 0.5:
         arr = 1.0 - arr
+    if _border(arr).std() > UNEVEN_BORDER:  # a photo: paper lit unevenly would be taken for ink
+        flat = arr - _background(arr)
+        arr = np.clip(flat - np.quantile(_border(flat), 0.99), 0.0, None)  # and its grain is not ink either
     arr = np.clip(arr - np.median(_border(arr)), 0.0, None)  # background to exactly 0
     if arr.max() <= 1e-6:
         raise InvalidValue("the image is blank: no digit found")
@@ -108,6 +113,17 @@ def to_mnist(img: Image.Image) -> torch.Tensor:
     left = int(np.clip(round(14 - cx), 0, 28 - new_w))
     canvas[top : top + new_h, left : left + new_w] = small
     return torch.from_numpy(np.clip(canvas, 0.0, 1.0))[None]
+
+
+def _background(arr: np.ndarray) -> np.ndarray:
+    """The picture without its strokes (a grey opening at 64 pixels across, then smoothed): the lighting."""
+    h, w = arr.shape
+    scale = BACKGROUND_SIZE / max(h, w)
+    small = Image.fromarray((arr * 255).astype(np.uint8), "L").resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+    # Strokes narrower than the filter vanish; the paper's slow changes of light stay.
+    small = small.filter(ImageFilter.MinFilter(7)).filter(ImageFilter.MaxFilter(7)).filter(ImageFilter.BoxBlur(3))
+    return np.asarray(small.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
 
 
 def _border(arr: np.ndarray) -> np.ndarray:

@@ -74,6 +74,11 @@ def _drawn_network(root: Path | None) -> Path:
     bar = ProgressPrinter()
     try:
         path = drawn_network.ensure(root, on_event=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print("spikevision play: the drawn network's training stopped; the next spikevision play resumes it",
+              file=sys.stderr)
+        raise
     finally:
         bar.close()
     summary = drawn_network.summary(path)

@@ -38,7 +38,7 @@ function padPoint(event) {
 let drawing = false;
 pad.addEventListener("pointerdown", (event) => {
   drawing = true;
-  pad.setPointerCapture(event.pointerId);
+  try { pad.setPointerCapture(event.pointerId); } catch (error) { /* a pointer the browser no longer tracks */ }
   const [x, y] = padPoint(event);
   ink.strokeStyle = "#fff"; ink.fillStyle = "#fff";
   ink.lineWidth = PEN_WIDTH; ink.lineCap = "round"; ink.lineJoin = "round";
