@@ -162,3 +162,26 @@ def test_the_if_model_is_the_neuron_without_leak(tmp_path, capsys):
     assert out.startswith("IF neuron, step input 0.3 from step 10, beta 1, threshold 1, 200 steps: ")
     assert main(["neuron", "--model", "if", "--beta", "0.5", "--out", str(tmp_path)]) == 2
     assert "--model if has no leak (beta 1); leave out --beta 0.5" in capsys.readouterr().err
+
+
+def test_the_cuba_model_draws_its_synaptic_current_and_is_snntorchs_synaptic(tmp_path, capsys):
+    out = _run(capsys, "--model", "cuba", "--input", "pulse", "--alpha", "0.8", "--out", str(tmp_path))
+    assert out.startswith("CUBA neuron, pulse input 0.1 for steps 10-59, alpha 0.8, beta 0.8, threshold 1, 200 steps: ")
+    count, first = _summary(out)
+    # The same pulse through snnTorch's Synaptic: the command's spikes are its spikes.
+    current = single_neuron.input_current("pulse", 200, 0.5 * (1 - 0.8))
+    synaptic = snn.Synaptic(alpha=0.8, beta=0.8, threshold=1.0)
+    syn, mem = synaptic.init_synaptic()
+    spikes = []
+    for cur in current:
+        spk, syn, mem = synaptic(cur.reshape(1), syn, mem)
+        spikes.append(spk)
+    spikes = torch.cat(spikes)
+    assert count == int(spikes.sum()) > 0 and first == int(spikes.nonzero()[0, 0])
+    assert _png_size(tmp_path / "neuron-pulse.png") == (800, 600)
+    fig = lab.neuron_figure(current, *single_neuron.simulate_cuba(current, 0.8, 0.8, 1.0)[:2], 1.0, "t",
+                            synaptic=single_neuron.simulate_cuba(current, 0.8, 0.8, 1.0)[2])
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["input current I", "synaptic current (decays by alpha)"]
+    assert main(["neuron", "--model", "lif", "--alpha", "0.5", "--out", str(tmp_path)]) == 2
+    assert "--alpha is the synaptic decay of --model cuba" in capsys.readouterr().err

@@ -31,6 +31,7 @@ from torch import nn
 from spikevision import kernels
 from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
+from spikevision.cuba import CubaLIF
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
@@ -38,9 +39,10 @@ Tensor = torch.Tensor
 
 KINDS = ("mlp", "cnn")
 PADDINGS = ("valid", "same")
-# The neuron of every layer: "lif" (leaky: decays by beta each step) or "if" (integrate-and-fire: no leak,
-# beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included).
-NEURONS = ("lif", "if")
+# The neuron of every layer: "lif" (leaky: decays by beta each step), "if" (integrate-and-fire: no leak,
+# beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included) or "cuba"
+# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba).
+NEURONS = ("lif", "if", "cuba")
 CONV_SPEC_HELP = (
     "a conv spec is tokens joined by '-': <channels>C<kernel> (convolution, stride 1), BN (batch norm), "
     "MP<k> (max-pool k x k), AP<k> (average-pool k x k); it starts with a convolution, "
@@ -61,8 +63,9 @@ class ModelConfig:
         padding: "valid" (none) or "same" (k // 2, odd kernels) for every convolution.
         input_shape: one sample's shape (channels, height, width).
         num_classes: output neurons.
-        neuron: "lif" or "if" (no leak: beta is 1; see ``NEURONS``).
+        neuron: "lif", "if" (no leak: beta is 1) or "cuba" (current-based; see ``NEURONS``).
         beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``neuron.LIFParams``).
+        alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         dropout: probability of dropping a spike entering each fully-connected layer after the first.
     """
@@ -81,6 +84,7 @@ class ModelConfig:
     learn_threshold: str = "none"
     dropout: float = 0.0
     neuron: str = "lif"
+    alpha: float = 0.9
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -100,6 +104,7 @@ class ModelConfig:
         check_whole_number("num_classes", self.num_classes, 1)
         for name, ok, rule in (
             ("beta", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("alpha", lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("threshold", lambda v: 0 < v < math.inf, "> 0"),
             ("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
         ):
@@ -265,6 +270,8 @@ class _SpikingNet(nn.Module):
         if not isinstance(second.synapse, nn.Linear) or len(second.after):
             return None
         if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
+            return None
+        if not isinstance(first.lif, LIF):  # the fused pair is a LIF kernel; other neurons run unfused
             return None
         params = first.lif.params
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
@@ -432,7 +439,10 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
     return _Stage(name, before, linear, [], _lif(config, (width,)), tuple(in_shape), (width,))
 
 
-def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:
+def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF | CubaLIF:
+    if config.neuron == "cuba":
+        return CubaLIF(config.alpha, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
+                       learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, shape=shape)
     beta = 1.0 if config.neuron == "if" else config.beta
     return LIF(beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
                learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, shape=shape)

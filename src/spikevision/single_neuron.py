@@ -1,7 +1,8 @@
 """One LIF neuron driven by a chosen input current: section 5 of the lab handout, as data.
 
 ``input_current`` makes the step, pulse or random-spike current, ``simulate`` runs ``neuron.lif_sequence``
-on it (reset by subtraction, as snnTorch's ``Leaky``), and ``compared_betas`` / ``compared_thresholds``
+on it (reset by subtraction, as snnTorch's ``Leaky``) or, with ``alpha``, a current-based neuron
+(``simulate_cuba``: ``cuba.cuba_step``, snnTorch's ``Synaptic``), and ``compared_betas`` / ``compared_thresholds``
 choose the settings the comparison figure sets beside the given ones (``pictures.lab`` draws them).
 """
 
@@ -11,7 +12,7 @@ import math
 
 import torch
 
-from spikevision import neuron
+from spikevision import cuba, neuron
 from spikevision.catalog import NEURON_AMPLITUDE, NEURON_INPUTS, NEURON_RATE_PROBABILITY
 from spikevision.errors import InvalidValue
 
@@ -51,10 +52,27 @@ def input_current(kind: str, num_steps: int, amplitude: float, *, seed: int = 0)
     return current
 
 
-def simulate(current, beta: float, threshold: float):
-    """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``."""
+def simulate(current, beta: float, threshold: float, *, alpha: float | None = None):
+    """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``; with ``alpha``,
+    a current-based one (``simulate_cuba``)."""
+    if alpha is not None:
+        return simulate_cuba(current, alpha, beta, threshold)[:2]
     spk, mem, _ = neuron.lif_sequence(current[:, None], None, neuron.LIFParams(beta, threshold))  # (T, 1)
     return spk[:, 0], mem[:, 0]
+
+
+def simulate_cuba(current, alpha: float, beta: float, threshold: float):
+    """One current-based LIF neuron over ``current`` ``[T]``, step by step (``cuba.cuba_step``).
+
+    Returns:
+        ``(spk [T], mem [T], syn [T])``: spikes, membrane and the synaptic current that feeds it.
+    """
+    params, state, out = cuba.CubaParams(alpha, beta, threshold), None, []
+    for value in current[:, None].unbind(0):  # (1,) per step
+        spk, state = cuba.cuba_step(value, state, params)
+        out.append((spk, state.mem, state.syn))
+    spk, mem, syn = (torch.cat(column) for column in zip(*out))
+    return spk, mem, syn
 
 
 def compared_betas(beta: float) -> tuple[float, ...]:

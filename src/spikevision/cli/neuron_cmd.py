@@ -7,7 +7,8 @@ Writes two figures into ``--out``:
 - ``neuron-<input>-beta-threshold.png``: the same input through a faster and a slower leak (beta) and a
   lower and a higher threshold, side by side.
 
-The neuron is ``neuron.lif_sequence`` with reset by subtraction, as in snnTorch's ``Leaky``.
+The neuron is ``neuron.lif_sequence`` with reset by subtraction, as in snnTorch's ``Leaky`` (``--model cuba``:
+``cuba.cuba_step``, snnTorch's ``Synaptic``, with its synaptic current drawn over the input).
 """
 
 from __future__ import annotations
@@ -36,9 +37,14 @@ def register(subparsers) -> None:
                    f"then 0; rate: random input spikes with probability {RATE_PROBABILITY} per step (default step)")
     p.add_argument("--amplitude", type=float, default=None,
                    help="input current (per input spike for rate); default " +
-                   ", ".join(f"{k} {v:g}" for k, v in _AMPLITUDE.items()))
-    p.add_argument("--model", choices=("lif", "if"), default="lif",
-                   help="lif (leaky, decays by beta) or if (integrate-and-fire: no leak, beta 1) (default lif)")
+                   ", ".join(f"{k} {v:g}" for k, v in _AMPLITUDE.items()) + " (times 1 - alpha, at least 0.1, "
+                   "for --model cuba)")
+    p.add_argument("--model", choices=("lif", "if", "cuba"), default="lif",
+                   help="lif (leaky, decays by beta), if (integrate-and-fire: no leak, beta 1) or cuba "
+                   "(current-based: the input charges a synaptic current that decays by alpha and feeds the "
+                   "membrane) (default lif)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="--model cuba: the synaptic current's decay per step, in [0, 1] (default 0.9)")
     p.add_argument("--beta", type=float, default=None,
                    help="membrane decay per step, in [0, 1] (default 0.8; always 1 for --model if)")
     p.add_argument("--threshold", type=float, default=1.0, help="firing threshold, > 0 (default 1)")
@@ -55,11 +61,19 @@ def _check(args: argparse.Namespace) -> float:
     args.beta = 1.0 if args.model == "if" else (0.8 if args.beta is None else args.beta)
     if not 0 <= args.beta <= 1:
         raise InvalidValue(f"--beta must be in [0, 1]; got {args.beta:g}")
+    if args.model != "cuba" and args.alpha is not None:
+        raise InvalidValue(f"--alpha is the synaptic decay of --model cuba; leave it out for --model {args.model}")
+    args.alpha = (0.9 if args.alpha is None else args.alpha) if args.model == "cuba" else None
+    if args.alpha is not None and not 0 <= args.alpha <= 1:
+        raise InvalidValue(f"--alpha must be in [0, 1]; got {args.alpha:g}")
     if not 0 < args.threshold < math.inf:
         raise InvalidValue(f"--threshold must be a positive number; got {args.threshold:g}")
     if args.num_steps < 1:
         raise InvalidValue(f"--num-steps must be >= 1; got {args.num_steps}")
     amplitude = _AMPLITUDE[args.input] if args.amplitude is None else args.amplitude
+    if args.amplitude is None and args.alpha is not None:
+        # The synaptic current sums the input over about 1 / (1 - alpha) steps: the same drive as the LIF's.
+        amplitude *= max(0.1, 1 - args.alpha)
     if not math.isfinite(amplitude):
         raise InvalidValue(f"--amplitude must be a finite number; got {amplitude:g}")
     return amplitude
@@ -71,22 +85,28 @@ def run(args: argparse.Namespace) -> int:
 
     amplitude = _check(args)
     current = sn.input_current(args.input, args.num_steps, amplitude, seed=args.seed)
-    spk, mem = sn.simulate(current, args.beta, args.threshold)
+    syn = None
+    if args.alpha is None:
+        spk, mem = sn.simulate(current, args.beta, args.threshold)
+    else:
+        spk, mem, syn = sn.simulate_cuba(current, args.alpha, args.beta, args.threshold)
     what = sn.describe(args.input, amplitude, args.num_steps)
     count = int(spk.sum())
     first = int(spk.nonzero()[0, 0]) if count else None
-    title = f"{args.model.upper()} neuron, beta {args.beta:g}, threshold {args.threshold:g}: {what}; {sn.spikes_text(count)}"
+    settings = ("" if args.alpha is None else f"alpha {args.alpha:g}, ") + f"beta {args.beta:g}, threshold {args.threshold:g}"
+    title = f"{args.model.upper()} neuron, {settings}: {what}; {sn.spikes_text(count)}"
     stem = args.out / f"neuron-{args.input}"
+    panels = "input current" + (" and synaptic current" if syn is not None else "")
     written = [
-        (plotting.save_figure(lab.neuron_figure(current, spk, mem, args.threshold, title), f"{stem}.png"),
-         "input current, membrane with threshold, output spikes"),
-        (plotting.save_figure(lab.neuron_comparison_figure(current, args.beta, args.threshold, what),
+        (plotting.save_figure(lab.neuron_figure(current, spk, mem, args.threshold, title, synaptic=syn), f"{stem}.png"),
+         f"{panels}, membrane with threshold, output spikes"),
+        (plotting.save_figure(lab.neuron_comparison_figure(current, args.beta, args.threshold, what, alpha=args.alpha),
                               f"{stem}-beta-threshold.png"),
          "betas " + ", ".join(f"{b:g}" for b in sn.compared_betas(args.beta)) + " and thresholds "
          + ", ".join(f"{t:g}" for t in sn.compared_thresholds(args.threshold)) + " side by side"),
     ]
     when = f"first at step {first}" if first is not None else "none: the membrane never crossed the threshold"
-    print(f"{args.model.upper()} neuron, {what}, beta {args.beta:g}, threshold {args.threshold:g}, {args.num_steps} steps: "
+    print(f"{args.model.upper()} neuron, {what}, {settings}, {args.num_steps} steps: "
           f"{sn.spikes_text(count)}, {when}")
     for path, content in written:
         print(f"  {path}  ({content})")

@@ -63,7 +63,7 @@ def snntorch_outputs(net: nn.Module, images: Tensor, steps: int, batch: int = 20
     """Predictions and output spikes of a network snnTorch imported, the image fed at every step."""
     import snntorch as snn
 
-    leaky = [m for m in net.modules() if isinstance(m, snn.Leaky)]
+    leaky = [m for m in net.modules() if isinstance(m, (snn.Leaky, snn.Synaptic))]  # LIF and CubaLIF nodes
     preds, spikes = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch):

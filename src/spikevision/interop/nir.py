@@ -37,6 +37,7 @@ from spikevision import __version__, metrics
 from spikevision import surrogate as surrogates
 from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
+from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neuron import RESETS
@@ -112,6 +113,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
     convs = [s for s in stages if isinstance(s["synapse"], nir.Conv2d)]
     fcs = [s for s in stages if not isinstance(s["synapse"], nir.Conv2d)]
     lifs = [_lif_values(s["name"], s["lif"], dt) for s in stages]
+    neuron, alpha = _neuron_kind(stages, dt)
     config = ModelConfig(
         kind="cnn" if convs else "mlp",
         hidden=tuple(int(s["synapse"].weight.shape[0]) for s in fcs[:-1]),
@@ -121,6 +123,8 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
         num_classes=int(fcs[-1]["synapse"].weight.shape[0]),
         reset=_one_reset(stages),
         surrogate=_surrogate(graph),
+        neuron=neuron,
+        alpha=alpha,
         **_coefficient_config("beta", [beta for beta, _, _ in lifs], ModelConfig.beta),
         **_coefficient_config("threshold", [thr for _, thr, _ in lifs], ModelConfig.threshold),
     )
@@ -182,7 +186,9 @@ def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
     return weight.to(dtype).cpu().numpy(), bias.to(dtype).cpu().numpy()
 
 
-def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF:
+def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF | nir.CubaLIF:
+    if isinstance(lif, CubaLIF):
+        return _cuba_node(lif, shape, dt)
     beta = _per_neuron(lif.beta, shape, clamp=True)
     thr = _per_neuron(lif.threshold, shape, clamp=False)
     with np.errstate(divide="ignore"):  # beta = 1 (no leak): tau = r = inf, read back as beta = 1
@@ -191,6 +197,19 @@ def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF:
     zeros = np.zeros(shape)
     return nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(),
                    metadata={RESET_KEY: lif.reset})
+
+
+def _cuba_node(lif: CubaLIF, shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
+    """A current-based layer as NIR's CubaLIF, as snnTorch exports its Synaptic (and imports it back):
+    ``tau_syn = dt / (1 - alpha)``, ``w_in = tau_syn / dt``, ``tau_mem = dt / (1 - beta)``, ``r = tau_mem / dt``."""
+    alpha = _per_neuron(lif.alpha, shape, clamp=True)
+    beta = _per_neuron(lif.beta, shape, clamp=True)
+    with np.errstate(divide="ignore"):  # alpha or beta = 1: an infinite time constant, read back as 1
+        tau_syn, tau_mem = dt / (1.0 - alpha), dt / (1.0 - beta)
+        w_in, r = 1.0 / (1.0 - alpha), 1.0 / (1.0 - beta)
+    zeros = np.zeros(shape)
+    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=zeros, v_threshold=_per_neuron(
+        lif.threshold, shape, clamp=False), v_reset=zeros.copy(), w_in=w_in, metadata={RESET_KEY: lif.reset})
 
 
 def _per_neuron(value, shape: tuple[int, ...], clamp: bool) -> np.ndarray:
@@ -239,7 +258,7 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             open_stage = {"name": name, "synapse": node, "pools": []}
         elif isinstance(node, nir.AvgPool2d) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
             open_stage["pools"].append((name, node))
-        elif isinstance(node, nir.LIF) and open_stage is not None:
+        elif isinstance(node, (nir.LIF, nir.CubaLIF)) and open_stage is not None:
             open_stage["lif"] = node
             stages.append(open_stage)
             open_stage = None
@@ -259,12 +278,35 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
     return shape, stages
 
 
-def _lif_values(name: str, node: nir.LIF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(beta, threshold, input scale)`` of a LIF node under forward Euler with step ``dt``."""
+def _neuron_kind(stages: list[dict], dt: float) -> tuple[str, float]:
+    """``("lif", default alpha)`` for LIF nodes, ``("cuba", alpha)`` for CubaLIF ones with one alpha for all."""
+    cuba = [isinstance(s["lif"], nir.CubaLIF) for s in stages]
+    if not any(cuba):
+        return "lif", ModelConfig.alpha
+    if not all(cuba):
+        raise InvalidValue("the graph mixes LIF and CubaLIF nodes; spikevision runs one neuron model per network")
+    alphas = set()
+    for stage in stages:
+        tau_syn = np.asarray(stage["lif"].tau_syn, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            alphas |= {float(f"{a:.12g}") for a in np.unique(1.0 - dt / tau_syn)}
+    if len(alphas) != 1 or not 0 <= next(iter(alphas)) <= 1:
+        raise InvalidValue(f"the CubaLIF nodes' tau_syn give alpha {sorted(alphas)[:4]} (dt {dt:g} s); spikevision "
+                           "runs one synaptic decay in [0, 1] for the whole network")
+    return "cuba", alphas.pop()
+
+
+def _lif_values(name: str, node: nir.LIF | nir.CubaLIF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(beta, threshold, input scale)`` of a LIF (or CubaLIF) node under forward Euler with step ``dt``."""
     for field in ("v_leak", "v_reset"):
         if not np.all(np.asarray(getattr(node, field)) == 0):
             raise InvalidValue(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
-    tau, r = np.asarray(node.tau, dtype=np.float64), np.asarray(node.r, dtype=np.float64)
+    tau = np.asarray(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau, dtype=np.float64)
+    r = np.asarray(node.r, dtype=np.float64)
+    if isinstance(node, nir.CubaLIF):  # the synaptic input scale w_in dt / tau_syn folds into r like r dt / tau
+        tau_syn, w_in = np.asarray(node.tau_syn, dtype=np.float64), np.asarray(node.w_in, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = r * np.where(np.isinf(tau_syn) & np.isinf(w_in), 1.0, w_in * dt / tau_syn)
     if np.any(tau < dt):
         raise InvalidValue(f"LIF node {name!r} has tau {tau.min():g} s shorter than the step dt = {dt:g} s; "
                            "pass the dt the graph was made for (from_nir(graph, dt=...))")

@@ -596,6 +596,24 @@ def current_membrane_spikes(
     return CurrentMembraneSpikesArtists(cur_line, mem_line, thr, points)
 
 
+def synaptic_current(ax: Axes, syn: Any):
+    """A current-based neuron's synaptic current ``[T]`` over the input current on ``ax``, both in the legend.
+
+    Returns:
+        The line drawn.
+    """
+    syn = as_array(syn, "synaptic_current: syn", 1, "1-D [T]")
+    lines = ax.get_lines()
+    if lines:
+        lines[0].set_label("input current I")
+    (line,) = ax.plot(np.arange(syn.shape[0]), syn, color=STYLE["membrane_color"], linestyle=":", linewidth=1.5,
+                      label="synaptic current (decays by alpha)")
+    ax.relim()
+    ax.autoscale_view()
+    _legend(ax)
+    return line
+
+
 # --------------------------------------------------------------------------- outputs and training
 
 

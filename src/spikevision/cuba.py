@@ -1,0 +1,231 @@
+"""Current-based LIF neurons (CubaLIF): a synaptic current that decays into a leaky membrane.
+
+Dynamics, the same as snnTorch 1.0.0's ``snn.Synaptic`` (``reset_delay=True``) and NIR's ``CubaLIF`` in
+discrete time, for each neuron::
+
+    syn_t = alpha * syn_{t-1} + I_t
+    mem_t = beta * mem_{t-1} + syn_t - S_{t-1} * threshold     reset="subtract"
+    mem_t = beta * (1 - S_{t-1}) * mem_{t-1} + syn_t           reset="zero"
+    mem_t = beta * mem_{t-1} + syn_t                           reset="none"
+    S_t   = H(mem_t - threshold)                               H: Heaviside forward, surrogate backward
+
+The synaptic current is never reset. "subtract" and "none" are snnTorch's ``Synaptic`` to the bit. "zero"
+zeroes the old membrane, as our LIF does and as NIR's reset to ``v_reset`` right after a spike means (the
+spikes of snnTorch's ``Synaptic(reset_delay=False)``, which its NIR importer builds); snnTorch's
+``Synaptic(reset_mechanism="zero")`` with its default ``reset_delay=True`` zeroes the new membrane instead,
+input included (``tests/test_cuba.py`` pins both). ``S_{t-1}`` is recomputed from ``mem_{t-1}`` and detached, as in
+``neuron``. An input spike thus raises the membrane over several steps (a smoothed, delayed response)
+instead of in one jump: the model of a synapse with its own time constant.
+
+``cuba_sequence`` is the time loop, behind one dispatch like ``neuron.lif_sequence``: the plain torch loop
+(``"reference"``) or the fused numba kernel (``"numba"``, ``kernels.cuba``), which equals it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Union
+
+import torch
+from torch import nn
+
+from spikevision import surrogate as surrogates
+from spikevision.errors import InvalidType, InvalidValue
+from spikevision.neuron import (HALF, LEARN_MODES, RESETS, _broadcasts_to, _check_coefficient, _check_current,
+                                state_dtype)
+
+Tensor = torch.Tensor
+Number = Union[float, int]
+
+
+@dataclass(frozen=True, eq=False)
+class CubaParams:
+    """Parameters of a layer of current-based LIF neurons.
+
+    Args:
+        alpha: synaptic current decay per step, in [0, 1] (a number, or a tensor clamped to [0, 1]).
+        beta: membrane decay per step, in [0, 1], the same way.
+        threshold: firing threshold; a positive number or a tensor.
+        reset: "subtract", "zero" or "none" (see the module docstring).
+        surrogate: a name from ``surrogate.NAMES`` or a ``surrogate.Surrogate``.
+    """
+
+    alpha: Number | Tensor = 0.9
+    beta: Number | Tensor = 0.8
+    threshold: Number | Tensor = 1.0
+    reset: str = "subtract"
+    surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
+
+    def __post_init__(self) -> None:
+        _check_coefficient("alpha", self.alpha, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        if self.reset not in RESETS:
+            raise InvalidValue(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
+        object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
+
+
+class CubaState(NamedTuple):
+    """State of a layer of current-based LIF neurons: synaptic current ``syn`` and membrane ``mem``, ``[B, ...]``."""
+
+    syn: Tensor
+    mem: Tensor
+
+
+def initial_state(like: Tensor) -> CubaState:
+    """Rest (zero current and membrane) for one step's input ``like`` ``[B, ...]``."""
+    zeros = torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
+    return CubaState(zeros, zeros.clone())
+
+
+def cuba_step(current: Tensor, state: CubaState | None, params: CubaParams) -> tuple[Tensor, CubaState]:
+    """Advance current-based LIF neurons by one step: ``(spk [B, ...], CubaState)`` (see the module docstring)."""
+    _check_current(current, "current", min_dim=0)
+    state = _check_state(state, current)
+    alpha, beta, threshold = _coefficients(params, current)
+    reset = (state.mem - threshold > 0).to(state.mem.dtype)
+    spk, syn, mem = _advance(current, state, reset, alpha, beta, threshold, params)
+    return spk, CubaState(syn, mem)
+
+
+def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, *, backend: str = "auto",
+                  need_mem: bool = True) -> tuple[Tensor, Tensor | None, CubaState]:
+    """Run current-based LIF neurons over a sequence: the one time loop, behind one dispatch point.
+
+    Args:
+        current: input currents ``[T, B, ...]`` (a stride-0 expansion of one current is read once by the kernel).
+        state: the state before the first step, or None for rest.
+        params: the layer's ``CubaParams``.
+        backend: "auto" (the fastest exact one here), "reference" or "numba".
+        need_mem: return the membranes over time (else None in their place).
+    Returns:
+        ``(spk [T, B, ...], mem [T, B, ...] or None, final CubaState)``.
+    """
+    _check_current(current, "current", min_dim=1)
+    if current.shape[0] == 0:
+        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
+    state = _check_state(state, current[0])
+    if current.dtype in HALF:  # as neuron.lif_sequence: integrated in float32, spikes back in the input's dtype
+        spk, mem, state = cuba_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
+        return spk.to(current.dtype), mem, state
+    if backend == "auto":
+        from spikevision.kernels import cuba as fused
+
+        backend = "numba" if fused.applies(current, params) else "reference"
+    if backend not in BACKENDS:
+        raise InvalidValue(f"unknown CubaLIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+    return BACKENDS[backend](current, state, params, need_mem)
+
+
+def _reference_sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
+    """The reference loop: plain torch, one step at a time; the kernel must equal it."""
+    alpha, beta, threshold = _coefficients(params, current[0])
+    reset = (state.mem - threshold > 0).to(state.mem.dtype)
+    spikes, mems = [], []
+    for cur in current.unbind(0):
+        spk, syn, mem = _advance(cur, state, reset, alpha, beta, threshold, params)
+        state = CubaState(syn, mem)
+        reset = spk.detach()
+        spikes.append(spk)
+        mems.append(mem)
+    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
+
+
+def _numba_sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
+    from spikevision.kernels import cuba as fused
+
+    alpha, beta, threshold = _coefficients(params, current[0])
+    spk, mem, syn_last, mem_last = fused.cpu_sequence(current, state.syn, state.mem, alpha, beta, threshold,
+                                                      params.reset, params.surrogate, need_mem)
+    return spk, mem, CubaState(syn_last, mem_last)
+
+
+BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _numba_sequence}
+
+
+def _advance(current: Tensor, state: CubaState, reset: Tensor, alpha, beta, threshold, params: CubaParams):
+    """One step, op for op as snnTorch's Synaptic (reset to zero: as our LIF): ``(spk, syn, mem)``."""
+    syn = alpha * state.syn + current
+    if params.reset == "subtract":
+        mem = (beta * state.mem + syn) - reset * threshold
+    elif params.reset == "zero":
+        mem = beta * ((1 - reset) * state.mem) + syn
+    else:
+        mem = beta * state.mem + syn
+    return params.surrogate(mem - threshold), syn, mem
+
+
+def _coefficients(params: CubaParams, like: Tensor):
+    """``alpha`` and ``beta`` (clamped to [0, 1] if tensors) and ``threshold``, checked against one step's input."""
+    values = []
+    for name in ("alpha", "beta", "threshold"):
+        value = getattr(params, name)
+        if isinstance(value, Tensor):
+            if not _broadcasts_to(value.shape, like.shape):
+                raise InvalidValue(f"{name} of shape {tuple(value.shape)} does not fit neurons of shape "
+                                   f"{tuple(like.shape[1:])}; give one value or one per neuron")
+            if name != "threshold":
+                value = value.clamp(0, 1)
+        values.append(value)
+    return tuple(values)
+
+
+def _check_state(state: CubaState | None, like: Tensor) -> CubaState:
+    if state is None:
+        return initial_state(like)
+    if not isinstance(state, CubaState):
+        raise InvalidType(f"state must be a CubaState or None, got {type(state).__name__}")
+    for name, value in zip(state._fields, state):
+        if value.shape != like.shape:
+            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
+                               f"{tuple(like.shape)}; pass state=None to start from rest")
+    return state
+
+
+class CubaLIF(nn.Module):
+    """A layer of current-based LIF neurons: holds alpha, beta and threshold (fixed or learnable), never the state.
+
+    Args:
+        alpha, beta, threshold, reset, surrogate: as in ``CubaParams``.
+        learn_beta, learn_threshold: "none", "layer" or "neuron" (as ``neuron.LIF``; alpha stays fixed).
+        shape: the neurons' shape without batch; needed for "neuron".
+    """
+
+    def __init__(self, alpha: float = 0.9, beta: float = 0.8, threshold: float = 1.0, *, reset: str = "subtract",
+                 surrogate: str | surrogates.Surrogate = surrogates.DEFAULT, learn_beta: str = "none",
+                 learn_threshold: str = "none", shape: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        CubaParams(alpha, beta, threshold, reset, surrogate)  # validates the numbers and names
+        self.reset, self.surrogate, self.alpha = reset, surrogates.get(surrogate), float(alpha)
+        self.shape = None if shape is None else tuple(int(n) for n in shape)
+        self.beta = self._coefficient("beta", beta, learn_beta)
+        self.threshold = self._coefficient("threshold", threshold, learn_threshold)
+
+    def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
+        if learn not in LEARN_MODES:
+            raise InvalidValue(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
+        if learn == "none":
+            return float(value)
+        if learn == "neuron" and self.shape is None:
+            raise InvalidValue(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to CubaLIF")
+        return nn.Parameter(torch.full(self.shape if learn == "neuron" else (), float(value)))
+
+    @property
+    def params(self) -> CubaParams:
+        return CubaParams(self.alpha, self.beta, self.threshold, self.reset, self.surrogate)
+
+    def forward(self, current: Tensor, state: CubaState | None = None, *, backend: str = "auto",
+                need_mem: bool = True):
+        """``cuba_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk, mem, CubaState)``."""
+        return cuba_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
+
+    def step(self, current: Tensor, state: CubaState | None = None) -> tuple[Tensor, CubaState]:
+        return cuba_step(current, state, self.params)
+
+    def extra_repr(self) -> str:
+        def show(value):
+            return f"{value:g}" if isinstance(value, float) else f"learnable{tuple(value.shape)}"
+
+        return (f"alpha={self.alpha:g}, beta={show(self.beta)}, threshold={show(self.threshold)}, "
+                f"reset={self.reset!r}, surrogate={self.surrogate.name!r}")

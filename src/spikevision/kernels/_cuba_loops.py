@@ -1,0 +1,147 @@
+"""The compiled loops of the current-based LIF (``spikevision.cuba``) on the CPU: forward, and backward by
+recomputing the forward. Laid out as ``_numba_loops`` (flat ``[T, M]`` arrays, chunks of neurons handed to
+threads, no fastmath, constants in the array's dtype), so spikes, currents and membranes are bit for bit
+the reference's. Reset codes: 0 subtract, 1 zero, 2 none.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from spikevision.kernels._numba_loops import _compile, _surrogate_row
+
+FORWARD_CHUNK = 1024
+BACKWARD_CHUNK = 256
+
+
+@_compile(inline="always")
+def _cuba_row(mode, s, m, x, r, a, b, th, one):
+    """One step in place: ``s``, ``m`` become ``syn_t``, ``mem_t``; ``r`` (``S_{t-1}``) becomes ``S_t``."""
+    zero = one - one
+    n = m.shape[0]
+    if mode == 0:
+        for j in range(n):
+            sv = a[j] * s[j] + x[j]
+            mv = (b[j] * m[j] + sv) - r[j] * th[j]
+            s[j], m[j] = sv, mv
+            r[j] = one if mv - th[j] > 0 else zero
+    elif mode == 1:
+        for j in range(n):
+            sv = a[j] * s[j] + x[j]
+            mv = b[j] * ((one - r[j]) * m[j]) + sv
+            s[j], m[j] = sv, mv
+            r[j] = one if mv - th[j] > 0 else zero
+    else:
+        for j in range(n):
+            sv = a[j] * s[j] + x[j]
+            mv = b[j] * m[j] + sv
+            s[j], m[j] = sv, mv
+            r[j] = one if mv - th[j] > 0 else zero
+
+
+@_compile(parallel=True)
+def forward(cur, cur_step, syn0, mem0, alpha, beta, thr, mode, one, spk, mem, store_mem, syn_last, mem_last):
+    """Spikes ``spk [T, M]``, membranes ``mem [T, M]`` if ``store_mem``, the last ``syn`` and ``mem`` ``[M]``.
+
+    ``cur`` is ``[T, M]``, or ``[1, M]`` with ``cur_step = 0`` for a constant current.
+    """
+    steps, size = spk.shape
+    zero = one - one
+    for chunk in numba.prange((size + FORWARD_CHUNK - 1) // FORWARD_CHUNK):
+        lo = chunk * FORWARD_CHUNK
+        hi = min(lo + FORWARD_CHUNK, size)
+        a, b, th = alpha[lo:hi], beta[lo:hi], thr[lo:hi]
+        s = syn0[lo:hi].copy()
+        m = mem0[lo:hi].copy()
+        r = np.empty(hi - lo, spk.dtype)
+        for j in range(hi - lo):
+            r[j] = one if m[j] - th[j] > 0 else zero
+        for t in range(steps):
+            _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
+            spk[t, lo:hi] = r
+            if store_mem:
+                mem[t, lo:hi] = m
+        syn_last[lo:hi] = s
+        mem_last[lo:hi] = m
+
+
+@_compile(parallel=True)
+def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, consts, code,
+             g_spk, has_g_spk, g_mem, has_g_mem, g_syn, has_g_syn, g_last, has_g_last,
+             d_cur, d_syn0, d_mem0, d_alpha, want_alpha, d_beta, want_beta, d_thr, want_thr):
+    """Surrogate gradient through time, recomputing the states. With ``G_t`` the gradient reaching ``mem_t``,
+    ``H_t`` the one reaching ``syn_t`` and ``k_t = 1 - S_{t-1}`` for reset to zero, else 1 (resets detached)::
+
+        G_t = g_mem_t + g_spk_t * g(mem_t - thr) + beta * k_{t+1} * G_{t+1}    (+ g_last at the last step)
+        H_t = G_t + alpha * H_{t+1}                                            (+ g_syn at the last step)
+        d_cur_t = H_t,  d_beta += G_t k_t mem_{t-1},  d_alpha += H_t syn_{t-1},
+        d_thr -= g_spk_t * g(mem_t - thr) + (G_t * S_{t-1} if subtract else 0)
+
+    ``d_syn0 = alpha H_0`` and ``d_mem0 = beta k_0 G_0``; per-element coefficient gradients in float64.
+    """
+    size = mem0.shape[0]
+    one, zero = consts[0], consts[1]
+    for chunk in numba.prange((size + BACKWARD_CHUNK - 1) // BACKWARD_CHUNK):
+        lo = chunk * BACKWARD_CHUNK
+        hi = min(lo + BACKWARD_CHUNK, size)
+        n = hi - lo
+        a, b, th = alpha[lo:hi], beta[lo:hi], thr[lo:hi]
+        syns = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
+        mems = np.empty((steps + 1, n), mem0.dtype)
+        syns[0] = syn0[lo:hi]
+        mems[0] = mem0[lo:hi]
+        s = syns[0].copy()
+        m = mems[0].copy()
+        r = np.empty(n, mem0.dtype)
+        for j in range(n):
+            r[j] = one if m[j] - th[j] > 0 else zero
+        for t in range(steps):
+            _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
+            syns[t + 1] = s
+            mems[t + 1] = m
+        carry_m = np.zeros(n, mem0.dtype)  # beta * k_{t+1} * G_{t+1}
+        carry_s = np.zeros(n, mem0.dtype)  # alpha * H_{t+1}
+        if has_g_last:
+            carry_m[:] = g_last[lo:hi]
+        if has_g_syn:
+            carry_s[:] = g_syn[lo:hi]
+        big = np.empty(n, mem0.dtype)
+        through = np.empty(n, mem0.dtype)
+        sum_cur, sum_alpha, sum_beta, sum_thr = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        for t in range(steps - 1, -1, -1):
+            big[:] = carry_m
+            if has_g_mem:
+                big += g_mem[t, lo:hi]
+            if has_g_spk:
+                _surrogate_row(code, consts, g_spk[t, lo:hi], mems[t + 1], th, through)
+                big += through
+                if want_thr:
+                    for j in range(n):
+                        sum_thr[j] -= through[j]
+            for j in range(n):
+                fired = mems[t, j] - th[j] > 0  # S_{t-1}
+                gm = zero if (mode == 1 and fired) else big[j]  # G_t k_t: what reaches mem_{t-1} and beta
+                h = big[j] + carry_s[j]
+                if mode == 0 and want_thr and fired:
+                    sum_thr[j] -= big[j]
+                if want_beta:
+                    sum_beta[j] += gm * mems[t, j]
+                if want_alpha:
+                    sum_alpha[j] += h * syns[t, j]
+                carry_m[j] = gm * b[j]
+                carry_s[j] = h * a[j]
+                if cur_step:
+                    d_cur[t, lo + j] = h
+                else:
+                    sum_cur[j] += h
+        d_mem0[lo:hi] = carry_m
+        d_syn0[lo:hi] = carry_s
+        if not cur_step:
+            d_cur[0, lo:hi] = sum_cur
+        if want_alpha:
+            d_alpha[lo:hi] = sum_alpha
+        if want_beta:
+            d_beta[lo:hi] = sum_beta
+        if want_thr:
+            d_thr[lo:hi] = sum_thr
