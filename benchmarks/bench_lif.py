@@ -6,6 +6,8 @@ Cases (each a training step: forward over T steps, loss, backward, Adam; or infe
   steps of the output membranes' cross-entropy (the ``seed`` preset);
 - ``handout-T25``: the same at T=25;
 - ``inference``: the trained-network pass over all 10,000 test images at T=200 (batches of 1000);
+- ``handout-cuba``: the handout's step with current-based neurons (``model.neuron=cuba``; snnTorch runs
+  ``snn.Synaptic``);
 - one case per other preset (``fc``, ``conv``, ... when the preset exists), at its own T and batch.
 
 snnTorch runs the tutorial's loop: for each step, every layer's current (the same torch modules as
@@ -59,12 +61,14 @@ def case_config(case: str):
         return resolve("seed", ["num_steps=25"]), "train"
     if case == "inference":
         return resolve("seed", []), "inference"
+    if case == "handout-cuba":  # the same step with current-based neurons (snnTorch's Synaptic)
+        return resolve("seed", ["model.neuron=cuba"]), "train"
     return resolve(case, []), "train"
 
 
 def all_cases() -> list[str]:
     others = [p for p in available_presets() if p in ("fc", "conv")]
-    return ["handout", "handout-T25", "inference", *others]
+    return ["handout", "handout-T25", "inference", "handout-cuba", *others]
 
 
 class SnnTorchNet(torch.nn.Module):
@@ -81,19 +85,25 @@ class SnnTorchNet(torch.nn.Module):
         if cfg.surrogate not in grads or cfg.learn_beta != "none" or cfg.learn_threshold != "none":
             raise ValueError(f"no snnTorch equivalent for surrogate {cfg.surrogate!r} / learnable coefficients")
         self.model = model
-        self.leaky = torch.nn.ModuleList(
-            snn.Leaky(beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
-                      spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
+        self.cuba = cfg.neuron == "cuba"
+        if self.cuba:
+            self.leaky = torch.nn.ModuleList(
+                snn.Synaptic(alpha=cfg.alpha, beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
+                             spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
+        else:
+            self.leaky = torch.nn.ModuleList(
+                snn.Leaky(beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
+                          spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
 
     def forward(self, x: torch.Tensor, num_steps: int):
-        mems = [leaky.init_leaky() for leaky in self.leaky]
+        states = [layer.init_synaptic() if self.cuba else (layer.init_leaky(),) for layer in self.leaky]
         spikes, membranes = [], []
         for _ in range(num_steps):
             inp = x
-            for i, (stage, leaky) in enumerate(zip(self.model.stages, self.leaky)):
-                inp, mems[i] = leaky(stage.current(inp), mems[i])
+            for i, (stage, layer) in enumerate(zip(self.model.stages, self.leaky)):
+                inp, *states[i] = layer(stage.current(inp), *states[i])
             spikes.append(inp)
-            membranes.append(mems[-1])
+            membranes.append(states[-1][-1])
         return torch.stack(spikes), torch.stack(membranes)
 
 
@@ -101,19 +111,23 @@ class SnnTorchNet(torch.nn.Module):
 def backend(impl: str):
     """spikevision as ``impl`` runs it: "reference", its plain torch loop; "unfused", the LIF kernels
     without the fused first pair (``kernels.lif_linear``); "spikevision", as dispatched."""
+    from spikevision.kernels import cuba as cuba_kernel
+
     if impl == "reference":
-        name, stand_in = "choose", lambda *args: "reference"
+        patches = [(kernels, "choose", lambda *args: "reference"), (cuba_kernel, "applies", lambda *args: False)]
     elif impl == "unfused":
-        name, stand_in = "lif_linear_supported", lambda *args: False
+        patches = [(kernels, "lif_linear_supported", lambda *args: False)]
     else:
         yield
         return
-    real = getattr(kernels, name)
-    setattr(kernels, name, stand_in)
+    real = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, stand_in in patches:
+        setattr(owner, name, stand_in)
     try:
         yield
     finally:
-        setattr(kernels, name, real)
+        for owner, name, value in real:
+            setattr(owner, name, value)
 
 
 def make_runner(impl: str, case: str, seed: int = 0):

@@ -273,13 +273,24 @@ def test_a_foreign_chain_is_read_with_its_decay_and_input_scale():
     assert torch.equal(model.stages[0].synapse.weight, torch.full((3, 6), 2.0))
 
 
+def test_a_foreign_cubalif_chain_is_read_with_both_decays_and_its_input_scale():
+    # tau_syn = 0.5 ms, tau_mem = 1 ms at dt = 0.1 ms: alpha 0.8, beta 0.9; r dt / tau_mem = 1 and
+    # w_in dt / tau_syn = 3 * 0.2: the input is scaled by 0.6, folded into the weights.
+    node = nir.CubaLIF(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 1e-3), r=np.full(3, 10.0), v_leak=np.zeros(3),
+                       v_threshold=np.ones(3), w_in=np.full(3, 3.0))
+    model = from_nir(_chain(_affine(6, 3), node))
+    assert (model.config.neuron, model.config.alpha) == ("cuba", 0.8) and math.isclose(model.config.beta, 0.9)
+    torch.testing.assert_close(model.stages[0].synapse.weight, torch.full((3, 6), 0.6))
+
+
 @pytest.mark.parametrize(("graph", "message"), [
     (lambda: _chain(_affine(4, 3), _lif(3, v_leak=np.full(3, 0.1))), "non-zero v_leak"),
     (lambda: _chain(_affine(4, 3), _lif(3, v_reset=np.full(3, -1.0))), "non-zero v_reset"),
     (lambda: _chain(_affine(4, 3), _lif(3, tau=np.full(3, 1e-5))), "shorter than the step"),
     (lambda: _chain(_affine(4, 3), _lif(3, r=np.array([10.0, 20.0, 10.0]))), "cannot fold"),
-    (lambda: _chain(_affine(4, 3), nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3),
-                                               v_leak=np.zeros(3), v_threshold=np.ones(3))), "CubaLIF"),
+    (lambda: _chain(_affine(4, 3), nir.CubaLIF(tau_syn=np.array([1e-3, 2e-3, 1e-3]), tau_mem=np.full(3, 1e-3),
+                                               r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                                               w_in=np.array([10.0, 20.0, 10.0]))), "one synaptic decay"),
     (lambda: _chain(_affine(4, 3)), "ending in a fully connected LIF layer"),
     (lambda: nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "a": _affine(4, 3), "b": _affine(4, 3),
                                  "lif": _lif(3), "output": nir.Output(np.array([3]))},
