@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple, Union
 
 import torch
-from torch import nn
 
 from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
-from spikevision.neuron import (HALF, LEARN_MODES, RESETS, _broadcasts_to, _check_coefficient, _check_current,
+from spikevision.neuron import (HALF, LIF, RESETS, _broadcasts_to, _check_coefficient, _check_current,
                                 state_dtype)
 
 Tensor = torch.Tensor
@@ -183,33 +182,24 @@ def _check_state(state: CubaState | None, like: Tensor) -> CubaState:
     return state
 
 
-class CubaLIF(nn.Module):
+class CubaLIF(LIF):
     """A layer of current-based LIF neurons: holds alpha, beta and threshold (fixed or learnable), never the state.
+
+    ``neuron.LIF`` with a synaptic current: the same beta, threshold and learning options (alpha stays fixed).
 
     Args:
         alpha, beta, threshold, reset, surrogate: as in ``CubaParams``.
-        learn_beta, learn_threshold: "none", "layer" or "neuron" (as ``neuron.LIF``; alpha stays fixed).
+        learn_beta, learn_threshold: "none", "layer" or "neuron" (as ``neuron.LIF``).
         shape: the neurons' shape without batch; needed for "neuron".
     """
 
     def __init__(self, alpha: float = 0.9, beta: float = 0.8, threshold: float = 1.0, *, reset: str = "subtract",
                  surrogate: str | surrogates.Surrogate = surrogates.DEFAULT, learn_beta: str = "none",
                  learn_threshold: str = "none", shape: tuple[int, ...] | None = None) -> None:
-        super().__init__()
-        CubaParams(alpha, beta, threshold, reset, surrogate)  # validates the numbers and names
-        self.reset, self.surrogate, self.alpha = reset, surrogates.get(surrogate), float(alpha)
-        self.shape = None if shape is None else tuple(int(n) for n in shape)
-        self.beta = self._coefficient("beta", beta, learn_beta)
-        self.threshold = self._coefficient("threshold", threshold, learn_threshold)
-
-    def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
-        if learn not in LEARN_MODES:
-            raise InvalidValue(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
-        if learn == "none":
-            return float(value)
-        if learn == "neuron" and self.shape is None:
-            raise InvalidValue(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to CubaLIF")
-        return nn.Parameter(torch.full(self.shape if learn == "neuron" else (), float(value)))
+        CubaParams(alpha, beta, threshold, reset, surrogate)  # validates alpha too
+        super().__init__(beta, threshold, reset=reset, surrogate=surrogate, learn_beta=learn_beta,
+                         learn_threshold=learn_threshold, shape=shape)
+        self.alpha = float(alpha)
 
     @property
     def params(self) -> CubaParams:
@@ -221,11 +211,8 @@ class CubaLIF(nn.Module):
         return cuba_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
 
     def step(self, current: Tensor, state: CubaState | None = None) -> tuple[Tensor, CubaState]:
+        """``cuba_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], CubaState)``."""
         return cuba_step(current, state, self.params)
 
     def extra_repr(self) -> str:
-        def show(value):
-            return f"{value:g}" if isinstance(value, float) else f"learnable{tuple(value.shape)}"
-
-        return (f"alpha={self.alpha:g}, beta={show(self.beta)}, threshold={show(self.threshold)}, "
-                f"reset={self.reset!r}, surrogate={self.surrogate.name!r}")
+        return f"alpha={self.alpha:g}, " + super().extra_repr()

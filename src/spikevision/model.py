@@ -271,7 +271,7 @@ class _SpikingNet(nn.Module):
             return None
         if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
             return None
-        if not isinstance(first.lif, LIF):  # the fused pair is a LIF kernel; other neurons run unfused
+        if type(first.lif) is not LIF:  # the fused pair is a LIF kernel; other neurons (CubaLIF) run unfused
             return None
         params = first.lif.params
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
