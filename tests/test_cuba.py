@@ -88,8 +88,11 @@ def test_step_by_step_equals_the_sequence():
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
-def test_the_numba_kernel_equals_the_reference_loop(reset, constant, learn):
-    steps, batch, n = 25, 3, 300  # 900 neurons: several of the backward loop's chunks of 256
+@pytest.mark.parametrize("engine", ["numba", "triton"])
+def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine):
+    """numba on the CPU; Triton on CUDA, or here on CPU tensors through its interpreter (conftest.py)."""
+    # 900 neurons: several of numba's backward chunks of 256 and of Triton's blocks of 256.
+    steps, batch, n = (25, 3, 300) if engine == "numba" else (8, 3, 300)
     generator = torch.Generator().manual_seed(1)
     if constant:
         source = (torch.rand(batch, n, generator=generator) * 0.6).requires_grad_()
@@ -100,17 +103,17 @@ def test_the_numba_kernel_equals_the_reference_loop(reset, constant, learn):
     beta = torch.full((n,), 0.8, requires_grad=True) if learn else 0.8
     thr = torch.tensor(1.0, requires_grad=True) if learn else 1.0
     params = cuba.CubaParams(alpha, beta, thr, reset, "atan")
-    assert fused.applies(current, params)
+    assert fused.choose(current, params) == "numba"  # auto on CPU tensors; Triton only when asked for
     syn0, mem0 = torch.rand(batch, n, generator=generator) * 0.3, torch.rand(batch, n, generator=generator) * 1.2
     results = {}
-    for backend in ("reference", "numba"):
+    for backend in ("reference", engine):
         state = cuba.CubaState(syn0.clone().requires_grad_(), mem0.clone().requires_grad_())
         spk, mem, last = cuba.cuba_sequence(current, state, params, backend=backend)
         weights = torch.linspace(-1, 1, n)
         loss = (spk * weights).sum() + 0.01 * (mem**2).sum() + 0.3 * last.syn.sum() + 0.2 * last.mem.sum()
         inputs = [source, state.syn, state.mem] + ([alpha, beta, thr] if learn else [])
         results[backend] = (spk, mem, last, torch.autograd.grad(loss, inputs))
-    (r_spk, r_mem, r_last, r_grads), (k_spk, k_mem, k_last, k_grads) = results["reference"], results["numba"]
+    (r_spk, r_mem, r_last, r_grads), (k_spk, k_mem, k_last, k_grads) = results["reference"], results[engine]
     assert torch.equal(r_spk, k_spk) and torch.equal(r_mem, k_mem)
     assert torch.equal(r_last.syn, k_last.syn) and torch.equal(r_last.mem, k_last.mem)
     assert r_spk.sum() > 0
@@ -145,6 +148,14 @@ def test_bad_parameters_and_states_are_refused_with_what_to_do():
         cuba.cuba_step(torch.zeros(1, 3), (torch.zeros(1, 3), torch.zeros(1, 3)), cuba.CubaParams())
     with pytest.raises(ValueError, match="unknown CubaLIF backend"):
         cuba.cuba_sequence(torch.zeros(2, 1, 3), None, cuba.CubaParams(), backend="gpu-please")
+    with pytest.raises(ValueError, match="does not cover this input"):
+        _refuse_unsupported()
+
+
+def _refuse_unsupported():
+    """An explicit kernel for an input it cannot run exactly: a float64 coefficient for float32 currents."""
+    params = cuba.CubaParams(0.9, torch.full((3,), 0.8, dtype=torch.float64), 1.0)
+    cuba.cuba_sequence(torch.zeros(2, 1, 3), None, params, backend="numba")
 
 
 def test_a_model_of_cuba_neurons_builds_records_and_learns():

@@ -18,7 +18,8 @@ input included (``tests/test_cuba.py`` pins both). ``S_{t-1}`` is recomputed fro
 instead of in one jump: the model of a synapse with its own time constant.
 
 ``cuba_sequence`` is the time loop, behind one dispatch like ``neuron.lif_sequence``: the plain torch loop
-(``"reference"``) or the fused numba kernel (``"numba"``, ``kernels.cuba``), which equals it.
+(``"reference"``) or the fused kernels of ``kernels.cuba`` (``"numba"`` on the CPU, ``"triton"`` on CUDA),
+which equal it.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, 
         current: input currents ``[T, B, ...]`` (a stride-0 expansion of one current is read once by the kernel).
         state: the state before the first step, or None for rest.
         params: the layer's ``CubaParams``.
-        backend: "auto" (the fastest exact one here), "reference" or "numba".
+        backend: "auto" (the fastest exact one here), "reference", "numba" or "triton" (CUDA tensors; CPU
+            tensors under ``TRITON_INTERPRET=1``).
         need_mem: return the membranes over time (else None in their place).
     Returns:
         ``(spk [T, B, ...], mem [T, B, ...] or None, final CubaState)``.
@@ -111,7 +113,7 @@ def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, 
     if backend == "auto":
         from spikevision.kernels import cuba as fused
 
-        backend = "numba" if fused.applies(current, params) else "reference"
+        backend = fused.choose(current, params)
     if backend not in BACKENDS:
         raise InvalidValue(f"unknown CubaLIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
     return BACKENDS[backend](current, state, params, need_mem)
@@ -131,16 +133,23 @@ def _reference_sequence(current: Tensor, state: CubaState, params: CubaParams, n
     return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
 
 
-def _numba_sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
-    from spikevision.kernels import cuba as fused
+def _kernel(name: str) -> Callable:
+    """The fused kernel ``name`` ("numba" or "triton", ``kernels.cuba``) as a backend."""
 
-    alpha, beta, threshold = _coefficients(params, current[0])
-    spk, mem, syn_last, mem_last = fused.cpu_sequence(current, state.syn, state.mem, alpha, beta, threshold,
+    def sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
+        from spikevision.kernels import cuba as fused
+
+        alpha, beta, threshold = _coefficients(params, current[0])
+        spk, mem, syn_last, mem_last = fused.sequence(name, current, state.syn, state.mem, alpha, beta, threshold,
                                                       params.reset, params.surrogate, need_mem)
-    return spk, mem, CubaState(syn_last, mem_last)
+        return spk, mem, CubaState(syn_last, mem_last)
+
+    return sequence
 
 
-BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _numba_sequence}
+# The implementations of cuba_sequence, each tested equal to the reference (tests/test_cuba.py).
+BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _kernel("numba"),
+                                 "triton": _kernel("triton")}
 
 
 def _advance(current: Tensor, state: CubaState, reset: Tensor, alpha, beta, threshold, params: CubaParams):
