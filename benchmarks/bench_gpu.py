@@ -62,9 +62,10 @@ def timed(runners: dict, device: torch.device, warmup: int, iters: int) -> dict:
     return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "peak_mib": peak or None}
 
 
-def handout_runners(device: torch.device, smoke: bool) -> dict:
-    """One training step of the lab's network for snnTorch and for spikevision, the same weights and data."""
-    config, _ = case_config("handout")
+def handout_runners(device: torch.device, smoke: bool, case: str = "handout") -> dict:
+    """One training step of the lab's network for snnTorch and for spikevision, the same weights and data
+    (``case`` "handout-cuba": with current-based neurons, snnTorch's Synaptic and our Triton CubaLIF kernel)."""
+    config, _ = case_config(case)
     cfg = config.train
     steps, batch = (8, 32) if smoke else (cfg.num_steps, cfg.batch_size)
     images = torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0)).to(device)
@@ -185,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
               "triton": triton_version, "date": time.strftime("%Y-%m-%d %H:%M"), "smoke": args.smoke,
               "cases": {"handout step (784-512-10, T=200, batch 512)": timed(handout_runners(device, args.smoke),
                                                                              device, warmup, iters),
+                        "handout step, current-based neurons (CubaLIF / Synaptic)":
+                            timed(handout_runners(device, args.smoke, "handout-cuba"), device, warmup, iters),
                         "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
                             timed(open_neuromorphic_runners(device, args.smoke), device, warmup, iters)}}
     with tempfile.TemporaryDirectory() as runs:
