@@ -180,3 +180,24 @@ def test_one_neuron_simulated_step_by_step_matches_the_layer():
     layer_spk, layer_mem, last = cuba.cuba_sequence(current[:, None], None, cuba.CubaParams(0.9, 0.8, 1.0))
     assert torch.equal(spk, layer_spk[:, 0]) and torch.equal(mem, layer_mem[:, 0])
     assert float(syn[-1]) == float(last.syn[0]) and spk.sum() > 0
+
+
+def test_inspect_records_the_output_layers_synaptic_current_and_draws_it(mnist_test):
+    from spikevision import inspection
+    from spikevision.inputs import TensorData
+    from spikevision.pictures import figures
+
+    cfg = config.resolve("quick", ["model.neuron=cuba", "model.alpha=0.7", "model.hidden=[48]", "train.num_steps=12"])
+    net = model.build_model(cfg.model, seed=3).eval()
+    test = TensorData.from_split(mnist_test, limit=8)
+    [ins] = inspection.inspect_samples(net, cfg.train, test, [5])
+    assert ins.syn.shape == (12, 10)
+    # The same current through the output layer itself: its final synaptic current is the recorded one.
+    current = net.stages[-1].current(ins.hidden[0][:, None].flatten(0, 1)).unflatten(0, (12, 1))
+    _, mem, last = net.stages[-1].lif(current)
+    assert torch.equal(last.syn[0], ins.syn[-1]) and torch.equal(mem[:, 0], ins.mem)
+    fig = figures.output_membranes(ins, test.classes, 1.0)
+    assert [ax.get_title().split(",")[0] for ax in fig.axes] == ["Output membranes", "Synaptic currents"]
+    lif_cfg = config.resolve("quick", ["model.hidden=[48]", "train.num_steps=12"])
+    [plain] = inspection.inspect_samples(model.build_model(lif_cfg.model, seed=3).eval(), lif_cfg.train, test, [5])
+    assert plain.syn is None and len(figures.output_membranes(plain, test.classes, 1.0).axes) == 1

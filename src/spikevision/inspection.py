@@ -23,6 +23,7 @@ import torch
 
 from spikevision import metrics, precision
 from spikevision.config import TrainConfig
+from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
 from spikevision.inputs import SAMPLE_STREAM, TensorData, model_input, stream_generator
@@ -45,6 +46,7 @@ class Inspection:
         hidden: ``[T, N_i]`` spikes of each hidden LIF layer (flattened; CNN feature maps too).
         hidden_names: the hidden layers' names ("fc1", "conv1", ...).
         spk, mem: ``[T, C]`` output spikes and membranes.
+        syn: ``[T, C]`` the output layer's synaptic current (current-based neurons), else None.
     """
 
     index: int
@@ -57,6 +59,7 @@ class Inspection:
     hidden_names: tuple[str, ...]
     spk: Tensor
     mem: Tensor
+    syn: Tensor | None = None
 
     @property
     def correct(self) -> bool:
@@ -152,6 +155,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
     x = sample_input(images, indices, cfg)
     out = run_model(model, x, cfg, record=True)
     predictions = metrics.predict(out.spk, out.mem, cfg.prediction).tolist()
+    syn = output_synaptic_current(model, x, out, cfg)  # (T, S, C) or None
     steps = out.spk.shape[0]
     names = tuple(stage.name for stage in model.stages[:-1])
     if cfg.encoding == "direct":
@@ -171,9 +175,33 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
             hidden_names=names,
             spk=out.spk[:, s],
             mem=out.mem[:, s],
+            syn=None if syn is None else syn[:, s],
         )
         for s, index in enumerate(indices)
     ]
+
+
+@torch.no_grad()
+def output_synaptic_current(model: torch.nn.Module, x: Tensor, out: ModelOutput, cfg: TrainConfig) -> Tensor | None:
+    """The output layer's synaptic current ``[T, S, C]`` of a current-based network (None for LIF neurons).
+
+    It is never reset, so it follows from the layer's input alone (``syn_t = alpha syn_{t-1} + I_t``, op for op
+    as ``cuba``): the previous layer's recorded spikes through the output synapses.
+    """
+    stage = model.stages[-1]
+    if not isinstance(stage.lif, CubaLIF):
+        return None
+    device = model_device(model)
+    if len(model.stages) == 1:
+        current = model._first_current(x.to(device), cfg.num_steps if cfg.encoding == "direct" else None)
+    else:
+        spikes = out.hidden[-1].to(device)
+        current = stage.current(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2])
+    syn, rows = torch.zeros_like(current[0]), []
+    for step in current.unbind(0):
+        syn = stage.lif.alpha * syn + step
+        rows.append(syn)
+    return torch.stack(rows).float().cpu()
 
 
 def output_threshold(model: torch.nn.Module) -> float | None:

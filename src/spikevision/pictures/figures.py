@@ -106,18 +106,31 @@ def output_membranes(ins, classes: Sequence[str], threshold: float | None):
         threshold: the output layer's threshold (None: not drawn).
 
     Returns:
-        The figure; each legend entry gives the neuron's class and spike count.
+        The figure; each legend entry gives the neuron's class and spike count. For current-based neurons
+        (``ins.syn``), a second panel below draws their synaptic currents, the state that feeds the membranes.
     """
     counts = ins.spike_counts.tolist()
     labels = [f"{name}: {n} spike{'s' if n != 1 else ''}" + (" (predicted)" if i == ins.prediction else "")
               for i, (name, n) in enumerate(zip(classes, counts))]
-    fig, ax = plotting.new_figure(figsize=(9, 4.5))
-    traces = plotting.membrane_traces(ax, ins.mem, threshold, labels,
-                                      title=f"Output membranes, test image {ins.index}: "
-                                      f"{_verdict(ins.label, ins.prediction, classes)}")
-    traces.lines[ins.prediction].set_linewidth(2.8)  # the predicted neuron stands out
-    traces.lines[ins.prediction].set_zorder(3)
-    ax.legend(fontsize=plotting.STYLE["legend_size"], frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if ins.syn is None:
+        fig, ax = plotting.new_figure(figsize=(9, 4.5))
+        panels = [(ax, ins.mem, threshold, "Output membranes")]
+    else:
+        fig, axes = plotting.new_figure(2, 1, figsize=(9, 7.5), sharex=True)
+        panels = [(axes[0], ins.mem, threshold, "Output membranes"), (axes[1], ins.syn, None, "Synaptic currents")]
+    for ax, values, line, name in panels:
+        traces = plotting.membrane_traces(ax, values, line, labels, title=f"{name}, test image {ins.index}: "
+                                          f"{_verdict(ins.label, ins.prediction, classes)}")
+        traces.lines[ins.prediction].set_linewidth(2.8)  # the predicted neuron stands out
+        traces.lines[ins.prediction].set_zorder(3)
+    panels[0][0].legend(fontsize=plotting.STYLE["legend_size"], frameon=False, loc="center left",
+                        bbox_to_anchor=(1.0, 0.5))
+    if ins.syn is not None:
+        panels[1][0].set_ylabel("Synaptic current (a.u.)")
+        legend = panels[1][0].get_legend()
+        if legend is not None:  # the membranes' legend names the neurons for both panels
+            legend.remove()
+        panels[0][0].set_xlabel("")
     return fig
 
 
