@@ -277,3 +277,57 @@ def test_bad_inputs_are_clear_errors():
         LIF(learn_beta="neuron")
     with pytest.raises(ValueError, match="learn_threshold must be one of none, layer, neuron"):
         LIF(learn_threshold="yes")
+
+
+# --------------------------------------------------------------------------- learnable time constants (PLIF)
+
+
+def test_a_learned_time_constant_stays_in_range_by_construction():
+    lif = LIF(0.9, 1.0, learn_tau="neuron", shape=(4,))
+    assert [name for name, _ in lif.named_parameters()] == ["beta_logit"]
+    torch.testing.assert_close(lif.beta, torch.full((4,), 0.9))
+    with torch.no_grad():
+        lif.beta_logit.copy_(torch.tensor([-1e4, -3.0, 3.0, 1e4]))  # far beyond any sensible step
+    beta = lif.beta.detach()
+    assert float(beta.min()) >= 0.0 and float(beta.max()) <= 1.0 and beta[0] == 0.0 and beta[3] == 1.0
+    assert "sigmoid(learnable(4,))" in repr(lif)
+
+
+def test_the_gradient_reaches_the_learned_logit_through_the_fused_kernel_as_through_the_reference():
+    grads = {}
+    for backend in ("numba", "reference"):
+        lif = LIF(0.8, 1.0, learn_tau="neuron", shape=(50,))
+        with torch.no_grad():
+            lif.beta_logit.add_(torch.linspace(-2, 2, 50))
+        current = torch.rand(20, 3, 50, generator=torch.Generator().manual_seed(0))
+        spk, mem, _ = lif(current, backend=backend)
+        (spk.sum() + (mem**2).sum() * 0.1).backward()
+        grads[backend] = (spk, lif.beta_logit.grad)
+    assert torch.equal(grads["numba"][0], grads["reference"][0])
+    torch.testing.assert_close(grads["numba"][1], grads["reference"][1], rtol=1e-5, atol=1e-5)
+    assert float(grads["reference"][1].abs().min()) > 0
+
+
+def test_learn_tau_is_refused_where_it_makes_no_sense():
+    from spikevision.model import ModelConfig
+
+    with pytest.raises(ValueError, match="learn_tau and learn_beta both learn the decay"):
+        ModelConfig(learn_tau="layer", learn_beta="layer")
+    with pytest.raises(ValueError, match="neuron 'if' has no leak .* so learn_tau must be none"):
+        ModelConfig(neuron="if", learn_tau="neuron")
+    with pytest.raises(ValueError, match="learn_tau must be one of none, layer, neuron"):
+        ModelConfig(learn_tau="sometimes")
+    with pytest.raises(ValueError, match="starts from beta in \\(0, 1\\)"):
+        LIF(1.0, 1.0, learn_tau="layer")
+
+
+def test_a_run_learns_its_time_constants_and_loads_them_back(tmp_path, mnist_root):
+    from spikevision import config, rundir, train
+
+    cfg = config.resolve("quick", ["model.learn_tau=neuron", "model.hidden=[32]", "train.num_steps=6",
+                                   "train.train_subset=512", "train.eval_batch_size=5000"])
+    train.fit(cfg, tmp_path / "run", data_root=mnist_root, progress=False)
+    _, model = rundir.load_run(tmp_path / "run")
+    beta = model.stages[0].lif.beta.detach()
+    assert beta.shape == (32,) and not torch.allclose(beta, torch.full((32,), 0.9))  # learned, per neuron
+    assert float(beta.min()) >= 0 and float(beta.max()) <= 1

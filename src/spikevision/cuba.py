@@ -198,16 +198,17 @@ class CubaLIF(LIF):
 
     Args:
         alpha, beta, threshold, reset, surrogate: as in ``CubaParams``.
-        learn_beta, learn_threshold: "none", "layer" or "neuron" (as ``neuron.LIF``).
+        learn_beta, learn_threshold, learn_tau: "none", "layer" or "neuron" (as ``neuron.LIF``).
         shape: the neurons' shape without batch; needed for "neuron".
     """
 
     def __init__(self, alpha: float = 0.9, beta: float = 0.8, threshold: float = 1.0, *, reset: str = "subtract",
                  surrogate: str | surrogates.Surrogate = surrogates.DEFAULT, learn_beta: str = "none",
-                 learn_threshold: str = "none", shape: tuple[int, ...] | None = None) -> None:
+                 learn_threshold: str = "none", learn_tau: str = "none",
+                 shape: tuple[int, ...] | None = None) -> None:
         CubaParams(alpha, beta, threshold, reset, surrogate)  # validates alpha too
         super().__init__(beta, threshold, reset=reset, surrogate=surrogate, learn_beta=learn_beta,
-                         learn_threshold=learn_threshold, shape=shape)
+                         learn_threshold=learn_threshold, learn_tau=learn_tau, shape=shape)
         self.alpha = float(alpha)
 
     @property

@@ -67,6 +67,8 @@ class ModelConfig:
         beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``neuron.LIFParams``).
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
+        learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF:
+            ``beta = sigmoid(w)``, ``w`` learned; ``neuron.LIF``); instead of learn_beta.
         dropout: probability of dropping a spike entering each fully-connected layer after the first.
     """
 
@@ -85,6 +87,7 @@ class ModelConfig:
     dropout: float = 0.0
     neuron: str = "lif"
     alpha: float = 0.9
+    learn_tau: str = "none"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -94,9 +97,14 @@ class ModelConfig:
         check_choice("learn_beta", self.learn_beta, LEARN_MODES)
         check_choice("learn_threshold", self.learn_threshold, LEARN_MODES)
         check_choice("neuron", self.neuron, NEURONS)
-        if self.neuron == "if" and self.learn_beta != "none":
-            raise InvalidValue("neuron 'if' has no leak (beta = 1), so learn_beta must be none; "
-                               "use neuron = lif to learn the decay")
+        check_choice("learn_tau", self.learn_tau, LEARN_MODES)
+        for key in ("learn_beta", "learn_tau"):
+            if self.neuron == "if" and getattr(self, key) != "none":
+                raise InvalidValue(f"neuron 'if' has no leak (beta = 1), so {key} must be none; "
+                                   "use neuron = lif to learn the decay")
+        if self.learn_tau != "none" and self.learn_beta != "none":
+            raise InvalidValue("learn_tau and learn_beta both learn the decay; choose one (learn_tau keeps it in "
+                               "range by construction)")
         object.__setattr__(self, "hidden", _positive_ints("hidden", self.hidden))
         object.__setattr__(self, "input_shape", _positive_ints("input_shape", self.input_shape))
         if len(self.input_shape) != 3:
@@ -442,10 +450,12 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
 def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF | CubaLIF:
     if config.neuron == "cuba":
         return CubaLIF(config.alpha, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
-                       learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, shape=shape)
+                       learn_beta=config.learn_beta, learn_threshold=config.learn_threshold,
+                       learn_tau=config.learn_tau, shape=shape)
     beta = 1.0 if config.neuron == "if" else config.beta
     return LIF(beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
-               learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, shape=shape)
+               learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, learn_tau=config.learn_tau,
+               shape=shape)
 
 
 def _over_time(layer, seq: Tensor) -> Tensor:

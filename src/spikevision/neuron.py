@@ -270,6 +270,10 @@ class LIF(nn.Module):
         surrogate: a name from ``surrogate.NAMES`` or a ``surrogate.Surrogate``.
         learn_beta: "none" (a fixed number), "layer" (one learnable value) or "neuron" (one per neuron).
         learn_threshold: the same choices for the threshold.
+        learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF, Fang
+            et al. 2021): the parameter ``beta_logit`` is learned and ``beta = sigmoid(beta_logit)`` always lies
+            in [0, 1], so no step of the optimiser can leave the valid range (``learn_beta`` clamps instead,
+            which stops the gradient at the ends). ``beta`` must then lie in (0, 1).
         shape: the neurons' shape without batch, e.g. ``(512,)`` or ``(12, 12, 12)``; needed for "neuron".
     """
 
@@ -282,6 +286,7 @@ class LIF(nn.Module):
         surrogate: str | surrogates.Surrogate = surrogates.DEFAULT,
         learn_beta: str = "none",
         learn_threshold: str = "none",
+        learn_tau: str = "none",
         shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
@@ -289,10 +294,25 @@ class LIF(nn.Module):
         self.reset = reset
         self.surrogate = surrogates.get(surrogate)
         self.shape = None if shape is None else tuple(int(n) for n in shape)
-        self.beta = self._coefficient("beta", beta, learn_beta)
+        if learn_tau != "none":
+            if learn_beta != "none":
+                raise InvalidValue("learn_tau and learn_beta both learn the decay; choose one (learn_tau keeps it "
+                                   "in range by construction)")
+            if not 0 < beta < 1:
+                raise InvalidValue(f"learn_tau learns beta = sigmoid(w), which starts from beta in (0, 1); got {beta}")
+            self.beta_logit = self._coefficient("tau", math.log(beta / (1 - beta)), learn_tau)
+        else:
+            self.beta = self._coefficient("beta", beta, learn_beta)
         self.threshold = self._coefficient("threshold", threshold, learn_threshold)
 
+    def __getattr__(self, name: str):
+        # With learn_tau, ``beta`` is the sigmoid of the learned logit, computed when read (gradients flow).
+        if name == "beta" and "beta_logit" in self._parameters:
+            return torch.sigmoid(self._parameters["beta_logit"])
+        return super().__getattr__(name)
+
     def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
+        """``value`` fixed, or as a learnable parameter of one value ("layer") or one per neuron ("neuron")."""
         if learn not in LEARN_MODES:
             raise InvalidValue(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
         if learn == "none":
@@ -321,5 +341,6 @@ class LIF(nn.Module):
         def show(value):
             return f"{value:g}" if isinstance(value, float) else f"learnable{tuple(value.shape)}"
 
-        return (f"beta={show(self.beta)}, threshold={show(self.threshold)}, reset={self.reset!r}, "
+        beta = f"sigmoid({show(self.beta_logit)})" if "beta_logit" in self._parameters else show(self.beta)
+        return (f"beta={beta}, threshold={show(self.threshold)}, reset={self.reset!r}, "
                 f"surrogate={self.surrogate.name!r}")
