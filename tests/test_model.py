@@ -397,5 +397,5 @@ def test_an_if_network_integrates_without_leak():
 def test_an_if_neuron_refuses_a_learnable_leak():
     with pytest.raises(ValueError, match="neuron 'if' has no leak \\(beta = 1\\), so learn_beta must be none"):
         ModelConfig(neuron="if", learn_beta="layer")
-    with pytest.raises(ValueError, match="neuron must be one of lif, if, cuba; got 'izhikevich'"):
+    with pytest.raises(ValueError, match="neuron must be one of lif, if, cuba, alif; got 'izhikevich'"):
         ModelConfig(neuron="izhikevich")

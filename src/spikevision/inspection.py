@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import torch
 
 from spikevision import metrics, precision
 from spikevision.config import TrainConfig
+from spikevision import alif
+from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
@@ -47,6 +50,7 @@ class Inspection:
         hidden_names: the hidden layers' names ("fc1", "conv1", ...).
         spk, mem: ``[T, C]`` output spikes and membranes.
         syn: ``[T, C]`` the output layer's synaptic current (current-based neurons), else None.
+        thr: ``[T, C]`` the output layer's threshold at each step (adaptive-threshold neurons), else None.
     """
 
     index: int
@@ -60,6 +64,7 @@ class Inspection:
     spk: Tensor
     mem: Tensor
     syn: Tensor | None = None
+    thr: Tensor | None = None
 
     @property
     def correct(self) -> bool:
@@ -156,6 +161,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
     out = run_model(model, x, cfg, record=True)
     predictions = metrics.predict(out.spk, out.mem, cfg.prediction).tolist()
     syn = output_synaptic_current(model, x, out, cfg)  # (T, S, C) or None
+    thr = output_adaptive_threshold(model, out)  # (T, S, C) or None
     steps = out.spk.shape[0]
     names = tuple(stage.name for stage in model.stages[:-1])
     if cfg.encoding == "direct":
@@ -176,9 +182,25 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
             spk=out.spk[:, s],
             mem=out.mem[:, s],
             syn=None if syn is None else syn[:, s],
+            thr=None if thr is None else thr[:, s],
         )
         for s, index in enumerate(indices)
     ]
+
+
+@torch.no_grad()
+def output_adaptive_threshold(model: torch.nn.Module, out: ModelOutput) -> Tensor | None:
+    """The output layer's threshold at each step ``[T, S, C]`` for adaptive-threshold neurons (None otherwise).
+
+    It follows from the layer's own spikes alone (``alif.threshold_trace``), so nothing more is recorded.
+    """
+    lif = model.stages[-1].lif
+    if not isinstance(lif, ALIF):
+        return None
+    params = lif.params
+    if isinstance(params.threshold, Tensor):
+        params = dataclasses.replace(params, threshold=params.threshold.detach().float().cpu())
+    return alif.threshold_trace(out.spk, params)
 
 
 @torch.no_grad()

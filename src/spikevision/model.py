@@ -31,6 +31,7 @@ from torch import nn
 from spikevision import kernels
 from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
+from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
@@ -41,8 +42,9 @@ KINDS = ("mlp", "cnn")
 PADDINGS = ("valid", "same")
 # The neuron of every layer: "lif" (leaky: decays by beta each step), "if" (integrate-and-fire: no leak,
 # beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included) or "cuba"
-# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba).
-NEURONS = ("lif", "if", "cuba")
+# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba) or
+# "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay; spikevision.alif).
+NEURONS = ("lif", "if", "cuba", "alif")
 CONV_SPEC_HELP = (
     "a conv spec is tokens joined by '-': <channels>C<kernel> (convolution, stride 1), BN (batch norm), "
     "MP<k> (max-pool k x k), AP<k> (average-pool k x k); it starts with a convolution, "
@@ -63,9 +65,12 @@ class ModelConfig:
         padding: "valid" (none) or "same" (k // 2, odd kernels) for every convolution.
         input_shape: one sample's shape (channels, height, width).
         num_classes: output neurons.
-        neuron: "lif", "if" (no leak: beta is 1) or "cuba" (current-based; see ``NEURONS``).
+        neuron: "lif", "if" (no leak: beta is 1), "cuba" (current-based) or "alif" (adaptive threshold;
+            see ``NEURONS``).
         beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``neuron.LIFParams``).
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
+        adapt_decay, adapt_step: for neuron "alif", the threshold's decay back per step, in [0, 1], and its
+            rise per spike, >= 0 (``alif.ALIFParams``).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF:
             ``beta = sigmoid(w)``, ``w`` learned; ``neuron.LIF``); instead of learn_beta.
@@ -88,6 +93,8 @@ class ModelConfig:
     neuron: str = "lif"
     alpha: float = 0.9
     learn_tau: str = "none"
+    adapt_decay: float = 0.95
+    adapt_step: float = 0.2
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -113,6 +120,8 @@ class ModelConfig:
         for name, ok, rule in (
             ("beta", lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("alpha", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("adapt_decay", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("adapt_step", lambda v: 0 <= v < math.inf, ">= 0"),
             ("threshold", lambda v: 0 < v < math.inf, "> 0"),
             ("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
         ):
@@ -279,7 +288,7 @@ class _SpikingNet(nn.Module):
             return None
         if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
             return None
-        if type(first.lif) is not LIF:  # the fused pair is a LIF kernel; other neurons (CubaLIF) run unfused
+        if type(first.lif) is not LIF:  # the fused pair is a LIF kernel; other neurons (CubaLIF, ALIF) run unfused
             return None
         params = first.lif.params
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
@@ -447,7 +456,11 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
     return _Stage(name, before, linear, [], _lif(config, (width,)), tuple(in_shape), (width,))
 
 
-def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF | CubaLIF:
+def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:
+    if config.neuron == "alif":
+        return ALIF(config.beta, config.threshold, adapt_decay=config.adapt_decay, adapt_step=config.adapt_step,
+                    reset=config.reset, surrogate=config.surrogate, learn_beta=config.learn_beta,
+                    learn_threshold=config.learn_threshold, learn_tau=config.learn_tau, shape=shape)
     if config.neuron == "cuba":
         return CubaLIF(config.alpha, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
                        learn_beta=config.learn_beta, learn_threshold=config.learn_threshold,

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from spikevision import cuba, neuron
+from spikevision import alif, cuba, neuron
 from spikevision.catalog import NEURON_AMPLITUDE, NEURON_INPUTS, NEURON_RATE_PROBABILITY
 from spikevision.errors import InvalidValue
 
@@ -52,13 +52,18 @@ def input_current(kind: str, num_steps: int, amplitude: float, *, seed: int = 0)
     return current
 
 
-def simulate(current, beta: float, threshold: float, *, alpha: float | None = None):
-    """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``; with ``alpha``,
-    a current-based one (``simulate_cuba``)."""
-    if alpha is not None:
-        return simulate_cuba(current, alpha, beta, threshold)[:2]
+def simulate(current, beta: float, threshold: float):
+    """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``."""
     spk, mem, _ = neuron.lif_sequence(current[:, None], None, neuron.LIFParams(beta, threshold))  # (T, 1)
     return spk[:, 0], mem[:, 0]
+
+
+def simulate_alif(current, beta: float, threshold: float, adapt_decay: float, adapt_step: float):
+    """One adaptive-threshold LIF neuron over ``current`` ``[T]``: ``(spk [T], mem [T], thr [T])``, its
+    threshold at each step beside the membrane (``alif.alif_sequence``)."""
+    params = alif.ALIFParams(beta, threshold, adapt_decay, adapt_step)
+    spk, mem, _ = alif.alif_sequence(current[:, None], None, params)  # (T, 1)
+    return spk[:, 0], mem[:, 0], alif.threshold_trace(spk, params)[:, 0]
 
 
 def simulate_cuba(current, alpha: float, beta: float, threshold: float):

@@ -39,12 +39,16 @@ def register(subparsers) -> None:
                    help="input current (per input spike for rate); default " +
                    ", ".join(f"{k} {v:g}" for k, v in _AMPLITUDE.items()) + " (times 1 - alpha, at least 0.1, "
                    "for --model cuba)")
-    p.add_argument("--model", choices=("lif", "if", "cuba"), default="lif",
-                   help="lif (leaky, decays by beta), if (integrate-and-fire: no leak, beta 1) or cuba "
+    p.add_argument("--model", choices=("lif", "if", "cuba", "alif"), default="lif",
+                   help="lif (leaky, decays by beta), if (integrate-and-fire: no leak, beta 1), cuba "
                    "(current-based: the input charges a synaptic current that decays by alpha and feeds the "
-                   "membrane) (default lif)")
+                   "membrane) or alif (adaptive threshold: each spike raises it, it decays back) (default lif)")
     p.add_argument("--alpha", type=float, default=None,
                    help="--model cuba: the synaptic current's decay per step, in [0, 1] (default 0.9)")
+    p.add_argument("--adapt-decay", type=float, default=None,
+                   help="--model alif: the threshold's decay back per step, in [0, 1] (default 0.95)")
+    p.add_argument("--adapt-step", type=float, default=None,
+                   help="--model alif: how much each spike raises the threshold, >= 0 (default 0.2)")
     p.add_argument("--beta", type=float, default=None,
                    help="membrane decay per step, in [0, 1] (default 0.8; always 1 for --model if)")
     p.add_argument("--threshold", type=float, default=1.0, help="firing threshold, > 0 (default 1)")
@@ -66,6 +70,7 @@ def _check(args: argparse.Namespace) -> float:
     args.alpha = (0.9 if args.alpha is None else args.alpha) if args.model == "cuba" else None
     if args.alpha is not None and not 0 <= args.alpha <= 1:
         raise InvalidValue(f"--alpha must be in [0, 1]; got {args.alpha:g}")
+    _check_adaptation(args)
     if not 0 < args.threshold < math.inf:
         raise InvalidValue(f"--threshold must be a positive number; got {args.threshold:g}")
     if args.num_steps < 1:
@@ -79,14 +84,41 @@ def _check(args: argparse.Namespace) -> float:
     return amplitude
 
 
+def _simulator(args: argparse.Namespace, sn):
+    """``simulate(current, beta, threshold) -> (spk, mem)`` for the chosen model, its other settings bound."""
+    if args.model == "alif":
+        return lambda current, beta, threshold: sn.simulate_alif(current, beta, threshold, args.adapt_decay,
+                                                                 args.adapt_step)[:2]
+    if args.model == "cuba":
+        return lambda current, beta, threshold: sn.simulate_cuba(current, args.alpha, beta, threshold)[:2]
+    return sn.simulate
+
+
+def _check_adaptation(args: argparse.Namespace) -> None:
+    """--adapt-decay and --adapt-step: for --model alif only, with their defaults and ranges."""
+    for option, name, default, ok, rule in (("--adapt-decay", "adapt_decay", 0.95, lambda v: 0 <= v <= 1, "in [0, 1]"),
+                                            ("--adapt-step", "adapt_step", 0.2, lambda v: 0 <= v < math.inf, ">= 0")):
+        value = getattr(args, name)
+        if args.model != "alif":
+            if value is not None:
+                raise InvalidValue(f"{option} belongs to --model alif; leave it out for --model {args.model}")
+            continue
+        value = default if value is None else value
+        if not ok(value):
+            raise InvalidValue(f"{option} must be {rule}; got {value:g}")
+        setattr(args, name, value)
+
+
 def run(args: argparse.Namespace) -> int:
     from spikevision import single_neuron as sn
     from spikevision.pictures import lab, plotting
 
     amplitude = _check(args)
     current = sn.input_current(args.input, args.num_steps, amplitude, seed=args.seed)
-    syn = None
-    if args.alpha is None:
+    syn = adaptive = None
+    if args.model == "alif":
+        spk, mem, adaptive = sn.simulate_alif(current, args.beta, args.threshold, args.adapt_decay, args.adapt_step)
+    elif args.alpha is None:
         spk, mem = sn.simulate(current, args.beta, args.threshold)
     else:
         spk, mem, syn = sn.simulate_cuba(current, args.alpha, args.beta, args.threshold)
@@ -94,13 +126,18 @@ def run(args: argparse.Namespace) -> int:
     count = int(spk.sum())
     first = int(spk.nonzero()[0, 0]) if count else None
     settings = ("" if args.alpha is None else f"alpha {args.alpha:g}, ") + f"beta {args.beta:g}, threshold {args.threshold:g}"
-    title = f"{args.model.upper()} neuron, {settings}: {what}; {sn.spikes_text(count)}"
+    if args.model == "alif":
+        settings += f", adapt_decay {args.adapt_decay:g}, adapt_step {args.adapt_step:g}"
+    title = f"{args.model.upper()} neuron, {settings}:" + ("\n" if len(settings) > 60 else " ") + \
+        f"{what}; {sn.spikes_text(count)}"  # a long title on two lines, not cut off
     stem = args.out / f"neuron-{args.input}"
     panels = "input current" + (" and synaptic current" if syn is not None else "")
+    threshold_text = "adaptive threshold" if adaptive is not None else "threshold"
+    figure = lab.neuron_figure(current, spk, mem, args.threshold, title, synaptic=syn, adaptive=adaptive)
     written = [
-        (plotting.save_figure(lab.neuron_figure(current, spk, mem, args.threshold, title, synaptic=syn), f"{stem}.png"),
-         f"{panels}, membrane with threshold, output spikes"),
-        (plotting.save_figure(lab.neuron_comparison_figure(current, args.beta, args.threshold, what, alpha=args.alpha),
+        (plotting.save_figure(figure, f"{stem}.png"), f"{panels}, membrane with {threshold_text}, output spikes"),
+        (plotting.save_figure(lab.neuron_comparison_figure(current, args.beta, args.threshold, what,
+                                                           simulate=_simulator(args, sn)),
                               f"{stem}-beta-threshold.png"),
          "betas " + ", ".join(f"{b:g}" for b in sn.compared_betas(args.beta)) + " and thresholds "
          + ", ".join(f"{t:g}" for t in sn.compared_thresholds(args.threshold)) + " side by side"),

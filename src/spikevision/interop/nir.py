@@ -37,6 +37,7 @@ from spikevision import __version__, metrics
 from spikevision import surrogate as surrogates
 from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
+from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
@@ -187,6 +188,9 @@ def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF | nir.CubaLIF:
+    if isinstance(lif, ALIF):
+        raise InvalidValue("NIR has no adaptive-threshold neuron (its nodes are LIF, CubaLIF, IF, LI, ...), so a "
+                           "model.neuron=alif network cannot be exported; train with neuron lif or cuba to export")
     if isinstance(lif, CubaLIF):
         return _cuba_node(lif, shape, dt)
     beta = _per_neuron(lif.beta, shape, clamp=True)

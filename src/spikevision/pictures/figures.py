@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from spikevision import rundir
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.pictures import plotting
@@ -107,7 +109,8 @@ def output_membranes(ins, classes: Sequence[str], threshold: float | None):
 
     Returns:
         The figure; each legend entry gives the neuron's class and spike count. For current-based neurons
-        (``ins.syn``), a second panel below draws their synaptic currents, the state that feeds the membranes.
+        (``ins.syn``), a second panel below draws their synaptic currents, the state that feeds the membranes;
+        for adaptive-threshold ones (``ins.thr``), the predicted neuron's threshold is drawn dotted.
     """
     counts = ins.spike_counts.tolist()
     labels = [f"{name}: {n} spike{'s' if n != 1 else ''}" + (" (predicted)" if i == ins.prediction else "")
@@ -123,6 +126,10 @@ def output_membranes(ins, classes: Sequence[str], threshold: float | None):
                                           f"{_verdict(ins.label, ins.prediction, classes)}")
         traces.lines[ins.prediction].set_linewidth(2.8)  # the predicted neuron stands out
         traces.lines[ins.prediction].set_zorder(3)
+    if ins.thr is not None:  # adaptive thresholds: the predicted neuron's, in its colour
+        panels[0][0].plot(np.arange(ins.thr.shape[0]), ins.thr[:, ins.prediction].numpy(), linestyle=":",
+                          linewidth=2.0, color=panels[0][0].get_lines()[ins.prediction].get_color(),
+                          label=f"{classes[ins.prediction]}: its adaptive threshold")
     panels[0][0].legend(fontsize=plotting.STYLE["legend_size"], frameon=False, loc="center left",
                         bbox_to_anchor=(1.0, 0.5))
     if ins.syn is not None:

@@ -15,19 +15,25 @@ from spikevision import encoding, single_neuron
 from spikevision.pictures import plotting
 
 
-def neuron_figure(current, spk, mem, threshold: float, title: str, *, synaptic=None):
+def neuron_figure(current, spk, mem, threshold: float, title: str, *, synaptic=None, adaptive=None):
     """Current, membrane with threshold and spikes of one neuron (8 x 6 inches); ``synaptic`` ``[T]``: a
-    current-based neuron's synaptic current, drawn over the input current."""
+    current-based neuron's synaptic current, drawn over the input current; ``adaptive`` ``[T]``: an ALIF
+    neuron's threshold at each step, drawn over the membrane."""
     fig, axes = plotting.new_figure(3, 1, figsize=(8, 6), sharex=True, height_ratios=[1, 1, 0.4])
     plotting.current_membrane_spikes(axes, current, mem, spk, threshold, title=title)
     if synaptic is not None:
         plotting.synaptic_current(axes[0], synaptic)
+    if adaptive is not None:
+        plotting.adaptive_threshold(axes[1], adaptive)
     return fig
 
 
-def neuron_comparison_figure(current, beta: float, threshold: float, what: str, *, alpha: float | None = None):
-    """Membrane and spikes for three betas (top) and three thresholds (bottom) on the same input (12 x 8 inches);
-    with ``alpha``, of current-based neurons."""
+def neuron_comparison_figure(current, beta: float, threshold: float, what: str, *, simulate=None):
+    """Membrane and spikes for three betas (top) and three thresholds (bottom) on the same input (12 x 8 inches).
+
+    ``simulate(current, beta, threshold) -> (spk, mem)`` runs the neuron (default: ``single_neuron.simulate``,
+    the LIF; e.g. ``simulate_cuba`` or ``simulate_alif`` with their other settings bound)."""
+    simulate = simulate or single_neuron.simulate
     runs = [[(b, threshold) for b in single_neuron.compared_betas(beta)],
             [(beta, t) for t in single_neuron.compared_thresholds(threshold)]]
     ncols = max(len(r) for r in runs)
@@ -35,7 +41,7 @@ def neuron_comparison_figure(current, beta: float, threshold: float, what: str, 
                                     height_ratios=[1, 0.22, 1, 0.22])
     for row, settings in enumerate(runs):
         mem_axes, spk_axes = axes[2 * row], axes[2 * row + 1]
-        results = [single_neuron.simulate(current, b, t, alpha=alpha) for b, t in settings]
+        results = [simulate(current, b, t) for b, t in settings]
         # One y range per row, threshold lines included, so the panels compare at a glance.
         top = max(max(float(mem.max()) for _, mem in results), max(t for _, t in settings)) * 1.08
         bottom = min(0.0, min(float(mem.min()) for _, mem in results)) * 1.08

@@ -614,6 +614,21 @@ def synaptic_current(ax: Axes, syn: Any):
     return line
 
 
+def adaptive_threshold(ax: Axes, thr: Any):
+    """An adaptive-threshold neuron's threshold ``[T]`` over its membrane on ``ax`` (beside the resting one).
+
+    Returns:
+        The line drawn.
+    """
+    thr = as_array(thr, "adaptive_threshold: thr", 1, "1-D [T]")
+    (line,) = ax.plot(np.arange(thr.shape[0]), thr, color=STYLE["threshold_color"], linewidth=1.5,
+                      label="adaptive threshold (rises with each spike)")
+    ax.relim()
+    ax.autoscale_view()
+    _legend(ax)
+    return line
+
+
 # --------------------------------------------------------------------------- outputs and training
 
 

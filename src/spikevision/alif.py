@@ -1,0 +1,226 @@
+"""Adaptive-threshold LIF neurons (ALIF, the neuron of Bellec et al.'s LSNN): each spike raises the neuron's
+threshold, which decays back, so a neuron that has just fired a burst needs more input to fire again.
+
+Dynamics, in ``neuron``'s convention (the reset and the adaptation use the previous step's spike, detached)::
+
+    A_t   = threshold + rho * (A_{t-1} - threshold) + gamma * S_{t-1}     the adaptive threshold, A_0 = threshold
+    mem_t = beta * mem_{t-1} + I_t - S_{t-1} * A_{t-1}                    reset="subtract" (the threshold crossed)
+    mem_t = beta * (1 - S_{t-1}) * mem_{t-1} + I_t                        reset="zero"
+    mem_t = beta * mem_{t-1} + I_t                                        reset="none"
+    S_t   = H(mem_t - A_t)
+
+``rho`` (``adapt_decay``) is the threshold's decay back to ``threshold`` per step and ``gamma``
+(``adapt_step``) its rise per spike: with ``gamma = 0`` it is ``neuron``'s LIF exactly (tested). Norse's LSNN
+is this threshold with ``gamma = rho * beta_a`` on a current-based membrane, its updates ordered otherwise
+(``tests/test_alif.py`` says where).
+
+``alif_sequence`` is the time loop behind one dispatch: the reference loop, or the fused numba kernel
+(``kernels.alif``) where the threshold's parameters are numbers (the reference learns a tensor threshold too).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Union
+
+import torch
+
+from spikevision import surrogate as surrogates
+from spikevision.errors import InvalidType, InvalidValue
+from spikevision.neuron import HALF, LIF, RESETS, _broadcasts_to, _check_coefficient, _check_current, state_dtype
+
+Tensor = torch.Tensor
+Number = Union[float, int]
+
+
+@dataclass(frozen=True, eq=False)
+class ALIFParams:
+    """Parameters of a layer of adaptive-threshold LIF neurons.
+
+    Args:
+        beta: membrane decay per step, in [0, 1] (a number, or a tensor clamped to [0, 1]).
+        threshold: the resting threshold, > 0 (a number or a tensor).
+        adapt_decay: ``rho``, the adaptive threshold's decay back to ``threshold`` per step, in [0, 1].
+        adapt_step: ``gamma``, how much each spike raises the threshold, >= 0.
+        reset, surrogate: as in ``neuron.LIFParams``.
+    """
+
+    beta: Number | Tensor = 0.9
+    threshold: Number | Tensor = 1.0
+    adapt_decay: float = 0.95
+    adapt_step: float = 0.2
+    reset: str = "subtract"
+    surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
+
+    def __post_init__(self) -> None:
+        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        for name, ok, rule in (("adapt_decay", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
+                               ("adapt_step", lambda v: 0 <= v < math.inf, "be a number >= 0")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+                raise InvalidValue(f"{name} must {rule}, got {value!r}")
+        if self.reset not in RESETS:
+            raise InvalidValue(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
+        object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
+
+
+class ALIFState(NamedTuple):
+    """State of a layer of ALIF neurons: membrane ``mem`` and adaptive threshold ``thr``, ``[B, ...]``."""
+
+    mem: Tensor
+    thr: Tensor
+
+
+def initial_state(like: Tensor, threshold) -> ALIFState:
+    """Rest: zero membrane, the threshold at its resting value, for one step's input ``like`` ``[B, ...]``."""
+    mem = torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
+    thr = torch.broadcast_to(torch.as_tensor(threshold, dtype=mem.dtype, device=mem.device), mem.shape)
+    return ALIFState(mem, thr.detach().clone())
+
+
+def alif_step(current: Tensor, state: ALIFState | None, params: ALIFParams) -> tuple[Tensor, ALIFState]:
+    """Advance ALIF neurons by one step: ``(spk [B, ...], ALIFState)`` (see the module docstring)."""
+    _check_current(current, "current", min_dim=0)
+    beta, threshold = _coefficients(params, current)
+    state = _check_state(state, current, threshold)
+    reset = (state.mem - state.thr > 0).to(state.mem.dtype)
+    spk, mem, thr = _advance(current, state, reset, beta, threshold, params)
+    return spk, ALIFState(mem, thr)
+
+
+def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, *, backend: str = "auto",
+                  need_mem: bool = True) -> tuple[Tensor, Tensor | None, ALIFState]:
+    """Run ALIF neurons over a sequence: ``(spk [T, B, ...], mem [T, B, ...] or None, final ALIFState)``.
+
+    Args:
+        current: input currents ``[T, B, ...]``.
+        state: the state before the first step, or None for rest.
+        params: the layer's ``ALIFParams``.
+        backend: "auto" (the fused kernel where it is exact), "reference" or "numba".
+        need_mem: return the membranes over time (else None in their place).
+    """
+    _check_current(current, "current", min_dim=1)
+    if current.shape[0] == 0:
+        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
+    beta, threshold = _coefficients(params, current[0])
+    state = _check_state(state, current[0], threshold)
+    if current.dtype in HALF:  # integrated in float32, spikes back in the input's dtype (as neuron.lif_sequence)
+        spk, mem, state = alif_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
+        return spk.to(current.dtype), mem, state
+    if backend == "auto":
+        from spikevision.kernels import alif as fused
+
+        backend = "numba" if fused.applies(current, state, params) else "reference"
+    if backend not in BACKENDS:
+        raise InvalidValue(f"unknown ALIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+    return BACKENDS[backend](current, state, params, need_mem)
+
+
+def _reference_sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
+    """The reference loop: plain torch, one step at a time; the kernel must equal it."""
+    beta, threshold = _coefficients(params, current[0])
+    reset = (state.mem - state.thr > 0).to(state.mem.dtype)
+    spikes, mems = [], []
+    for cur in current.unbind(0):
+        spk, mem, thr = _advance(cur, state, reset, beta, threshold, params)
+        state = ALIFState(mem, thr)
+        reset = spk.detach()
+        spikes.append(spk)
+        mems.append(mem)
+    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
+
+
+def _numba_sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
+    from spikevision.kernels import alif as fused
+
+    beta, _ = _coefficients(params, current[0])
+    spk, mem, mem_last, thr_last = fused.cpu_sequence(current, state.mem, state.thr, beta, params, need_mem)
+    return spk, mem, ALIFState(mem_last, thr_last)
+
+
+# The implementations of alif_sequence, each tested equal to the reference (tests/test_alif.py).
+BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _numba_sequence}
+
+
+def _advance(current: Tensor, state: ALIFState, reset: Tensor, beta, threshold, params: ALIFParams):
+    """One step: ``(spk, mem, thr)``, the threshold first (it decides this step's spike)."""
+    thr = (threshold + params.adapt_decay * (state.thr - threshold)) + params.adapt_step * reset
+    if params.reset == "subtract":
+        mem = (beta * state.mem + current) - reset * state.thr
+    elif params.reset == "zero":
+        mem = beta * ((1 - reset) * state.mem) + current
+    else:
+        mem = beta * state.mem + current
+    return params.surrogate(mem - thr), mem, thr
+
+
+def _coefficients(params: ALIFParams, like: Tensor):
+    """``beta`` (clamped to [0, 1] if a tensor) and ``threshold``, checked against one step's input."""
+    values = []
+    for name in ("beta", "threshold"):
+        value = getattr(params, name)
+        if isinstance(value, Tensor):
+            if not _broadcasts_to(value.shape, like.shape):
+                raise InvalidValue(f"{name} of shape {tuple(value.shape)} does not fit neurons of shape "
+                                   f"{tuple(like.shape[1:])}; give one value or one per neuron")
+            if name == "beta":
+                value = value.clamp(0, 1)
+        values.append(value)
+    return tuple(values)
+
+
+def _check_state(state: ALIFState | None, like: Tensor, threshold) -> ALIFState:
+    if state is None:
+        return initial_state(like, threshold.detach() if isinstance(threshold, Tensor) else threshold)
+    if not isinstance(state, ALIFState):
+        raise InvalidType(f"state must be an ALIFState or None, got {type(state).__name__}")
+    for name, value in zip(state._fields, state):
+        if value.shape != like.shape:
+            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
+                               f"{tuple(like.shape)}; pass state=None to start from rest")
+    return state
+
+
+class ALIF(LIF):
+    """A layer of adaptive-threshold LIF neurons: ``neuron.LIF`` whose threshold rises with each spike.
+
+    Args:
+        beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau, shape: as ``neuron.LIF``.
+        adapt_decay, adapt_step: ``rho`` and ``gamma`` (``ALIFParams``), fixed numbers.
+    """
+
+    def __init__(self, beta: float = 0.9, threshold: float = 1.0, *, adapt_decay: float = 0.95,
+                 adapt_step: float = 0.2, **options) -> None:
+        ALIFParams(beta, threshold, adapt_decay, adapt_step, options.get("reset", "subtract"),
+                   options.get("surrogate", surrogates.DEFAULT))  # validates the adaptation too
+        super().__init__(beta, threshold, **options)
+        self.adapt_decay, self.adapt_step = float(adapt_decay), float(adapt_step)
+
+    @property
+    def params(self) -> ALIFParams:
+        return ALIFParams(self.beta, self.threshold, self.adapt_decay, self.adapt_step, self.reset, self.surrogate)
+
+    def forward(self, current: Tensor, state: ALIFState | None = None, *, backend: str = "auto",
+                need_mem: bool = True):
+        """``alif_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk, mem, ALIFState)``."""
+        return alif_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
+
+    def step(self, current: Tensor, state: ALIFState | None = None) -> tuple[Tensor, ALIFState]:
+        """``alif_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], ALIFState)``."""
+        return alif_step(current, state, self.params)
+
+    def extra_repr(self) -> str:
+        return f"adapt_decay={self.adapt_decay:g}, adapt_step={self.adapt_step:g}, " + super().extra_repr()
+
+
+def threshold_trace(spikes: Tensor, params: ALIFParams) -> Tensor:
+    """The adaptive threshold ``A_t`` ``[T, ...]`` over given spikes ``[T, ...]``, from rest (it depends on them alone)."""
+    thr = torch.broadcast_to(torch.as_tensor(params.threshold, dtype=spikes.dtype), spikes.shape[1:])
+    threshold, rows, reset = thr, [], torch.zeros_like(spikes[0])
+    for spk in spikes.unbind(0):
+        thr = (threshold + params.adapt_decay * (thr - threshold)) + params.adapt_step * reset
+        rows.append(thr)
+        reset = spk
+    return torch.stack(rows)
