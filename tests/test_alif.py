@@ -74,8 +74,10 @@ def test_norses_lsnn_under_the_mapping_fires_the_same_spikes():
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
-def test_the_numba_kernel_equals_the_reference_loop(reset, constant, learn):
-    steps, batch, n = 30, 3, 300  # 900 neurons: several backward chunks of 256
+@pytest.mark.parametrize("engine", ["numba", "triton"])
+def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine):
+    """numba on the CPU; Triton on CUDA, or here on CPU tensors through its interpreter (conftest.py)."""
+    steps, batch, n = (30, 3, 300) if engine == "numba" else (8, 3, 300)  # 900 neurons: several chunks of 256
     generator = torch.Generator().manual_seed(1)
     if constant:
         source = (torch.rand(batch, n, generator=generator) * 0.7).requires_grad_()
@@ -87,7 +89,7 @@ def test_the_numba_kernel_equals_the_reference_loop(reset, constant, learn):
     mem0 = torch.rand(batch, n, generator=generator) * 1.5
     thr0 = 1.0 + torch.rand(batch, n, generator=generator) * 0.5
     results = {}
-    for backend in ("reference", "numba"):
+    for backend in ("reference", engine):
         start = mem0.clone().requires_grad_()
         state = alif.ALIFState(start, thr0.clone())
         assert fused.applies(current, state, params)
@@ -95,7 +97,7 @@ def test_the_numba_kernel_equals_the_reference_loop(reset, constant, learn):
         loss = (spk * torch.linspace(-1, 1, n)).sum() + 0.01 * (mem**2).sum() + 0.2 * last.mem.sum()
         inputs = [source, start] + ([beta] if learn else [])
         results[backend] = (spk, mem, last, torch.autograd.grad(loss, inputs))
-    (r_spk, r_mem, r_last, r_grads), (k_spk, k_mem, k_last, k_grads) = results["reference"], results["numba"]
+    (r_spk, r_mem, r_last, r_grads), (k_spk, k_mem, k_last, k_grads) = results["reference"], results[engine]
     assert torch.equal(r_spk, k_spk) and torch.equal(r_mem, k_mem)
     assert torch.equal(r_last.mem, k_last.mem) and torch.equal(r_last.thr, k_last.thr) and r_spk.sum() > 0
     for ref, got in zip(r_grads, k_grads):
@@ -120,6 +122,8 @@ def test_bad_parameters_are_refused_with_what_to_do():
         alif.ALIFParams(adapt_step=-0.1)
     with pytest.raises(ValueError, match="pass state=None"):
         alif.alif_sequence(torch.zeros(2, 1, 3), alif.ALIFState(torch.zeros(1, 4), torch.ones(1, 4)), alif.ALIFParams())
+    with pytest.raises(ValueError, match="does not cover this input .a learnable threshold"):
+        alif.alif_sequence(torch.zeros(2, 1, 3), None, alif.ALIFParams(threshold=torch.tensor(1.0)), backend="numba")
     with pytest.raises(ValueError, match="adapt_step must be a number >= 0"):
         config.resolve("quick", ["model.neuron=alif", "model.adapt_step=-1"])
 

@@ -14,8 +14,9 @@ Dynamics, in ``neuron``'s convention (the reset and the adaptation use the previ
 is this threshold with ``gamma = rho * beta_a`` on a current-based membrane, its updates ordered otherwise
 (``tests/test_alif.py`` says where).
 
-``alif_sequence`` is the time loop behind one dispatch: the reference loop, or the fused numba kernel
-(``kernels.alif``) where the threshold's parameters are numbers (the reference learns a tensor threshold too).
+``alif_sequence`` is the time loop behind one dispatch: the reference loop, or the fused kernels of
+``kernels.alif`` (numba on the CPU, Triton on CUDA) where the threshold's parameters are numbers (the
+reference learns a tensor threshold too).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, 
         current: input currents ``[T, B, ...]``.
         state: the state before the first step, or None for rest.
         params: the layer's ``ALIFParams``.
-        backend: "auto" (the fused kernel where it is exact), "reference" or "numba".
+        backend: "auto" (a fused kernel where it is exact), "reference", "numba" or "triton" (CUDA tensors;
+            CPU tensors under ``TRITON_INTERPRET=1``).
         need_mem: return the membranes over time (else None in their place).
     """
     _check_current(current, "current", min_dim=1)
@@ -112,7 +114,7 @@ def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, 
     if backend == "auto":
         from spikevision.kernels import alif as fused
 
-        backend = "numba" if fused.applies(current, state, params) else "reference"
+        backend = fused.choose(current, state, params)
     if backend not in BACKENDS:
         raise InvalidValue(f"unknown ALIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
     return BACKENDS[backend](current, state, params, need_mem)
@@ -132,16 +134,22 @@ def _reference_sequence(current: Tensor, state: ALIFState, params: ALIFParams, n
     return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
 
 
-def _numba_sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
-    from spikevision.kernels import alif as fused
+def _kernel(name: str) -> Callable:
+    """The fused kernel ``name`` ("numba" or "triton", ``kernels.alif``) as a backend."""
 
-    beta, _ = _coefficients(params, current[0])
-    spk, mem, mem_last, thr_last = fused.cpu_sequence(current, state.mem, state.thr, beta, params, need_mem)
-    return spk, mem, ALIFState(mem_last, thr_last)
+    def sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
+        from spikevision.kernels import alif as fused
+
+        beta, _ = _coefficients(params, current[0])
+        spk, mem, mem_last, thr_last = fused.sequence(name, current, state.mem, state.thr, beta, params, need_mem)
+        return spk, mem, ALIFState(mem_last, thr_last)
+
+    return sequence
 
 
 # The implementations of alif_sequence, each tested equal to the reference (tests/test_alif.py).
-BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _numba_sequence}
+BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _kernel("numba"),
+                                 "triton": _kernel("triton")}
 
 
 def _advance(current: Tensor, state: ALIFState, reset: Tensor, beta, threshold, params: ALIFParams):

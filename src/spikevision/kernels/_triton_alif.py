@@ -1,0 +1,106 @@
+"""The Triton kernels of the adaptive-threshold LIF (``spikevision.alif``), for CUDA tensors (or CPU tensors
+under ``TRITON_INTERPRET=1``). They mirror ``_alif_loops``: membranes and thresholds in registers for the whole
+time loop, op for op ``alif._advance``, launched with floating-point fusion off. The threshold's constants
+(``threshold``, ``rho``, ``gamma``) come in a tensor of the states' dtype.
+"""
+
+import triton
+import triton.language as tl
+
+from spikevision.kernels._triton_loops import fired, surrogate
+
+
+@triton.jit
+def advance(mode: tl.constexpr, m, a, x, r, b, th, rho, gamma):
+    """``(mem_t, A_t)`` from ``mem_{t-1}``, ``A_{t-1}``, the input and the last spikes ``r``."""
+    a_new = (th + rho * (a - th)) + gamma * r
+    if mode == 0:
+        v = (b * m + x) - r * a
+    elif mode == 1:
+        v = b * ((1.0 - r) * m) + x
+    else:
+        v = b * m + x
+    return v, a_new
+
+
+@triton.jit
+def forward_kernel(cur, cur_step, mem0, thr0, beta, consts, spk, mem, mem_last, thr_last, steps, size,
+                   MODE: tl.constexpr, STORE_MEM: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < size
+    th, rho, gamma = tl.load(consts), tl.load(consts + 1), tl.load(consts + 2)
+    m = tl.load(mem0 + offs, mask=mask, other=0.0)
+    a = tl.load(thr0 + offs, mask=mask, other=1.0)
+    b = tl.load(beta + offs, mask=mask, other=0.0)
+    r = fired(m, a)
+    for t in range(steps):
+        row = tl.cast(t, tl.int64) * size
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        m, a = advance(MODE, m, a, x, r, b, th, rho, gamma)
+        r = fired(m, a)
+        tl.store(spk + row + offs, r, mask=mask)
+        if STORE_MEM:
+            tl.store(mem + row + offs, m, mask=mask)
+    tl.store(mem_last + offs, m, mask=mask)
+    tl.store(thr_last + offs, a, mask=mask)
+
+
+@triton.jit
+def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mems, thrs, g_spk, g_mem, g_last, d_cur, d_mem0,
+                    d_beta, steps, size, MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
+                    HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
+                    CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+    """The recurrence of ``_alif_loops.backward``; states recomputed into ``mems`` / ``thrs`` ``[T + 1, M]``.
+
+    ``consts`` = (threshold, rho, gamma, a, c): the threshold's constants, then the surrogate's.
+    """
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < size
+    th, rho, gamma = tl.load(consts), tl.load(consts + 1), tl.load(consts + 2)
+    c0, c1 = tl.load(consts + 3), tl.load(consts + 4)
+    m = tl.load(mem0 + offs, mask=mask, other=0.0)
+    a = tl.load(thr0 + offs, mask=mask, other=1.0)
+    b = tl.load(beta + offs, mask=mask, other=0.0)
+    tl.store(mems + offs, m, mask=mask)
+    tl.store(thrs + offs, a, mask=mask)
+    r = fired(m, a)
+    for t in range(steps):
+        row = tl.cast(t, tl.int64) * size
+        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
+        m, a = advance(MODE, m, a, x, r, b, th, rho, gamma)
+        r = fired(m, a)
+        tl.store(mems + row + size + offs, m, mask=mask)
+        tl.store(thrs + row + size + offs, a, mask=mask)
+    if HAS_G_LAST:
+        carry = tl.load(g_last + offs, mask=mask, other=0.0)
+    else:
+        carry = m * 0.0
+    sum_cur = tl.zeros([BLOCK], dtype=tl.float64)
+    sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
+    for i in range(steps):
+        row = tl.cast(steps - 1 - i, tl.int64) * size
+        now = tl.load(mems + row + size + offs, mask=mask, other=0.0)
+        now_thr = tl.load(thrs + row + size + offs, mask=mask, other=1.0)
+        prev = tl.load(mems + row + offs, mask=mask, other=0.0)
+        prev_thr = tl.load(thrs + row + offs, mask=mask, other=1.0)
+        big = carry
+        if HAS_G_MEM:
+            big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
+        if HAS_G_SPK:
+            big += tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
+        if MODE == 1:
+            keep = 1.0 - fired(prev, prev_thr)
+            gm = big * keep
+        else:
+            gm = big
+        sum_beta += (gm * prev).to(tl.float64)
+        carry = gm * b
+        if CONSTANT:
+            sum_cur += big.to(tl.float64)
+        else:
+            tl.store(d_cur + row + offs, big, mask=mask)
+    tl.store(d_mem0 + offs, carry, mask=mask)
+    if CONSTANT:
+        tl.store(d_cur + offs, sum_cur.to(carry.dtype), mask=mask)
+    if WANT_BETA:
+        tl.store(d_beta + offs, sum_beta, mask=mask)
