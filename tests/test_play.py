@@ -8,7 +8,6 @@ stopped with SIGINT as Ctrl-C stops it. The page is drawn on with mouse events a
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import os

@@ -21,6 +21,7 @@ import torch
 
 from spikevision.errors import InvalidValue
 from spikevision.kernels import cpu, gpu
+from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
                                            constant_source, supported, surrogate_constants)
 
@@ -33,11 +34,7 @@ def choose(current: Tensor, state, params) -> str:
         return "reference"
     if not supported(current, params.beta, params.threshold, params.reset, params.surrogate):
         return "reference"
-    if current.device.type == "cpu":
-        return "numba" if cpu.available() else "reference"
-    if current.device.type == "cuda" and gpu.available():
-        return "triton"
-    return "reference"
+    return fastest(current)
 
 
 def applies(current: Tensor, state, params) -> bool:
@@ -47,10 +44,7 @@ def applies(current: Tensor, state, params) -> bool:
 
 def sequence(engine_name: str, current: Tensor, mem0: Tensor, thr0: Tensor, beta, params, need_mem: bool = True):
     """``(spk [T, B, ...], mem [T, B, ...] or None, last mem, last threshold)`` on "numba" or "triton"."""
-    devices, ready = (("cpu",), cpu.available()) if engine_name == "numba" else (gpu.devices(), gpu.available())
-    if current.device.type not in devices or not ready:
-        raise InvalidValue(f"the {engine_name!r} ALIF backend cannot run {current.device.type} tensors here; "
-                           "use backend='auto'")
+    check_runs_here(engine_name, "ALIF", current)
     if choose(current, alif_state(mem0, thr0), params) == "reference":
         raise InvalidValue(f"the {engine_name!r} ALIF backend does not cover this input (a learnable threshold, "
                            f"dtype {current.dtype}); use backend='auto', which falls back to the reference loop")

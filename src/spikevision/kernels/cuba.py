@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import torch
 
 from spikevision.kernels import cpu, gpu
+from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
                                            constant_source, supported, surrogate_constants)
 
@@ -32,11 +33,7 @@ def choose(current: Tensor, params) -> str:
         return "reference"
     if not supported(current, params.beta, params.threshold, params.reset, params.surrogate):
         return "reference"
-    if current.device.type == "cpu":
-        return "numba" if cpu.available() else "reference"
-    if current.device.type == "cuda" and gpu.available():
-        return "triton"
-    return "reference"
+    return fastest(current)
 
 
 def applies(current: Tensor, params) -> bool:
@@ -58,13 +55,7 @@ def _check(name: str, current: Tensor, beta, threshold, reset: str, surrogate) -
     """A clear refusal of an explicit backend that cannot run this input here."""
     from spikevision.errors import InvalidValue
 
-    devices, ready = (("cpu",), cpu.available()) if name == "numba" else (gpu.devices(), gpu.available())
-    if current.device.type not in devices:
-        raise InvalidValue(f"the {name!r} CubaLIF backend runs on {' or '.join(devices)} tensors, got "
-                           f"{current.device.type}; use backend='auto'")
-    if not ready:
-        raise InvalidValue(f"the {name!r} CubaLIF backend needs {'numba' if name == 'numba' else 'triton and a GPU'} "
-                           "here; use backend='auto'")
+    check_runs_here(name, "CubaLIF", current)
     if not supported(current, beta, threshold, reset, surrogate):
         raise InvalidValue(f"the {name!r} CubaLIF backend does not cover this input (dtype {current.dtype}, "
                            f"surrogate {surrogate.name!r}); use backend='auto', which falls back to the reference loop")
