@@ -44,9 +44,10 @@ demo: install
 	@echo "Spike encodings: $(DEMO_OUT)/encode-rate and $(DEMO_OUT)/encode-latency (GIF and MP4 per digit)."
 	@echo "Next, try:"
 	@echo "  $(VENV)/bin/spikevision inspect $(DEMO_OUT)/quick --out $(DEMO_OUT)/inspect   # inside the network"
-	@echo "  $(VENV)/bin/spikevision play $(DEMO_OUT)/quick                             # draw a digit, watch its spikes"
 	@echo "  $(VENV)/bin/spikevision predict $(DEMO_OUT)/quick my-digit.png             # your own digit"
 	@echo "  $(VENV)/bin/spikevision train --preset seed                              # the handout's recipe"
+	@echo "Draw a digit in your browser and watch it become spikes inside this network:"
+	@echo "  $(VENV)/bin/spikevision play $(DEMO_OUT)/quick"
 
 # The HTML report's browser test drives Debian's chromium through Playwright (never a downloaded browser).
 CHROMIUM ?= /usr/bin/chromium
