@@ -18,6 +18,7 @@ is the gradient of the mean over the global batch.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -125,9 +126,19 @@ def placement(device: str, backend: str, local_rank: int, local_size: int, gpus:
     return torch.device("cuda", local_rank % gpus), backend
 
 
-def teardown(ctx: Context) -> None:
-    """Leave the process group ``setup`` joined (nothing for a single process)."""
+def teardown(ctx: Context, *, finished: bool = True) -> None:
+    """Leave the process group ``setup`` joined (nothing for a single process).
+
+    After a finished run every process first waits for the others (no collective is still in flight), and the
+    DDP wrapper's objects, kept alive by reference cycles, are freed while the interpreter is whole: Gloo's
+    threads holding them at interpreter shutdown abort the process ("terminate called without an active
+    exception"), which a two-process test caught about once in a dozen runs on a loaded machine. After a
+    failure or Ctrl-C there is no barrier: the other process may never reach it.
+    """
     if ctx.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -126,12 +126,15 @@ def fit(
                            "line) or choose another directory (--out)")
     ctx = distributed.setup(device or config.train.device, dist_backend)
     printer = ProgressPrinter() if on_event is None and progress else None
+    finished = False
     try:
-        return _fit(config, run_dir, data_root, resume, on_event or printer, ctx)
+        summary = _fit(config, run_dir, data_root, resume, on_event or printer, ctx)
+        finished = True
+        return summary
     finally:
         if printer is not None:
             printer.close()
-        distributed.teardown(ctx)
+        distributed.teardown(ctx, finished=finished)
 
 
 @dataclass
