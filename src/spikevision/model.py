@@ -33,6 +33,7 @@ from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
+from spikevision.recurrent import RecurrentLIF
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
@@ -71,6 +72,8 @@ class ModelConfig:
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         adapt_decay, adapt_step: for neuron "alif", the threshold's decay back per step, in [0, 1], and its
             rise per spike, >= 0 (``alif.ALIFParams``).
+        recurrent: make the fully-connected hidden layers recurrent (``recurrent.RecurrentLIF``: their own
+            spikes of the step before fed back through a learned weight, snnTorch's RLeaky).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF:
             ``beta = sigmoid(w)``, ``w`` learned; ``neuron.LIF``); instead of learn_beta.
@@ -95,6 +98,7 @@ class ModelConfig:
     learn_tau: str = "none"
     adapt_decay: float = 0.95
     adapt_step: float = 0.2
+    recurrent: bool = False
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -109,6 +113,12 @@ class ModelConfig:
             if self.neuron == "if" and getattr(self, key) != "none":
                 raise InvalidValue(f"neuron 'if' has no leak (beta = 1), so {key} must be none; "
                                    "use neuron = lif to learn the decay")
+        if not isinstance(self.recurrent, bool):
+            raise InvalidValue(f"recurrent must be true or false, got {self.recurrent!r}")
+        if self.recurrent and (self.neuron != "lif" or not self.hidden):
+            raise InvalidValue("recurrent = true makes the fully-connected hidden layers recurrent LIF layers: it "
+                               f"needs neuron = lif (got {self.neuron!r}) and at least one hidden width "
+                               f"(got {list(self.hidden)})")
         if self.learn_tau != "none" and self.learn_beta != "none":
             raise InvalidValue("learn_tau and learn_beta both learn the decay; choose one (learn_tau keeps it in "
                                "range by construction)")
@@ -355,7 +365,8 @@ class SpikingMLP(_SpikingNet):
     def __init__(self, config: ModelConfig) -> None:
         widths = (math.prod(config.input_shape), *config.hidden, config.num_classes)
         stages = [
-            _fc_stage(config, f"fc{i + 1}", (config.input_shape if i == 0 else (widths[i],)), widths[i + 1], i > 0)
+            _fc_stage(config, f"fc{i + 1}", (config.input_shape if i == 0 else (widths[i],)), widths[i + 1], i > 0,
+                      hidden=i < len(widths) - 2)
             for i in range(len(widths) - 1)
         ]
         super().__init__(config, stages)
@@ -375,7 +386,7 @@ class SpikingCNN(_SpikingNet):
         in_shape = stages[-1].out_shape
         widths = (*config.hidden, config.num_classes)
         for i, width in enumerate(widths):
-            stages.append(_fc_stage(config, f"fc{i + 1}", in_shape, width, dropout=True))
+            stages.append(_fc_stage(config, f"fc{i + 1}", in_shape, width, dropout=True, hidden=i < len(widths) - 1))
             in_shape = (width,)
         super().__init__(config, stages)
 
@@ -448,12 +459,21 @@ def conv_plan(config: ModelConfig) -> tuple[ConvBlock, ...]:
                            b["out_shape"]) for b in blocks)
 
 
-def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: int, dropout: bool) -> _Stage:
+def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: int, dropout: bool,
+              hidden: bool = False) -> _Stage:
+    """A fully-connected stage; a hidden one of a ``recurrent`` model feeds its own spikes back."""
     before: list[nn.Module] = [nn.Flatten()] if len(in_shape) > 1 else []
     if dropout and config.dropout > 0:
         before.append(nn.Dropout(config.dropout))
     linear = nn.Linear(math.prod(in_shape), width)
-    return _Stage(name, before, linear, [], _lif(config, (width,)), tuple(in_shape), (width,))
+    lif = _recurrent_lif(config, width) if hidden and config.recurrent else _lif(config, (width,))
+    return _Stage(name, before, linear, [], lif, tuple(in_shape), (width,))
+
+
+def _recurrent_lif(config: ModelConfig, width: int) -> RecurrentLIF:
+    return RecurrentLIF(width, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
+                        learn_beta=config.learn_beta, learn_threshold=config.learn_threshold,
+                        learn_tau=config.learn_tau)
 
 
 def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:

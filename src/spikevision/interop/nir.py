@@ -39,6 +39,7 @@ from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
+from spikevision.recurrent import RecurrentLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neuron import RESETS
@@ -188,6 +189,9 @@ def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF | nir.CubaLIF:
+    if isinstance(lif, RecurrentLIF):
+        raise InvalidValue("exporting recurrent layers (a graph with a cycle) is not supported yet; train with "
+                           "model.recurrent = false to export")
     if isinstance(lif, ALIF):
         raise InvalidValue("NIR has no adaptive-threshold neuron (its nodes are LIF, CubaLIF, IF, LI, ...), so a "
                            "model.neuron=alif network cannot be exported; train with neuron lif or cuba to export")
