@@ -59,8 +59,7 @@ def _decode(source, name: str, max_pixels: int) -> Image.Image:
     except (OSError, SyntaxError) as exc:  # e.g. a truncated file
         raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...): {exc}") from None
     except ValueError as exc:
-        message = str(exc)
-        raise InvalidValue(message if message.startswith(name) else f"{name}: {message}") from None
+        raise _named(name, exc) from None
 
 
 def _to_grey(img: Image.Image) -> Image.Image:
@@ -138,7 +137,7 @@ def image_file_to_mnist(path: Path) -> torch.Tensor:
         raise _named(path, exc) from None
 
 
-def _named(path: Path, exc: ValueError) -> ValueError:
+def _named(name: str | Path, exc: ValueError) -> ValueError:
     """``exc`` with the file's name in front (once), so a refusal among many files says which one."""
     message = str(exc)
-    return InvalidValue(message if message.startswith(str(path)) else f"{path}: {message}")
+    return InvalidValue(message if message.startswith(str(name)) else f"{name}: {message}")
