@@ -28,8 +28,9 @@ from typing import Callable, NamedTuple, Union
 import torch
 
 from spikevision import surrogate as surrogates
-from spikevision.errors import InvalidType, InvalidValue
-from spikevision.neuron import HALF, LIF, RESETS, _broadcasts_to, _check_coefficient, _check_current, state_dtype
+from spikevision.errors import InvalidValue
+from spikevision.neuron import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, state_dtype
+from spikevision.neuron import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
 Number = Union[float, int]
@@ -164,31 +165,13 @@ def _advance(current: Tensor, state: ALIFState, reset: Tensor, beta, threshold, 
     return params.surrogate(mem - thr), mem, thr
 
 
-def _coefficients(params: ALIFParams, like: Tensor):
-    """``beta`` (clamped to [0, 1] if a tensor) and ``threshold``, checked against one step's input."""
-    values = []
-    for name in ("beta", "threshold"):
-        value = getattr(params, name)
-        if isinstance(value, Tensor):
-            if not _broadcasts_to(value.shape, like.shape):
-                raise InvalidValue(f"{name} of shape {tuple(value.shape)} does not fit neurons of shape "
-                                   f"{tuple(like.shape[1:])}; give one value or one per neuron")
-            if name == "beta":
-                value = value.clamp(0, 1)
-        values.append(value)
-    return tuple(values)
+_coefficients = neuron_coefficients  # beta (clamped if a tensor) and threshold, as the LIF's
 
 
 def _check_state(state: ALIFState | None, like: Tensor, threshold) -> ALIFState:
     if state is None:
         return initial_state(like, threshold.detach() if isinstance(threshold, Tensor) else threshold)
-    if not isinstance(state, ALIFState):
-        raise InvalidType(f"state must be an ALIFState or None, got {type(state).__name__}")
-    for name, value in zip(state._fields, state):
-        if value.shape != like.shape:
-            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
-                               f"{tuple(like.shape)}; pass state=None to start from rest")
-    return state
+    return check_state(state, ALIFState, like)
 
 
 class ALIF(LIF):

@@ -31,9 +31,10 @@ from typing import Callable, NamedTuple, Union
 import torch
 
 from spikevision import surrogate as surrogates
-from spikevision.errors import InvalidType, InvalidValue
-from spikevision.neuron import (HALF, LIF, RESETS, _broadcasts_to, _check_coefficient, _check_current,
-                                state_dtype)
+from spikevision.errors import InvalidValue
+from spikevision.neuron import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, coefficient
+from spikevision.neuron import _coefficients as neuron_coefficients
+from spikevision.neuron import state_dtype
 
 Tensor = torch.Tensor
 Number = Union[float, int]
@@ -165,30 +166,12 @@ def _advance(current: Tensor, state: CubaState, reset: Tensor, alpha, beta, thre
 
 
 def _coefficients(params: CubaParams, like: Tensor):
-    """``alpha`` and ``beta`` (clamped to [0, 1] if tensors) and ``threshold``, checked against one step's input."""
-    values = []
-    for name in ("alpha", "beta", "threshold"):
-        value = getattr(params, name)
-        if isinstance(value, Tensor):
-            if not _broadcasts_to(value.shape, like.shape):
-                raise InvalidValue(f"{name} of shape {tuple(value.shape)} does not fit neurons of shape "
-                                   f"{tuple(like.shape[1:])}; give one value or one per neuron")
-            if name != "threshold":
-                value = value.clamp(0, 1)
-        values.append(value)
-    return tuple(values)
+    """``alpha``, ``beta`` (clamped to [0, 1] if tensors) and ``threshold``, checked against one step's input."""
+    return (coefficient("alpha", params.alpha, like, clamp=True), *neuron_coefficients(params, like))
 
 
 def _check_state(state: CubaState | None, like: Tensor) -> CubaState:
-    if state is None:
-        return initial_state(like)
-    if not isinstance(state, CubaState):
-        raise InvalidType(f"state must be a CubaState or None, got {type(state).__name__}")
-    for name, value in zip(state._fields, state):
-        if value.shape != like.shape:
-            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
-                               f"{tuple(like.shape)}; pass state=None to start from rest")
-    return state
+    return initial_state(like) if state is None else check_state(state, CubaState, like)
 
 
 class CubaLIF(LIF):

@@ -206,18 +206,23 @@ def _fired(mem: Tensor, threshold) -> Tensor:
     return (mem - threshold > 0).to(mem.dtype)
 
 
-def _coefficients(params: LIFParams, like: Tensor):
-    """``beta`` (clamped to [0, 1] if a tensor) and ``threshold``, checked against one step's input."""
-    beta, threshold = params.beta, params.threshold
-    for name, value in (("beta", beta), ("threshold", threshold)):
-        if isinstance(value, Tensor) and not _broadcasts_to(value.shape, like.shape):
-            raise InvalidValue(
-                f"{name} of shape {tuple(value.shape)} does not fit neurons of shape {tuple(like.shape[1:])}; "
-                f"give one value (shape ()) or one per neuron (shape {tuple(like.shape[1:])})"
-            )
-    if isinstance(beta, Tensor):
-        beta = beta.clamp(0, 1)
-    return beta, threshold
+def _coefficients(params, like: Tensor):
+    """``beta`` (clamped to [0, 1] if a tensor) and ``threshold`` of any neuron's params, checked against one
+    step's input."""
+    return coefficient("beta", params.beta, like, clamp=True), coefficient("threshold", params.threshold, like)
+
+
+def coefficient(name: str, value, like: Tensor, *, clamp: bool = False):
+    """A coefficient as the loops use it: a number as it is, a tensor checked to fit one step's input ``like``
+    and, with ``clamp`` (a decay), clamped to [0, 1]."""
+    if not isinstance(value, Tensor):
+        return value
+    if not _broadcasts_to(value.shape, like.shape):
+        raise InvalidValue(
+            f"{name} of shape {tuple(value.shape)} does not fit neurons of shape {tuple(like.shape[1:])}; "
+            f"give one value (shape ()) or one per neuron (shape {tuple(like.shape[1:])})"
+        )
+    return value.clamp(0, 1) if clamp else value
 
 
 def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
@@ -248,15 +253,17 @@ def _check_current(current, name: str, min_dim: int) -> None:
 
 
 def _check_state(state: LIFState | None, like: Tensor) -> LIFState:
-    if state is None:
-        return initial_state(like)
-    if not isinstance(state, LIFState):
-        raise InvalidType(f"state must be a LIFState or None, got {type(state).__name__}")
-    if state.mem.shape != like.shape:
-        raise InvalidValue(
-            f"state.mem has shape {tuple(state.mem.shape)} but one step of input has shape {tuple(like.shape)}; "
-            "pass state=None to start from rest"
-        )
+    return initial_state(like) if state is None else check_state(state, LIFState, like)
+
+
+def check_state(state, kind: type, like: Tensor):
+    """``state`` if it is a ``kind`` (a NamedTuple of tensors) whose every field has one step's shape."""
+    if not isinstance(state, kind):
+        raise InvalidType(f"state must be a {kind.__name__} or None, got {type(state).__name__}")
+    for name, value in zip(state._fields, state):
+        if value.shape != like.shape:
+            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
+                               f"{tuple(like.shape)}; pass state=None to start from rest")
     return state
 
 
