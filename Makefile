@@ -19,11 +19,11 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
 	$(PIP) -e .
 	touch $@
 
-# Norse without its declared requirements (they pull torchvision, which does not install beside this torch);
-# what it imports (numpy, nir, nirtorch) the dev extras have.
+# Norse and SpikingJelly without their declared requirements (they pull torchvision, which does not install
+# beside this torch); what they import (numpy, nir, nirtorch, loguru, tqdm) the dev extras have.
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
-	$(PIP) --no-deps norse==1.1.0
+	$(PIP) --no-deps norse==1.1.0 spikingjelly==2.0.0
 	touch $@
 
 install: $(VENV)/.installed

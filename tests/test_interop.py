@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from spikevision import cli, config, train
-from spikevision.interop import DT, agreement, export_run, from_nir, load_nir, save_nir, to_nir
-from spikevision.interop.agreement import snntorch_import
+from spikevision.interop import DT, agreement, export_run, from_nir, load_nir, readers, save_nir, to_nir
+from spikevision.interop.readers import snntorch_import
 from spikevision.interop.agreement import snntorch_outputs as snntorch_run
 from spikevision.interop.agreement import spikevision_outputs as ours
 from spikevision.interop.nir import RESET_KEY
@@ -240,6 +240,113 @@ def test_an_snntorch_network_exported_to_nir_runs_the_same_in_spikevision(test_i
     assert want.sum() > 100 and torch.equal(got, want)
 
 
+# --------------------------------------------------------------------------- SpikingJelly and Norse
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", readers.READERS)
+@pytest.mark.parametrize("name", ["fc_zero", "conv_zero"])
+def test_every_reader_runs_our_exported_graph_to_the_same_spikes(runs, test_images, tmp_path, name, reader):
+    """Each library's own NIR importer, its bugs worked around in interop.readers (docs/INTEROP.md), on the
+    exported file; Norse gets the sum-pool export, the pooling it reads."""
+    path = tmp_path / f"{name}.nir"
+    export_run(runs[name], path, pool="sum" if reader == "norse" else "avg")
+    run_config, model = train.load_run(runs[name])
+    steps, images = run_config.train.num_steps, test_images.images[:1000]
+    want = ours(model, images, steps)[1]
+    got = readers.output_spikes(reader, load_nir(path), images, steps)
+    same_trains = float((got == want).flatten(2).all(2).all(0).float().mean())
+    assert want.sum() > 250  # the outputs do fire: the comparison is not of silence
+    # Norse rounds its update v + dt/tau (r I - v) differently from beta v + I: a spike a hair from threshold
+    assert same_trains >= (0.99 if reader == "norse" else 1.0), same_trains
+
+
+def test_sum_pooling_is_the_same_network_to_the_bit(runs, test_images):
+    """SumPool2d with 1/k^2 in the conv weights and bias: exact for k = 2, and read back as average pooling."""
+    run_config, model = train.load_run(runs["conv_zero"])
+    avg, summed = to_nir(model, run_config), to_nir(model, run_config, pool="sum")
+    assert [type(n).__name__ for n in summed.nodes.values()].count("SumPool2d") == 2
+    assert not any(isinstance(n, nir.AvgPool2d) for n in summed.nodes.values())
+    assert np.array_equal(summed.nodes["conv1"].weight * 4, avg.nodes["conv1"].weight)
+    back = from_nir(summed)
+    assert back.config.conv == "8C5-AP2-16C5-AP2" and summed.metadata["pool"] == "sum"
+    images = test_images.images[:500]
+    assert torch.equal(ours(back, images, 6)[1], ours(model, images, 6)[1])
+
+
+def test_norse_importer_flattens_the_batch_and_ignores_r(runs):
+    """Norse 1.1.0's importer has snnTorch's flatten bug and simulates every LIF node with r = 1 (it warns and
+    goes on). These assertions fail once Norse fixes either, and the workaround in interop.readers can go."""
+    norse = pytest.importorskip("norse.torch")  # make install-dev installs norse 1.1.0
+    graph = to_nir(train.load_run(runs["fc_zero"])[1])
+    net = norse.from_nir(graph, dt=DT, ignore_warnings=True)
+    assert net.flatten.start_dim == 0
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        net(torch.rand(3, 1, 28, 28))
+    assert not hasattr(net.fc1_lif.p, "r")  # no r anywhere in its LIF parameters
+
+
+def test_norse_is_told_which_pooling_it_reads(runs):
+    graph = to_nir(train.load_run(runs["conv_zero"])[1])
+    with pytest.raises(ValueError, match=r"SumPool2d but not AvgPool2d.*--pool sum"):
+        readers.import_graph("norse", graph)
+    with pytest.raises(ValueError, match="unknown NIR reader 'nest'"):
+        readers.import_graph("nest", graph)
+    with pytest.raises(ValueError, match="pool must be one of avg, sum"):
+        to_nir(train.load_run(runs["conv_zero"])[1], pool="max")
+
+
+def test_a_norse_network_exported_to_nir_runs_the_same_in_spikevision(test_images, tmp_path, mnist_root, capsys):
+    """Norse 1.1.0's exporter writes tau = dt / tau_mem_inv (dt times the time constant it means) and the input
+    shape with its sample's batch, which NIR's own type check refuses on reading the file; read with
+    dt = (Norse's dt)^2, the graph gives Norse's spikes exactly."""
+    norse = pytest.importorskip("norse.torch")
+    torch.manual_seed(3)
+
+    def cell(n):  # per-neuron parameters: NIR's HDF5 writer refuses 0-d ones
+        return norse.LIFBoxCell(norse.LIFBoxParameters(tau_mem_inv=torch.full((n,), 100.0), v_th=torch.ones(n),
+                                                       v_leak=torch.zeros(n), v_reset=torch.zeros(n)))
+
+    net = norse.SequentialState(nn.Linear(784, 64), cell(64), nn.Linear(64, 10), cell(10))
+    with torch.no_grad():
+        net[0].weight.mul_(20)
+        net[2].weight.mul_(8)
+    path = tmp_path / "norse.nir"
+    save_nir(norse.to_nir(net, torch.rand(1, 784)), path)
+    graph = load_nir(path)
+    assert np.allclose(graph.nodes["1"].tau, 1e-3 / 100)  # the bug: 1e-5 s, not 1 / 100 s
+    model = from_nir(graph, dt=1e-3 ** 2)
+    assert model.config.hidden == (64,) and model.config.reset == "zero"
+    images = test_images.images[:500]
+    with torch.no_grad():
+        state, want = None, []
+        for _ in range(20):
+            out, state = net(images.flatten(1), state)
+            want.append(out)
+    want = torch.stack(want)
+    assert want.sum() > 500 and torch.equal(ours(model, images.reshape(-1, 1, 1, 784), 20)[1], want)
+    # The command line runs it too, once told what the graph does not say.
+    assert cli.main(["evaluate", str(path), "--dt", "1e-6", "--root", str(mnist_root)]) == 2
+    assert "no num_steps in its metadata); pass --steps" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(path), "--steps", "20", "--root", str(mnist_root)]) == 2
+    assert "shorter than the step dt = 0.0001 s" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(path), "--steps", "20", "--dt", "1e-6", "--root", str(mnist_root)]) == 0
+    assert re.search(r"test accuracy [\d.]+% on 10,000 mnist images, 20 steps of direct input", capsys.readouterr().out)
+
+
+def test_evaluate_runs_an_exported_graph_to_the_runs_own_accuracy(runs, tmp_path, mnist_root, capsys):
+    path = tmp_path / "conv.nir"
+    assert cli.main(["export", str(runs["conv_zero"]), "--out", str(path), "--pool", "sum", "--no-check"]) == 0
+    assert isinstance(load_nir(path).nodes["conv1_pool1"], nir.SumPool2d)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(path), "--root", str(mnist_root), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    summary = json.loads((runs["conv_zero"] / "summary.json").read_text())
+    assert result["num_samples"] == 10_000 and result["prediction"] == summary["prediction"]
+    assert result["accuracy_by_rule"] == pytest.approx(summary["test_accuracy_by_rule"], abs=1e-4)
+    assert not list(tmp_path.glob("*.json"))  # evaluating a graph writes nothing
+
+
 # --------------------------------------------------------------------------- refusals and files
 
 
@@ -343,8 +450,8 @@ def test_the_agreement_command_without_snntorch_says_what_to_install(tiny_run, m
     monkeypatch.setitem(sys.modules, "snntorch.import_nir", None)  # what an install without the dev extras has
     assert cli.main(["agreement", str(tiny_run), "--limit", "10"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "snnTorch, which is not installed here" in err
-    assert "pip install -e '.[dev]' (or make install-dev)" in err
+    assert err.count("\n") == 1 and "running the graph in snnTorch needs it installed" in err
+    assert err.rstrip().endswith("install the development extras: make install-dev")
 
 
 def test_export_measures_what_a_spike_counting_reader_gets(tiny_run, tmp_path, mnist_root, capsys):

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
+from spikevision.catalog import DATASETS
 from spikevision.cli._options import add_device
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="evaluate a trained run on the full test set",
-                              description="Evaluate a trained run on every image of its test set.")
-    p.add_argument("run", type=Path, help="run directory (made by spikevision train)")
+    p = subparsers.add_parser("evaluate", help="evaluate a trained run (or a NIR graph) on the full test set",
+                              description="Evaluate a trained run on every image of its test set, or run a NIR "
+                                          "graph (FILE.nir: spikevision's, snnTorch's or Norse's export) on one.")
+    p.add_argument("run", type=Path, help="run directory (made by spikevision train), or a .nir file")
+    p.add_argument("--steps", type=int, default=None,
+                   help="a .nir file: time steps per image (default: the num_steps its metadata records)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="a .nir file: seconds per step its tau is read against (default: its metadata's, else 1e-4)")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist",
+                   help="a .nir file: the test set to run it on (default: mnist)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--root", type=Path, default=None, help="data directory")
     add_device(p)
@@ -24,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from spikevision import data, report, rundir
     from spikevision.inputs import TensorData
 
+    if args.run.suffix == ".nir":
+        return _evaluate_graph(args)
     config, model = rundir.load_run(args.run, args.device)
     test = TensorData.from_split(data.load(config.train.dataset, "test", args.root))
     result = report.evaluation(args.run, model, config, test, reuse=False, save=False)
@@ -36,6 +47,33 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2) if args.json else format_report(result, args.run, saved=False))
         raise
     print(json.dumps(result, indent=2) if args.json else format_report(result, args.run))
+    return 0
+
+
+def _evaluate_graph(args: argparse.Namespace) -> int:
+    """Run a NIR file in spikevision (``interop.from_nir``) on a test set and print its accuracy; nothing is written."""
+    from spikevision import data, devices, evaluation
+    from spikevision.errors import InvalidValue
+    from spikevision.inputs import TensorData
+    from spikevision.interop import nir as nir_interop
+
+    graph = nir_interop.load_nir(args.run)
+    model = nir_interop.from_nir(graph, dt=args.dt)
+    cfg = nir_interop.reading_config(graph, steps=args.steps, dataset=args.dataset)
+    test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))
+    shape = tuple(model.config.input_shape)
+    if test.images[0].numel() != math.prod(shape):
+        raise InvalidValue(f"{args.run} takes inputs of shape {list(shape)}, but {cfg.dataset}'s images are "
+                           f"{list(test.images.shape[1:])}; pass the --dataset it was made for")
+    test = TensorData(test.images.reshape(-1, *shape), test.labels, test.classes)  # flat-input graphs: one row
+    result = evaluation.evaluate(model.to(devices.resolve(args.device)), test, cfg)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        from spikevision.metrics import RULE_TEXT
+
+        print(f"{args.run}: test accuracy {result['accuracy'] * 100:.2f}% on {result['num_samples']:,} {cfg.dataset} "
+              f"images, {cfg.num_steps} steps of {cfg.encoding} input; prediction: {RULE_TEXT[cfg.prediction]}")
     return 0
 
 

@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, default=None, help="output file (default: RUN/model.nir)")
     p.add_argument("--dt", type=float, default=None,
                    help="seconds per time step that tau is written against (default: 1e-4, snnTorch's convention)")
+    p.add_argument("--pool", choices=("avg", "sum"), default="avg",
+                   help="average pooling as NIR AvgPool2d (read by snnTorch, SpikingJelly; the default) or as "
+                        "SumPool2d with 1/k^2 folded into the weights (read by Norse): the same network")
     p.add_argument("--no-check", action="store_true",
                    help="skip measuring, on the test set, how often a NIR reader gets spikevision's predictions")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or args.run / "model.nir"
     if out.suffix != ".nir":
         raise InvalidValue(f"--out {out} should end in .nir, the extension NIR readers expect")
-    graph = nir_interop.export_run(args.run, out, dt=nir_interop.DT if args.dt is None else args.dt)
+    graph = nir_interop.export_run(args.run, out, dt=nir_interop.DT if args.dt is None else args.dt,
+                                 pool=args.pool)
     layers = [name for name in graph.nodes if name not in ("input", "output")]
     print(f"Wrote {out}: {' -> '.join(layers)}; dt = {graph.metadata['dt']:g} s, "
           f"{graph.metadata.get('num_steps', '?')} steps per sample, {graph.metadata.get('encoding', '?')} input")

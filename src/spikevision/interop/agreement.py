@@ -1,19 +1,18 @@
-"""Does another simulator reproduce a run? Export it to NIR, run the graph in snnTorch, compare on the test set.
+"""Does another simulator reproduce a run? Export it to NIR, run the graph in snnTorch, SpikingJelly or Norse
+(``interop.readers``), compare on the test set.
 
-snnTorch (with nirtorch) is a development dependency, imported only here and only when called:
-``pip install -e '.[dev]'``. Predictions are the output neuron with the most spikes, ties broken by the mean
-output membrane, on both sides (``metrics.predict_from_output``).
+The readers are development dependencies, imported only when called (``make install-dev``). Predictions
+follow the run's rule (``train.prediction``) on both sides; only snnTorch exposes the output membrane that
+the default rule's tie-break needs, so the other readers count spikes.
 
 Command line (what docs/INTEROP.md's figures come from)::
 
-    spikevision agreement runs/quick-zero
+    spikevision agreement runs/quick-zero [--reader spikingjelly]
     {"images": 10000, "prediction_agreement": 1.0, "identical_spike_trains": 1.0, ...}
 """
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 
 import nir
@@ -23,70 +22,40 @@ from torch import nn
 from spikevision import data, metrics, rundir
 from spikevision.errors import InvalidValue
 from spikevision.inputs import TensorData
+from spikevision.interop import readers
 from spikevision.interop.nir import to_nir
 
 Tensor = torch.Tensor
 
 
-def spikevision_outputs(model: nn.Module, images: Tensor, steps: int, batch: int = 2000) -> tuple[Tensor, Tensor]:
-    """Predictions ``[N]`` and output spikes ``[T, N, classes]`` of a spikevision model on static images."""
+def spikevision_outputs(model: nn.Module, images: Tensor, steps: int, batch: int = 2000,
+                        rule: str = "spikes_then_membrane") -> tuple[Tensor, Tensor]:
+    """Predictions ``[N]`` by ``rule`` and output spikes ``[T, N, classes]`` of a spikevision model on static images."""
     model.eval()
     preds, spikes = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch):
             out = model(images[start : start + batch], num_steps=steps)
-            preds.append(metrics.predict_from_output(out.spk, out.mem))
+            preds.append(metrics.predict(out.spk, out.mem, rule))
             spikes.append(out.spk)
     return torch.cat(preds), torch.cat(spikes, 1)
 
 
-def snntorch_import(graph: nir.NIRGraph) -> nn.Module:
-    """snnTorch's NIR importer, with its one bug worked around (see docs/INTEROP.md).
-
-    It maps NIR's ``Flatten(start_dim=0)`` (batch excluded) to ``torch.nn.Flatten(0)``, which flattens the
-    batch into the features; ``tests/test_interop.py`` pins the bug so that it tells us once it is fixed.
-    """
-    try:
-        from snntorch.import_nir import import_from_nir
-    except ImportError as exc:
-        raise InvalidValue(f"the agreement check runs the graph in snnTorch, which is not installed here ({exc}); "
-                           "install the development extras: pip install -e '.[dev]' (or make install-dev)") from None
-
-    with contextlib.redirect_stdout(sys.stderr):  # its "[warning]" lines, kept off our JSON on stdout
-        net = import_from_nir(graph)
-    if hasattr(net, "flatten"):
-        net.flatten = nn.Flatten()
-    return net
-
-
 def snntorch_outputs(net: nn.Module, images: Tensor, steps: int, batch: int = 2000) -> tuple[Tensor, Tensor]:
-    """Predictions and output spikes of a network snnTorch imported, the image fed at every step."""
-    import snntorch as snn
-
-    leaky = [m for m in net.modules() if isinstance(m, (snn.Leaky, snn.Synaptic))]  # LIF and CubaLIF nodes
-    preds, spikes = [], []
-    with torch.no_grad():
-        for start in range(0, len(images), batch):
-            x = images[start : start + batch]
-            for layer in leaky:
-                layer.reset_mem()
-            state, spk, mem = None, [], []
-            for _ in range(steps):
-                out, state = net(x, state)
-                spk.append(out)
-                mem.append(leaky[-1].mem.clone())
-            spk = torch.stack(spk)
-            preds.append(metrics.predict_from_output(spk, torch.stack(mem)))
-            spikes.append(spk)
-    return torch.cat(preds), torch.cat(spikes, 1)
+    """Predictions ``[N]`` (most spikes, ties to the higher mean membrane) and output spikes ``[T, N, classes]`` of
+    a network snnTorch imported (``readers.snntorch_import``), the image fed at every step."""
+    spikes, membranes = readers.snntorch_outputs(net, images, steps, batch)
+    return metrics.predict_from_output(spikes, membranes), spikes
 
 
 def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
-            data_root: Path | None = None) -> dict:
-    """Run ``run_dir``'s network (or its NIR ``graph``) in spikevision and in snnTorch on the test set.
+            data_root: Path | None = None, reader: str = "snntorch") -> dict:
+    """Run ``run_dir``'s network (or its NIR ``graph``) in spikevision and in ``reader`` on the test set.
 
+    Each side predicts by the run's rule (``train.prediction``); a reader other than snnTorch exposes no
+    membrane, so a membrane tie-break is not available to it and it counts spikes (ties to the lowest index).
     Returns a dict: images, prediction_agreement, identical_spike_trains (samples whose output spikes are
-    equal at every step), and each side's test accuracy.
+    equal at every step), each side's test accuracy, and the reader's rule.
     """
     run_config, model = rundir.load_run(run_dir)
     if run_config.train.encoding != "direct":
@@ -94,17 +63,23 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
                            "train.encoding=direct")
     test = TensorData.from_split(data.load(run_config.train.dataset, "test", root=data_root))
     images, labels = (test.images[:limit], test.labels[:limit]) if limit else (test.images, test.labels)
-    steps = run_config.train.num_steps
-    ours_pred, ours_spk = spikevision_outputs(model, images, steps)
-    net = snntorch_import(graph if graph is not None else to_nir(model, run_config))
-    theirs_pred, theirs_spk = snntorch_outputs(net, images, steps)
+    steps, rule = run_config.train.num_steps, run_config.train.prediction
+    ours_pred, ours_spk = spikevision_outputs(model, images, steps, rule=rule)
+    graph = graph if graph is not None else to_nir(model, run_config, pool="sum" if reader == "norse" else "avg")
+    if reader == "snntorch":
+        theirs_spk, theirs_mem = readers.snntorch_outputs(readers.snntorch_import(graph), images, steps)
+    else:
+        theirs_spk, theirs_mem, rule = readers.output_spikes(reader, graph, images, steps), None, "spikes"
+    theirs_pred = metrics.predict(theirs_spk, theirs_mem, rule)
     return {
         "run": str(run_dir),
+        "reader": reader,
         "images": len(labels),
         "prediction_agreement": float((ours_pred == theirs_pred).double().mean()),
         "identical_spike_trains": float((ours_spk == theirs_spk).flatten(2).all(2).all(0).double().mean()),
         "spikevision_accuracy": float((ours_pred == labels).double().mean()),
-        "snntorch_accuracy": float((theirs_pred == labels).double().mean()),
+        f"{reader}_accuracy": float((theirs_pred == labels).double().mean()),
+        "reader_rule": rule,
         "reset": run_config.model.reset,
     }
 

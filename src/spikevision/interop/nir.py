@@ -19,6 +19,10 @@ ignore (they reset to zero; docs/INTEROP.md measures what that changes).
 Direct encoding: the graph's input is the image ``[C, H, W]``, fed as the same current at every step.
 Batch norm is folded into the convolution before it (running statistics, as at evaluation); dropout is
 the identity at inference and is left out. NIR has no max pooling: models with ``MP`` are refused.
+
+Average pooling is written as ``AvgPool2d`` (read by snnTorch and SpikingJelly) or, with ``pool="sum"``, as
+``SumPool2d`` with the 1/k^2 folded into the convolution before it (read by Norse): the same network, and
+for the power-of-two ``k`` of our presets the same bits, since scaling by 1/4 is exact in floating point.
 """
 
 from __future__ import annotations
@@ -45,17 +49,20 @@ from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neuron import RESETS
 
 DT = 1e-4  # seconds per step: snnTorch's NIR convention (its importer assumes it)
+POOLS = ("avg", "sum")  # how average pooling is written: AvgPool2d, or SumPool2d with 1/k^2 in the conv weights
 RESET_KEY = "spikevision_reset"  # LIF node metadata: our reset, where NIR's own (to v_reset) differs
 _SYNAPSES = (nir.Affine, nir.Linear, nir.Conv2d)
+_POOLS = (nir.AvgPool2d, nir.SumPool2d)
 
 
-def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT) -> nir.NIRGraph:
-    """The NIR graph of a trained network: Input -> [Flatten] -> (Affine | Conv2d [AvgPool2d]) -> LIF ... -> Output.
+def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT, pool: str = "avg") -> nir.NIRGraph:
+    """The NIR graph of a trained network: Input -> [Flatten] -> (Affine | Conv2d [pools]) -> LIF ... -> Output.
 
     Args:
         model: a ``SpikingMLP`` or ``SpikingCNN`` (its weights are read, never changed).
         config: the run's config, to record ``num_steps`` and the encoding in the graph's metadata.
         dt: the step, in seconds, that ``tau`` is expressed against (readers must simulate with it).
+        pool: "avg" writes ``AvgPool2d`` nodes; "sum" writes ``SumPool2d`` with 1/k^2 folded into the weights.
     Returns:
         A type-checked ``nir.NIRGraph``; node names follow the model's layers (``fc1``, ``fc1_lif``, ...).
     """
@@ -64,11 +71,13 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT)
     if config is not None and not isinstance(config, RunConfig):
         raise InvalidType(f"config must be a RunConfig or None, got {type(config).__name__}")
     dt = _checked_dt(dt)
+    if pool not in POOLS:
+        raise InvalidValue(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(model.config.input_shape))}
     for stage in model.stages:
         if any(isinstance(m, nn.Flatten) for m in stage.before):
             nodes["flatten"] = nir.Flatten(input_type={"input": np.array(stage.in_shape)}, start_dim=0, end_dim=-1)
-        weight, bias = _folded_synapse(stage)
+        weight, bias = _folded_synapse(stage, pool)
         if isinstance(stage.synapse, nn.Linear):
             nodes[stage.name] = nir.Affine(weight=weight, bias=bias)
         else:
@@ -79,12 +88,12 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT)
                 raise InvalidValue(f"{stage.name} uses {type(layer).__name__}, which NIR cannot express (it has "
                                    "average and sum pooling only); train with AP<k> instead of MP<k> to export")
             k = layer.kernel_size
-            nodes[f"{stage.name}_pool{index + 1}"] = nir.AvgPool2d(
+            nodes[f"{stage.name}_pool{index + 1}"] = (nir.AvgPool2d if pool == "avg" else nir.SumPool2d)(
                 kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
         nodes[f"{stage.name}_lif"] = _lif_node(stage.lif, stage.out_shape, dt)
     nodes["output"] = nir.Output(output_type=np.array([model.config.num_classes]))
     names = list(nodes)
-    metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate,
+    metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate, "pool": pool,
                 "input": "direct: the image [C, H, W] is the input current at every step; else its spikes"}
     if config is not None:
         # How to read the graph: what to feed it, for how many steps, and how the class is read off the output.
@@ -100,7 +109,8 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
     """A spikevision network from a NIR graph: ours, or any feed-forward chain of the node types we run.
 
     Args:
-        graph: a chain Input -> [Flatten] -> (Affine | Linear | Conv2d [AvgPool2d ...]) -> LIF -> ... -> Output
+        graph: a chain Input -> [Flatten] -> (Affine | Linear | Conv2d [AvgPool2d | SumPool2d ...]) -> LIF -> ...
+            -> Output
             with the conv layers first and at least one fully connected layer.
         dt: the step ``tau`` is read against; None takes the graph's ``dt`` metadata, else ``DT``.
     Returns:
@@ -154,26 +164,52 @@ def load_nir(path: Path) -> nir.NIRGraph:
     if not path.is_file():
         raise NotFound(f"no NIR file at {path}")
     try:
-        return nir.read(path)
+        try:
+            return nir.read(path)
+        except ValueError as exc:
+            if "type" not in str(exc).lower():
+                raise
+            # Other exporters write shapes NIR's own check rejects (Norse 1.1.0: the input as [1, n], its sample's
+            # batch included); from_nir checks that the layers' shapes chain, so read the file without it.
+            return nir.read(path, type_check=False)
     except (OSError, KeyError, ValueError, TypeError, AssertionError) as exc:
         raise InvalidValue(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from None
 
 
-def export_run(run_dir: Path, path: Path, *, dt: float = DT) -> nir.NIRGraph:
+def export_run(run_dir: Path, path: Path, *, dt: float = DT, pool: str = "avg") -> nir.NIRGraph:
     """Export the trained model of a run directory to the NIR file ``path``; returns the graph."""
     from spikevision.rundir import load_run
 
     config, model = load_run(run_dir)
-    graph = to_nir(model, config, dt=dt)
+    graph = to_nir(model, config, dt=dt, pool=pool)
     save_nir(graph, path)
     return graph
+
+
+def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: str = "mnist") -> "TrainConfig":
+    """How to run ``graph`` on a dataset's test set: the steps, input encoding and prediction rule its metadata
+    records (spikevision writes them), ``steps`` where given or where a graph (another library's) has none.
+    Without a recorded rule the class is read by spike counts, the rule every NIR reader can follow."""
+    from spikevision.config import TrainConfig
+    from spikevision.catalog import ENCODINGS
+
+    recorded = graph.metadata.get("num_steps")
+    steps = steps if steps is not None else (int(recorded) if recorded is not None else None)
+    if steps is None:
+        raise InvalidValue("the graph does not say how many time steps to run it for (no num_steps in its "
+                           "metadata); pass --steps")
+    encoding = _text(graph.metadata.get("encoding", "direct"))
+    rule = _text(graph.metadata.get("prediction", "spikes"))
+    return TrainConfig(dataset=dataset, encoding=encoding if encoding in ENCODINGS else "direct", num_steps=steps,
+                       prediction=rule if rule in metrics.PREDICTION_RULES else "spikes", eval_batch_size=500)
 
 
 # --- export helpers ---------------------------------------------------------------------------------
 
 
-def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
-    """The stage's weight and bias as float32 arrays, with its batch norms (eval statistics) folded in.
+def _folded_synapse(stage, pool: str = "avg") -> tuple[np.ndarray, np.ndarray]:
+    """The stage's weight and bias as float32 arrays, with its batch norms (eval statistics) folded in, and for
+    ``pool="sum"`` each average pool's 1/k^2 too.
 
     Every op after a convolution is a per-channel affine map (BN) or an average pool, which commute, so
     ``BN(pool(conv(x))) == pool(conv'(x))`` with the BN's scale and shift moved into the convolution.
@@ -184,6 +220,9 @@ def _folded_synapse(stage) -> tuple[np.ndarray, np.ndarray]:
         scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
         weight = weight * scale[:, None, None, None]
         bias = (bias - bn.running_mean.double()) * scale + bn.bias.detach().double()
+    if pool == "sum":
+        area = math.prod(m.kernel_size ** 2 for m in stage.after if isinstance(m, nn.AvgPool2d))
+        weight, bias = weight / area, bias / area
     dtype = stage.synapse.weight.dtype
     return weight.to(dtype).cpu().numpy(), bias.to(dtype).cpu().numpy()
 
@@ -264,7 +303,7 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             if open_stage is not None:
                 raise InvalidValue(f"{name!r} follows {open_stage['name']!r} with no LIF node between them")
             open_stage = {"name": name, "synapse": node, "pools": []}
-        elif isinstance(node, nir.AvgPool2d) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
+        elif isinstance(node, _POOLS) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
             open_stage["pools"].append((name, node))
         elif isinstance(node, (nir.LIF, nir.CubaLIF)) and open_stage is not None:
             open_stage["lif"] = node
@@ -272,14 +311,17 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             open_stage = None
         else:
             raise InvalidValue(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
-                               "(Affine | Linear | Conv2d [AvgPool2d]) -> LIF, with Flatten before the first Affine")
+                               "(Affine | Linear | Conv2d [AvgPool2d | SumPool2d]) -> LIF, with Flatten before the "
+                               "first Affine")
     kinds = [isinstance(s["synapse"], nir.Conv2d) for s in stages]
     if open_stage is not None or not stages or kinds[-1] or kinds != sorted(kinds, reverse=True):
         raise InvalidValue("the graph must be LIF layers behind conv layers first, then fully connected ones, "
                            "ending in a fully connected LIF layer before the output")
     shape = tuple(int(n) for n in np.asarray(graph.nodes[inputs[0]].input_type["input"]).reshape(-1))
-    if len(shape) == 1 and not any(kinds):
-        shape = (1, 1, shape[0])  # a flat input vector: one row of pixels
+    if len(shape) != 3 and not any(kinds):
+        # A fully connected network flattens its input: read any shape (Norse writes [1, n], its sample's batch
+        # dimension included) as one row of pixels.
+        shape = (1, 1, math.prod(shape))
     if len(shape) != 3:
         raise InvalidValue(f"the graph's input has shape {list(shape)}; spikevision reads [C, H, W] images "
                            "(or flat vectors for fully connected networks)")
@@ -317,7 +359,7 @@ def _lif_values(name: str, node: nir.LIF | nir.CubaLIF, dt: float) -> tuple[np.n
             r = r * np.where(np.isinf(tau_syn) & np.isinf(w_in), 1.0, w_in * dt / tau_syn)
     if np.any(tau < dt):
         raise InvalidValue(f"LIF node {name!r} has tau {tau.min():g} s shorter than the step dt = {dt:g} s; "
-                           "pass the dt the graph was made for (from_nir(graph, dt=...))")
+                           "pass the dt the graph was made for (from_nir(graph, dt=...), or --dt)")
     with np.errstate(invalid="ignore"):
         beta = 1.0 - dt / tau
         scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * dt / tau)  # no leak: r = tau = inf
@@ -404,6 +446,9 @@ def _load_synapse(layer: nn.Module, parsed: dict, scale: float) -> None:
     if tuple(weight.shape) != tuple(layer.weight.shape) or tuple(bias.shape) != tuple(layer.bias.shape):
         raise InvalidValue(f"node {parsed['name']!r} has weight {list(weight.shape)} and bias {list(bias.shape)}, but "
                            f"its input needs weight {list(layer.weight.shape)}; the graph's shapes do not chain")
+    # A sum pool is our average pool times k^2: carry that into the weights (exact for power-of-two k).
+    scale *= math.prod(int(np.ravel(pool.kernel_size)[0]) ** 2 for _, pool in parsed.get("pools", ())
+                       if isinstance(pool, nir.SumPool2d))
     if scale != 1.0:
         weight, bias = weight * scale, bias * scale
     layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
