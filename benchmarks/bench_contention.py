@@ -27,14 +27,21 @@ POLICIES = {
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # sleep at once instead of spinning
     # spin briefly (libgomp's default: 300,000 spins), then sleep
     **{f"spin{n // 1000}k": {"GOMP_SPINCOUNT": str(n)} for n in (1_000, 3_000, 10_000, 30_000, 100_000)},
+    # what spikevision's commands do (spikevision.threads.apply: it looks at the load before torch loads)
+    "spikevision": {"BENCH_SPIKEVISION_POLICY": "1"},
 }
 
 
 def child(preset: str, threads: int, warmup: int, steps: int) -> None:
     """In a fresh process: time ``steps`` training steps of ``preset`` with ``threads`` threads."""
+    chosen = {}
+    if os.environ.get("BENCH_SPIKEVISION_POLICY"):
+        from spikevision import threads as thread_policy
+
+        chosen = thread_policy.apply(threads or None)
     import torch
 
-    if threads:
+    if threads and not os.environ.get("BENCH_SPIKEVISION_POLICY"):
         torch.set_num_threads(threads)
     sys.path.insert(0, str(HERE))
     from bench_lif import make_runner
@@ -47,12 +54,13 @@ def child(preset: str, threads: int, warmup: int, steps: int) -> None:
         tick = time.perf_counter()
         run()
         times.append(time.perf_counter() - tick)
-    print(json.dumps({"seconds_per_step": statistics.median(times), "threads": torch.get_num_threads()}))
+    print(json.dumps({"seconds_per_step": statistics.median(times), "threads": torch.get_num_threads(),
+                      "chosen": chosen}))
 
 
 def measure(preset: str, threads: int, policy: str, warmup: int, steps: int) -> dict:
     env = {**os.environ, **POLICIES[policy]}
-    if threads:
+    if threads and policy != "spikevision":  # that policy is given the count as --threads would be
         env["OMP_NUM_THREADS"] = str(threads)
     done = subprocess.run([sys.executable, __file__, "--child", preset, str(threads), str(warmup), str(steps)],
                           capture_output=True, text=True, env=env, timeout=1800)
@@ -103,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             for r in group:
                 r["vs_best"] = r["seconds_per_step"] / best
                 asked = r["threads_asked"] or f"default ({r['threads']})"
-                print(f"| {preset} | {load} | {asked} | {r['policy']} | {r['seconds_per_step']:.4f} | "
+                policy = r["policy"] + (f" ({' '.join(f'{k}={v}' for k, v in r['chosen'].items())})"
+                                        if r.get("chosen") else "")
+                print(f"| {preset} | {load} | {asked} | {policy} | {r['seconds_per_step']:.4f} | "
                       f"{r['vs_best']:.2f}x |", flush=True)
             rows += group
     if args.json:

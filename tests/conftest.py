@@ -20,6 +20,11 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# The subprocesses the tests start (`python -m spikevision ...`) use this process's thread count, so that their
+# arithmetic matches the in-process references bit for bit whatever the load: a user-set count turns off
+# spikevision.threads' load-dependent choice (tests/test_threads.py tests that choice with these unset).
+os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
 from spikevision import data
 
 

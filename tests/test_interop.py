@@ -240,6 +240,29 @@ def test_an_snntorch_network_exported_to_nir_runs_the_same_in_spikevision(test_i
     assert want.sum() > 100 and torch.equal(got, want)
 
 
+# --------------------------------------------------------------------------- the exportable presets
+
+
+@pytest.mark.parametrize("preset", ["quick-nir", "conv-nir"])
+def test_the_exportable_presets_write_graphs_every_reader_runs_as_we_do(preset):
+    """Reset to zero (NIR's), average pooling, and the class read by spike counts: the graph says so."""
+    run_config = config.resolve(preset)
+    graph = to_nir(build_model(run_config.model, seed=0), run_config)
+    assert {node.metadata.get(RESET_KEY) for node in graph.nodes.values() if isinstance(node, nir.LIF)} == {"zero"}
+    assert graph.metadata["prediction"] == "spikes" and run_config.train.loss == "count_ce"
+    assert "the output neuron with the most spikes, ties to the lowest class index" in graph.metadata["how_to_read"]
+
+
+def test_a_spike_counting_reader_gets_the_exportable_quick_presets_answer(tmp_path, mnist_root):
+    run = tmp_path / "quick-nir"
+    train.fit(config.resolve("quick-nir", [*SMALL, "train.epochs=1"]), run, data_root=mnist_root)
+    view = agreement.nir_reader_view(run, data_root=mnist_root)
+    summary = json.loads((run / "summary.json").read_text())
+    assert view["prediction_agreement"] == 1.0 and view["reader_accuracy"] == summary["test_accuracy"] > 0.7  # trained, not chance
+    # The same model read with the default rule and loss would lean on the membrane tie-break; here it does not.
+    assert summary["test_accuracy_by_rule"]["spikes"] == summary["test_accuracy"]
+
+
 # --------------------------------------------------------------------------- SpikingJelly and Norse
 
 

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         with _OneLineNotes(args.command):
+            _choose_threads(args)
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("spikevision: interrupted", file=sys.stderr)
@@ -75,6 +76,19 @@ def main(argv: list[str] | None = None) -> int:
         if "can't allocate memory" not in str(exc):  # torch's allocator; anything else is a bug to see in full
             raise
         return _report(args.command, exc, "out of memory; use fewer time steps, a smaller batch or smaller images")
+
+
+def _choose_threads(args: argparse.Namespace) -> None:
+    """The thread policy (``spikevision.threads``), set before the command loads torch; said when it acts."""
+    if args.command == "data":  # downloads and checks files: no thread pools
+        return
+    from spikevision import threads
+
+    asked = getattr(args, "threads", None)
+    chosen = threads.apply(asked)
+    if chosen and asked is None and sys.stderr.isatty():
+        print(f"spikevision {args.command}: note: other work keeps the cores busy, so this run uses "
+              f"{chosen['OMP_NUM_THREADS']} thread(s) that sleep when idle (--threads N to choose)", file=sys.stderr)
 
 
 class _OneLineNotes:

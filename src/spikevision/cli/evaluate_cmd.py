@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from spikevision.catalog import DATASETS
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 
 
 def register(subparsers) -> None:
@@ -26,6 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--root", type=Path, default=None, help="data directory")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

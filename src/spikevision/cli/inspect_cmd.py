@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 from spikevision.errors import InvalidValue
 
 
@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
     p.add_argument("--out", type=Path, required=True, help="directory for the pictures")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

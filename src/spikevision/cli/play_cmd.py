@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 
 
 def register(subparsers) -> None:
@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.add_argument("--root", type=Path, default=None, help="data directory (where the drawn network is kept)")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 
 
 def register(subparsers) -> None:
@@ -18,6 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("images", type=Path, nargs="+", help="image files")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

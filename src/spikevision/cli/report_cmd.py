@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 
 
 def register(subparsers) -> None:
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--examples", type=int, default=3, help="right and wrong predictions to show, each (default 3)")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from spikevision import catalog
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 from spikevision.errors import InvalidValue
 
 
@@ -44,6 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines or bars")
     p.add_argument("--out", type=Path, required=True, help="sweep directory (one run directory per point inside)")
     add_device(p)
+    add_threads(p)
     p.set_defaults(func=run)
 
 

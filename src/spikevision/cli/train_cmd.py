@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from spikevision import catalog
-from spikevision.cli._options import add_device
+from spikevision.cli._options import add_device, add_threads
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_device(p, default=None, help_default="the config's train.device, auto in every preset; "
                "a resumed run may change it")
+    add_threads(p)
     p.add_argument("--dist-backend", choices=("auto", "gloo", "nccl"), default="auto",
                    help="under torchrun: the process group's backend (default auto: NCCL when each process has "
                         "a GPU of its own, else gloo)")
