@@ -370,6 +370,23 @@ def test_evaluate_runs_an_exported_graph_to_the_runs_own_accuracy(runs, tmp_path
     assert not list(tmp_path.glob("*.json"))  # evaluating a graph writes nothing
 
 
+def test_integrate_and_fire_layers_are_nir_if_nodes_read_back_and_by_spikingjelly(test_images):
+    """model.neuron=if (no leak) as NIR's IF, dv/dt = r I with r = 1/dt; SpikingJelly requires exactly that."""
+    torch.manual_seed(5)
+    model = build_model(ModelConfig(hidden=(48,), neuron="if", reset="zero", threshold=2.0), seed=5).eval()
+    with torch.no_grad():
+        model.stages[0].synapse.weight.mul_(3)
+    graph = to_nir(model)
+    node = graph.nodes["fc1_lif"]
+    assert isinstance(node, nir.IF) and np.allclose(node.r, 1 / DT) and np.all(node.v_threshold == 2.0)
+    back = from_nir(graph)
+    assert (back.config.neuron, back.config.threshold, back.config.reset) == ("if", 2.0, "zero")
+    images = test_images.images[:500]
+    want = ours(model, images, 12)[1]
+    assert want.sum() > 250 and torch.equal(ours(back, images, 12)[1], want)
+    assert torch.equal(readers.output_spikes("spikingjelly", graph, images, 12), want)
+
+
 # --------------------------------------------------------------------------- refusals and files
 
 

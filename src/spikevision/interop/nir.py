@@ -16,6 +16,9 @@ it) and record it in the graph's metadata. NIR's reset (to ``v_reset`` right aft
 ``v_reset = 0`` plus the node metadata ``spikevision_reset``, which ``from_nir`` honours and other readers
 ignore (they reset to zero; docs/INTEROP.md measures what that changes).
 
+Integrate-and-fire layers (``model.neuron = "if"``, beta 1) are NIR ``IF`` nodes with ``r = 1 / dt``;
+current-based ones (``"cuba"``) ``CubaLIF`` nodes, as snnTorch writes its ``Synaptic``.
+
 Direct encoding: the graph's input is the image ``[C, H, W]``, fed as the same current at every step.
 Batch norm is folded into the convolution before it (running statistics, as at evaluation); dropout is
 the identity at inference and is left out. NIR has no max pooling: models with ``MP`` are refused.
@@ -90,7 +93,7 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
             k = layer.kernel_size
             nodes[f"{stage.name}_pool{index + 1}"] = (nir.AvgPool2d if pool == "avg" else nir.SumPool2d)(
                 kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
-        nodes[f"{stage.name}_lif"] = _lif_node(stage.lif, stage.out_shape, dt)
+        nodes[f"{stage.name}_lif"] = _lif_node(stage.lif, stage.out_shape, dt, model.config.neuron)
     nodes["output"] = nir.Output(output_type=np.array([model.config.num_classes]))
     names = list(nodes)
     metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate, "pool": pool,
@@ -227,7 +230,7 @@ def _folded_synapse(stage, pool: str = "avg") -> tuple[np.ndarray, np.ndarray]:
     return weight.to(dtype).cpu().numpy(), bias.to(dtype).cpu().numpy()
 
 
-def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF | nir.CubaLIF:
+def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> nir.LIF | nir.CubaLIF | nir.IF:
     if isinstance(lif, RecurrentLIF):
         raise InvalidValue("exporting recurrent layers (a graph with a cycle) is not supported yet; train with "
                            "model.recurrent = false to export")
@@ -236,6 +239,10 @@ def _lif_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF | nir.CubaLIF:
                            "model.neuron=alif network cannot be exported; train with neuron lif or cuba to export")
     if isinstance(lif, CubaLIF):
         return _cuba_node(lif, shape, dt)
+    if neuron == "if":
+        # NIR's IF, dv/dt = r I, in Euler steps of dt: v_t = v_{t-1} + r dt I_t, so r = 1 / dt (no leak).
+        return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=_per_neuron(lif.threshold, shape, clamp=False),
+                      v_reset=np.zeros(shape), metadata={RESET_KEY: lif.reset})
     beta = _per_neuron(lif.beta, shape, clamp=True)
     thr = _per_neuron(lif.threshold, shape, clamp=False)
     with np.errstate(divide="ignore"):  # beta = 1 (no leak): tau = r = inf, read back as beta = 1
@@ -305,14 +312,14 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             open_stage = {"name": name, "synapse": node, "pools": []}
         elif isinstance(node, _POOLS) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
             open_stage["pools"].append((name, node))
-        elif isinstance(node, (nir.LIF, nir.CubaLIF)) and open_stage is not None:
+        elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)) and open_stage is not None:
             open_stage["lif"] = node
             stages.append(open_stage)
             open_stage = None
         else:
             raise InvalidValue(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
-                               "(Affine | Linear | Conv2d [AvgPool2d | SumPool2d]) -> LIF, with Flatten before the "
-                               "first Affine")
+                               "(Affine | Linear | Conv2d [AvgPool2d | SumPool2d]) -> LIF | CubaLIF | IF, with Flatten "
+                               "before the first Affine")
     kinds = [isinstance(s["synapse"], nir.Conv2d) for s in stages]
     if open_stage is not None or not stages or kinds[-1] or kinds != sorted(kinds, reverse=True):
         raise InvalidValue("the graph must be LIF layers behind conv layers first, then fully connected ones, "
@@ -329,10 +336,12 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
 
 
 def _neuron_kind(stages: list[dict], dt: float) -> tuple[str, float]:
-    """``("lif", default alpha)`` for LIF nodes, ``("cuba", alpha)`` for CubaLIF ones with one alpha for all."""
+    """``("lif", default alpha)`` for LIF nodes (IF ones among them: beta 1), ``("if", ...)`` for IF nodes only,
+    ``("cuba", alpha)`` for CubaLIF ones with one alpha for all."""
     cuba = [isinstance(s["lif"], nir.CubaLIF) for s in stages]
     if not any(cuba):
-        return "lif", ModelConfig.alpha
+        only_if = all(isinstance(s["lif"], nir.IF) for s in stages)
+        return "if" if only_if else "lif", ModelConfig.alpha
     if not all(cuba):
         raise InvalidValue("the graph mixes LIF and CubaLIF nodes; spikevision runs one neuron model per network")
     alphas = set()
@@ -346,8 +355,10 @@ def _neuron_kind(stages: list[dict], dt: float) -> tuple[str, float]:
     return "cuba", alphas.pop()
 
 
-def _lif_values(name: str, node: nir.LIF | nir.CubaLIF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(beta, threshold, input scale)`` of a LIF (or CubaLIF) node under forward Euler with step ``dt``."""
+def _lif_values(name: str, node: nir.LIF | nir.CubaLIF | nir.IF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(beta, threshold, input scale)`` of a LIF (or CubaLIF, or IF) node under forward Euler with step ``dt``."""
+    if isinstance(node, nir.IF):
+        return _if_values(name, node, dt)
     for field in ("v_leak", "v_reset"):
         if not np.all(np.asarray(getattr(node, field)) == 0):
             raise InvalidValue(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
@@ -370,6 +381,19 @@ def _lif_values(name: str, node: nir.LIF | nir.CubaLIF, dt: float) -> tuple[np.n
                            "value per layer), which spikevision cannot fold into the weights")
     scale = 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
     return beta, np.asarray(node.v_threshold, dtype=np.float64), scale
+
+
+def _if_values(name: str, node: nir.IF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """An IF node: no leak (beta 1) and an input scale ``r dt``, one value per layer."""
+    thr = np.asarray(node.v_threshold, dtype=np.float64)
+    if node.v_reset is not None and not np.all(np.asarray(node.v_reset) == 0):
+        raise InvalidValue(f"IF node {name!r} has a non-zero v_reset; spikevision's neurons reset to 0")
+    scale = np.asarray(node.r, dtype=np.float64) * dt
+    first = scale.reshape(-1)[0]
+    if not (np.isfinite(first) and first > 0 and np.allclose(scale, first, rtol=1e-9, atol=0)):
+        raise InvalidValue(f"IF node {name!r} scales its input by r*dt = {np.unique(scale)[:4]} (not one positive "
+                           "value per layer), which spikevision cannot fold into the weights")
+    return np.ones_like(thr), thr, 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
 
 
 def _coefficient_config(name: str, layers: list[np.ndarray], default: float) -> dict:
