@@ -81,6 +81,8 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
         if any(isinstance(m, nn.Flatten) for m in stage.before):
             nodes["flatten"] = nir.Flatten(input_type={"input": np.array(stage.in_shape)}, start_dim=0, end_dim=-1)
         weight, bias = _folded_synapse(stage, pool)
+        if isinstance(stage.lif, RecurrentLIF):  # the recurrent bias joins the input's (see _recurrent_node)
+            bias = bias + stage.lif.recurrent.bias.detach().cpu().numpy()
         if isinstance(stage.synapse, nn.Linear):
             nodes[stage.name] = nir.Affine(weight=weight, bias=bias)
         else:
@@ -140,6 +142,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
         surrogate=_surrogate(graph),
         neuron=neuron,
         alpha=alpha,
+        recurrent=_recurrence(stages, fcs),
         **_coefficient_config("beta", [beta for beta, _, _ in lifs], ModelConfig.beta),
         **_coefficient_config("threshold", [thr for _, thr, _ in lifs], ModelConfig.threshold),
     )
@@ -147,6 +150,9 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
     with torch.no_grad():
         for stage, parsed, (beta, thr, scale) in zip(model.stages, stages, lifs):
             _load_synapse(stage.synapse, parsed, scale)
+            if "recurrent" in parsed:  # the recurrent current enters the same neurons: the same input scale
+                _load_synapse(stage.lif.recurrent, {"name": f"{parsed['name']}.w_rec",
+                                                    "synapse": parsed["recurrent"]}, scale)
             for name, values in (("beta", beta), ("threshold", thr)):
                 param = getattr(stage.lif, name)
                 if isinstance(param, nn.Parameter):
@@ -168,15 +174,35 @@ def load_nir(path: Path) -> nir.NIRGraph:
         raise NotFound(f"no NIR file at {path}")
     try:
         try:
-            return nir.read(path)
+            graph = nir.read(path)
         except ValueError as exc:
             if "type" not in str(exc).lower():
                 raise
             # Other exporters write shapes NIR's own check rejects (Norse 1.1.0: the input as [1, n], its sample's
             # batch included); from_nir checks that the layers' shapes chain, so read the file without it.
-            return nir.read(path, type_check=False)
+            graph = nir.read(path, type_check=False)
     except (OSError, KeyError, ValueError, TypeError, AssertionError) as exc:
         raise InvalidValue(f"{path} is not a readable NIR file ({type(exc).__name__}: {exc})") from None
+    return in_edge_order(graph)
+
+
+def in_edge_order(graph: nir.NIRGraph) -> nir.NIRGraph:
+    """``graph`` with its nodes (and its subgraphs' nodes) listed from the input along the edges.
+
+    A file stores them sorted by name; nirtorch 2.6's interpreter (which snnTorch and SpikingJelly import
+    through) then fails on a recurrent layer's subgraph whose weight node sorts after its output node
+    ("'GraphModule' object has no attribute 'items'"), and runs it in the order it was written.
+    """
+    following = defaultdict(list)
+    for src, dst in graph.edges:
+        following[src].append(dst)
+    order = [key for key, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    for key in order:  # grows as it goes: a breadth-first walk along the edges
+        order += [dst for dst in following[key] if dst not in order and dst in graph.nodes]
+    order += [key for key in graph.nodes if key not in order]
+    nodes = {key: in_edge_order(graph.nodes[key]) if isinstance(graph.nodes[key], nir.NIRGraph) else graph.nodes[key]
+             for key in order}
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=graph.metadata, type_check=False)
 
 
 def export_run(run_dir: Path, path: Path, *, dt: float = DT, pool: str = "avg") -> nir.NIRGraph:
@@ -230,10 +256,9 @@ def _folded_synapse(stage, pool: str = "avg") -> tuple[np.ndarray, np.ndarray]:
     return weight.to(dtype).cpu().numpy(), bias.to(dtype).cpu().numpy()
 
 
-def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> nir.LIF | nir.CubaLIF | nir.IF:
+def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> nir.NIRNode:
     if isinstance(lif, RecurrentLIF):
-        raise InvalidValue("exporting recurrent layers (a graph with a cycle) is not supported yet; train with "
-                           "model.recurrent = false to export")
+        return _recurrent_node(lif, shape, dt)
     if isinstance(lif, ALIF):
         raise InvalidValue("NIR has no adaptive-threshold neuron (its nodes are LIF, CubaLIF, IF, LI, ...), so a "
                            "model.neuron=alif network cannot be exported; train with neuron lif or cuba to export")
@@ -243,6 +268,11 @@ def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> ni
         # NIR's IF, dv/dt = r I, in Euler steps of dt: v_t = v_{t-1} + r dt I_t, so r = 1 / dt (no leak).
         return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=_per_neuron(lif.threshold, shape, clamp=False),
                       v_reset=np.zeros(shape), metadata={RESET_KEY: lif.reset})
+    return _leaky_node(lif, shape, dt)
+
+
+def _leaky_node(lif, shape: tuple[int, ...], dt: float) -> nir.LIF:
+    """A LIF layer as NIR's LIF: ``tau = dt / (1 - beta)``, ``r = tau / dt``, ``v_leak = v_reset = 0``."""
     beta = _per_neuron(lif.beta, shape, clamp=True)
     thr = _per_neuron(lif.threshold, shape, clamp=False)
     with np.errstate(divide="ignore"):  # beta = 1 (no leak): tau = r = inf, read back as beta = 1
@@ -251,6 +281,20 @@ def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> ni
     zeros = np.zeros(shape)
     return nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(),
                    metadata={RESET_KEY: lif.reset})
+
+
+def _recurrent_node(lif: RecurrentLIF, shape: tuple[int, ...], dt: float) -> nir.NIRGraph:
+    """A recurrent layer as the subgraph snnTorch writes for its ``RLeaky`` (and reads back):
+    ``input -> lif -> output`` with the cycle ``lif -> w_rec -> lif``; a reader feeds the cycle the spikes of
+    the step before. ``w_rec`` is a Linear of the recurrent weight, and the recurrent bias is added to the
+    layer's input bias instead (``to_nir``): at the first step nothing has gone round the cycle yet, and the
+    readers built on nirtorch (snnTorch's, SpikingJelly's) then leave a bias in the cycle out, where ours adds
+    it at every step. Outside the cycle every reader adds it at every step."""
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array(shape)), "lif": _leaky_node(lif, shape, dt),
+               "w_rec": nir.Linear(weight=lif.recurrent.weight.detach().cpu().numpy().copy()),
+               "output": nir.Output(output_type=np.array(shape))},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
 
 
 def _cuba_node(lif: CubaLIF, shape: tuple[int, ...], dt: float) -> nir.CubaLIF:
@@ -316,6 +360,10 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             open_stage["lif"] = node
             stages.append(open_stage)
             open_stage = None
+        elif isinstance(node, nir.NIRGraph) and open_stage and not isinstance(open_stage["synapse"], nir.Conv2d):
+            open_stage["lif"], open_stage["recurrent"] = _recurrent_parts(name, node)
+            stages.append(open_stage)
+            open_stage = None
         else:
             raise InvalidValue(f"node {name!r} ({type(node).__name__}) does not fit; spikevision reads chains of "
                                "(Affine | Linear | Conv2d [AvgPool2d | SumPool2d]) -> LIF | CubaLIF | IF, with Flatten "
@@ -333,6 +381,33 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
         raise InvalidValue(f"the graph's input has shape {list(shape)}; spikevision reads [C, H, W] images "
                            "(or flat vectors for fully connected networks)")
     return shape, stages
+
+
+def _recurrent_parts(name: str, graph: nir.NIRGraph) -> tuple[nir.LIF, nir.Affine | nir.Linear]:
+    """The LIF node and recurrent weight of a recurrent layer's subgraph, as snnTorch writes its ``RLeaky``:
+    ``input -> lif -> output`` and ``lif -> w_rec -> lif``."""
+    kinds = {key: type(node) for key, node in graph.nodes.items()}
+    by_kind = {kind: [key for key, k in kinds.items() if issubclass(k, kind)]
+               for kind in (nir.Input, nir.Output, nir.LIF, (nir.Affine, nir.Linear))}
+    if len(graph.nodes) != 4 or any(len(keys) != 1 for keys in by_kind.values()):
+        raise InvalidValue(f"subgraph {name!r} is not a recurrent LIF layer (Input, LIF, Affine or Linear, Output: "
+                           f"has {sorted(k.__name__ for k in kinds.values())}); spikevision reads those only")
+    (inp,), (out,), (lif,), (rec,) = by_kind.values()
+    if {tuple(edge) for edge in graph.edges} != {(inp, lif), (lif, rec), (rec, lif), (lif, out)}:
+        raise InvalidValue(f"subgraph {name!r} is not wired as a recurrent layer (input -> LIF -> output and "
+                           "LIF -> weight -> LIF)")
+    return graph.nodes[lif], graph.nodes[rec]
+
+
+def _recurrence(stages: list[dict], fcs: list[dict]) -> bool:
+    """Whether the graph's hidden fully connected layers are recurrent: all of them, and the output not."""
+    recurrent = ["recurrent" in s for s in stages]
+    if not any(recurrent):
+        return False
+    if recurrent != [any(s is fc for fc in fcs[:-1]) for s in stages]:
+        raise InvalidValue("spikevision's recurrent networks (model.recurrent) make every fully connected hidden "
+                           "layer recurrent and no other: this graph's recurrent layers are not those")
+    return True
 
 
 def _neuron_kind(stages: list[dict], dt: float) -> tuple[str, float]:

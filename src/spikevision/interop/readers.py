@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from spikevision.errors import InvalidValue
+from spikevision.interop.nir import DT, in_edge_order
 
 Tensor = torch.Tensor
 READERS = ("snntorch", "spikingjelly", "norse")
@@ -51,7 +52,7 @@ def snntorch_import(graph: nir.NIRGraph) -> nn.Module:
     """snnTorch's NIR importer; ``tests/test_interop.py`` pins its flatten bug so that it says once it is fixed."""
     import_from_nir = _need("snntorch.import_nir", "snnTorch").import_from_nir
     with contextlib.redirect_stdout(sys.stderr):  # its "[warning]" lines, kept off our JSON on stdout
-        net = import_from_nir(graph)
+        net = import_from_nir(in_edge_order(graph))
     _flatten_per_sample(net)
     return net
 
@@ -70,7 +71,7 @@ def spikingjelly_import(graph: nir.NIRGraph) -> nn.Module:
     _need("spikingjelly.activation_based.nir_exchange", "SpikingJelly")
     from spikingjelly.activation_based.nir_exchange import import_from_nir
 
-    return import_from_nir(graph, dt=_graph_dt(graph))
+    return import_from_nir(in_edge_order(graph), dt=_graph_dt(graph))
 
 
 def norse_import(graph: nir.NIRGraph) -> nn.Module:
@@ -78,7 +79,7 @@ def norse_import(graph: nir.NIRGraph) -> nn.Module:
     if any(isinstance(node, nir.AvgPool2d) for node in graph.nodes.values()):
         raise InvalidValue("Norse 1.1.0 reads SumPool2d but not AvgPool2d: export with pool='sum' "
                            "(spikevision export --pool sum)")
-    net = norse.from_nir(_r_folded(graph), dt=_graph_dt(graph), ignore_warnings=True)
+    net = norse.from_nir(_r_folded(in_edge_order(graph)), dt=_graph_dt(graph), ignore_warnings=True)
     _flatten_per_sample(net)
     return net
 
@@ -102,8 +103,6 @@ def _need(module: str, library: str):
 
 
 def _graph_dt(graph: nir.NIRGraph) -> float:
-    from spikevision.interop.nir import DT
-
     return float(graph.metadata.get("dt", DT))
 
 
@@ -118,7 +117,7 @@ def _r_folded(graph: nir.NIRGraph) -> nir.NIRGraph:
     """A copy of a chain graph in which each LIF node's uniform ``r`` is moved into the synapse before it."""
     graph = copy.deepcopy(graph)
     synapse = None
-    for node in graph.nodes.values():  # spikevision writes (and reads) chains with nodes in order
+    for node in graph.nodes.values():  # in chain order (in_edge_order)
         if isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)):
             synapse = node
         elif isinstance(node, (nir.LIF, nir.CubaLIF)) and synapse is not None:
