@@ -120,6 +120,12 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = ""
 
+    def __post_init__(self) -> None:
+        if self.model.readout == "li":  # no output spikes: nothing to count, in the loss or the prediction
+            if self.train.loss != "membrane_ce" or self.train.prediction != "membrane":
+                raise InvalidValue("model.readout = li has no output spikes: it needs train.loss = membrane_ce and "
+                                   f"train.prediction = membrane (got {self.train.loss!r}, {self.train.prediction!r})")
+
     def to_dict(self) -> dict:
         return {"preset": self.preset, "model": self.model.to_dict(), "train": _dataclass_dict(self.train)}
 

@@ -34,7 +34,7 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     """
     model.eval()
     device = model_device(model)
-    tally = _Tally(len(test.classes), model.synaptic_layers())
+    tally = _Tally(len(test.classes), model.synaptic_layers(), metrics.compared_rules(cfg.prediction))
     for start in range(0, len(test.labels), cfg.eval_batch_size)[ctx.rank :: ctx.world_size]:
         images = test.images[start : start + cfg.eval_batch_size].to(device)
         target = test.labels[start : start + cfg.eval_batch_size].to(device)
@@ -50,21 +50,22 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
 class _Tally:
     """The sums of an evaluation over batches: confusion, loss, and each layer's spikes and SynOps."""
 
-    def __init__(self, num_classes: int, layers: list):
+    def __init__(self, num_classes: int, layers: list, rules: tuple[str, ...]):
         self.layers = layers
+        self.rules = rules  # the prediction rules whose accuracy is reported (metrics.compared_rules)
         self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
         self.loss_sum = 0.0
         self.layer_spikes = torch.zeros(len(layers), dtype=torch.float64)  # spikes emitted by each LIF layer
         self.synops = torch.zeros(len(layers), dtype=torch.float64)  # synaptic operations of each synaptic layer
         self.input_spikes = 0.0
-        self.correct = torch.zeros(len(metrics.PREDICTION_RULES), dtype=torch.float64)  # right answers by rule
+        self.correct = torch.zeros(len(rules), dtype=torch.float64)  # right answers by rule
 
     def add(self, out, spikes_in: torch.Tensor | None, target: torch.Tensor, cfg: TrainConfig) -> None:
         """One batch's output; ``spikes_in``: its encoded input ``[T, B, ...]`` (None for direct input)."""
         self.loss_sum += float(loss_fn(out.spk.float(), out.mem, target, cfg)) * len(target)
-        preds = {rule: metrics.predict(out.spk, out.mem, rule) for rule in metrics.PREDICTION_RULES}
+        preds = {rule: metrics.predict(out.spk, out.mem, rule) for rule in self.rules}
         self.confusion += metrics.confusion_matrix(preds[cfg.prediction], target, len(self.confusion)).cpu()
-        self.correct += torch.tensor([float((preds[rule] == target).sum()) for rule in metrics.PREDICTION_RULES],
+        self.correct += torch.tensor([float((preds[rule] == target).sum()) for rule in self.rules],
                                      dtype=torch.float64)
         # Each neuron's spike count, one pass over each [T, B, ...] spike tensor (float32 counts are exact
         # up to 2**24 steps); the spike totals and the SynOps both come from them.
@@ -88,7 +89,7 @@ class _Tally:
         self.loss_sum, self.input_spikes = sums[size : size + 2].tolist()
         rest = sums[size + 2 :]
         self.layer_spikes, self.synops, self.correct = rest.split([len(self.layers), len(self.layers),
-                                                                  len(metrics.PREDICTION_RULES)])
+                                                                  len(self.rules)])
 
     def result(self, n: int, cfg: TrainConfig, ann_macs: float) -> dict:
         # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
@@ -99,7 +100,7 @@ class _Tally:
             "accuracy": float(self.confusion.diagonal().sum()) / n,
             "prediction": cfg.prediction,
             # The same outputs read by every rule: the handout's ("spikes") is what a spike-counting reader gets.
-            "accuracy_by_rule": {rule: float(c) / n for rule, c in zip(metrics.PREDICTION_RULES, self.correct)},
+            "accuracy_by_rule": {rule: float(c) / n for rule, c in zip(self.rules, self.correct)},
             "loss": self.loss_sum / n,
             "num_samples": n,
             "per_class_accuracy": metrics.per_class_accuracy(self.confusion).tolist(),

@@ -18,11 +18,19 @@ PJ_PER_MAC = 4.6
 #   "spikes_then_membrane": most output spikes, ties to the higher mean output membrane (the default);
 #   "spikes": most output spikes, ties to the lowest class index: the lab handout's rule, and what a reader
 #   that only counts spikes (another simulator running an exported graph) computes.
-PREDICTION_RULES = ("spikes_then_membrane", "spikes")
+#   "membrane": the highest mean output membrane, for a leaky-integrator readout (model.readout = "li").
+PREDICTION_RULES = ("spikes_then_membrane", "spikes", "membrane")
 RULE_TEXT = {
     "spikes_then_membrane": "the output neuron with the most spikes, ties to the higher mean membrane",
     "spikes": "the output neuron with the most spikes, ties to the lowest class index as in the handout",
+    "membrane": "the output neuron with the highest mean membrane (a leaky-integrator readout)",
 }
+
+
+def compared_rules(rule: str) -> tuple[str, ...]:
+    """The rules an evaluation reports beside ``rule``: both spike rules for spiking outputs, the membrane alone
+    for a leaky-integrator readout (it has no spikes to count)."""
+    return ("membrane",) if rule == "membrane" else PREDICTION_RULES[:2]
 
 
 def predict(spk: torch.Tensor, mem: torch.Tensor, rule: str = "spikes_then_membrane") -> torch.Tensor:
@@ -31,6 +39,8 @@ def predict(spk: torch.Tensor, mem: torch.Tensor, rule: str = "spikes_then_membr
         return predict_from_output(spk, mem)
     if rule == "spikes":
         return spk.sum(0, dtype=torch.float32).argmax(dim=1)  # argmax takes the first of equal maxima
+    if rule == "membrane":
+        return mem.float().mean(0).argmax(dim=1)
     raise InvalidValue(f"unknown prediction rule {rule!r}; valid: {', '.join(PREDICTION_RULES)}")
 
 

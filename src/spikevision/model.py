@@ -33,6 +33,7 @@ from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
+from spikevision.readout import LI
 from spikevision.recurrent import RecurrentLIF
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
@@ -46,6 +47,7 @@ PADDINGS = ("valid", "same")
 # (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba) or
 # "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay; spikevision.alif).
 NEURONS = ("lif", "if", "cuba", "alif")
+READOUTS = ("spikes", "li")  # the output layer: the network's spiking neurons, or a leaky integrator (readout.LI)
 CONV_SPEC_HELP = (
     "a conv spec is tokens joined by '-': <channels>C<kernel> (convolution, stride 1), BN (batch norm), "
     "MP<k> (max-pool k x k), AP<k> (average-pool k x k); it starts with a convolution, "
@@ -72,6 +74,8 @@ class ModelConfig:
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         adapt_decay, adapt_step: for neuron "alif", the threshold's decay back per step, in [0, 1], and its
             rise per spike, >= 0 (``alif.ALIFParams``).
+        readout: "spikes" (the output layer is of the network's neurons; the class is read from its spikes) or
+            "li" (a leaky integrator without spikes, ``readout.LI``; the class is the highest mean membrane).
         recurrent: make the fully-connected hidden layers recurrent (``recurrent.RecurrentLIF``: their own
             spikes of the step before fed back through a learned weight, snnTorch's RLeaky).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
@@ -99,6 +103,7 @@ class ModelConfig:
     adapt_decay: float = 0.95
     adapt_step: float = 0.2
     recurrent: bool = False
+    readout: str = "spikes"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -109,6 +114,7 @@ class ModelConfig:
         check_choice("learn_threshold", self.learn_threshold, LEARN_MODES)
         check_choice("neuron", self.neuron, NEURONS)
         check_choice("learn_tau", self.learn_tau, LEARN_MODES)
+        check_choice("readout", self.readout, READOUTS)
         for key in ("learn_beta", "learn_tau"):
             if self.neuron == "if" and getattr(self, key) != "none":
                 raise InvalidValue(f"neuron 'if' has no leak (beta = 1), so {key} must be none; "
@@ -466,7 +472,13 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
     if dropout and config.dropout > 0:
         before.append(nn.Dropout(config.dropout))
     linear = nn.Linear(math.prod(in_shape), width)
-    lif = _recurrent_lif(config, width) if hidden and config.recurrent else _lif(config, (width,))
+    if hidden and config.recurrent:
+        lif = _recurrent_lif(config, width)
+    elif not hidden and config.readout == "li":  # hidden=False is the output stage
+        lif = LI(config.beta, surrogate=config.surrogate, learn_beta=config.learn_beta, learn_tau=config.learn_tau,
+                 shape=(width,))
+    else:
+        lif = _lif(config, (width,))
     return _Stage(name, before, linear, [], lif, tuple(in_shape), (width,))
 
 

@@ -46,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: the network resets by {'/'.join(sorted(resets))}, which NIR cannot express: spikevision "
               "reads it back exactly, other simulators reset to zero (docs/INTEROP.md); train with "
               "--set model.reset=zero for an export every NIR simulator runs exactly", file=sys.stderr)
-    if not args.no_check and graph.metadata.get("encoding") == "direct":
+    if any(type(node).__name__ == "LI" for node in graph.nodes.values()):
+        print("note: the readout is NIR's LI node (a leaky integrator; the class is the highest mean membrane): "
+              "spikevision reads it (interop.from_nir, spikevision evaluate FILE.nir); snnTorch 1.0.0, SpikingJelly "
+              "2.0.0 and Norse 1.1.0 import no LI nodes (docs/INTEROP.md)", file=sys.stderr)
+    elif not args.no_check and graph.metadata.get("encoding") == "direct":
         _say_what_readers_get(args)
     return 0
 

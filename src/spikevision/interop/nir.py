@@ -46,6 +46,7 @@ from spikevision.checkpoint import write_atomic
 from spikevision.config import RunConfig
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
+from spikevision.readout import LI
 from spikevision.recurrent import RecurrentLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
@@ -130,7 +131,10 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
     convs = [s for s in stages if isinstance(s["synapse"], nir.Conv2d)]
     fcs = [s for s in stages if not isinstance(s["synapse"], nir.Conv2d)]
     lifs = [_lif_values(s["name"], s["lif"], dt) for s in stages]
-    neuron, alpha = _neuron_kind(stages, dt)
+    readout = _readout(stages)
+    spiking = stages[:-1] if readout == "li" else stages  # the layers with a threshold and a reset
+    neuron, alpha = _neuron_kind(spiking, dt) if spiking else ("lif", ModelConfig.alpha)
+    thresholds = [thr for _, thr, _ in lifs[: len(spiking)]]
     config = ModelConfig(
         kind="cnn" if convs else "mlp",
         hidden=tuple(int(s["synapse"].weight.shape[0]) for s in fcs[:-1]),
@@ -138,13 +142,14 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
         padding=_padding(convs) if convs else "valid",
         input_shape=input_shape,
         num_classes=int(fcs[-1]["synapse"].weight.shape[0]),
-        reset=_one_reset(stages),
+        reset=_one_reset(spiking) if spiking else ModelConfig.reset,
         surrogate=_surrogate(graph),
         neuron=neuron,
         alpha=alpha,
         recurrent=_recurrence(stages, fcs),
+        readout=readout,
         **_coefficient_config("beta", [beta for beta, _, _ in lifs], ModelConfig.beta),
-        **_coefficient_config("threshold", [thr for _, thr, _ in lifs], ModelConfig.threshold),
+        **(_coefficient_config("threshold", thresholds, ModelConfig.threshold) if thresholds else {}),
     )
     model = build_model(config)
     with torch.no_grad():
@@ -257,6 +262,11 @@ def _folded_synapse(stage, pool: str = "avg") -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> nir.NIRNode:
+    if isinstance(lif, LI):  # a leaky-integrator readout: NIR's LI, the LIF's mapping without a threshold
+        beta = _per_neuron(lif.beta, shape, clamp=True)
+        with np.errstate(divide="ignore"):
+            tau = dt / (1.0 - beta)
+        return nir.LI(tau=tau, r=tau / dt, v_leak=np.zeros(shape))
     if isinstance(lif, RecurrentLIF):
         return _recurrent_node(lif, shape, dt)
     if isinstance(lif, ALIF):
@@ -356,7 +366,7 @@ def _parse_chain(graph: nir.NIRGraph) -> tuple[tuple[int, int, int], list[dict]]
             open_stage = {"name": name, "synapse": node, "pools": []}
         elif isinstance(node, _POOLS) and open_stage and isinstance(open_stage["synapse"], nir.Conv2d):
             open_stage["pools"].append((name, node))
-        elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)) and open_stage is not None:
+        elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF, nir.LI)) and open_stage is not None:
             open_stage["lif"] = node
             stages.append(open_stage)
             open_stage = None
@@ -399,6 +409,15 @@ def _recurrent_parts(name: str, graph: nir.NIRGraph) -> tuple[nir.LIF, nir.Affin
     return graph.nodes[lif], graph.nodes[rec]
 
 
+def _readout(stages: list[dict]) -> str:
+    """"li" when the output layer is NIR's LI (a leaky-integrator readout), else "spikes"; LI elsewhere is refused."""
+    kinds = [isinstance(s["lif"], nir.LI) for s in stages]
+    if any(kinds[:-1]):
+        raise InvalidValue("an LI node (a leaky integrator, without spikes) stands before the output layer; "
+                           "spikevision reads LI as the readout, the last layer, only")
+    return "li" if kinds[-1] else "spikes"
+
+
 def _recurrence(stages: list[dict], fcs: list[dict]) -> bool:
     """Whether the graph's hidden fully connected layers are recurrent: all of them, and the output not."""
     recurrent = ["recurrent" in s for s in stages]
@@ -430,10 +449,15 @@ def _neuron_kind(stages: list[dict], dt: float) -> tuple[str, float]:
     return "cuba", alphas.pop()
 
 
-def _lif_values(name: str, node: nir.LIF | nir.CubaLIF | nir.IF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(beta, threshold, input scale)`` of a LIF (or CubaLIF, or IF) node under forward Euler with step ``dt``."""
+def _lif_values(name: str, node: nir.NIRNode, dt: float) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """``(beta, threshold, input scale)`` of a LIF (or CubaLIF, IF, LI: no threshold) node under forward Euler
+    with step ``dt``."""
     if isinstance(node, nir.IF):
         return _if_values(name, node, dt)
+    if isinstance(node, nir.LI):
+        beta, _, scale = _lif_values(name, nir.LIF(tau=node.tau, r=node.r, v_leak=node.v_leak,
+                                                   v_threshold=np.ones_like(node.tau), v_reset=np.zeros_like(node.tau)), dt)
+        return beta, None, scale
     for field in ("v_leak", "v_reset"):
         if not np.all(np.asarray(getattr(node, field)) == 0):
             raise InvalidValue(f"LIF node {name!r} has a non-zero {field}; spikevision's LIF rests and resets at 0")
