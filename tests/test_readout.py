@@ -62,6 +62,7 @@ def test_the_readout_is_nir_li_and_comes_back_as_itself():
     node = graph.nodes["fc2_lif"]
     assert isinstance(node, nir.LI) and np.allclose(1 - 1e-4 / node.tau, 0.95) and np.allclose(node.r, node.tau / 1e-4)
     back = from_nir(graph)
+    assert graph.metadata["readout"] == "li"
     assert (back.config.readout, back.config.threshold, back.config.reset) == ("li", 1.5, "zero")
     x = torch.rand(5, 1, 28, 28)
     with torch.no_grad():

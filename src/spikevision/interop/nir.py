@@ -92,7 +92,8 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
         for index, layer in enumerate(m for m in stage.after if not isinstance(m, nn.BatchNorm2d)):
             if not isinstance(layer, nn.AvgPool2d):
                 raise InvalidValue(f"{stage.name} uses {type(layer).__name__}, which NIR cannot express (it has "
-                                   "average and sum pooling only); train with AP<k> instead of MP<k> to export")
+                                   "average and sum pooling only); train with AP<k> instead of MP<k> to export, as the "
+                                   "conv-nir preset does")
             k = layer.kernel_size
             nodes[f"{stage.name}_pool{index + 1}"] = (nir.AvgPool2d if pool == "avg" else nir.SumPool2d)(
                 kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
@@ -100,6 +101,7 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
     nodes["output"] = nir.Output(output_type=np.array([model.config.num_classes]))
     names = list(nodes)
     metadata = {"generator": f"spikevision {__version__}", "dt": dt, "surrogate": model.config.surrogate, "pool": pool,
+                "readout": model.config.readout,  # "spikes" (count the output spikes) or "li" (the LI node's membrane)
                 "input": "direct: the image [C, H, W] is the input current at every step; else its spikes"}
     if config is not None:
         # How to read the graph: what to feed it, for how many steps, and how the class is read off the output.
