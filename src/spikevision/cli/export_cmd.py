@@ -64,4 +64,6 @@ def _say_what_readers_get(args: argparse.Namespace) -> None:
           f"{view['prediction_agreement'] * 100:.2f}% of the {view['images']:,} test images "
           f"(its accuracy {view['reader_accuracy'] * 100:.2f}%, spikevision's {view['spikevision_accuracy'] * 100:.2f}%)"
           + ("" if view["prediction_agreement"] >= 0.995 else
-             "; see docs/INTEROP.md, \"How a prediction is read\""), file=sys.stderr)
+             "; for an export that readers agree with, train with --set model.reset=zero --set train.loss=count_ce "
+             "--set train.prediction=spikes, as the quick-nir and conv-nir presets do (docs/INTEROP.md)"),
+          file=sys.stderr)
