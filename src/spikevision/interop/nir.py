@@ -475,13 +475,7 @@ def _lif_values(name: str, node: nir.NIRNode, dt: float) -> tuple[np.ndarray, np
     with np.errstate(invalid="ignore"):
         beta = 1.0 - dt / tau
         scale = np.where(np.isinf(tau) & np.isinf(r), 1.0, r * dt / tau)  # no leak: r = tau = inf
-    first = scale.reshape(-1)[0]
-    # tau and r of our own export give r dt / tau = 1 up to an ulp: read that as exactly 1 (nothing to fold).
-    if not (np.isfinite(first) and first > 0 and np.allclose(scale, first, rtol=1e-9, atol=0)):
-        raise InvalidValue(f"LIF node {name!r} scales its input by r*dt/tau = {np.unique(scale)[:4]} (not one positive "
-                           "value per layer), which spikevision cannot fold into the weights")
-    scale = 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
-    return beta, np.asarray(node.v_threshold, dtype=np.float64), scale
+    return beta, np.asarray(node.v_threshold, dtype=np.float64), _one_scale(f"LIF node {name!r}", "r*dt/tau", scale)
 
 
 def _if_values(name: str, node: nir.IF, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -489,12 +483,17 @@ def _if_values(name: str, node: nir.IF, dt: float) -> tuple[np.ndarray, np.ndarr
     thr = np.asarray(node.v_threshold, dtype=np.float64)
     if node.v_reset is not None and not np.all(np.asarray(node.v_reset) == 0):
         raise InvalidValue(f"IF node {name!r} has a non-zero v_reset; spikevision's neurons reset to 0")
-    scale = np.asarray(node.r, dtype=np.float64) * dt
+    return np.ones_like(thr), thr, _one_scale(f"IF node {name!r}", "r*dt", np.asarray(node.r, dtype=np.float64) * dt)
+
+
+def _one_scale(node: str, formula: str, scale: np.ndarray) -> float:
+    """A layer's input scale: one positive value, to fold into its weights; 1 up to an ulp reads as exactly 1
+    (our own export's tau and r give r dt / tau = 1 within rounding: nothing to fold)."""
     first = scale.reshape(-1)[0]
     if not (np.isfinite(first) and first > 0 and np.allclose(scale, first, rtol=1e-9, atol=0)):
-        raise InvalidValue(f"IF node {name!r} scales its input by r*dt = {np.unique(scale)[:4]} (not one positive "
-                           "value per layer), which spikevision cannot fold into the weights")
-    return np.ones_like(thr), thr, 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
+        raise InvalidValue(f"{node} scales its input by {formula} = {np.unique(scale)[:4]} (not one positive value "
+                           "per layer), which spikevision cannot fold into the weights")
+    return 1.0 if math.isclose(first, 1, rel_tol=1e-9) else float(first)
 
 
 def _coefficient_config(name: str, layers: list[np.ndarray], default: float) -> dict:
