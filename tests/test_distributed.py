@@ -85,7 +85,7 @@ def test_shards_interleave_like_distributed_sampler_and_cover_the_batch_once(wor
         assert sizes == [len(s) for s in shards] and max(sizes) - min(sizes) <= 1
 
 
-@pytest.mark.parametrize("loss", ["membrane_ce", "count_ce", "rate_mse"])
+@pytest.mark.parametrize("loss", ["membrane_ce", "mean_membrane_ce", "count_ce", "rate_mse"])
 def test_share_weighted_shard_losses_average_to_the_global_batch_gradient(loss):
     """DDP averages gradients over processes; weighting each mean loss by world * n_local / n makes that average
     the gradient of the mean over the global batch, also for uneven shards (7 = 3 + 2 + 2)."""

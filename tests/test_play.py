@@ -411,3 +411,16 @@ def test_the_coding_query_keeps_the_runs_options_and_checks_the_rest():
     with pytest.raises(ValueError, match="threshold"):
         look.coding_from_query(cfg, {"encoding": "latency", "threshold": "2"})
     assert data.classes("mnist") == tuple("0123456789")
+
+
+def test_a_rows_run_is_read_row_by_row_and_other_runs_are_not_offered_rows():
+    from spikevision.play import look
+
+    rows = config.resolve("smnist-rows").train
+    assert look.coding_from_query(rows, {}).encoding == "rows"
+    with pytest.raises(ValueError, match="reads a picture row by row"):
+        look.coding_from_query(rows, {"encoding": "rate"})
+    with pytest.raises(ValueError, match="needs train.num_steps = 28"):
+        look.coding_from_query(rows, {"steps": "10"})
+    with pytest.raises(ValueError, match="encoding must be one of direct, rate, latency"):
+        look.coding_from_query(config.resolve("quick").train, {"encoding": "rows"})

@@ -47,7 +47,7 @@ def test_a_network_with_the_readout_reads_its_class_from_membranes():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["model.readout=li"], "needs train.loss = membrane_ce and train.prediction = membrane"),
+    (["model.readout=li"], "needs train.loss = membrane_ce or mean_membrane_ce and train.prediction = membrane"),
     (["model.readout=li", "train.prediction=membrane", "train.loss=count_ce"], "has no output spikes"),
     (["model.readout=rate"], "readout must be one of spikes, li"),
 ])

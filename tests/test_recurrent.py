@@ -88,7 +88,7 @@ def test_a_recurrent_model_trains_and_its_hidden_layers_only_are_recurrent(tmp_p
 
 
 def test_recurrent_is_refused_where_it_does_not_apply(tmp_path):
-    with pytest.raises(ValueError, match="needs neuron = lif"):
+    with pytest.raises(ValueError, match="needs neuron = lif or alif"):
         config.resolve("quick", ["model.recurrent=true", "model.neuron=cuba"])
     with pytest.raises(ValueError, match="at least one hidden width"):
         config.resolve("quick", ["model.recurrent=true", "model.hidden=[]"])
@@ -104,3 +104,46 @@ def test_recurrent_is_refused_where_it_does_not_apply(tmp_path):
     net = model.build_model(config.resolve("quick", ["model.recurrent=true", "model.hidden=[8]"]).model)
     subgraph = to_nir(net).nodes["fc1_lif"]  # NIR export: tests/test_interop.py runs it in snnTorch and SpikingJelly
     assert set(subgraph.nodes) == {"input", "lif", "w_rec", "output"} and ("w_rec", "lif") in subgraph.edges
+
+
+def test_recurrent_alif_with_a_zero_recurrent_weight_is_the_alif():
+    from spikevision.alif import ALIFParams, alif_sequence
+    from spikevision.recurrent import RecurrentALIF
+
+    layer = RecurrentALIF(N, 0.9, 1.0, adapt_decay=0.9, adapt_step=0.3)
+    with torch.no_grad():
+        layer.recurrent.weight.zero_()
+        layer.recurrent.bias.zero_()
+    current = torch.rand(T, B, N, generator=torch.Generator().manual_seed(4))
+    spk, mem, state = layer(current)
+    ref_spk, ref_mem, ref_state = alif_sequence(current, None, ALIFParams(0.9, 1.0, 0.9, 0.3), backend="reference")
+    assert torch.equal(spk, ref_spk) and torch.equal(mem, ref_mem) and torch.equal(state.thr, ref_state.thr)
+    assert spk.sum() > 100 and float(state.thr.max()) > 1.0  # it fired, and its thresholds rose
+
+
+def test_recurrent_alif_without_adaptation_fires_the_recurrent_lif_spikes_and_learns_its_weight():
+    from spikevision.recurrent import RecurrentALIF
+
+    torch.manual_seed(5)
+    plain = RecurrentLIF(N, 0.9, 1.0)
+    adaptive = RecurrentALIF(N, 0.9, 1.0, adapt_step=0.0)
+    adaptive.recurrent.load_state_dict(plain.recurrent.state_dict())
+    current = (torch.rand(T, B, N, generator=torch.Generator().manual_seed(6)) * 0.5).requires_grad_()
+    spk, mem, _ = plain(current)
+    a_spk, a_mem, _ = adaptive(current)
+    assert torch.equal(spk, a_spk) and spk.sum() > 100
+    torch.testing.assert_close(mem, a_mem)  # the same sums, added in another order
+    grad = torch.autograd.grad(a_spk.sum() + a_mem.sum(), adaptive.recurrent.weight)[0]
+    assert float(grad.abs().sum()) > 0  # the gradient flows through the recurrence
+
+
+def test_a_recurrent_alif_model_builds_recurrent_adaptive_hidden_layers_and_is_not_exported():
+    from spikevision.interop import to_nir
+
+    cfg = config.resolve("quick", ["model.recurrent=true", "model.neuron=alif", "model.hidden=[16, 8]"])
+    net = model.build_model(cfg.model)
+    assert [type(stage.lif).__name__ for stage in net.stages] == ["RecurrentALIF", "RecurrentALIF", "ALIF"]
+    out = net(torch.rand(2, 1, 28, 28), num_steps=5)
+    assert out.spk.shape == (5, 2, 10)
+    with pytest.raises(ValueError, match="NIR has no adaptive-threshold neuron"):
+        to_nir(net)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 DATASETS = ("mnist", "fashion-mnist")
-ENCODINGS = ("direct", "rate", "latency")
+IMAGE_ENCODINGS = ("direct", "rate", "latency")  # the whole image at every step: as currents, or as spikes
+SPIKE_ENCODINGS = ("rate", "latency")
+ENCODINGS = (*IMAGE_ENCODINGS, "rows")  # rows: one image row per step, a sequence task (inputs.rows)
+ROW_STEPS = 28  # the rows of the datasets' 28x28 images: the steps of a "rows" run
 PRESET_DIR = Path(__file__).parent / "configs"
 
 # spikevision sweep: the grid and the size of each point's training, by default.

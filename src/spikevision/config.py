@@ -22,13 +22,15 @@ import torch
 
 from spikevision import devices, encoding
 from spikevision.catalog import DATASETS, ENCODINGS, PRESET_DIR, available_presets  # noqa: F401  (re-exported)
+from spikevision.catalog import ROW_STEPS, SPIKE_ENCODINGS
 from spikevision.errors import InvalidValue
 from spikevision.model import ModelConfig
 from spikevision.metrics import PREDICTION_RULES
 from spikevision.precision import PRECISIONS
 from spikevision.validators import check_choice, check_number, is_whole_number
 
-LOSSES = ("membrane_ce", "count_ce", "rate_mse")
+LOSSES = ("membrane_ce", "mean_membrane_ce", "count_ce", "rate_mse")
+MEMBRANE_LOSSES = ("membrane_ce", "mean_membrane_ce")  # what a readout without spikes can learn from
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine", "onecycle")
 
@@ -104,7 +106,10 @@ class TrainConfig:
                 raise InvalidValue(f"train.{name} must be true or false, got {getattr(self, name)!r}")
         if not isinstance(self.encoding_options, dict):
             raise InvalidValue("train.encoding_options must be a table, e.g. {gain = 0.5}")
-        if self.encoding != "direct":
+        if self.encoding == "rows" and (self.num_steps != ROW_STEPS or self.encoding_options):
+            raise InvalidValue(f"train.encoding = rows feeds one image row per step: it needs train.num_steps = "
+                               f"{ROW_STEPS} and no encoding_options (got {self.num_steps}, {self.encoding_options})")
+        if self.encoding in SPIKE_ENCODINGS:
             # Encode a tiny input now, so a bad option is an error before a run directory is made.
             try:
                 encoding.encode(torch.full((1, 2), 0.5), self.encoding, self.num_steps, **self.encoding_options)
@@ -122,9 +127,14 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.model.readout == "li":  # no output spikes: nothing to count, in the loss or the prediction
-            if self.train.loss != "membrane_ce" or self.train.prediction != "membrane":
-                raise InvalidValue("model.readout = li has no output spikes: it needs train.loss = membrane_ce and "
+            if self.train.loss not in MEMBRANE_LOSSES or self.train.prediction != "membrane":
+                raise InvalidValue("model.readout = li has no output spikes: it needs train.loss = membrane_ce or "
+                                   "mean_membrane_ce and "
                                    f"train.prediction = membrane (got {self.train.loss!r}, {self.train.prediction!r})")
+        row = [self.model.input_shape[0], 1, ROW_STEPS]
+        if self.train.encoding == "rows" and list(self.model.input_shape) != row:
+            raise InvalidValue(f"train.encoding = rows feeds one image row per step: it needs model.input_shape = "
+                               f"{row} (got {list(self.model.input_shape)})")
 
     def to_dict(self) -> dict:
         return {"preset": self.preset, "model": self.model.to_dict(), "train": _dataclass_dict(self.train)}

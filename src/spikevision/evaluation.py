@@ -10,7 +10,7 @@ import torch
 
 from spikevision import distributed, metrics, precision
 from spikevision.config import TrainConfig
-from spikevision.inputs import EVAL_STREAM, TensorData, model_input, stream_generator
+from spikevision.inputs import EVAL_STREAM, TensorData, dense_input_macs, feeds_spikes, model_input, stream_generator
 from spikevision.losses import loss_fn
 
 
@@ -41,7 +41,7 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
         x = model_input(images, cfg, stream_generator(seed, EVAL_STREAM, start))
         with precision.autocast(cfg.precision, device):
             out = model(x, num_steps=cfg.num_steps, record=True)
-        tally.add(out, x if cfg.encoding != "direct" else None, target, cfg)
+        tally.add(out, x if feeds_spikes(cfg) else None, target, cfg)
     if ctx.distributed:
         tally.combine(ctx)
     return tally.result(len(test.labels), cfg, model.ann_macs())
@@ -92,8 +92,7 @@ class _Tally:
                                                                   len(self.rules)])
 
     def result(self, n: int, cfg: TrainConfig, ann_macs: float) -> dict:
-        # A layer fed by the raw image (direct encoding) computes its current once: dense MACs, not SynOps.
-        dense_macs = self.layers[0].macs if cfg.encoding == "direct" else 0
+        dense_macs = dense_input_macs(cfg, self.layers[0].macs)  # a layer fed pixel values: MACs, not SynOps
         synops_per_sample = float(self.synops.sum()) / n
         per_layer = (self.layer_spikes / n).tolist()
         return {
@@ -106,7 +105,7 @@ class _Tally:
             "per_class_accuracy": metrics.per_class_accuracy(self.confusion).tolist(),
             "confusion": self.confusion.tolist(),
             "spikes_per_sample": {"layers": per_layer, "total": sum(per_layer),
-                                  "input": self.input_spikes / n if cfg.encoding != "direct" else None},
+                                  "input": self.input_spikes / n if feeds_spikes(cfg) else None},
             "synops_per_sample": synops_per_sample,
             "synops_per_layer": (self.synops / n).tolist(),
             "energy": metrics.energy_estimate(synops_per_sample, dense_macs, ann_macs),

@@ -21,7 +21,7 @@ import torch
 from spikevision import metrics
 from spikevision.config import TrainConfig
 from spikevision.errors import InvalidValue
-from spikevision.inputs import PREDICT_STREAM, model_input, stream_generator
+from spikevision.inputs import PREDICT_STREAM, feeds_spikes, model_input, row_pictures, stream_generator
 from spikevision.inspection import run_model
 
 Tensor = torch.Tensor
@@ -34,7 +34,7 @@ class Trace:
     Fields:
         image: ``[28, 28]`` the picture the network received, in [0, 1].
         input: ``[T, 1, 28, 28]`` what the first layer receives at each step: spikes (rate / latency) or the
-            pixel values repeated (direct).
+            pixel values repeated (direct), or each step's row in its place and the rest zero (rows).
         input_is_spikes: whether ``input`` holds spikes.
         hidden: each hidden layer's spikes ``[T, *layer shape]`` (``[T, N]`` or conv maps ``[T, C, H, W]``);
             empty unless recorded.
@@ -89,8 +89,11 @@ def trace(model: torch.nn.Module, cfg: TrainConfig, image: Tensor, *, record: bo
     out = run_model(model, x, cfg, record=record)
     prediction = int(metrics.predict(out.spk, out.mem, cfg.prediction)[0])
     steps = out.spk.shape[0]
-    fed = image[None].expand(steps, -1, -1, -1) if cfg.encoding == "direct" else x[:, 0].float().cpu()
+    if cfg.encoding == "direct":
+        fed = image[None].expand(steps, -1, -1, -1)
+    else:
+        fed = (row_pictures(x) if cfg.encoding == "rows" else x)[:, 0].float().cpu()
     names = tuple(stage.name for stage in model.stages[:-1]) if record else ()
-    return Trace(image=image[0], input=fed, input_is_spikes=cfg.encoding != "direct",
+    return Trace(image=image[0], input=fed, input_is_spikes=feeds_spikes(cfg),
                  hidden=tuple(h[:, 0] for h in out.hidden), hidden_names=names,
                  spk=out.spk[:, 0], mem=out.mem[:, 0], prediction=prediction)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from spikevision import data, encoding
+from spikevision.catalog import SPIKE_ENCODINGS
+from spikevision.errors import InvalidValue
 from spikevision.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.config import TrainConfig
 
@@ -60,13 +62,48 @@ def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 
 def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
-    """What the network is fed: the static image (direct) or its spike train ``[T, B, 1, 28, 28]``."""
+    """What the network is fed: the static image (direct), its spike train ``[T, B, 1, 28, 28]`` (rate, latency)
+    or its rows one per step ``[28, B, 1, 1, 28]`` (rows)."""
     if cfg.encoding == "direct":
         return images
+    if cfg.encoding == "rows":
+        return rows(images)
     options = dict(cfg.encoding_options)
     if cfg.encoding == "rate":
         options["generator"] = _generator_on(generator, images.device)
     return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
+
+
+def rows(images: torch.Tensor) -> torch.Tensor:
+    """Images ``[B, C, H, W]`` read row by row: step ``t`` feeds row ``t``'s pixels as currents, ``[H, B, C, 1, W]``
+    (the row-by-row sequential MNIST task; the network's input is one row, ``model.input_shape = [C, 1, W]``)."""
+    if images.dim() != 4:
+        raise InvalidValue(f"rows reads images [B, C, H, W]; got shape {list(images.shape)}")
+    return images.permute(2, 0, 1, 3).unsqueeze(3)
+
+
+def row_pictures(sequence: torch.Tensor) -> torch.Tensor:
+    """What a rows input ``[H, B, C, 1, W]`` feeds at each step, drawn in place: ``[H, B, C, H, W]``, row ``t``
+    of picture ``t`` the step's pixels and the rest zero."""
+    height = sequence.shape[0]
+    pictures = sequence.new_zeros((height, *sequence.shape[1:3], height, sequence.shape[-1]))
+    for t in range(height):
+        pictures[t, :, :, t] = sequence[t, :, :, 0]
+    return pictures
+
+
+def feeds_spikes(cfg: TrainConfig) -> bool:
+    """Whether the network's input is spikes (rate, latency), not pixel values as currents (direct, rows)."""
+    return cfg.encoding in SPIKE_ENCODINGS
+
+
+def dense_input_macs(cfg: TrainConfig, macs: int) -> int:
+    """The first layer's dense multiply-accumulates per sample, ``macs`` a step: fed pixel values it multiplies
+    them all, once for the static image (direct, its current is computed once) or at every step (rows); fed
+    spikes it does synaptic operations instead (0)."""
+    if feeds_spikes(cfg):
+        return 0
+    return macs * (cfg.num_steps if cfg.encoding == "rows" else 1)
 
 
 def _generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:

@@ -29,7 +29,7 @@ from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
-from spikevision.inputs import SAMPLE_STREAM, TensorData, model_input, stream_generator
+from spikevision.inputs import SAMPLE_STREAM, TensorData, feeds_spikes, model_input, stream_generator
 from spikevision.model import ModelOutput
 from spikevision.validators import is_whole_number
 
@@ -176,7 +176,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, 
             prediction=int(predictions[s]),
             image=images[s, 0],
             input=inputs[:, s],
-            input_is_spikes=cfg.encoding != "direct",
+            input_is_spikes=feeds_spikes(cfg),
             hidden=tuple(h[:, s].flatten(1) for h in out.hidden),
             hidden_names=names,
             spk=out.spk[:, s],

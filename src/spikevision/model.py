@@ -34,7 +34,7 @@ from spikevision.errors import InvalidType, InvalidValue
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
 from spikevision.readout import LI
-from spikevision.recurrent import RecurrentLIF
+from spikevision.recurrent import RecurrentALIF, RecurrentLIF
 from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
@@ -47,6 +47,7 @@ PADDINGS = ("valid", "same")
 # (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba) or
 # "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay; spikevision.alif).
 NEURONS = ("lif", "if", "cuba", "alif")
+RECURRENT_NEURONS = ("lif", "alif")  # model.recurrent: recurrent.RecurrentLIF, RecurrentALIF
 READOUTS = ("spikes", "li")  # the output layer: the network's spiking neurons, or a leaky integrator (readout.LI)
 CONV_SPEC_HELP = (
     "a conv spec is tokens joined by '-': <channels>C<kernel> (convolution, stride 1), BN (batch norm), "
@@ -77,7 +78,8 @@ class ModelConfig:
         readout: "spikes" (the output layer is of the network's neurons; the class is read from its spikes) or
             "li" (a leaky integrator without spikes, ``readout.LI``; the class is the highest mean membrane).
         recurrent: make the fully-connected hidden layers recurrent (``recurrent.RecurrentLIF``: their own
-            spikes of the step before fed back through a learned weight, snnTorch's RLeaky).
+            spikes of the step before fed back through a learned weight, snnTorch's RLeaky; with neuron "alif",
+            ``recurrent.RecurrentALIF``, LSNN's recurrent adaptive network).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF:
             ``beta = sigmoid(w)``, ``w`` learned; ``neuron.LIF``); instead of learn_beta.
@@ -121,10 +123,10 @@ class ModelConfig:
                                    "use neuron = lif to learn the decay")
         if not isinstance(self.recurrent, bool):
             raise InvalidValue(f"recurrent must be true or false, got {self.recurrent!r}")
-        if self.recurrent and (self.neuron != "lif" or not self.hidden):
-            raise InvalidValue("recurrent = true makes the fully-connected hidden layers recurrent LIF layers: it "
-                               f"needs neuron = lif (got {self.neuron!r}) and at least one hidden width "
-                               f"(got {list(self.hidden)})")
+        if self.recurrent and (self.neuron not in RECURRENT_NEURONS or not self.hidden):
+            raise InvalidValue("recurrent = true makes the fully-connected hidden layers recurrent: it needs neuron "
+                               f"= {' or '.join(RECURRENT_NEURONS)} (got {self.neuron!r}) and at least one hidden "
+                               f"width (got {list(self.hidden)})")
         if self.learn_tau != "none" and self.learn_beta != "none":
             raise InvalidValue("learn_tau and learn_beta both learn the decay; choose one (learn_tau keeps it in "
                                "range by construction)")
@@ -482,10 +484,13 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
     return _Stage(name, before, linear, [], lif, tuple(in_shape), (width,))
 
 
-def _recurrent_lif(config: ModelConfig, width: int) -> RecurrentLIF:
-    return RecurrentLIF(width, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
-                        learn_beta=config.learn_beta, learn_threshold=config.learn_threshold,
-                        learn_tau=config.learn_tau)
+def _recurrent_lif(config: ModelConfig, width: int) -> RecurrentLIF | RecurrentALIF:
+    options = dict(reset=config.reset, surrogate=config.surrogate, learn_beta=config.learn_beta,
+                   learn_threshold=config.learn_threshold, learn_tau=config.learn_tau)
+    if config.neuron == "alif":
+        return RecurrentALIF(width, config.beta, config.threshold, adapt_decay=config.adapt_decay,
+                             adapt_step=config.adapt_step, **options)
+    return RecurrentLIF(width, config.beta, config.threshold, **options)
 
 
 def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:

@@ -1,5 +1,5 @@
-"""Recurrent LIF neurons (snnTorch's ``RLeaky``): each layer also feeds its own spikes of the previous step back
-through a learned all-to-all weight.
+"""Recurrent LIF neurons (snnTorch's ``RLeaky``) and recurrent adaptive-threshold neurons (Bellec et al.'s LSNN):
+each layer also feeds its own spikes of the previous step back through a learned all-to-all weight.
 
 Dynamics, for a layer of ``N`` neurons with recurrent weight ``W [N, N]`` and bias ``b``::
 
@@ -12,6 +12,9 @@ Dynamics, for a layer of ``N`` neurons with recurrent weight ``W [N, N]`` and bi
 Unlike the reset, the recurrent spikes carry their gradient (surrogate) back through time, as in snnTorch.
 Subtract and none are snnTorch 1.0.0's ``RLeaky(all_to_all=True)`` to the bit (tests/test_recurrent.py).
 
+``RecurrentALIF`` adds the same recurrent current to ``alif``'s neuron (``I_t + R_t`` is its input; the threshold
+rises with each spike), the recurrent adaptive network of LSNN.
+
 Why no fused kernel: each step needs the whole layer's spikes of the step before (a ``[B, N] x [N, N]``
 product), so the time loop cannot run neuron by neuron as the elementwise kernels do. The loop below makes that
 one matmul per step (``torch.addmm``, already multithreaded) and the rest elementwise; its cost is measured in
@@ -23,13 +26,37 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spikevision import alif
 from spikevision.errors import InvalidValue
 from spikevision.neuron import LIF, LIFState, _check_current, _coefficients, _fired, initial_state
 
 Tensor = torch.Tensor
 
 
-class RecurrentLIF(LIF):
+class _Recurrence:
+    """What every recurrent layer shares: ``N`` neurons, the recurrent ``nn.Linear(N, N)``, the input check."""
+
+    def _add_recurrence(self, size: int) -> None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise InvalidValue(f"a recurrent layer needs a whole number of neurons >= 1; got {size!r}")
+        self.size = size
+        self.recurrent = nn.Linear(size, size)
+
+    def _check_sequence(self, current: Tensor) -> None:
+        _check_current(current, "current", min_dim=3)
+        if current.shape[-1] != self.size:
+            raise InvalidValue(f"a recurrent layer of {self.size} neurons takes currents [T, B, {self.size}]; "
+                               f"got {list(current.shape)}")
+
+    def step(self, current: Tensor, state=None):
+        raise InvalidValue("a recurrent layer needs its spikes of the step before: run it over a sequence "
+                           "(layer(current [T, B, N]))")
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, " + super().extra_repr()
+
+
+class RecurrentLIF(_Recurrence, LIF):
     """A layer of recurrent LIF neurons: ``neuron.LIF`` plus an all-to-all recurrent ``nn.Linear(N, N)``.
 
     Args:
@@ -39,19 +66,13 @@ class RecurrentLIF(LIF):
 
     def __init__(self, size: int, beta: float = 0.95, threshold: float = 1.0, **options) -> None:
         super().__init__(beta, threshold, shape=options.pop("shape", (size,)), **options)
-        if not isinstance(size, int) or size < 1:
-            raise InvalidValue(f"a recurrent layer needs a whole number of neurons >= 1; got {size!r}")
-        self.size = size
-        self.recurrent = nn.Linear(size, size)
+        self._add_recurrence(size)
 
     def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto",
                 need_mem: bool = True):
         """The recurrent time loop over ``current`` ``[T, B, N]`` -> ``(spk, mem, LIFState)`` (``backend`` unused:
         there is one implementation)."""
-        _check_current(current, "current", min_dim=3)
-        if current.shape[-1] != self.size:
-            raise InvalidValue(f"a recurrent layer of {self.size} neurons takes currents [T, B, {self.size}]; "
-                               f"got {list(current.shape)}")
+        self._check_sequence(current)
         params = self.params
         mem = initial_state(current[0]).mem if state is None else state.mem
         beta, threshold = _coefficients(params, current[0])
@@ -73,9 +94,35 @@ class RecurrentLIF(LIF):
             mems.append(mem)
         return torch.stack(spikes), (torch.stack(mems) if need_mem else None), LIFState(mem)
 
-    def step(self, current: Tensor, state=None):
-        raise InvalidValue("a recurrent layer needs its spikes of the step before: run it over a sequence "
-                           "(layer(current [T, B, N]))")
 
-    def extra_repr(self) -> str:
-        return f"size={self.size}, " + super().extra_repr()
+class RecurrentALIF(_Recurrence, alif.ALIF):
+    """A layer of recurrent adaptive-threshold neurons (LSNN): ``alif.ALIF`` plus a recurrent ``nn.Linear(N, N)``.
+
+    Args:
+        size: the number of neurons ``N`` (flat layers only).
+        beta, threshold, adapt_decay, adapt_step, reset, surrogate, learn_*: as ``alif.ALIF``.
+    """
+
+    def __init__(self, size: int, beta: float = 0.9, threshold: float = 1.0, **options) -> None:
+        super().__init__(beta, threshold, shape=options.pop("shape", (size,)), **options)
+        self._add_recurrence(size)
+
+    def forward(self, current: Tensor, state: alif.ALIFState | None = None, *, backend: str = "auto",
+                need_mem: bool = True):
+        """The recurrent time loop over ``current`` ``[T, B, N]`` -> ``(spk, mem, ALIFState)`` (``backend`` unused)."""
+        self._check_sequence(current)
+        params = self.params
+        beta, threshold = _coefficients(params, current[0])
+        state = alif._check_state(state, current[0], threshold)
+        reset = (state.mem - state.thr > 0).to(state.mem.dtype)
+        spk = torch.zeros_like(current[0])
+        spikes, mems = [], []
+        weight, bias = self.recurrent.weight, self.recurrent.bias
+        for cur in current.unbind(0):
+            drive = torch.addmm(bias, spk, weight.t())  # W S_{t-1} + b, with its gradient through time
+            spk, mem, thr = alif._advance(cur + drive, state, reset, beta, threshold, params)
+            state = alif.ALIFState(mem, thr)
+            reset = spk.detach()
+            spikes.append(spk)
+            mems.append(mem)
+        return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state

@@ -24,7 +24,7 @@ from typing import Any
 from spikevision import data, encoding, inspection, metrics, rundir
 from spikevision.errors import InvalidValue
 from spikevision.evaluation import evaluate
-from spikevision.inputs import TensorData, step_generator
+from spikevision.inputs import TensorData, dense_input_macs, step_generator
 from spikevision.pictures import animation, figures, plotting
 from spikevision.validators import check_whole_number
 
@@ -227,11 +227,13 @@ def _activity(model, cfg, result: dict) -> str:
         rows.append(("input (encoded image)", f"{math.prod(layers[0].in_shape):,}", f"{spikes['input']:,.1f}",
                      _rate(spikes["input"], math.prod(layers[0].in_shape), cfg.num_steps), "-"))
     else:
-        rows.append(("input (direct: pixel values, no spikes)", f"{math.prod(layers[0].in_shape):,}", "-", "-", "-"))
+        fed = "one row of pixel values per step" if cfg.encoding == "rows" else "pixel values"
+        rows.append((f"input ({cfg.encoding}: {fed}, no spikes)", f"{math.prod(layers[0].in_shape):,}", "-", "-", "-"))
     for i, (layer, count, synops) in enumerate(zip(layers, spikes["layers"], result["synops_per_layer"])):
         neurons = math.prod(layer.out_shape)
-        # A layer fed by the pixels themselves (direct encoding) does dense multiply-accumulates, not SynOps.
-        into = f"{layer.macs:,} dense MACs" if i == 0 and cfg.encoding == "direct" else f"{synops:,.0f}"
+        # A layer fed by the pixels themselves (direct or rows) does dense multiply-accumulates, not SynOps.
+        dense = dense_input_macs(cfg, layer.macs) if i == 0 else 0
+        into = f"{dense:,} dense MACs" if dense else f"{synops:,.0f}"
         rows.append((layer.name, f"{neurons:,}", f"{count:,.1f}", _rate(count, neurons, cfg.num_steps), into))
     table = _table(["LIF layer", "neurons", "spikes per image", "spikes per neuron per step",
                     "synaptic operations into it"], rows)

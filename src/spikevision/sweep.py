@@ -33,7 +33,7 @@ from spikevision.checkpoint import write_atomic
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.validators import is_whole_number
 
-ENCODINGS = config_mod.ENCODINGS
+ENCODINGS = catalog.IMAGE_ENCODINGS  # a rows input needs its own network shape: not a sweep axis
 DEFAULT_ENCODINGS = catalog.SWEEP_ENCODINGS
 DEFAULT_STEPS = catalog.SWEEP_STEPS
 # Small enough for a few minutes on 2 CPU cores with the quick preset (784-512-10), big enough to rank encodings.

@@ -63,10 +63,14 @@ def _evaluate_graph(args: argparse.Namespace) -> int:
     cfg = nir_interop.reading_config(graph, steps=args.steps, dataset=args.dataset)
     test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))
     shape = tuple(model.config.input_shape)
-    if test.images[0].numel() != math.prod(shape):
-        raise InvalidValue(f"{args.run} takes inputs of shape {list(shape)}, but {cfg.dataset}'s images are "
-                           f"{list(test.images.shape[1:])}; pass the --dataset it was made for")
-    test = TensorData(test.images.reshape(-1, *shape), test.labels, test.classes)  # flat-input graphs: one row
+    per_image = math.prod(shape) * (cfg.num_steps if cfg.encoding == "rows" else 1)  # rows: one row a step
+    if test.images[0].numel() != per_image:
+        raise InvalidValue(f"{args.run} takes inputs of shape {list(shape)}"
+                           + (f" for each of {cfg.num_steps} rows" if cfg.encoding == "rows" else "")
+                           + f", but {cfg.dataset}'s images are {list(test.images.shape[1:])}; pass the --dataset "
+                           "it was made for")
+    if cfg.encoding != "rows":  # flat-input graphs: the image as one row
+        test = TensorData(test.images.reshape(-1, *shape), test.labels, test.classes)
     result = evaluation.evaluate(model.to(devices.resolve(args.device)), test, cfg)
     if args.json:
         print(json.dumps(result, indent=2))

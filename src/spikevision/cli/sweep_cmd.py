@@ -29,7 +29,7 @@ def register(subparsers) -> None:
         "few minutes on 2 CPU cores.",
     )
     p.add_argument("--encodings", type=_names, default=catalog.SWEEP_ENCODINGS, metavar="LIST",
-                   help="comma-separated input encodings from " + ", ".join(catalog.ENCODINGS)
+                   help="comma-separated input encodings from " + ", ".join(catalog.IMAGE_ENCODINGS)
                    + f" (default {','.join(catalog.SWEEP_ENCODINGS)})")
     p.add_argument("--steps", type=_whole_numbers, default=catalog.SWEEP_STEPS, metavar="LIST",
                    help=f"comma-separated numbers of time steps (default {','.join(map(str, catalog.SWEEP_STEPS))})")

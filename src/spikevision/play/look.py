@@ -18,7 +18,7 @@ import torch
 
 from spikevision import encoding as encoding_mod
 from spikevision import inference, preprocess
-from spikevision.catalog import ENCODINGS
+from spikevision.catalog import IMAGE_ENCODINGS
 from spikevision.config import TrainConfig
 from spikevision.errors import InvalidValue
 from spikevision.inspection import output_threshold
@@ -51,14 +51,17 @@ def coding_from_query(cfg: TrainConfig, query: Mapping[str, str]) -> TrainConfig
     if unknown:
         raise InvalidValue(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(QUERY_KEYS))}")
     encoding = query.get("encoding", cfg.encoding)
-    if encoding not in ENCODINGS:
-        raise InvalidValue(f"encoding must be one of {', '.join(ENCODINGS)}; got {encoding!r}")
+    if cfg.encoding == "rows" and encoding != "rows":
+        raise InvalidValue("this network reads a picture row by row (train.encoding = rows): it takes one row per "
+                           f"step, so it cannot be fed {encoding!r} input")
+    if encoding not in IMAGE_ENCODINGS and encoding != cfg.encoding:
+        raise InvalidValue(f"encoding must be one of {', '.join(IMAGE_ENCODINGS)}; got {encoding!r}")
     steps = _parse(query.get("steps", str(cfg.num_steps)), int, "steps")
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidValue(f"steps must be a whole number from 1 to {MAX_STEPS}; got {steps}")
     options = dict(cfg.encoding_options) if encoding == cfg.encoding else {}
     for key in sorted(set(query) - {"run", "encoding", "steps"}):
-        if key not in CODING_OPTIONS[encoding]:
+        if key not in CODING_OPTIONS.get(encoding, {}):
             raise InvalidValue(f"{key} is not an option of {encoding} coding")
         options[key] = _parse(query[key], CODING_OPTIONS[encoding][key], key)
         low, high = OPTION_RANGES.get(key, (-math.inf, math.inf))
