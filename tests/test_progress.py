@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from spikevision import kernels, train
+from spikevision import train
+from spikevision.kernels import warm
 from spikevision.progress import ProgressPrinter
 from test_train import tiny_config
 
@@ -20,20 +21,26 @@ def test_fit_from_python_shows_progress_and_writes_the_cli_files(tmp_path, mnist
     assert capsys.readouterr().err == ""
 
 
-def test_a_first_run_says_that_it_compiles_before_the_first_step(tmp_path, mnist_root, monkeypatch):
-    monkeypatch.setattr(kernels.cpu, "compiled_before", lambda: False)
+def test_a_first_run_says_that_it_compiles_and_compiles_its_kernel_families_side_by_side(
+        tmp_path, mnist_root, monkeypatch):
+    monkeypatch.setattr(warm, "cached", lambda family: False)  # as on a fresh install
+    compiled = []
+    monkeypatch.setattr(warm, "compile_in_parallel", lambda families, workers: compiled.append(families) or [])
     events = []
     train.fit(tiny_config("train.epochs=1", "train.encoding=direct"), tmp_path / "run", data_root=mnist_root,
-              on_event=lambda kind, info: events.append(kind))
-    assert events.index("compile") == 1 and events[0] == "start" and events[2] == "step"
+              on_event=lambda kind, info: events.append((kind, info)))
+    kinds = [kind for kind, _ in events]
+    assert kinds.index("compile") == 1 and kinds[0] == "start" and kinds[2] == "step"
+    # The fused first layer with the output layer's Linear, and the output LIF layer: both, before step 1.
+    assert events[1][1]["families"] == ["lif_linear", "lif"] and compiled == [["lif_linear", "lif"]]
 
 
 def test_the_bar_starts_after_the_first_step_so_compiling_is_not_in_its_eta():
     stream = io.StringIO()
     printer = ProgressPrinter(stream=stream)
     printer("start", {"total_steps": 10, "steps_per_epoch": 10, "step": 0, "run_dir": "r"})
-    printer("compile", {})
-    assert "compiling the LIF kernels" in stream.getvalue() and printer.bar is None
+    printer("compile", {"families": ["lif_linear", "lif"]})
+    assert "compiling the lif_linear, lif kernels" in stream.getvalue() and printer.bar is None
     printer("step", {"step": 1, "epoch": 0, "loss": 1.0, "accuracy": 0.5})
     assert printer.bar is not None and printer.bar.n == 1  # the first (compiling) step is its starting point
     printer("step", {"step": 2, "epoch": 0, "loss": 0.9, "accuracy": 0.6})

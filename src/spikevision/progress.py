@@ -24,7 +24,9 @@ class ProgressPrinter:
         if kind == "start":
             self.total = info["total_steps"]
         elif kind == "compile":
-            self._line("compiling the LIF kernels (numba, first run after install only; about half a minute)...")
+            families = ", ".join(info.get("families", ())) or "LIF"
+            self._line(f"compiling the {families} kernels for the CPU (numba, first run after install only; "
+                       "side by side on the free cores)...")
         elif kind == "step":
             self._step(info)
         elif kind == "epoch":

@@ -26,11 +26,12 @@ from typing import Callable
 
 import torch
 
-from spikevision import data, devices, distributed, kernels, metrics, precision, rundir
+from spikevision import data, devices, distributed, metrics, precision, rundir
 from spikevision.checkpoint import (load_model_weights, load_optimizer_state, read_checkpoint, read_metadata,
                                     save_checkpoint)
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
+from spikevision.kernels import warm
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
@@ -253,8 +254,8 @@ class _Run:
         self.emit("start", {"total_steps": self.steps_per_epoch * self.cfg.epochs,
                             "steps_per_epoch": self.steps_per_epoch, "step": self.progress.step,
                             "run_dir": str(self.run_dir)})
-        if self.ctx.device.type == "cpu" and not kernels.cpu.compiled_before():
-            self.emit("compile", {})
+        if self.ctx.device.type == "cpu":
+            self._compile_kernels()
         metrics_file = open(self.run_dir / rundir.METRICS, "a", encoding="utf-8") if self.ctx.is_main else None
         with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
                 _diverged_message(self.ckpt_path, self.cfg):
@@ -264,6 +265,20 @@ class _Run:
                 self._evaluate_epoch()
                 if interrupted.is_set():
                     raise TrainingInterrupted(self.run_dir, self.progress.step)
+
+    def _compile_kernels(self) -> None:
+        """Compile the CPU kernels the model runs that no earlier run has (a fresh install): each family in a
+        process of its own, side by side on the cores this run uses (``kernels.warm``). In a group of processes
+        each compiles what it runs itself, as before, since they share the cores already. The time counts as
+        training time, as it did when the first step compiled."""
+        families = warm.missing(self.model, self.cfg.encoding)
+        if not families:
+            return
+        self.emit("compile", {"families": families})
+        if not self.ctx.distributed:
+            tick = time.perf_counter()
+            warm.compile_in_parallel(families, torch.get_num_threads())
+            self.progress.train_seconds += time.perf_counter() - tick
 
     def _train_epoch(self, interrupted: threading.Event) -> None:
         cfg, progress = self.cfg, self.progress

@@ -7,8 +7,6 @@ The loops use as many threads as torch does (``torch.get_num_threads()``).
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,14 +28,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def compiled_before() -> bool:
-    """Whether numba's on-disk cache holds loops of this engine (else the first call compiles, ~30 s)."""
-    folders = [Path(__file__).parent / "__pycache__"]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    return any(any(folder.rglob("_numba_loops.*.nbi")) for folder in folders if folder.is_dir())
 
 
 def threads() -> int:

@@ -1,0 +1,95 @@
+"""The first run's compile cost: a fresh install's numba kernels compiled one after another in the run's own
+process (how it was), or each family in a worker process of its own side by side (``kernels.warm``, what a
+run does now), and a whole first ``spikevision train`` with an empty cache.
+
+Every measurement starts from an empty ``NUMBA_CACHE_DIR`` of its own, so nothing is loaded from an earlier
+compile. Run it on a quiet machine: compiling is CPU-bound, and the side-by-side figure needs free cores.
+
+Run:  python benchmarks/bench_compile.py                  (the quick preset's families, 3 repeats)
+      python benchmarks/bench_compile.py --preset conv --repeats 1 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _fresh_env(cache: str) -> dict:
+    return {**os.environ, "NUMBA_CACHE_DIR": cache}
+
+
+def in_process(families: list[str]) -> float:
+    """Seconds to compile ``families`` one after another in one fresh process (the old first step)."""
+    with tempfile.TemporaryDirectory() as cache:
+        code = ("import sys, time; from spikevision.kernels import warm; t = time.perf_counter(); "
+                "[warm.compile_family(f) for f in sys.argv[1:]]; print(time.perf_counter() - t)")
+        out = subprocess.run([sys.executable, "-c", code, *families], env=_fresh_env(cache), check=True,
+                             capture_output=True, text=True).stdout
+        return float(out.split()[-1])
+
+
+def side_by_side(families: list[str], workers: int) -> float:
+    """Seconds for ``kernels.warm.compile_in_parallel`` with ``workers`` processes (each starts python + torch)."""
+    with tempfile.TemporaryDirectory() as cache:
+        code = ("import sys, time; from spikevision.kernels import warm; t = time.perf_counter(); "
+                "failed = warm.compile_in_parallel(sys.argv[2:], int(sys.argv[1])); "
+                "assert not failed, failed; print(time.perf_counter() - t)")
+        out = subprocess.run([sys.executable, "-c", code, str(workers), *families], env=_fresh_env(cache),
+                             check=True, capture_output=True, text=True).stdout
+        return float(out.split()[-1])
+
+
+def first_training(preset: str, overrides: list[str]) -> dict:
+    """A whole ``spikevision train`` from an empty cache: the command's wall time and its summary's train time."""
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        args = [sys.executable, "-m", "spikevision", "train", "--preset", preset, "--out", f"{out}/run", "--quiet"]
+        args += [a for o in overrides for a in ("--set", o)]
+        start = time.perf_counter()
+        subprocess.run(args, env=_fresh_env(cache), check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        summary = json.loads(Path(out, "run", "summary.json").read_text())
+        return {"wall_seconds": wall, "train_seconds": summary["train_seconds"],
+                "test_accuracy": summary["test_accuracy"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--no-training", action="store_true", help="leave out the whole first training")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    from spikevision import config, model
+    from spikevision.kernels import warm
+
+    cfg = config.resolve(args.preset)
+    families = warm.families_used(model.build_model(cfg.model), cfg.train.encoding)
+    print(f"{args.preset}: kernel families {', '.join(families)}; {os.cpu_count()} cores")
+    rows = {"one process, one after another": lambda: in_process(families),
+            f"{args.workers} workers side by side": lambda: side_by_side(families, args.workers)}
+    result = {"preset": args.preset, "families": families, "cores": os.cpu_count()}
+    for name, measure in rows.items():
+        times = [measure() for _ in range(args.repeats)]
+        result[name] = times
+        print(f"  {name:<34} {statistics.median(times):6.1f} s  (runs: {', '.join(f'{t:.1f}' for t in times)})")
+    if not args.no_training:
+        first = [first_training(args.preset, []) for _ in range(args.repeats)]
+        result["first training"] = first
+        print(f"  first `spikevision train --preset {args.preset}`, empty cache: wall "
+              + ", ".join(f"{r['wall_seconds']:.1f}" for r in first) + " s; train_seconds "
+              + ", ".join(f"{r['train_seconds']:.1f}" for r in first) + " s")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
