@@ -8,6 +8,8 @@ Cases (each a training step: forward over T steps, loss, backward, Adam; or infe
 - ``inference``: the trained-network pass over all 10,000 test images at T=200 (batches of 1000);
 - ``handout-cuba``: the handout's step with current-based neurons (``model.neuron=cuba``; snnTorch runs
   ``snn.Synaptic``);
+- ``handout-alif``: the handout's step with adaptive-threshold neurons (``model.neuron=alif``); snnTorch has
+  no such neuron, so its speed-ups are against spikevision's own reference loop;
 - one case per other preset (``fc``, ``conv``, ... when the preset exists), at its own T and batch.
 
 snnTorch runs the tutorial's loop: for each step, every layer's current (the same torch modules as
@@ -63,12 +65,14 @@ def case_config(case: str):
         return resolve("seed", []), "inference"
     if case == "handout-cuba":  # the same step with current-based neurons (snnTorch's Synaptic)
         return resolve("seed", ["model.neuron=cuba"]), "train"
+    if case == "handout-alif":  # adaptive thresholds (no snnTorch equivalent)
+        return resolve("seed", ["model.neuron=alif"]), "train"
     return resolve(case, []), "train"
 
 
 def all_cases() -> list[str]:
     others = [p for p in available_presets() if p in ("fc", "conv")]
-    return ["handout", "handout-T25", "inference", "handout-cuba", *others]
+    return ["handout", "handout-T25", "inference", "handout-cuba", "handout-alif", *others]
 
 
 class SnnTorchNet(torch.nn.Module):
@@ -111,10 +115,12 @@ class SnnTorchNet(torch.nn.Module):
 def backend(impl: str):
     """spikevision as ``impl`` runs it: "reference", its plain torch loop; "unfused", the LIF kernels
     without the fused first pair (``kernels.lif_linear``); "spikevision", as dispatched."""
+    from spikevision.kernels import alif as alif_kernel
     from spikevision.kernels import cuba as cuba_kernel
 
     if impl == "reference":
-        patches = [(kernels, "choose", lambda *args: "reference"), (cuba_kernel, "applies", lambda *args: False)]
+        patches = [(kernels, "choose", lambda *args: "reference"), (cuba_kernel, "applies", lambda *args: False),
+                   (alif_kernel, "choose", lambda *args: "reference")]
     elif impl == "unfused":
         patches = [(kernels, "lif_linear_supported", lambda *args: False)]
     else:
@@ -133,6 +139,8 @@ def backend(impl: str):
 def make_runner(impl: str, case: str, seed: int = 0):
     """A function doing one iteration of ``case`` with ``impl`` (None where ``impl`` does not apply)."""
     config, kind = case_config(case)
+    if config.model.neuron == "alif" and impl in ("snntorch", "unfused"):
+        return None  # no snnTorch ALIF; and the fused first pair is the LIF's, so "unfused" is "spikevision"
     cfg = config.train
     model = build_model(config.model, seed=seed)
     net = SnnTorchNet(model) if impl == "snntorch" else None
@@ -253,11 +261,12 @@ def measure_memory(impl: str, case: str, iters: int) -> dict:
 
 def _table_row(row: dict) -> str:
     seconds, memory = row["seconds"], row.get("memory")
-    base = seconds["snntorch"]
-    cells = [row["case"], str(row["num_steps"]), str(row["batch"]), f"{base:.3f}"]
+    base, against = _base(seconds)
+    cells = [row["case"], str(row["num_steps"]), str(row["batch"]),
+             f"{seconds['snntorch']:.3f}" if "snntorch" in seconds else "n/a (no such neuron)"]
     for impl in IMPLS[1:]:
-        cells.append(f"{seconds[impl]:.4f} ({base / seconds[impl]:.1f}x)" if impl in seconds else "n/a")
-    if memory is None:
+        cells.append(f"{seconds[impl]:.4f} ({base / seconds[impl]:.1f}x{against})" if impl in seconds else "n/a")
+    if memory is None or memory.get("snntorch") is None:
         cells += ["-"] * len(MEMORY_IMPLS)
     else:
         ref = memory["snntorch"]
@@ -267,6 +276,12 @@ def _table_row(row: dict) -> str:
             cells.append("n/a" if mem is None else
                          f"{mem['peak_mib']:.0f} ({mem['rise_mib']:.0f}, {mem['rise_mib'] / ref['rise_mib']:.2f}x)")
     return "| " + " | ".join(cells) + " |"
+
+
+def _base(seconds: dict) -> tuple[float, str]:
+    """What the speed-ups are against: snnTorch's time, or the reference loop's (marked) where snnTorch has
+    no such neuron."""
+    return (seconds["snntorch"], "") if "snntorch" in seconds else (seconds["reference"], " vs reference")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| case | " + " | ".join(IMPLS) + " | load average |")
     print("|" + "---|" * (len(IMPLS) + 2))
     for row in results:
-        cpu, base = row["cpu_seconds"], row["cpu_seconds"]["snntorch"]
-        cells = [f"{cpu[i]:.3f} ({base / cpu[i]:.1f}x)" if i in cpu else "n/a" for i in IMPLS]
+        cpu = row["cpu_seconds"]
+        base, against = _base(cpu)
+        cells = [f"{cpu[i]:.3f} ({base / cpu[i]:.1f}x{against})" if i in cpu else "n/a" for i in IMPLS]
         print(f"| {row['case']} | " + " | ".join(cells) + f" | {row['load_average']:.2f} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
