@@ -44,6 +44,9 @@ def test_a_network_with_the_readout_reads_its_class_from_membranes():
         out = model(torch.rand(6, 1, 28, 28), num_steps=8)
     assert out.spk.shape == out.mem.shape == (8, 6, 10) and not out.spk.any()
     assert torch.equal(metrics.predict(out.spk, out.mem, "membrane"), out.mem.mean(0).argmax(1))
+    from spikevision.inspection import output_threshold
+
+    assert output_threshold(model) is None  # pictures draw no firing threshold for a readout that never fires
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -31,6 +31,7 @@ from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
 from spikevision.inputs import SAMPLE_STREAM, TensorData, feeds_spikes, model_input, stream_generator
 from spikevision.model import ModelOutput
+from spikevision.readout import LI
 from spikevision.validators import is_whole_number
 
 Tensor = torch.Tensor
@@ -227,7 +228,10 @@ def output_synaptic_current(model: torch.nn.Module, x: Tensor, out: ModelOutput,
 
 
 def output_threshold(model: torch.nn.Module) -> float | None:
-    """The output layer's firing threshold as one number (None if it is learned per neuron)."""
+    """The output layer's firing threshold as one number (None if it is learned per neuron, or if the output is a
+    leaky-integrator readout, which never fires)."""
+    if isinstance(model.stages[-1].lif, LI):
+        return None
     threshold = model.stages[-1].lif.threshold
     if isinstance(threshold, Tensor):
         return float(threshold) if threshold.numel() == 1 else None
