@@ -49,3 +49,12 @@ def test_a_failed_worker_is_reported_for_the_run_to_compile_itself():
     assert warm.compile_in_parallel(["no-such-family"], workers=2) == ["no-such-family"]
     with pytest.raises(ValueError, match="unknown kernel family"):
         warm.compile_family("no-such-family")
+
+
+def test_without_a_writable_cache_nothing_is_compiled_ahead(tmp_path, monkeypatch):
+    assert warm._writable(tmp_path / "not" / "made" / "yet")  # numba makes the folders: their parent decides
+    monkeypatch.setattr(warm, "_cache_folders", lambda: [tmp_path / "numba"])
+    net = model.build_model(config.resolve("quick").model)
+    assert warm.missing(net, "direct") == ["lif_linear", "lif"]
+    monkeypatch.setattr(warm, "_writable", lambda folder: False)  # as a read-only install with no user cache
+    assert warm.missing(net, "direct") == []  # workers could leave nothing behind: the run compiles itself

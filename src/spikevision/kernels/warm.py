@@ -66,9 +66,16 @@ def missing(model: torch.nn.Module, encoding: str) -> list[str]:
     """The families ``model`` uses that are not compiled yet (none where numba is absent)."""
     from spikevision.kernels import cpu
 
-    if not cpu.available():
-        return []
+    if not cpu.available() or not any(_writable(folder) for folder in _cache_folders()):
+        return []  # no cache to leave the loops in: the run compiles them itself, as without this module
     return [family for family in families_used(model, encoding) if not cached(family)]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether numba could write its cache in ``folder`` (or make it in the nearest folder that exists)."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def compile_in_parallel(families: list[str], workers: int) -> list[str]:
