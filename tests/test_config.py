@@ -38,7 +38,7 @@ def test_overrides_parse_toml_values_and_find_the_section():
         ("seed", ["train.lrr=1"], r"unknown key 'train.lrr'; valid train keys: .*lr"),
         ("seed", ["colour=red"], r"unknown key 'colour'; valid: .*train.lr"),
         ("seed", ["lr"], r"--set takes key=value"),
-        ("seed", ["train.loss=hinge"], r"train.loss must be one of membrane_ce, count_ce, rate_mse"),
+        ("seed", ["train.loss=hinge"], r"train.loss must be one of membrane_ce, mean_membrane_ce, count_ce, rate_mse"),
         ("seed", ["train.epochs=0"], r"train.epochs must be a whole number >= 1"),
         ("seed", ["train.encoding=morse"], r"train.encoding must be one of direct, rate, latency"),
     ],
