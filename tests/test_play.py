@@ -82,12 +82,16 @@ def png(array: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory, tiny_run, mnist_root) -> Path:
-    """A folder of two runs: the shared tiny MLP (as ``mlp``) and a tiny conv network (``nested/cnn``)."""
+    """A folder of three runs: the shared tiny MLP (as ``mlp``), a tiny conv network (``nested/cnn``) and a tiny
+    recurrent network that reads rows (``rows``)."""
     root = tmp_path_factory.mktemp("play-runs")
     shutil.copytree(tiny_run, root / "mlp")
     cfg = config.resolve("conv", ["model.conv=4C5-MP2", "train.num_steps=4", "train.epochs=1",
                                   "train.train_subset=512", "train.eval_batch_size=2000"])
     train.fit(cfg, root / "nested" / "cnn", data_root=mnist_root, progress=False)
+    cfg = config.resolve("smnist-rows", ["model.hidden=[16]", "train.epochs=1", "train.train_subset=512",
+                                         "train.eval_batch_size=2000"])
+    train.fit(cfg, root / "rows", data_root=mnist_root, progress=False)
     return root
 
 
@@ -152,7 +156,7 @@ def pad_picture(page, path: Path) -> Path:
 
 
 def test_the_page_loads_offering_every_run_and_nothing_leaves_localhost(page, server):
-    assert page.locator("#run option").all_text_contents() == ["mlp", "nested/cnn"]
+    assert page.locator("#run option").all_text_contents() == ["mlp", "nested/cnn", "rows"]
     draw(page, 4, seed=1)
     assert page.requests and all(url.startswith(server.url) or url.startswith("data:") for url in page.requests), \
         page.requests
@@ -269,6 +273,28 @@ def test_a_conv_run_shows_its_feature_maps_at_the_chosen_step(page):
     assert page.errors == []
 
 
+def test_a_rows_run_reads_the_drawn_digit_row_by_row_as_predict_does(page, runs_dir, tmp_path, capsys):
+    page.select_option("#run", "rows")
+    draw(page, 3, seed=6)
+    coding = page.evaluate("window.spikevisionPlay.result.coding")
+    assert coding == {"encoding": "rows", "options": {}, "steps": 28}
+    assert page.locator("#encoding").input_value() == "rows"
+    expected = predict(capsys, runs_dir / "rows", pad_picture(page, tmp_path / "pad.png"))
+    on_page = shown(page)
+    assert on_page["prediction"] == str(expected["prediction"])
+    # Its leaky-integrator readout never spikes: the top three by mean membrane, the prediction the highest.
+    means = [float(item.split("mean membrane ")[1]) for item in on_page["top"]]
+    assert on_page["top"][0].startswith(f"{expected['prediction']}: mean membrane") and means == sorted(means)[::-1]
+    assert page.locator("#input-now-caption").text_content() == "its input current at step 28: row 28"
+    assert "one row of the picture per step" in page.locator("#input-note").text_content()
+    page.select_option("#encoding", "rate")  # a rows network reads rows only: its message, and the page goes on
+    page.wait_for_selector("body[data-busy=false]")
+    assert "row by row" in shown(page)["message"]
+    page.click("#own-coding")
+    page.wait_for_selector("body[data-busy=false]")
+    assert shown(page)["message"] == "" and shown(page)["prediction"] == str(expected["prediction"])
+
+
 def test_a_bad_upload_gets_its_message_and_the_page_keeps_working(page, tmp_path):
     notes = tmp_path / "notes.png"
     notes.write_text("these are my notes, not a picture\n")
@@ -324,7 +350,7 @@ def test_it_binds_localhost_by_default_warns_on_other_hosts_and_stops_on_ctrl_c(
 
 
 def test_find_runs_names_runs_below_a_folder_and_refuses_what_is_not_one(runs_dir, tmp_path):
-    assert [e.name for e in play_runs.find_runs(runs_dir)] == ["mlp", "nested/cnn"]
+    assert [e.name for e in play_runs.find_runs(runs_dir)] == ["mlp", "nested/cnn", "rows"]
     assert [e.name for e in play_runs.find_runs(runs_dir / "mlp")] == ["mlp"]
     with pytest.raises(ValueError, match="holds no trained run"):
         play_runs.find_runs(tmp_path)
@@ -422,5 +448,7 @@ def test_a_rows_run_is_read_row_by_row_and_other_runs_are_not_offered_rows():
         look.coding_from_query(rows, {"encoding": "rate"})
     with pytest.raises(ValueError, match="needs train.num_steps = 28"):
         look.coding_from_query(rows, {"steps": "10"})
-    with pytest.raises(ValueError, match="encoding must be one of direct, rate, latency"):
+    with pytest.raises(ValueError, match="only a network trained on rows"):
         look.coding_from_query(config.resolve("quick").train, {"encoding": "rows"})
+    with pytest.raises(ValueError, match="encoding must be one of direct, rate, latency, rows"):
+        look.coding_from_query(rows, {"encoding": "morse"})

@@ -18,7 +18,7 @@ import torch
 
 from spikevision import encoding as encoding_mod
 from spikevision import inference, preprocess
-from spikevision.catalog import IMAGE_ENCODINGS
+from spikevision.catalog import ENCODINGS
 from spikevision.config import TrainConfig
 from spikevision.errors import InvalidValue
 from spikevision.inspection import output_threshold
@@ -51,11 +51,12 @@ def coding_from_query(cfg: TrainConfig, query: Mapping[str, str]) -> TrainConfig
     if unknown:
         raise InvalidValue(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(QUERY_KEYS))}")
     encoding = query.get("encoding", cfg.encoding)
-    if cfg.encoding == "rows" and encoding != "rows":
-        raise InvalidValue("this network reads a picture row by row (train.encoding = rows): it takes one row per "
-                           f"step, so it cannot be fed {encoding!r} input")
-    if encoding not in IMAGE_ENCODINGS and encoding != cfg.encoding:
-        raise InvalidValue(f"encoding must be one of {', '.join(IMAGE_ENCODINGS)}; got {encoding!r}")
+    if encoding not in ENCODINGS:
+        raise InvalidValue(f"encoding must be one of {', '.join(ENCODINGS)}; got {encoding!r}")
+    if (cfg.encoding == "rows") != (encoding == "rows"):  # a network reads whole images or rows, as trained
+        raise InvalidValue("this network reads a picture row by row (train.encoding = rows): choose rows" if
+                           cfg.encoding == "rows" else "rows feeds one image row per step: only a network trained "
+                           "on rows (train.encoding = rows) reads it; choose direct, rate or latency")
     steps = _parse(query.get("steps", str(cfg.num_steps)), int, "steps")
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidValue(f"steps must be a whole number from 1 to {MAX_STEPS}; got {steps}")
@@ -93,7 +94,7 @@ def page_view(trace: inference.Trace, cfg: TrainConfig, threshold: float | None)
     """A trace as JSON for the page: the picture, spikes as bits, output membranes, counts and the top three."""
     return {
         "prediction": trace.prediction,
-        "top": [{"class": c, "count": n} for c, n in trace.top(3)],
+        "top": _top(trace, cfg.prediction),
         "counts": trace.spike_counts,
         "image": [round(float(v), 3) for v in trace.image.flatten()],
         "input": bits(trace.input) if trace.input_is_spikes else None,
@@ -102,6 +103,16 @@ def page_view(trace: inference.Trace, cfg: TrainConfig, threshold: float | None)
                    "threshold": threshold},
         "coding": {"encoding": cfg.encoding, "options": cfg.encoding_options, "steps": cfg.num_steps},
     }
+
+
+def _top(trace: inference.Trace, rule: str) -> list[dict]:
+    """The three best classes, the prediction first: by spike count, or by mean membrane where the run reads its
+    class from membranes (a leaky-integrator readout never spikes)."""
+    if rule != "membrane":
+        return [{"class": c, "count": n} for c, n in trace.top(3)]
+    means = trace.mem.float().mean(0)
+    rest = sorted((c for c in range(len(means)) if c != trace.prediction), key=lambda c: (-float(means[c]), c))
+    return [{"class": c, "mean_membrane": round(float(means[c]), 3)} for c in [trace.prediction, *rest][:3]]
 
 
 def bits(spikes: torch.Tensor) -> dict:

@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from spikevision import data
-from spikevision.catalog import IMAGE_ENCODINGS
+from spikevision.catalog import ENCODINGS
 from spikevision.errors import InvalidValue, NotFound, SpikevisionError
 from spikevision.play import look
 from spikevision.play.runs import RunLibrary
@@ -54,7 +54,7 @@ def create_app(library: RunLibrary, *, max_body: int = MAX_BODY_BYTES, max_pixel
     async def runs(request: Request) -> JSONResponse:
         return JSONResponse({"runs": [_describe(library, name) for name in library.names],
                              "limits": {"max_body_bytes": max_body, "max_pixels": max_pixels,
-                                        "max_steps": look.MAX_STEPS, "encodings": list(IMAGE_ENCODINGS),
+                                        "max_steps": look.MAX_STEPS, "encodings": list(ENCODINGS),
                                         "defaults": look.coding_defaults()}},
                             headers=HEADERS)
 

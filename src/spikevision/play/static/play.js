@@ -299,9 +299,11 @@ function drawAll() {
   const steps = result ? result.output.spikes.shape[0] : 0;
   $("time-out").textContent = result ? `step ${t + 1} of ${steps}` : "step -";
   $("predicted").textContent = result ? result.classes[result.prediction] : "-";
-  $("top").replaceChildren(...(result ? result.top : []).map(({ class: c, count }) => {
+  $("top").replaceChildren(...(result ? result.top : []).map((top) => {
+    const { class: c, count } = top;
     const item = document.createElement("li");
-    item.textContent = `${result.classes[c]}: ${count} spike${count === 1 ? "" : "s"}`;
+    item.textContent = count === undefined ? `${result.classes[c]}: mean membrane ${top.mean_membrane.toFixed(2)}`
+      : `${result.classes[c]}: ${count} spike${count === 1 ? "" : "s"}`;
     return item;
   }));
   drawBars(t);
@@ -314,11 +316,17 @@ function drawAll() {
   }
   drawPixels($("received"), result.image);
   $("input-note").hidden = Boolean(result.input);
+  $("input-note").textContent = result.coding.encoding === "rows"
+    ? "Rows coding: one row of the picture per step is the input current (no input spikes)."
+    : "Direct coding: the picture itself is the input current at every step (no input spikes).";
   $("input-raster").hidden = !result.input;
   if (result.input) {
     drawRaster($("input-raster"), result.input, t);
     drawPixels($("input-now"), Array.from(result.input.data.subarray(t * 784, (t + 1) * 784)));
     $("input-now-caption").textContent = `its input spikes at step ${t + 1}`;
+  } else if (result.coding.encoding === "rows") {  // row t alone: what the network reads at step t
+    drawPixels($("input-now"), result.image.map((v, i) => (Math.floor(i / 28) === t ? v : 0)));
+    $("input-now-caption").textContent = `its input current at step ${t + 1}: row ${t + 1}`;
   } else {
     drawPixels($("input-now"), result.image);
     $("input-now-caption").textContent = "its input current (every step)";
