@@ -27,6 +27,7 @@ MAX_STEPS = 100  # time steps a page may ask for
 # The options the page may set for each coding, and how each is read from the query string.
 CODING_OPTIONS: dict[str, dict[str, type]] = {
     "direct": {},
+    "rows": {},
     "rate": {"gain": float},
     "latency": {"tau": float, "threshold": float, "linear": bool, "normalize": bool, "clip": bool},
 }
@@ -62,7 +63,7 @@ def coding_from_query(cfg: TrainConfig, query: Mapping[str, str]) -> TrainConfig
         raise InvalidValue(f"steps must be a whole number from 1 to {MAX_STEPS}; got {steps}")
     options = dict(cfg.encoding_options) if encoding == cfg.encoding else {}
     for key in sorted(set(query) - {"run", "encoding", "steps"}):
-        if key not in CODING_OPTIONS.get(encoding, {}):
+        if key not in CODING_OPTIONS[encoding]:
             raise InvalidValue(f"{key} is not an option of {encoding} coding")
         options[key] = _parse(query[key], CODING_OPTIONS[encoding][key], key)
         low, high = OPTION_RANGES.get(key, (-math.inf, math.inf))
