@@ -51,6 +51,9 @@ from spikevision.kernels import lif_linear
 from spikevision.model import build_model
 from spikevision.train import TensorData, loss_fn
 
+# A run's steady state: the CPU loops' parallel build (a first run starts on the serial one, kernels.cpu.build).
+os.environ.setdefault("SPIKEVISION_CPU_LOOPS", "parallel")
+
 IMPLS = ("snntorch", "reference", "unfused", "spikevision")
 MEMORY_IMPLS = ("snntorch", "unfused", "spikevision")
 

@@ -74,9 +74,12 @@ def test_norses_lsnn_under_the_mapping_fires_the_same_spikes():
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
-@pytest.mark.parametrize("engine", ["numba", "triton"])
-def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine):
-    """numba on the CPU; Triton on CUDA, or here on CPU tensors through its interpreter (conftest.py)."""
+@pytest.mark.parametrize("engine", ["numba", "numba:parallel", "triton"])
+def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine, monkeypatch):
+    """numba on the CPU, in its serial and parallel builds; Triton on CUDA, or here on CPU tensors through its
+    interpreter (conftest.py)."""
+    engine, _, build = engine.partition(":")
+    monkeypatch.setenv("SPIKEVISION_CPU_LOOPS", build or "serial")
     steps, batch, n = (30, 3, 300) if engine == "numba" else (8, 3, 300)  # 900 neurons: several chunks of 256
     generator = torch.Generator().manual_seed(1)
     if constant:

@@ -88,9 +88,12 @@ def test_step_by_step_equals_the_sequence():
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
-@pytest.mark.parametrize("engine", ["numba", "triton"])
-def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine):
-    """numba on the CPU; Triton on CUDA, or here on CPU tensors through its interpreter (conftest.py)."""
+@pytest.mark.parametrize("engine", ["numba", "numba:parallel", "triton"])
+def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine, monkeypatch):
+    """numba on the CPU, in its serial and parallel builds; Triton on CUDA, or here on CPU tensors through its
+    interpreter (conftest.py)."""
+    engine, _, build = engine.partition(":")
+    monkeypatch.setenv("SPIKEVISION_CPU_LOOPS", build or "serial")
     # 900 neurons: several of numba's backward chunks of 256 and of Triton's blocks of 256.
     steps, batch, n = (25, 3, 300) if engine == "numba" else (8, 3, 300)
     generator = torch.Generator().manual_seed(1)

@@ -132,6 +132,7 @@ def _compare(backend, seed, steps, batch, neurons, dtype, reset, name, *, consta
 # --- the CPU kernel against the reference --------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cpu_build")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", surrogate.NAMES)
 @pytest.mark.parametrize("reset", RESETS)
@@ -143,13 +144,16 @@ def test_numba_equals_reference_for_every_reset_surrogate_and_dtype(reset, name,
     assert all(g is not None and g.abs().sum() > 0 for g in ref[3])  # every gradient path was exercised
 
 
+@pytest.mark.usefixtures("cpu_build")
 @pytest.mark.parametrize("constant", [True, False])
 def test_numba_equals_reference_with_full_and_constant_current(constant):
     _compare("numba", 7, 50, 4, (3, 5), torch.float32, "subtract", "atan", constant=constant,
              beta_kind="layer", thr_kind="neuron", with_mem0=True)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.usefixtures("cpu_build")  # the same build for every example: its fixture is safe to share
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 10_000),
     steps=st.integers(1, 40),
@@ -173,6 +177,7 @@ def test_numba_equals_reference_on_random_shapes(seed, steps, batch, neurons, dt
              thr_kind=thr_kind, with_mem0=with_mem0, grads=grads, need_mem=need_mem)
 
 
+@pytest.mark.usefixtures("cpu_build")
 def test_sequence_split_in_two_gives_the_reference_gradients_through_the_state():
     # The second half's gradient reaches the first half through the final state (g_last) and mem0.
     g = _gen(3)
@@ -188,6 +193,7 @@ def test_sequence_split_in_two_gives_the_reference_gradients_through_the_state()
     _close(grads["numba"], grads["reference"], torch.float32, "current")
 
 
+@pytest.mark.usefixtures("cpu_build")
 def test_beta_outside_the_unit_interval_is_clamped_and_its_gradient_stops_there():
     beta = torch.tensor([1.4, 0.7, -0.2], requires_grad=True)
     current = torch.rand(20, 2, 3, generator=_gen(4)).requires_grad_()
@@ -200,6 +206,7 @@ def test_beta_outside_the_unit_interval_is_clamped_and_its_gradient_stops_there(
     _close(out["numba"][2], out["reference"][2], torch.float32, "beta")
 
 
+@pytest.mark.usefixtures("cpu_build")
 def test_learnable_module_parameters_get_the_reference_gradients():
     lif = LIF(0.85, 0.9, reset="zero", surrogate="fast_sigmoid", learn_beta="neuron", learn_threshold="layer",
               shape=(6,))
@@ -279,6 +286,7 @@ def test_asking_for_a_kernel_that_does_not_apply_is_a_clear_error():
         lif_sequence(torch.rand(3, 2, device="meta"), None, params, backend="triton")
 
 
+@pytest.mark.usefixtures("cpu_build")
 @pytest.mark.parametrize("config", [
     ModelConfig(kind="mlp", hidden=(20, 12), beta=0.9, reset="zero", learn_beta="neuron", learn_threshold="layer"),
     ModelConfig(kind="cnn", conv="4C5-MP2-BN", hidden=(16,), beta=0.85, surrogate="fast_sigmoid"),
@@ -339,6 +347,7 @@ def _pair(seed, steps, batch, size, classes, dtype, reset, name, beta):
     return base, weight, bias, weights_out, LIFParams(beta, 0.8, reset, name)
 
 
+@pytest.mark.usefixtures("cpu_build")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", surrogate.NAMES)
 @pytest.mark.parametrize("reset", RESETS)
@@ -359,6 +368,7 @@ def test_lif_linear_equals_lif_sequence_then_linear(reset, name, dtype):
         _close(f, r, dtype, what)
 
 
+@pytest.mark.usefixtures("cpu_build")
 def test_lif_linear_without_bias_and_record_and_with_one_output():
     base, weight, _, weights_out, params = _pair(1, 12, 3, 130, 1, torch.float32, "subtract", "atan", 0.9)
     out, spk = lif_linear(base, 12, 0.9, 0.8, "subtract", params.surrogate, weight, None)
@@ -478,7 +488,7 @@ def test_running_a_kernel_keeps_torchs_thread_count():
     import subprocess
     import sys
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SPIKEVISION_CPU_LOOPS": "parallel"}  # the threaded build
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]

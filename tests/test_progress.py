@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from spikevision import train
+from spikevision import data, train
 from spikevision.kernels import warm
 from spikevision.progress import ProgressPrinter
 from test_train import tiny_config
@@ -23,16 +23,30 @@ def test_fit_from_python_shows_progress_and_writes_the_cli_files(tmp_path, mnist
 
 def test_a_first_run_says_that_it_compiles_and_compiles_its_kernel_families_side_by_side(
         tmp_path, mnist_root, monkeypatch):
-    monkeypatch.setattr(warm, "cached", lambda family: False)  # as on a fresh install
-    compiled = []
-    monkeypatch.setattr(warm, "compile_in_parallel", lambda families, workers: compiled.append(families) or [])
+    monkeypatch.setattr(warm, "cached", lambda family, parallel=False: False)  # as on a fresh install
+    order = []
+    loading = data.load
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: order.append("data") or loading(*args, **kwargs))
+
+    class Compiling:
+        def __init__(self, families, workers):
+            order.append(("start", families))
+            self.families = families
+
+        def wait(self):
+            order.append("wait")
+            return []
+
+    monkeypatch.setattr(warm, "Compiling", Compiling)
     events = []
     train.fit(tiny_config("train.epochs=1", "train.encoding=direct"), tmp_path / "run", data_root=mnist_root,
               on_event=lambda kind, info: events.append((kind, info)))
     kinds = [kind for kind, _ in events]
     assert kinds.index("compile") == 1 and kinds[0] == "start" and kinds[2] == "step"
-    # The fused first layer with the output layer's Linear, and the output LIF layer: both, before step 1.
-    assert events[1][1]["families"] == ["lif_linear", "lif"] and compiled == [["lif_linear", "lif"]]
+    # The fused first layer with the output layer's Linear, and the output LIF layer: both, started before the
+    # data loads and waited for before step 1.
+    assert events[1][1]["families"] == ["lif_linear", "lif"]
+    assert order == [("start", ["lif_linear", "lif"]), "data", "data", "wait"]
 
 
 def test_the_bar_starts_after_the_first_step_so_compiling_is_not_in_its_eta():

@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
 
 from spikevision import config, model
 from spikevision.kernels import cpu, warm
@@ -38,7 +40,7 @@ def test_a_worker_fills_the_cache_that_a_later_process_loads_without_compiling(t
              "from spikevision.kernels import cpu; x = torch.rand(4, 3, 5, requires_grad=True); "
              "lif_sequence(x, None, LIFParams(0.8, 1.0), backend='numba')[0].sum().backward(); "
              "loops = cpu.loops(); print(json.dumps([[sum(f.stats.cache_hits.values()), "
-             "sum(f.stats.cache_misses.values())] for f in (loops.forward, loops.backward)]))")
+             "sum(f.stats.cache_misses.values())] for f in (loops.forward.serial, loops.backward.serial)]))")
     out = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True,
                          check=True).stdout
     for hits, misses in json.loads(out):
@@ -58,3 +60,114 @@ def test_without_a_writable_cache_nothing_is_compiled_ahead(tmp_path, monkeypatc
     assert warm.missing(net, "direct") == ["lif_linear", "lif"]
     monkeypatch.setattr(warm, "_writable", lambda folder: False)  # as a read-only install with no user cache
     assert warm.missing(net, "direct") == []  # workers could leave nothing behind: the run compiles itself
+
+
+# --- the two builds: serial at once, parallel in the background ---------------------------------------------
+
+
+def test_a_big_layer_runs_serial_until_the_background_compile_is_done_then_parallel(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv(cpu.LOOPS_ENV, "auto")
+    monkeypatch.setattr(warm, "_background", {})
+    monkeypatch.setattr(warm, "_parallel_state", {})
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    loop = cpu.loops().forward
+    assert cpu.build(loop, 10) is loop.serial  # too small for threads: no compile started
+    assert warm._background == {}
+    assert cpu.build(loop, cpu.PARALLEL_MIN) is loop.serial  # big: the parallel build compiles meanwhile
+    job = warm._background["lif"].job
+    assert job.args[-2:] == ["--parallel", "--idle"]
+    while not warm._compiling_elsewhere("lif") and job.poll() is None:  # its marker names it once it runs
+        time.sleep(0.05)
+    assert job.poll() is None and warm._marker("lif").read_text() == str(job.pid)
+    assert job.wait(timeout=600) == 0 and not warm._marker("lif").exists()
+    assert cpu.build(loop, cpu.PARALLEL_MIN) is loop.parallel
+    assert warm.cached("lif", parallel=True) and not warm.cached("lif")  # the two builds are cached apart
+
+
+class _Job:
+    """A stand-in for a background compile that never ends (or ends with ``returncode``)."""
+
+    def __init__(self, family, idle, returncode=None):
+        self.idle, self.killed, self.returncode = idle, False, returncode
+
+    def poll(self):
+        return self.returncode
+
+    def kill(self):
+        self.killed = True
+
+    def wait(self):
+        return -9
+
+
+@pytest.fixture
+def no_compile_yet(monkeypatch, tmp_path):
+    """An empty writable cache and no background compile known to this process; returns the jobs started."""
+    started = []
+    monkeypatch.setattr(warm, "_background", {})
+    monkeypatch.setattr(warm, "_parallel_state", {})
+    monkeypatch.setattr(warm, "_cache_folders", lambda: [tmp_path])
+    monkeypatch.setattr(warm, "_start_background", lambda family, idle: started.append(_Job(family, idle))
+                        or started[-1])
+    return started
+
+
+def test_a_run_still_going_after_the_grace_gets_the_compile_at_normal_priority(no_compile_yet, monkeypatch):
+    started = no_compile_yet
+    assert not warm.parallel_ready("lif") and [job.idle for job in started] == [True]
+    monkeypatch.setattr(warm, "IDLE_GRACE_SECONDS", 0.0)
+    assert not warm.parallel_ready("lif") and [job.idle for job in started] == [True, False]
+    assert started[0].killed
+    assert not warm.parallel_ready("lif") and len(started) == 2  # once: the urgent one is left to finish
+
+
+def test_a_compile_another_process_runs_is_waited_for_not_repeated(no_compile_yet, tmp_path, monkeypatch):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "spikevision-lif_linear-parallel.pid").write_text(str(other.pid))
+        assert warm._compiling_elsewhere("lif_linear")
+        assert not warm.parallel_ready("lif_linear") and no_compile_yet == []  # theirs, not a second one
+        monkeypatch.setattr(warm, "RECHECK_SECONDS", 0.0)
+        monkeypatch.setattr(warm, "IDLE_GRACE_SECONDS", 0.0)
+        assert not warm.parallel_ready("lif_linear")  # theirs starves beside this run: compiled here too
+        assert [job.idle for job in no_compile_yet] == [False]
+    finally:
+        other.kill()
+        other.wait()
+    assert not warm._compiling_elsewhere("lif_linear")  # a marker of a process that ended counts for nothing
+
+
+def test_a_failed_background_compile_keeps_the_serial_build(no_compile_yet, monkeypatch):
+    monkeypatch.setattr(warm, "_start_background", lambda family, idle: _Job(family, idle, returncode=1))
+    assert not warm.parallel_ready("alif") and not warm.parallel_ready("alif")
+    assert warm._parallel_state == {"alif": False}
+
+
+def test_without_a_writable_cache_no_background_compile_starts(tmp_path, monkeypatch):
+    monkeypatch.setattr(warm, "_background", {})
+    monkeypatch.setattr(warm, "_parallel_state", {})
+    monkeypatch.setattr(warm, "_cache_folders", lambda: [tmp_path / "numba"])
+    monkeypatch.setattr(warm, "_writable", lambda folder: False)
+    assert not warm.parallel_ready("cuba") and warm._background == {}
+
+
+def test_the_build_choice_follows_the_setting_and_refuses_a_bad_one(monkeypatch):
+    loop = cpu.loops().backward
+    monkeypatch.setenv(cpu.LOOPS_ENV, "serial")
+    assert cpu.build(loop, 10**9) is loop.serial
+    monkeypatch.setenv(cpu.LOOPS_ENV, "parallel")
+    assert cpu.build(loop, 1) is loop.parallel
+    monkeypatch.setenv(cpu.LOOPS_ENV, "auto")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert cpu.build(loop, 10**9) is loop.serial  # one thread (torchrun's processes): nothing to share out
+    monkeypatch.setenv(cpu.LOOPS_ENV, "fast")
+    with pytest.raises(ValueError, match="SPIKEVISION_CPU_LOOPS='fast' is not a choice; use auto, serial or"):
+        cpu.build(loop, 10)
+
+
+def test_compiling_starts_at_once_and_is_waited_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    compiling = warm.Compiling(["lif", "no-such-family"], workers=2)
+    assert not warm.cached("lif")  # the workers are still starting: the caller goes on meanwhile
+    assert compiling.wait() == ["no-such-family"] and warm.cached("lif")

@@ -191,9 +191,11 @@ class _Run:
     # ------------------------------------------------------------------ setup
 
     def setup(self, data_root: Path | None, resume: bool) -> None:
-        """Data, model, optimiser and (on resume) the checkpoint; then the run directory, touched last."""
-        self._load_data(data_root)  # everything that can be refused is checked before the directory is touched
+        """Data, model, optimiser and (on resume) the checkpoint; then the run directory, touched last. The
+        kernels a fresh install lacks compile meanwhile."""
         cfg = self.cfg
+        self.compiling = self._start_compiling()
+        self._load_data(data_root)  # everything that can be refused is checked before the directory is touched
         torch.manual_seed(cfg.seed)
         self.model = build_model(self.config.model).to(self.ctx.device)
         self.optimizer = make_optimizer(self.model, cfg)
@@ -254,8 +256,7 @@ class _Run:
         self.emit("start", {"total_steps": self.steps_per_epoch * self.cfg.epochs,
                             "steps_per_epoch": self.steps_per_epoch, "step": self.progress.step,
                             "run_dir": str(self.run_dir)})
-        if self.ctx.device.type == "cpu":
-            self._compile_kernels()
+        self._wait_for_kernels()
         metrics_file = open(self.run_dir / rundir.METRICS, "a", encoding="utf-8") if self.ctx.is_main else None
         with metrics_file or contextlib.nullcontext(), _deferred_interrupt() as interrupted, \
                 _diverged_message(self.ckpt_path, self.cfg):
@@ -266,19 +267,26 @@ class _Run:
                 if interrupted.is_set():
                     raise TrainingInterrupted(self.run_dir, self.progress.step)
 
-    def _compile_kernels(self) -> None:
-        """Compile the CPU kernels the model runs that no earlier run has (a fresh install): each family in a
-        process of its own, side by side on the cores this run uses (``kernels.warm``). In a group of processes
-        each compiles what it runs itself, as before, since they share the cores already. The time counts as
-        training time, as it did when the first step compiled."""
-        families = warm.missing(self.model, self.cfg.encoding)
-        if not families:
+    def _start_compiling(self) -> warm.Compiling | None:
+        """Start compiling the CPU kernels ``model`` runs that no earlier run has (a fresh install): the serial
+        builds, each family in a process of its own, side by side on the cores this run uses
+        (``kernels.warm``). In a group of processes each compiles what it runs itself, since they share the
+        cores already."""
+        if self.ctx.device.type != "cpu" or self.ctx.distributed:
+            return None
+        families = warm.missing_for(self.config.model, self.cfg.encoding)
+        return warm.Compiling(families, torch.get_num_threads()) if families else None
+
+    def _wait_for_kernels(self) -> None:
+        """Say which kernels compile and wait for them; the wait counts as training time, as it did when the
+        first step compiled."""
+        if self.compiling is None:
             return
-        self.emit("compile", {"families": families})
-        if not self.ctx.distributed:
-            tick = time.perf_counter()
-            warm.compile_in_parallel(families, torch.get_num_threads())
-            self.progress.train_seconds += time.perf_counter() - tick
+        self.emit("compile", {"families": self.compiling.families})
+        tick = time.perf_counter()
+        self.compiling.wait()  # a failed worker costs nothing: the first step compiles what is missing
+        self.progress.train_seconds += time.perf_counter() - tick
+        self.compiling = None
 
     def _train_epoch(self, interrupted: threading.Event) -> None:
         cfg, progress = self.cfg, self.progress

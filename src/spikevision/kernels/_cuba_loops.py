@@ -1,7 +1,7 @@
 """The compiled loops of the current-based LIF (``spikevision.cuba``) on the CPU: forward, and backward by
-recomputing the forward. Laid out as ``_numba_loops`` (flat ``[T, M]`` arrays, chunks of neurons handed to
-threads, no fastmath, constants in the array's dtype), so spikes, currents and membranes are bit for bit
-the reference's. Reset codes: 0 subtract, 1 zero, 2 none.
+recomputing the forward. Laid out as ``_numba_loops`` (flat ``[T, M]`` arrays, a range of chunks of neurons
+per call, a serial and a parallel build, plain loops, no fastmath, constants in the array's dtype), so spikes, currents and
+membranes are bit for bit the reference's. Reset codes: 0 subtract, 1 zero, 2 none.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from spikevision.kernels._numba_loops import _compile, _surrogate_row
+from spikevision.kernels._numba_loops import _compile, _copy, _fill, _spikes_of, _surrogate_row, loop
 
 FORWARD_CHUNK = 1024
 BACKWARD_CHUNK = 256
@@ -40,38 +40,49 @@ def _cuba_row(mode, s, m, x, r, a, b, th, one):
             r[j] = one if mv - th[j] > 0 else zero
 
 
-@_compile(parallel=True)
-def forward(cur, cur_step, syn0, mem0, alpha, beta, thr, mode, one, spk, mem, store_mem, syn_last, mem_last):
-    """Spikes ``spk [T, M]``, membranes ``mem [T, M]`` if ``store_mem``, the last ``syn`` and ``mem`` ``[M]``.
+@loop("cuba")
+def forward(first, stop, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, one, spk, mem, store_mem, syn_last,
+            mem_last):
+    """For chunks ``first..stop``: spikes ``spk [T, M]``, membranes ``mem [T, M]`` if ``store_mem``, the last
+    ``syn`` and ``mem`` ``[M]``.
 
     ``cur`` is ``[T, M]``, or ``[1, M]`` with ``cur_step = 0`` for a constant current.
     """
     steps, size = spk.shape
-    zero = one - one
-    for chunk in numba.prange((size + FORWARD_CHUNK - 1) // FORWARD_CHUNK):
+    for chunk in numba.prange(first, stop):
         lo = chunk * FORWARD_CHUNK
         hi = min(lo + FORWARD_CHUNK, size)
+        n = hi - lo
         a, b, th = alpha[lo:hi], beta[lo:hi], thr[lo:hi]
-        s = syn0[lo:hi].copy()
-        m = mem0[lo:hi].copy()
-        r = np.empty(hi - lo, spk.dtype)
-        for j in range(hi - lo):
-            r[j] = one if m[j] - th[j] > 0 else zero
+        s, m, r = np.empty(n, spk.dtype), np.empty(n, spk.dtype), np.empty(n, spk.dtype)
+        _copy(syn0[lo:hi], s)
+        _copy(mem0[lo:hi], m)
+        _spikes_of(m, th, one, r)
         for t in range(steps):
             _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
-            spk[t, lo:hi] = r
+            _copy(r, spk[t, lo:hi])
             if store_mem:
-                mem[t, lo:hi] = m
-        syn_last[lo:hi] = s
-        mem_last[lo:hi] = m
+                _copy(m, mem[t, lo:hi])
+        _copy(s, syn_last[lo:hi])
+        _copy(m, mem_last[lo:hi])
 
 
-@_compile(parallel=True)
-def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, consts, code,
+@_compile(inline="always")
+def _restart(carry, given, has_given, lo, hi, zero):
+    """``carry`` = the chunk's part of the gradient ``given`` for the last state, or zeros without one."""
+    if has_given:
+        _copy(given[lo:hi], carry)
+    else:
+        _fill(carry, zero)
+
+
+@loop("cuba")
+def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, consts, code,
              g_spk, has_g_spk, g_mem, has_g_mem, g_syn, has_g_syn, g_last, has_g_last,
              d_cur, d_syn0, d_mem0, d_alpha, want_alpha, d_beta, want_beta, d_thr, want_thr):
-    """Surrogate gradient through time, recomputing the states. With ``G_t`` the gradient reaching ``mem_t``,
-    ``H_t`` the one reaching ``syn_t`` and ``k_t = 1 - S_{t-1}`` for reset to zero, else 1 (resets detached)::
+    """Surrogate gradient through time for chunks ``first..stop``, recomputing the states. With ``G_t`` the
+    gradient reaching ``mem_t``, ``H_t`` the one reaching ``syn_t`` and ``k_t = 1 - S_{t-1}`` for reset to
+    zero, else 1 (resets detached)::
 
         G_t = g_mem_t + g_spk_t * g(mem_t - thr) + beta * k_{t+1} * G_{t+1}    (+ g_last at the last step)
         H_t = G_t + alpha * H_{t+1}                                            (+ g_syn at the last step)
@@ -82,66 +93,65 @@ def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, consts, c
     """
     size = mem0.shape[0]
     one, zero = consts[0], consts[1]
-    for chunk in numba.prange((size + BACKWARD_CHUNK - 1) // BACKWARD_CHUNK):
+    for chunk in numba.prange(first, stop):
         lo = chunk * BACKWARD_CHUNK
         hi = min(lo + BACKWARD_CHUNK, size)
         n = hi - lo
         a, b, th = alpha[lo:hi], beta[lo:hi], thr[lo:hi]
         syns = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
         mems = np.empty((steps + 1, n), mem0.dtype)
-        syns[0] = syn0[lo:hi]
-        mems[0] = mem0[lo:hi]
-        s = syns[0].copy()
-        m = mems[0].copy()
-        r = np.empty(n, mem0.dtype)
-        for j in range(n):
-            r[j] = one if m[j] - th[j] > 0 else zero
+        s, m, r = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
+        _copy(syn0[lo:hi], s)
+        _copy(mem0[lo:hi], m)
+        _copy(s, syns[0])
+        _copy(m, mems[0])
+        _spikes_of(m, th, one, r)
         for t in range(steps):
             _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
-            syns[t + 1] = s
-            mems[t + 1] = m
-        carry_m = np.zeros(n, mem0.dtype)  # beta * k_{t+1} * G_{t+1}
-        carry_s = np.zeros(n, mem0.dtype)  # alpha * H_{t+1}
-        if has_g_last:
-            carry_m[:] = g_last[lo:hi]
-        if has_g_syn:
-            carry_s[:] = g_syn[lo:hi]
-        big = np.empty(n, mem0.dtype)
-        through = np.empty(n, mem0.dtype)
-        sum_cur, sum_alpha, sum_beta, sum_thr = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+            _copy(s, syns[t + 1])
+            _copy(m, mems[t + 1])
+        carry_m = np.empty(n, mem0.dtype)  # beta * k_{t+1} * G_{t+1}
+        carry_s = np.empty(n, mem0.dtype)  # alpha * H_{t+1}
+        _restart(carry_m, g_last, has_g_last, lo, hi, zero)
+        _restart(carry_s, g_syn, has_g_syn, lo, hi, zero)
+        big, through = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
+        sums = np.zeros((4, n))  # d_cur (constant current), d_alpha, d_beta, d_thr
         for t in range(steps - 1, -1, -1):
-            big[:] = carry_m
             if has_g_mem:
-                big += g_mem[t, lo:hi]
+                for j in range(n):
+                    big[j] = carry_m[j] + g_mem[t, lo + j]
+            else:
+                _copy(carry_m, big)
             if has_g_spk:
                 _surrogate_row(code, consts, g_spk[t, lo:hi], mems[t + 1], th, through)
-                big += through
-                if want_thr:
-                    for j in range(n):
-                        sum_thr[j] -= through[j]
+                for j in range(n):
+                    big[j] += through[j]
+                    if want_thr:
+                        sums[3, j] -= through[j]
             for j in range(n):
                 fired = mems[t, j] - th[j] > 0  # S_{t-1}
                 gm = zero if (mode == 1 and fired) else big[j]  # G_t k_t: what reaches mem_{t-1} and beta
                 h = big[j] + carry_s[j]
                 if mode == 0 and want_thr and fired:
-                    sum_thr[j] -= big[j]
+                    sums[3, j] -= big[j]
                 if want_beta:
-                    sum_beta[j] += gm * mems[t, j]
+                    sums[2, j] += gm * mems[t, j]
                 if want_alpha:
-                    sum_alpha[j] += h * syns[t, j]
+                    sums[1, j] += h * syns[t, j]
                 carry_m[j] = gm * b[j]
                 carry_s[j] = h * a[j]
                 if cur_step:
                     d_cur[t, lo + j] = h
                 else:
-                    sum_cur[j] += h
-        d_mem0[lo:hi] = carry_m
-        d_syn0[lo:hi] = carry_s
-        if not cur_step:
-            d_cur[0, lo:hi] = sum_cur
-        if want_alpha:
-            d_alpha[lo:hi] = sum_alpha
-        if want_beta:
-            d_beta[lo:hi] = sum_beta
-        if want_thr:
-            d_thr[lo:hi] = sum_thr
+                    sums[0, j] += h
+        _copy(carry_m, d_mem0[lo:hi])
+        _copy(carry_s, d_syn0[lo:hi])
+        for j in range(n):
+            if not cur_step:
+                d_cur[0, lo + j] = sums[0, j]
+            if want_alpha:
+                d_alpha[lo + j] = sums[1, j]
+            if want_beta:
+                d_beta[lo + j] = sums[2, j]
+            if want_thr:
+                d_thr[lo + j] = sums[3, j]

@@ -4,18 +4,25 @@ Kept apart from ``cpu.py`` because calling these compiles them (or loads them fr
 cache); ``cpu.py`` imports this module on first use only.
 
 Layout: every array is flat, ``[T, M]`` or ``[M]`` (M = batch x neurons). The neurons are cut into
-chunks of contiguous ones; ``prange`` hands chunks to the threads and each chunk runs the whole time
-loop with its membranes in a local array that stays in L1/L2, so the input is read once and the spikes
-are written once. Branches on the reset mode and the surrogate sit outside the innermost loops, which
-are plain enough for LLVM to vectorise. The arithmetic is written op for op as ``neuron._advance``,
-with no fastmath (no reassociation, no fused multiply-add) and every constant in the array's dtype, so
-that spikes and membranes are bit for bit the reference's.
+chunks of contiguous ones, and each chunk runs the whole time loop with its membranes in a local array
+that stays in L1/L2, so the input is read once and the spikes are written once. Each loop takes the range
+of chunks it runs, ``first <= chunk < stop``, and is compiled in two builds from its one source (``Loop``):
+a serial one, which compiles in a few seconds, and one whose chunks ``prange`` hands to numba's threads,
+which compiles in 10-20 s (numba's parfor passes and LLVM on the threaded body) and runs up to twice as fast
+on 2 cores. ``cpu.build`` picks one per call (docs/PERFORMANCE.md, "The first run"). No array expressions:
+outside ``parallel=True`` numba runs them slower than the plain loops here. Branches on the reset mode and
+the surrogate sit outside the innermost loops, which are plain enough for LLVM to vectorise. The arithmetic
+is written op for op as ``neuron._advance``, with no fastmath (no reassociation, no fused multiply-add) and
+every constant in the array's dtype, so that spikes and membranes are bit for bit the reference's in both
+builds.
 
 Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
 4 straight_through (the formulas of ``surrogate.py``).
 """
 
 from __future__ import annotations
+
+import types
 
 import numba
 import numpy as np
@@ -35,6 +42,60 @@ def _compile(**options):
             return numba.njit(**options)(fn)
 
     return decorate
+
+
+class Loop:
+    """One loop in two builds: ``serial`` (compiled at once; releases the GIL) and ``parallel`` (its ``prange``
+    over chunks on numba's threads; compiled on first use). ``family`` names it for ``kernels.warm``."""
+
+    def __init__(self, fn, family: str):
+        self.family, self.name = family, fn.__name__
+        # numba's arithmetic errors as numpy's (no zero-division branch in the loops), as the parallel
+        # build gets them: without it LLVM cannot vectorise the surrogate's division.
+        self.serial = _compile(nogil=True, error_model="numpy")(fn)
+        self._fn, self._parallel = fn, None
+
+    @property
+    def parallel(self):
+        if self._parallel is None:
+            # A twin function under its own name, so numba's on-disk cache keeps the two builds apart.
+            fn = self._fn
+            twin = types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}_parallel", fn.__defaults__,
+                                      fn.__closure__)
+            twin.__qualname__ = f"{fn.__qualname__}_parallel"
+            self._parallel = _compile(parallel=True)(twin)
+        return self._parallel
+
+    def builds(self) -> tuple:
+        """The builds compiled (or loaded) in this process so far."""
+        return (self.serial,) if self._parallel is None else (self.serial, self._parallel)
+
+
+def loop(family: str):
+    """Decorator: the function as a ``Loop`` of ``family``."""
+    return lambda fn: Loop(fn, family)
+
+
+@_compile(inline="always")
+def _copy(src, dst):
+    """``dst[:] = src`` as a plain loop (numba's array expressions run slower outside ``parallel=True``)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@_compile(inline="always")
+def _fill(dst, value):
+    """``dst[:] = value`` as a plain loop."""
+    for j in range(dst.shape[0]):
+        dst[j] = value
+
+
+@_compile(inline="always")
+def _spikes_of(mem, thr, one, r):
+    """``r = mem > thr`` as 0/1 in the dtype: the spikes an initial state carries into the first step."""
+    zero = one - one
+    for j in range(r.shape[0]):
+        r[j] = one if mem[j] - thr[j] > 0 else zero
 
 
 @_compile(inline="always")
@@ -97,36 +158,36 @@ def _carry_row(mode, dm, prev, beta, thr, one, carry):
             carry[j] = dm[j] * beta[j]
 
 
-@_compile(parallel=True)
-def forward(cur, cur_step, mem0, beta, thr, mode, one, spk, mem, store_mem, last):
-    """Run the recurrence: spikes ``spk [T, M]``, membranes ``mem [T, M]`` if ``store_mem``, ``last [M]``.
+@loop("lif")
+def forward(first, stop, cur, cur_step, mem0, beta, thr, mode, one, spk, mem, store_mem, last):
+    """Run the recurrence of chunks ``first..stop``: spikes ``spk [T, M]``, membranes ``mem [T, M]`` if
+    ``store_mem``, ``last [M]``.
 
     ``cur`` is ``[T, M]``, or ``[1, M]`` with ``cur_step = 0`` for a constant current; ``beta`` and
     ``thr`` are ``[M]``; ``one`` is 1 in the dtype.
     """
     steps, size = spk.shape
-    zero = one - one
-    for chunk in numba.prange((size + FORWARD_CHUNK - 1) // FORWARD_CHUNK):
+    for chunk in numba.prange(first, stop):
         lo = chunk * FORWARD_CHUNK
         hi = min(lo + FORWARD_CHUNK, size)
         b, th = beta[lo:hi], thr[lo:hi]
-        m = mem0[lo:hi].copy()
-        r = np.empty(hi - lo, spk.dtype)
-        for j in range(hi - lo):
-            r[j] = one if m[j] - th[j] > 0 else zero
+        m, r = np.empty(hi - lo, spk.dtype), np.empty(hi - lo, spk.dtype)
+        _copy(mem0[lo:hi], m)
+        _spikes_of(m, th, one, r)
         for t in range(steps):
             _advance_row(mode, m, cur[t * cur_step, lo:hi], r, b, th, one, m)
-            spk[t, lo:hi] = r
+            _copy(r, spk[t, lo:hi])
             if store_mem:
-                mem[t, lo:hi] = m
-        last[lo:hi] = m
+                _copy(m, mem[t, lo:hi])
+        _copy(m, last[lo:hi])
 
 
-@_compile(parallel=True)
-def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
+@loop("lif")
+def backward(first, stop, steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
              g_spk, has_g_spk, g_mem, has_g_mem, g_last, has_g_last,
              d_cur, d_mem0, d_beta, want_beta, d_thr, want_thr):
-    """Surrogate gradient through time for ``forward``'s recurrence, recomputing its membranes.
+    """Surrogate gradient through time for ``forward``'s recurrence of chunks ``first..stop``, recomputing
+    its membranes.
 
     With ``dm_t`` the whole gradient reaching ``mem_t`` (the reset ``r`` detached, as in the reference)::
 
@@ -140,35 +201,38 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
     """
     size = mem0.shape[0]
     one, zero = consts[0], consts[1]
-    for chunk in numba.prange((size + BACKWARD_CHUNK - 1) // BACKWARD_CHUNK):
+    for chunk in numba.prange(first, stop):
         lo = chunk * BACKWARD_CHUNK
         hi = min(lo + BACKWARD_CHUNK, size)
         n = hi - lo
         b, th = beta[lo:hi], thr[lo:hi]
         mems = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
-        mems[0] = mem0[lo:hi]
-        r = np.empty(n, mem0.dtype)
-        for j in range(n):
-            r[j] = one if mems[0, j] - th[j] > 0 else zero
+        r, carry = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
+        dm, through_spike = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
+        sum_cur, sum_beta, sum_thr = np.empty(n), np.empty(n), np.empty(n)
+        _copy(mem0[lo:hi], mems[0])
+        _spikes_of(mems[0], th, one, r)
         for t in range(steps):
             _advance_row(mode, mems[t], cur[t * cur_step, lo:hi], r, b, th, one, mems[t + 1])
 
-        carry = np.zeros(n, mem0.dtype)  # dm_{t+1} * d mem_{t+1} / d mem_t
-        if has_g_last:
-            carry[:] = g_last[lo:hi]
-        dm = np.empty(n, mem0.dtype)
-        through_spike = np.empty(n, mem0.dtype)
-        sum_cur = np.zeros(n)
-        sum_beta = np.zeros(n)
-        sum_thr = np.zeros(n)
+        if has_g_last:  # carry: dm_{t+1} * d mem_{t+1} / d mem_t
+            _copy(g_last[lo:hi], carry)
+        else:
+            _fill(carry, zero)
+        _fill(sum_cur, 0.0)
+        _fill(sum_beta, 0.0)
+        _fill(sum_thr, 0.0)
         for t in range(steps - 1, -1, -1):
             now, prev = mems[t + 1], mems[t]
-            dm[:] = carry
             if has_g_mem:
-                dm += g_mem[t, lo:hi]
+                for j in range(n):
+                    dm[j] = carry[j] + g_mem[t, lo + j]
+            else:
+                _copy(carry, dm)
             if has_g_spk:
                 _surrogate_row(code, consts, g_spk[t, lo:hi], now, th, through_spike)
-                dm += through_spike
+                for j in range(n):
+                    dm[j] += through_spike[j]
                 if want_thr:
                     for j in range(n):
                         sum_thr[j] -= through_spike[j]
@@ -182,17 +246,17 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, consts, code,
                     if prev[j] - th[j] > 0:
                         sum_thr[j] -= dm[j]
             if cur_step:
-                d_cur[t, lo:hi] = dm
+                _copy(dm, d_cur[t, lo:hi])
             else:
                 for j in range(n):
                     sum_cur[j] += dm[j]
-        d_mem0[lo:hi] = carry
+        _copy(carry, d_mem0[lo:hi])
         if not cur_step:
-            d_cur[0, lo:hi] = sum_cur
+            _copy(sum_cur, d_cur[0, lo:hi])
         if want_beta:
-            d_beta[lo:hi] = sum_beta
+            _copy(sum_beta, d_beta[lo:hi])
         if want_thr:
-            d_thr[lo:hi] = sum_thr
+            _copy(sum_thr, d_thr[lo:hi])
 
 
 @_compile(inline="always")
@@ -270,40 +334,42 @@ def _back_row(mode, carry, through, prev, beta, thr, one, sum_cur):
             carry[j] = dm * beta[j]
 
 
-@_compile(parallel=True)
-def lif_linear_forward(cur, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
-    """A LIF layer on a constant current from rest, and the linear layer after it, without ``[T, B, N]``.
+@loop("lif_linear")
+def lif_linear_forward(first, stop, cur, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
+    """A LIF layer on a constant current from rest, and the linear layer after it, without ``[T, B, N]``,
+    for the samples ``first..stop`` of the batch.
 
     ``cur``, ``beta``, ``thr`` are ``[B, N]``; ``weight_t`` is the weight transposed ``[N, L]`` and
     ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next layer's current)
     and, if ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with the weight
-    is the sum of the rows of the neurons that spiked; the batch is spread over the threads.
+    is the sum of the rows of the neurons that spiked.
     """
-    steps, batch, classes = out.shape
+    steps, _, classes = out.shape
     size = cur.shape[1]
     zero = one - one
-    for b in numba.prange(batch):
-        th = thr[b]
-        m = np.zeros(size, cur.dtype)
-        r = np.empty(size, cur.dtype)
-        for j in range(size):
-            r[j] = one if m[j] - th[j] > 0 else zero
+    for b in numba.prange(first, stop):
+        m, r = np.empty(size, cur.dtype), np.empty(size, cur.dtype)  # in the loop: one set per thread
         words = np.empty((size + 63) // 64, np.uint64)
         acc = np.empty(weight_t.shape[1], cur.dtype)
+        th = thr[b]
+        _fill(m, zero)
+        _spikes_of(m, th, one, r)
         for t in range(steps):
             _advance_row(mode, m, cur[b], r, beta[b], th, one, m)
-            acc[:] = bias
+            _copy(bias, acc)
             _spike_bits(m, th, words)
             _add_spiking_rows(words, weight_t, acc, False, acc)
             for k in range(classes):
                 out[t, b, k] = acc[k]
             if store_spk:
-                spk[t, b] = r
+                _copy(r, spk[t, b])
 
 
-@_compile(parallel=True)
-def lif_linear_backward(steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur, d_weight_t):
-    """Backward of ``lif_linear_forward``: ``d_cur [B, N]`` and the weight's gradient, by recomputation.
+@loop("lif_linear")
+def lif_linear_backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur,
+                        d_weight_t):
+    """Backward of ``lif_linear_forward`` for the batch's chunks ``first..stop``: ``d_cur [B, N]`` and the
+    weight's gradient, by recomputation.
 
     The gradient reaching the spikes, ``g_out[t, b] @ weight``, is formed row by row and never stored;
     ``d_weight_t [C, N, L]`` (float64, zeros on entry) gets one partial sum of ``spk^T g_out`` per
@@ -313,8 +379,8 @@ def lif_linear_backward(steps, cur, beta, thr, mode, consts, code, weight, g_out
     one, zero = consts[0], consts[1]
     chunks = d_weight_t.shape[0]
     per = (batch + chunks - 1) // chunks
-    for chunk in numba.prange(chunks):
-        mems = np.empty((steps + 1, size), cur.dtype)
+    for chunk in numba.prange(first, stop):
+        mems = np.empty((steps + 1, size), cur.dtype)  # in the loop: one set per thread
         r = np.empty(size, cur.dtype)
         words = np.empty((size + 63) // 64, np.uint64)
         g_wide = np.empty(d_weight_t.shape[2])  # this step's g_out, float64, padded to the lanes
@@ -322,22 +388,21 @@ def lif_linear_backward(steps, cur, beta, thr, mode, consts, code, weight, g_out
         through = np.empty(size, cur.dtype)
         carry = np.empty(size, cur.dtype)
         sum_cur = np.empty(size)
-        g_wide[:] = 0.0
+        _fill(g_wide, 0.0)
         for b in range(chunk * per, min((chunk + 1) * per, batch)):
             th, bb = thr[b], beta[b]
-            mems[0] = zero
-            for j in range(size):
-                r[j] = one if mems[0, j] - th[j] > 0 else zero
+            _fill(mems[0], zero)
+            _spikes_of(mems[0], th, one, r)
             for t in range(steps):
                 _advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
-            carry[:] = zero
-            sum_cur[:] = 0.0
+            _fill(carry, zero)
+            _fill(sum_cur, 0.0)
             for t in range(steps - 1, -1, -1):
                 now, g = mems[t + 1], g_out[t, b]
                 _matvec(g, weight, g_spk, zero)
-                g_wide[:g.shape[0]] = g
+                _copy(g, g_wide[:g.shape[0]])
                 _spike_bits(now, th, words)
                 _add_spiking_rows(words, d_weight_t[chunk], g_wide, True, g_wide)
                 _surrogate_row(code, consts, g_spk, now, th, through)
                 _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
-            d_cur[b] = sum_cur
+            _copy(sum_cur, d_cur[b])

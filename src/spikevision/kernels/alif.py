@@ -23,7 +23,7 @@ from spikevision.errors import InvalidValue
 from spikevision.kernels import cpu, gpu
 from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                           constant_source, supported, surrogate_constants)
+                                        constant_source, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 
@@ -47,11 +47,11 @@ def sequence(engine_name: str, current: Tensor, mem0: Tensor, thr0: Tensor, beta
     check_runs_here(engine_name, "ALIF", current)
     if choose(current, alif_state(mem0, thr0), params) == "reference":
         raise InvalidValue(f"the {engine_name!r} ALIF backend does not cover this input (a learnable threshold, "
-                           f"dtype {current.dtype}); use backend='auto', which falls back to the reference loop")
+                        f"dtype {current.dtype}); use backend='auto', which falls back to the reference loop")
     source = constant_source(current)
     cur = source if source is not None else current
     return _FusedALIF.apply(ENGINES[engine_name](), cur, mem0, thr0, beta, params, current.shape[0],
-                            source is not None, need_mem)
+                         source is not None, need_mem)
 
 
 def alif_state(mem: Tensor, thr: Tensor):
@@ -63,19 +63,19 @@ def _numba_engine():
     from spikevision.kernels import _alif_loops as loops
 
     def forward(cur, cur_step, mem0, thr0, beta, mode, adaptation, spk, mem, mem_last, thr_last):
-        cpu.threads()
         consts = np.array([1, *adaptation], dtype=mem0.numpy().dtype)
-        loops.forward(cur.numpy(), cur_step, mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts, spk.numpy(),
-                      cpu._np(mem, spk, 2), mem is not None, mem_last.numpy(), thr_last.numpy())
+        cpu.run(loops.forward, cpu.chunks(mem0.shape[0], loops.FORWARD_CHUNK), mem0.shape[0], cur.numpy(), cur_step,
+                mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts, spk.numpy(), cpu._np(mem, spk, 2),
+                mem is not None, mem_last.numpy(), thr_last.numpy())
 
     def backward(steps, cur, cur_step, mem0, thr0, beta, mode, adaptation, code, constants,
                  g_spk, g_mem, g_last, d_cur, d_mem0, d_beta):
-        cpu.threads()
         consts = np.array([1, *adaptation], dtype=mem0.numpy().dtype)
-        loops.backward(steps, cur.numpy(), cur_step, mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts,
-                       cpu.constants(mem0, constants), code, cpu._np(g_spk, mem0, 2), g_spk is not None,
-                       cpu._np(g_mem, mem0, 2), g_mem is not None, cpu._np(g_last, mem0, 1), g_last is not None,
-                       d_cur.numpy(), d_mem0.numpy(), d_beta.numpy(), d_beta.numel() > 0)
+        cpu.run(loops.backward, cpu.chunks(mem0.shape[0], loops.BACKWARD_CHUNK), mem0.shape[0], steps, cur.numpy(),
+                cur_step, mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts, cpu.constants(mem0, constants), code,
+                cpu._np(g_spk, mem0, 2), g_spk is not None, cpu._np(g_mem, mem0, 2), g_mem is not None,
+                cpu._np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(), d_beta.numpy(),
+                d_beta.numel() > 0)
 
     return SimpleNamespace(forward=forward, backward=backward)
 
@@ -129,8 +129,8 @@ class _FusedALIF(torch.autograd.Function):
         mem = torch.empty(shape, dtype=mem0.dtype, device=device) if need_mem else None
         mem_last, thr_last = torch.empty_like(flat_mem0), torch.empty_like(flat_mem0)
         engine.forward(flat_cur, 0 if constant else 1, flat_mem0, flat_thr0, beta_arr, RESET_CODES[params.reset],
-                       adaptation, spk.view(steps, size), None if mem is None else mem.view(steps, size),
-                       mem_last, thr_last)
+                    adaptation, spk.view(steps, size), None if mem is None else mem.view(steps, size),
+                    mem_last, thr_last)
         ctx.mark_non_differentiable(thr_last)  # it follows from the detached spikes and fixed numbers
         ctx.engine, ctx.steps, ctx.constant, ctx.params, ctx.adaptation = engine, steps, constant, params, adaptation
         ctx.cur_shape, ctx.mem_shape, ctx.beta_like = cur.shape, mem0.shape, _like(beta)
@@ -150,8 +150,8 @@ class _FusedALIF(torch.autograd.Function):
 
         d_cur, d_mem0 = torch.empty_like(flat_cur), torch.empty_like(flat_mem0)
         ctx.engine.backward(steps, flat_cur, 0 if ctx.constant else 1, flat_mem0, flat_thr0, beta_arr,
-                            RESET_CODES[ctx.params.reset], ctx.adaptation, code, constants,
-                            flat(g_spk, steps, size), flat(g_mem, steps, size), flat(g_last, size), d_cur, d_mem0,
-                            d_beta)
+                         RESET_CODES[ctx.params.reset], ctx.adaptation, code, constants,
+                         flat(g_spk, steps, size), flat(g_mem, steps, size), flat(g_last, size), d_cur, d_mem0,
+                         d_beta)
         return (None, d_cur.view(ctx.cur_shape), d_mem0.view(ctx.mem_shape), None,
                 _coefficient_grad(d_beta, ctx.beta_like, ctx.mem_shape), None, None, None, None)

@@ -1,15 +1,22 @@
 """The CPU engine: the compiled numba loops of ``_numba_loops`` called on zero-copy views of torch tensors.
 
-numba is imported (and its loops compiled, or loaded from its on-disk cache) on the first call only.
-The loops use as many threads as torch does (``torch.get_num_threads()``).
+numba is imported (and its loops compiled, or loaded from its on-disk cache) on the first call only. Each
+loop has a serial and a parallel build (``_numba_loops.Loop``); ``build`` picks one per call. The parallel
+build uses as many threads as torch does (``torch.get_num_threads()``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import torch
+
+# Below this many neurons (batch x neurons) threads buy nothing: the quick network's 10 outputs, for one.
+PARALLEL_MIN = 16384
+# Which build runs: "auto" (below), or "serial" / "parallel" everywhere (tests and benchmarks).
+LOOPS_ENV = "SPIKEVISION_CPU_LOOPS"
 
 
 @functools.cache
@@ -44,6 +51,33 @@ def threads() -> int:
     return count
 
 
+def build(loop, size: int):
+    """The build of ``loop`` to run on ``size`` neurons: the parallel one where threads pay and it is compiled
+    (in this process, or in numba's cache); else the serial one, while ``kernels.warm`` compiles the parallel
+    one in a background process for the calls after it."""
+    from spikevision.errors import InvalidValue
+    from spikevision.kernels import warm
+
+    wanted = os.environ.get(LOOPS_ENV, "auto")
+    if wanted not in ("auto", "serial", "parallel"):
+        raise InvalidValue(f"{LOOPS_ENV}={wanted!r} is not a choice; use auto, serial or parallel, or unset it")
+    if wanted == "serial" or (wanted == "auto" and (size < PARALLEL_MIN or torch.get_num_threads() == 1
+                                                    or not warm.parallel_ready(loop.family))):
+        return loop.serial
+    threads()
+    return loop.parallel
+
+
+def run(loop, chunks: int, size: int, *args) -> None:
+    """``loop`` over all its ``chunks`` on ``size`` neurons, in the build ``build`` picks."""
+    build(loop, size)(0, chunks, *args)
+
+
+def chunks(size: int, chunk: int) -> int:
+    """How many chunks of ``chunk`` neurons cover ``size``."""
+    return (size + chunk - 1) // chunk
+
+
 def one(like: torch.Tensor):
     """1 as a numpy scalar of ``like``'s dtype: the loops take their constants' dtype from it."""
     return like.numpy().dtype.type(1)
@@ -63,17 +97,17 @@ def _np(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarra
 
 def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
     """See ``_numba_loops.forward``; ``mem`` may be None (membranes not wanted)."""
-    threads()
-    loops().forward(cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode, one(mem0), spk.numpy(),
-                    _np(mem, spk, 2), mem is not None, last.numpy())
+    size = mem0.shape[0]
+    run(loops().forward, chunks(size, loops().FORWARD_CHUNK), size, cur.numpy(), cur_step, mem0.numpy(),
+        beta.numpy(), thr.numpy(), mode, one(mem0), spk.numpy(), _np(mem, spk, 2), mem is not None, last.numpy())
 
 
 def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, surrogate_constants,
              g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
     """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
-    threads()
-    loops().backward(steps, cur.numpy(), cur_step, mem0.numpy(), beta.numpy(), thr.numpy(), mode,
-                     constants(mem0, surrogate_constants), code,
-                     _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
-                     _np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(),
-                     d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)
+    size = mem0.shape[0]
+    run(loops().backward, chunks(size, loops().BACKWARD_CHUNK), size, steps, cur.numpy(), cur_step, mem0.numpy(),
+        beta.numpy(), thr.numpy(), mode, constants(mem0, surrogate_constants), code,
+        _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
+        _np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(),
+        d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)

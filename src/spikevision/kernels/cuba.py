@@ -21,7 +21,7 @@ import torch
 from spikevision.kernels import cpu, gpu
 from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                           constant_source, supported, surrogate_constants)
+                                        constant_source, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 
@@ -48,7 +48,7 @@ def sequence(engine_name: str, current: Tensor, syn0: Tensor, mem0: Tensor, alph
     source = constant_source(current)
     cur = source if source is not None else current
     return _FusedCuba.apply(ENGINES[engine_name](), cur, syn0, mem0, alpha, beta, threshold, current.shape[0],
-                            source is not None, reset, surrogate, need_mem)
+                         source is not None, reset, surrogate, need_mem)
 
 
 def _check(name: str, current: Tensor, beta, threshold, reset: str, surrogate) -> None:
@@ -58,7 +58,7 @@ def _check(name: str, current: Tensor, beta, threshold, reset: str, surrogate) -
     check_runs_here(name, "CubaLIF", current)
     if not supported(current, beta, threshold, reset, surrogate):
         raise InvalidValue(f"the {name!r} CubaLIF backend does not cover this input (dtype {current.dtype}, "
-                           f"surrogate {surrogate.name!r}); use backend='auto', which falls back to the reference loop")
+                        f"surrogate {surrogate.name!r}); use backend='auto', which falls back to the reference loop")
 
 
 @functools.cache
@@ -66,20 +66,19 @@ def _numba_engine():
     from spikevision.kernels import _cuba_loops as loops
 
     def forward(cur, cur_step, syn0, mem0, alpha, beta, thr, mode, spk, mem, syn_last, mem_last):
-        cpu.threads()
-        loops.forward(cur.numpy(), cur_step, syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(), thr.numpy(),
-                      mode, cpu.one(mem0), spk.numpy(), cpu._np(mem, spk, 2), mem is not None, syn_last.numpy(),
-                      mem_last.numpy())
+        cpu.run(loops.forward, cpu.chunks(mem0.shape[0], loops.FORWARD_CHUNK), mem0.shape[0], cur.numpy(), cur_step,
+                syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(), thr.numpy(), mode, cpu.one(mem0),
+                spk.numpy(), cpu._np(mem, spk, 2), mem is not None, syn_last.numpy(), mem_last.numpy())
 
     def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, code, constants,
                  g_spk, g_mem, g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr):
-        cpu.threads()
-        loops.backward(steps, cur.numpy(), cur_step, syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(),
-                       thr.numpy(), mode, cpu.constants(mem0, constants), code,
-                       cpu._np(g_spk, mem0, 2), g_spk is not None, cpu._np(g_mem, mem0, 2), g_mem is not None,
-                       cpu._np(g_syn, mem0, 1), g_syn is not None, cpu._np(g_last, mem0, 1), g_last is not None,
-                       d_cur.numpy(), d_syn0.numpy(), d_mem0.numpy(), d_alpha.numpy(), d_alpha.numel() > 0,
-                       d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)
+        cpu.run(loops.backward, cpu.chunks(mem0.shape[0], loops.BACKWARD_CHUNK), mem0.shape[0], steps, cur.numpy(),
+                cur_step, syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(), thr.numpy(), mode,
+                cpu.constants(mem0, constants), code,
+                cpu._np(g_spk, mem0, 2), g_spk is not None, cpu._np(g_mem, mem0, 2), g_mem is not None,
+                cpu._np(g_syn, mem0, 1), g_syn is not None, cpu._np(g_last, mem0, 1), g_last is not None,
+                d_cur.numpy(), d_syn0.numpy(), d_mem0.numpy(), d_alpha.numpy(), d_alpha.numel() > 0,
+                d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)
 
     return SimpleNamespace(forward=forward, backward=backward)
 
@@ -135,7 +134,7 @@ class _FusedCuba(torch.autograd.Function):
         mem = torch.empty(shape, dtype=mem0.dtype, device=device) if need_mem else None
         syn_last, mem_last = torch.empty_like(flat_mem0), torch.empty_like(flat_mem0)
         engine.forward(flat_cur, 0 if constant else 1, flat_syn0, flat_mem0, *coefficients, RESET_CODES[reset],
-                       spk.view(steps, size), None if mem is None else mem.view(steps, size), syn_last, mem_last)
+                    spk.view(steps, size), None if mem is None else mem.view(steps, size), syn_last, mem_last)
         ctx.engine, ctx.steps, ctx.constant, ctx.reset, ctx.surrogate = engine, steps, constant, reset, surrogate
         ctx.cur_shape, ctx.mem_shape = cur.shape, mem0.shape
         ctx.likes = tuple(_like(v) for v in (alpha, beta, threshold))
@@ -156,9 +155,9 @@ class _FusedCuba(torch.autograd.Function):
 
         d_cur, d_syn0, d_mem0 = torch.empty_like(flat_cur), torch.empty_like(flat_syn0), torch.empty_like(flat_mem0)
         ctx.engine.backward(steps, flat_cur, 0 if ctx.constant else 1, flat_syn0, flat_mem0, *coefficients,
-                            RESET_CODES[ctx.reset], code, constants, flat(g_spk, steps, size),
-                            flat(g_mem, steps, size), flat(g_syn, size), flat(g_last, size),
-                            d_cur, d_syn0, d_mem0, *sums)
+                         RESET_CODES[ctx.reset], code, constants, flat(g_spk, steps, size),
+                         flat(g_mem, steps, size), flat(g_syn, size), flat(g_last, size),
+                         d_cur, d_syn0, d_mem0, *sums)
         grads = [_coefficient_grad(s, like, ctx.mem_shape) for s, like in zip(sums, ctx.likes)]
         return (None, d_cur.view(ctx.cur_shape), d_syn0.view(ctx.mem_shape), d_mem0.view(ctx.mem_shape), *grads,
                 None, None, None, None, None)
