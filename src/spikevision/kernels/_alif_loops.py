@@ -1,7 +1,7 @@
 """The compiled loops of the adaptive-threshold LIF (``spikevision.alif``) on the CPU, laid out as
 ``_numba_loops`` (flat arrays, a range of chunks of neurons per call, a serial and a parallel build,
-plain loops, no fastmath, constants in the dtype), so that
-spikes, membranes and thresholds are bit for bit the reference's. The threshold's parameters are fixed
+plain loops, no fastmath, constants in the dtype), so that spikes, membranes and thresholds are bit for bit
+the reference's. The threshold's parameters are fixed
 numbers here and its state carries no gradient (it follows from the detached spikes), so backward is the
 LIF's, with each step's threshold recomputed. Reset codes: 0 subtract, 1 zero, 2 none.
 """

@@ -49,7 +49,7 @@ class Loop:
     over chunks on numba's threads; compiled on first use). ``family`` names it for ``kernels.warm``."""
 
     def __init__(self, fn, family: str):
-        self.family, self.name = family, fn.__name__
+        self.family = family
         # numba's arithmetic errors as numpy's (no zero-division branch in the loops), as the parallel
         # build gets them: without it LLVM cannot vectorise the surrogate's division.
         self.serial = _compile(nogil=True, error_model="numpy")(fn)
@@ -65,10 +65,6 @@ class Loop:
             twin.__qualname__ = f"{fn.__qualname__}_parallel"
             self._parallel = _compile(parallel=True)(twin)
         return self._parallel
-
-    def builds(self) -> tuple:
-        """The builds compiled (or loaded) in this process so far."""
-        return (self.serial,) if self._parallel is None else (self.serial, self._parallel)
 
 
 def loop(family: str):

@@ -64,14 +64,16 @@ def _numba_engine():
 
     def forward(cur, cur_step, mem0, thr0, beta, mode, adaptation, spk, mem, mem_last, thr_last):
         consts = np.array([1, *adaptation], dtype=mem0.numpy().dtype)
-        cpu.run(loops.forward, cpu.chunks(mem0.shape[0], loops.FORWARD_CHUNK), mem0.shape[0], cur.numpy(), cur_step,
+        size = mem0.shape[0]
+        cpu.run(loops.forward, cpu.chunks(size, loops.FORWARD_CHUNK), size, cur.numpy(), cur_step,
                 mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts, spk.numpy(), cpu._np(mem, spk, 2),
                 mem is not None, mem_last.numpy(), thr_last.numpy())
 
     def backward(steps, cur, cur_step, mem0, thr0, beta, mode, adaptation, code, constants,
                  g_spk, g_mem, g_last, d_cur, d_mem0, d_beta):
         consts = np.array([1, *adaptation], dtype=mem0.numpy().dtype)
-        cpu.run(loops.backward, cpu.chunks(mem0.shape[0], loops.BACKWARD_CHUNK), mem0.shape[0], steps, cur.numpy(),
+        size = mem0.shape[0]
+        cpu.run(loops.backward, cpu.chunks(size, loops.BACKWARD_CHUNK), size, steps, cur.numpy(),
                 cur_step, mem0.numpy(), thr0.numpy(), beta.numpy(), mode, consts, cpu.constants(mem0, constants), code,
                 cpu._np(g_spk, mem0, 2), g_spk is not None, cpu._np(g_mem, mem0, 2), g_mem is not None,
                 cpu._np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(), d_beta.numpy(),

@@ -68,9 +68,9 @@ def build(loop, size: int):
     return loop.parallel
 
 
-def run(loop, chunks: int, size: int, *args) -> None:
-    """``loop`` over all its ``chunks`` on ``size`` neurons, in the build ``build`` picks."""
-    build(loop, size)(0, chunks, *args)
+def run(loop, count: int, size: int, *args) -> None:
+    """``loop`` over all its ``count`` chunks (of ``size`` neurons in all), in the build ``build`` picks."""
+    build(loop, size)(0, count, *args)
 
 
 def chunks(size: int, chunk: int) -> int:

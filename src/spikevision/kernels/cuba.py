@@ -66,13 +66,15 @@ def _numba_engine():
     from spikevision.kernels import _cuba_loops as loops
 
     def forward(cur, cur_step, syn0, mem0, alpha, beta, thr, mode, spk, mem, syn_last, mem_last):
-        cpu.run(loops.forward, cpu.chunks(mem0.shape[0], loops.FORWARD_CHUNK), mem0.shape[0], cur.numpy(), cur_step,
+        size = mem0.shape[0]
+        cpu.run(loops.forward, cpu.chunks(size, loops.FORWARD_CHUNK), size, cur.numpy(), cur_step,
                 syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(), thr.numpy(), mode, cpu.one(mem0),
                 spk.numpy(), cpu._np(mem, spk, 2), mem is not None, syn_last.numpy(), mem_last.numpy())
 
     def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, code, constants,
                  g_spk, g_mem, g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr):
-        cpu.run(loops.backward, cpu.chunks(mem0.shape[0], loops.BACKWARD_CHUNK), mem0.shape[0], steps, cur.numpy(),
+        size = mem0.shape[0]
+        cpu.run(loops.backward, cpu.chunks(size, loops.BACKWARD_CHUNK), size, steps, cur.numpy(),
                 cur_step, syn0.numpy(), mem0.numpy(), alpha.numpy(), beta.numpy(), thr.numpy(), mode,
                 cpu.constants(mem0, constants), code,
                 cpu._np(g_spk, mem0, 2), g_spk is not None, cpu._np(g_mem, mem0, 2), g_mem is not None,

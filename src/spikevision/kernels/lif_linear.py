@@ -77,8 +77,8 @@ class _LifLinear(torch.autograd.Function):
         out = cur.new_empty(steps, batch, classes)
         spk = cur.new_empty(steps, batch, size) if record else cur.new_empty(0, 0, 0)
         cpu.run(loops.lif_linear_forward, batch, cur.numel(), cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
-                   _autograd.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
-                   spk.numpy(), record)
+                _autograd.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
+                spk.numpy(), record)
         ctx.save_for_backward(cur, weight, beta_arr, thr_arr)
         ctx.steps, ctx.reset, ctx.surrogate, ctx.has_bias = steps, reset, surrogate, bias is not None
         if not record:
@@ -100,9 +100,9 @@ class _LifLinear(torch.autograd.Function):
         chunks = max(1, min(batch, 4 * cpu.threads()))
         d_weight_t = torch.zeros(chunks, size, -(-classes // LANES) * LANES, dtype=torch.float64)
         d_cur = torch.empty_like(cur)
-        cpu.run(loops.lif_linear_backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
-                   _autograd.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
-                   weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy())
+        cpu.run(loops.lif_linear_backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
+                thr_arr.numpy(), _autograd.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
+                weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy())
         d_weight = d_weight_t.sum(0)[:, :classes].t().to(weight.dtype) if ctx.needs_input_grad[1] else None
         d_bias = g_out.sum((0, 1)) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return d_cur, d_weight, d_bias, None, None, None, None, None, None

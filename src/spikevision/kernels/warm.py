@@ -3,14 +3,15 @@ parallel builds later, in the background.
 
 numba compiles one function at a time under a process-wide lock. Each loop has two builds
 (``_numba_loops.Loop``): a serial one that compiles in a few seconds, and a parallel one that takes 10-20 s.
-Before its first step a run compiles the serial builds it lacks: each kernel family in its own ``python -m
-spikevision.kernels.warm FAMILY`` process, which runs a tiny forward and backward through the same public
-calls a run makes (so the same signatures) and leaves the result in numba's on-disk cache, from which the
-run then loads them; families run side by side on the free cores. The first call on a layer big enough for
-threads (``cpu.build``) starts ``python -m spikevision.kernels.warm FAMILY --parallel`` at the lowest
-priority, so it takes only what the run leaves idle; the run uses the serial build until it is done and the
-parallel one from then on, in this and every later process. If a worker fails, nothing is lost: the run
-compiles what is missing itself (serial), or keeps to the serial build (parallel).
+Before its first step a run compiles the serial builds it lacks (``Compiling``, started before its data
+loads): each kernel family in its own ``python -m spikevision.kernels.warm FAMILY`` process, which runs a
+tiny forward and backward through the same public calls a run makes (so the same signatures) and leaves the
+result in numba's on-disk cache, from which the run then loads them; families run side by side on the free
+cores. The first call on a layer big enough for threads (``cpu.build``) starts ``python -m
+spikevision.kernels.warm FAMILY --parallel`` in the background (``_ParallelCompile``: lowest priority first);
+the run uses the serial build until it is done and the parallel one from then on, as does every later
+process. If a worker fails, nothing is lost: the run compiles what is missing itself (serial), or keeps to the
+serial build (parallel).
 """
 
 from __future__ import annotations
