@@ -129,8 +129,9 @@ def _start_background(family: str, idle: bool) -> subprocess.Popen:
     command = [sys.executable, "-m", "spikevision.kernels.warm", family, "--parallel"] + (["--idle"] if idle else [])
     # A process group of its own, so that a Ctrl-C for the run leaves it to finish; the same session, since
     # Linux weighs sessions against each other (autogroups) and a low priority counts only inside one.
+    group = {"process_group": 0} if os.name == "posix" and sys.version_info >= (3, 11) else {}  # 3.11's option
     return subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **group)
 
 
 def _marker(family: str) -> Path | None:
