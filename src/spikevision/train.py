@@ -268,8 +268,8 @@ class _Run:
                     raise TrainingInterrupted(self.run_dir, self.progress.step)
 
     def _start_compiling(self) -> warm.Compiling | None:
-        """Start compiling the CPU kernels ``model`` runs that no earlier run has (a fresh install): the serial
-        builds, each family in a process of its own, side by side on the cores this run uses
+        """Start compiling the CPU kernels the run's network uses that no earlier run has (a fresh install):
+        their serial builds, each family in a process of its own, side by side on the cores this run uses
         (``kernels.warm``). In a group of processes each compiles what it runs itself, since they share the
         cores already."""
         if self.ctx.device.type != "cpu" or self.ctx.distributed:
