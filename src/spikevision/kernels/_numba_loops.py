@@ -26,7 +26,8 @@ import types
 
 import numba
 import numpy as np
-from numba.cpython.unsafe.numbers import trailing_zeros  # count trailing zero bits (one instruction)
+
+from spikevision.kernels import _simd
 
 FORWARD_CHUNK = 1024  # neurons per task: 4 KiB of float32 spikes written contiguously per step
 BACKWARD_CHUNK = 256  # the recomputed membranes of a chunk, (T + 1) x 256, stay in L2 for T up to ~1000
@@ -259,30 +260,15 @@ def backward(first, stop, steps, cur, cur_step, mem0, beta, thr, mode, consts, c
 def _spike_bits(mem, thr, words):
     """The spikes ``mem > thr`` of one step as bits: neuron ``64 w + i`` is bit ``i`` of ``words[w]``."""
     n = mem.shape[0]
-    for w in range(words.shape[0]):
-        base = w * 64
+    full = n // 64
+    for w in range(full):
+        words[w] = _simd.spike_word(mem, thr, w * 64)
+    if full < words.shape[0]:  # the last, partial word
+        base = full * 64
         bits = np.uint64(0)
-        for i in range(min(64, n - base)):
+        for i in range(n - base):
             bits |= np.uint64(mem[base + i] - thr[base + i] > 0) << np.uint64(i)
-        words[w] = bits
-
-
-@_compile(inline="always")
-def _add_spiking_rows(words, rows, g, acc_rows, acc):
-    """For each spiking neuron j (a set bit): ``acc += rows[j]`` or, with ``acc_rows``, ``rows[j] += g``."""
-    lanes = g.shape[0]
-    for w in range(words.shape[0]):
-        bits = words[w]
-        while bits:  # one pass per spike (about 1 in 8 neurons), lowest bit first: no branch per neuron
-            j = w * 64 + trailing_zeros(bits)
-            bits &= bits - np.uint64(1)
-            row = rows[j]
-            if acc_rows:
-                for k in range(lanes):
-                    row[k] += g[k]
-            else:
-                for k in range(lanes):
-                    acc[k] += row[k]
+        words[full] = bits
 
 
 @_compile(inline="always")
@@ -354,7 +340,8 @@ def lif_linear_forward(first, stop, cur, beta, thr, mode, one, weight_t, bias, o
             _advance_row(mode, m, cur[b], r, beta[b], th, one, m)
             _copy(bias, acc)
             _spike_bits(m, th, words)
-            _add_spiking_rows(words, weight_t, acc, False, acc)
+            for lane in range(0, acc.shape[0], _simd.LANES):  # acc += the rows of the neurons that spiked
+                _simd.sum_spiking_rows(words, weight_t, lane, acc)
             for k in range(classes):
                 out[t, b, k] = acc[k]
             if store_spk:
@@ -398,7 +385,8 @@ def lif_linear_backward(first, stop, steps, cur, beta, thr, mode, consts, code, 
                 _matvec(g, weight, g_spk, zero)
                 _copy(g, g_wide[:g.shape[0]])
                 _spike_bits(now, th, words)
-                _add_spiking_rows(words, d_weight_t[chunk], g_wide, True, g_wide)
+                for lane in range(0, g_wide.shape[0], _simd.LANES):  # each spiking neuron's row += g
+                    _simd.add_to_spiking_rows(words, d_weight_t[chunk], lane, g_wide)
                 _surrogate_row(code, consts, g_spk, now, th, through)
                 _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
             _copy(sum_cur, d_cur[b])

@@ -26,7 +26,7 @@ from spikevision.kernels import _autograd, cpu
 
 Tensor = torch.Tensor
 
-LANES = 16  # the weight's rows padded to whole SIMD vectors of float32
+LANES = 16  # the weight's rows padded to whole vectors of the loops' width (kernels._simd.LANES; a test checks)
 
 
 def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor) -> bool:
