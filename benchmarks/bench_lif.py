@@ -10,6 +10,11 @@ Cases (each a training step: forward over T steps, loss, backward, Adam; or infe
   ``snn.Synaptic``);
 - ``handout-alif``: the handout's step with adaptive-threshold neurons (``model.neuron=alif``); snnTorch has
   no such neuron, so its speed-ups are against spikevision's own reference loop;
+- ``handout-if``: the handout's step with integrate-and-fire neurons (``model.neuron=if``, no leak; snnTorch
+  runs ``snn.Leaky`` with beta 1);
+- ``handout-plif``: the handout's step with a learnable time constant per layer (``model.learn_tau=layer``,
+  PLIF; snnTorch runs ``snn.Leaky(learn_beta=True)``, which learns beta itself rather than through a
+  sigmoid: the same work per step, not the same parameter);
 - one case per other preset (``fc``, ``conv``, ... when the preset exists), at its own T and batch.
 
 snnTorch runs the tutorial's loop: for each step, every layer's current (the same torch modules as
@@ -70,12 +75,17 @@ def case_config(case: str):
         return resolve("seed", ["model.neuron=cuba"]), "train"
     if case == "handout-alif":  # adaptive thresholds (no snnTorch equivalent)
         return resolve("seed", ["model.neuron=alif"]), "train"
+    if case == "handout-if":  # no leak
+        return resolve("seed", ["model.neuron=if"]), "train"
+    if case == "handout-plif":  # a learnable time constant per layer
+        return resolve("seed", ["model.learn_tau=layer"]), "train"
     return resolve(case, []), "train"
 
 
 def all_cases() -> list[str]:
     others = [p for p in available_presets() if p in ("fc", "conv")]
-    return ["handout", "handout-T25", "inference", "handout-cuba", "handout-alif", *others]
+    return ["handout", "handout-T25", "inference", "handout-cuba", "handout-alif", "handout-if", "handout-plif",
+            *others]
 
 
 class SnnTorchNet(torch.nn.Module):
@@ -91,16 +101,20 @@ class SnnTorchNet(torch.nn.Module):
                  "sigmoid": surrogate.sigmoid, "straight_through": surrogate.straight_through_estimator}
         if cfg.surrogate not in grads or cfg.learn_beta != "none" or cfg.learn_threshold != "none":
             raise ValueError(f"no snnTorch equivalent for surrogate {cfg.surrogate!r} / learnable coefficients")
+        if cfg.learn_tau not in ("none", "layer"):
+            raise ValueError("snnTorch learns one beta per layer here; no runner for per-neuron time constants")
         self.model = model
         self.cuba = cfg.neuron == "cuba"
+        beta = 1.0 if cfg.neuron == "if" else cfg.beta
         if self.cuba:
             self.leaky = torch.nn.ModuleList(
                 snn.Synaptic(alpha=cfg.alpha, beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
                              spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
         else:
             self.leaky = torch.nn.ModuleList(
-                snn.Leaky(beta=cfg.beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
-                          spike_grad=grads[cfg.surrogate]()) for _ in model.stages)
+                snn.Leaky(beta=beta, threshold=cfg.threshold, reset_mechanism=cfg.reset,
+                          spike_grad=grads[cfg.surrogate](), learn_beta=cfg.learn_tau == "layer")
+                for _ in model.stages)
 
     def forward(self, x: torch.Tensor, num_steps: int):
         states = [layer.init_synaptic() if self.cuba else (layer.init_leaky(),) for layer in self.leaky]
@@ -171,7 +185,8 @@ def make_runner(impl: str, case: str, seed: int = 0):
 
     train = TensorData.from_split(data.load(cfg.dataset, "train"), cfg.batch_size)
     images, target = train.images, train.labels
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    # snnTorch's net holds the model's layers and its own learnable betas
+    optimizer = torch.optim.Adam((model if net is None else net).parameters(), lr=cfg.lr, betas=cfg.betas)
     model.train()
 
     def run():
