@@ -62,6 +62,48 @@ def _each_set_bit(context, builder, words, body):
         builder.position_at_end(done)
 
 
+def _over_spiking_rows(words, rows, lane, vec, body):
+    """The signature and code of an operation on ``rows[j, lane:lane+LANES]`` for each set bit ``j`` of
+    ``words`` and on ``vec[lane:lane+LANES]``: ``body(builder, vec_lanes, vector, align)`` emits what comes
+    before the rows and returns ``(per_row(row_lanes), finish())``, the code for each row and after the last."""
+    if not _contiguous(words, rows, vec) or rows.dtype != vec.dtype or rows.ndim != 2:
+        return None
+
+    def codegen(context, builder, sig, args):
+        vector, align = _vector(context, sig.args[1]), _align(context, sig.args[1])
+        word_arr, row_arr, vec_arr = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1, 3))
+        width, lane_index = builder.extract_value(row_arr.shape, 1), args[2]
+        per_row, finish = body(builder, _lanes_at(builder, vec_arr, lane_index, vector), vector, align)
+
+        def visit(j):
+            per_row(_lanes_at(builder, row_arr, builder.add(builder.mul(j, width), lane_index), vector))
+
+        _each_set_bit(context, builder, word_arr, visit)
+        finish()
+        return context.get_dummy_value()
+
+    return types.void(words, rows, lane, vec), codegen
+
+
+def _running_sum(builder, target, vector, align):
+    total = cgutils.alloca_once(builder, vector)  # in the entry block: LLVM turns it into a register
+    builder.store(builder.load(target, align=align), total)
+
+    def per_row(row):
+        builder.store(builder.fadd(builder.load(total), builder.load(row, align=align)), total)
+
+    return per_row, lambda: builder.store(builder.load(total), target, align=align)
+
+
+def _added_step(builder, source, vector, align):
+    step = builder.load(source, align=align)
+
+    def per_row(row):
+        builder.store(builder.fadd(builder.load(row, align=align), step), row, align=align)
+
+    return per_row, lambda: None
+
+
 @intrinsic
 def sum_spiking_rows(typingctx, words, rows, lane, acc):
     """``acc[lane:lane+LANES] += rows[j, lane:lane+LANES]`` for each set bit ``j`` of ``words``, in order.
@@ -69,26 +111,7 @@ def sum_spiking_rows(typingctx, words, rows, lane, acc):
     ``rows`` is C-contiguous ``[N, L]`` with ``L`` a multiple of ``LANES``; ``acc`` has ``L`` elements of the
     same dtype. The running sum is one vector the whole time (a register, not memory).
     """
-    if not _contiguous(words, rows, acc) or rows.dtype != acc.dtype or rows.ndim != 2:
-        return None
-
-    def codegen(context, builder, sig, args):
-        vector, align = _vector(context, sig.args[1]), _align(context, sig.args[1])
-        word_arr, row_arr, acc_arr = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1, 3))
-        width = builder.extract_value(row_arr.shape, 1)
-        target = _lanes_at(builder, acc_arr, args[2], vector)
-        total = cgutils.alloca_once(builder, vector)  # in the entry block: LLVM turns it into a register
-        builder.store(builder.load(target, align=align), total)
-
-        def add_row(j):
-            row = _lanes_at(builder, row_arr, builder.add(builder.mul(j, width), args[2]), vector)
-            builder.store(builder.fadd(builder.load(total), builder.load(row, align=align)), total)
-
-        _each_set_bit(context, builder, word_arr, add_row)
-        builder.store(builder.load(total), target, align=align)
-        return context.get_dummy_value()
-
-    return types.void(words, rows, lane, acc), codegen
+    return _over_spiking_rows(words, rows, lane, acc, _running_sum)
 
 
 @intrinsic
@@ -97,23 +120,7 @@ def add_to_spiking_rows(typingctx, words, rows, lane, g):
 
     Shapes as ``sum_spiking_rows``; ``g`` is read once, before the first row.
     """
-    if not _contiguous(words, rows, g) or rows.dtype != g.dtype or rows.ndim != 2:
-        return None
-
-    def codegen(context, builder, sig, args):
-        vector, align = _vector(context, sig.args[1]), _align(context, sig.args[1])
-        word_arr, row_arr, g_arr = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1, 3))
-        width = builder.extract_value(row_arr.shape, 1)
-        step = builder.load(_lanes_at(builder, g_arr, args[2], vector), align=align)
-
-        def add_to_row(j):
-            row = _lanes_at(builder, row_arr, builder.add(builder.mul(j, width), args[2]), vector)
-            builder.store(builder.fadd(builder.load(row, align=align), step), row, align=align)
-
-        _each_set_bit(context, builder, word_arr, add_to_row)
-        return context.get_dummy_value()
-
-    return types.void(words, rows, lane, g), codegen
+    return _over_spiking_rows(words, rows, lane, g, _added_step)
 
 
 @intrinsic
