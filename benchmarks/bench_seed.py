@@ -45,8 +45,10 @@ def spikevision_seconds(cold: bool) -> tuple[float, float]:
         if cold:
             env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba-cache")
         out = Path(tmp) / "seed"
-        subprocess.run([sys.executable, "-m", "spikevision", "train", "--preset", "seed", "--out", str(out),
-                        "--quiet"], check=True, env=env, stdout=subprocess.DEVNULL)
+        run = subprocess.run([sys.executable, "-m", "spikevision", "train", "--preset", "seed", "--out", str(out),
+                              "--quiet"], env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"spikevision train --preset seed failed:\n{run.stderr}")
         summary = json.loads((out / "summary.json").read_text())
     return summary["train_seconds"], summary["test_accuracy"]
 
