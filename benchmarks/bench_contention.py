@@ -7,6 +7,8 @@ preset (``bench_lif.make_runner``: forward, loss, backward, Adam; the same netwo
 
 Run:  python benchmarks/bench_contention.py                       (quick and conv, 0/1/2 competitors)
       python benchmarks/bench_contention.py --presets quick --loads 0,1 --steps 10 --json out.json
+      python benchmarks/bench_contention.py --presets quick --loads 2 --repeats 5   (beside two competitors a
+          step's time moves 2x between identical settings: judge the settings by the median of several rounds)
 """
 
 from __future__ import annotations
@@ -76,6 +78,40 @@ def competitors(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
+def measure_group(preset: str, load: int, args) -> list[dict]:
+    """Every thread count and policy beside ``load`` competitors, ``args.repeats`` rounds over all of them in
+    turn; each setting's time is the median of its rounds (and its range is kept)."""
+    settings = [(threads, policy) for threads in map(int, args.threads.split(","))
+                for policy in args.policies.split(",")]
+    rounds: dict[tuple, list[dict]] = {setting: [] for setting in settings}
+    busy = competitors(load)
+    try:
+        for _ in range(args.repeats):
+            for threads, policy in settings:
+                rounds[threads, policy].append(measure(preset, threads, policy, args.warmup, args.steps))
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+    group = []
+    for (threads, policy), results in rounds.items():
+        seconds = [r["seconds_per_step"] for r in results]
+        group.append({"preset": preset, "competitors": load, "threads_asked": threads, "policy": policy,
+                      **results[-1], "seconds_per_step": statistics.median(seconds), "rounds": seconds})
+    best = min(r["seconds_per_step"] for r in group)
+    for r in group:
+        r["vs_best"] = r["seconds_per_step"] / best
+    return group
+
+
+def _row(r: dict) -> str:
+    asked = r["threads_asked"] or f"default ({r['threads']})"
+    policy = r["policy"] + (f" ({' '.join(f'{k}={v}' for k, v in r['chosen'].items())})" if r.get("chosen") else "")
+    spread = f" ({min(r['rounds']):.4f}-{max(r['rounds']):.4f})" if len(r["rounds"]) > 1 else ""
+    return (f"| {r['preset']} | {r['competitors']} | {asked} | {policy} | {r['seconds_per_step']:.4f}{spread} | "
+            f"{r['vs_best']:.2f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default="quick,conv")
@@ -84,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds over every setting, in turn; each setting's time is the median of its rounds")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -92,31 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         child(preset, int(threads), int(warmup), int(steps))
         return 0
     rows = []
-    print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
-    print("| preset | competitors | threads | policy | s/step | vs best of this load |")
+    print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; {args.repeats} round(s)")
+    print("| preset | competitors | threads | policy | s/step (median of the rounds, their range) | vs best of this load |")
     print("|---|---|---|---|---|---|")
     for preset in args.presets.split(","):
         for load in map(int, args.loads.split(",")):
-            busy = competitors(load)
-            try:
-                group = []
-                for threads in map(int, args.threads.split(",")):
-                    for policy in args.policies.split(","):
-                        result = measure(preset, threads, policy, args.warmup, args.steps)
-                        group.append({"preset": preset, "competitors": load, "threads_asked": threads,
-                                      "policy": policy, **result})
-            finally:
-                for proc in busy:
-                    proc.kill()
-                    proc.wait()
-            best = min(r["seconds_per_step"] for r in group)
+            group = measure_group(preset, load, args)
             for r in group:
-                r["vs_best"] = r["seconds_per_step"] / best
-                asked = r["threads_asked"] or f"default ({r['threads']})"
-                policy = r["policy"] + (f" ({' '.join(f'{k}={v}' for k, v in r['chosen'].items())})"
-                                        if r.get("chosen") else "")
-                print(f"| {preset} | {load} | {asked} | {policy} | {r['seconds_per_step']:.4f} | "
-                      f"{r['vs_best']:.2f}x |", flush=True)
+                print(_row(r), flush=True)
             rows += group
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
