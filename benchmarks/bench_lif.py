@@ -92,8 +92,8 @@ def case_config(case: str):
 
 def all_cases() -> list[str]:
     others = [p for p in available_presets() if p in ("fc", "conv")]
-    return ["handout", "handout-T25", "handout-trained", "inference", "handout-cuba", "handout-alif", "handout-if", "handout-plif",
-            *others]
+    return ["handout", "handout-T25", "handout-trained", "inference", "handout-cuba", "handout-alif", "handout-if",
+            "handout-plif", *others]
 
 
 class SnnTorchNet(torch.nn.Module):
@@ -161,7 +161,7 @@ def backend(impl: str):
             setattr(owner, name, value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained_state(seed: int) -> dict:
     """The seed network's weights after ``TRAINED_STEPS`` steps of its recipe on random training batches."""
     config = resolve("seed", [])
