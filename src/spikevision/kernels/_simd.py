@@ -40,7 +40,7 @@ def _align(context, array_type) -> int:
 
 
 def _lanes_at(builder, array, index, vector):
-    """A pointer to ``LANES`` elements of ``array`` from flat ``index``, as one vector."""
+    """A pointer to the elements of ``array`` from flat ``index`` on, as one ``vector``."""
     return builder.bitcast(builder.gep(array.data, [index]), vector.as_pointer())
 
 
@@ -137,8 +137,8 @@ def spike_word(typingctx, mem, thr, start):
         element = context.get_value_type(sig.args[0].dtype)
         vector, align = ir.VectorType(element, WORD), _align(context, sig.args[0])
         mem_arr, thr_arr = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (0, 1))
-        m = builder.load(builder.bitcast(builder.gep(mem_arr.data, [args[2]]), vector.as_pointer()), align=align)
-        t = builder.load(builder.bitcast(builder.gep(thr_arr.data, [args[2]]), vector.as_pointer()), align=align)
+        m = builder.load(_lanes_at(builder, mem_arr, args[2], vector), align=align)
+        t = builder.load(_lanes_at(builder, thr_arr, args[2], vector), align=align)
         above = builder.fcmp_ordered(">", builder.fsub(m, t), ir.Constant(vector, [0.0] * WORD))
         return builder.bitcast(above, ir.IntType(WORD))
 
