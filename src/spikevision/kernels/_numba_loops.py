@@ -348,6 +348,22 @@ def lif_linear_forward(first, stop, cur, beta, thr, mode, one, weight_t, bias, o
                 _copy(r, spk[t, b])
 
 
+@_compile(inline="always")
+def _add_spiking_rows(words, g_rows, rows):
+    """``rows[j] += g_rows[t]`` for each spike ``(t, j)`` of ``words [T, W]``, ``t`` from last to first.
+
+    64 neurons at a time: their 64 rows of ``rows`` stay in L1 over all T steps (over all neurons at once
+    they are 64 KiB of float64 and each spike's add runs from L2). Each element is added to in the same
+    order as a step-by-step pass would, so the sums are bit for bit the same.
+    """
+    steps = g_rows.shape[0]
+    for w in range(words.shape[1]):
+        block = rows[w * 64:]
+        for t in range(steps - 1, -1, -1):
+            for lane in range(0, g_rows.shape[1], _simd.LANES):
+                _simd.add_to_spiking_rows(words[t, w:w + 1], block, lane, g_rows[t])
+
+
 @loop("lif_linear")
 def lif_linear_backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur,
                         d_weight_t):
@@ -360,18 +376,17 @@ def lif_linear_backward(first, stop, steps, cur, beta, thr, mode, consts, code, 
     """
     batch, size = cur.shape
     one, zero = consts[0], consts[1]
-    chunks = d_weight_t.shape[0]
+    chunks, classes = d_weight_t.shape[0], g_out.shape[2]
     per = (batch + chunks - 1) // chunks
     for chunk in numba.prange(first, stop):
         mems = np.empty((steps + 1, size), cur.dtype)  # in the loop: one set per thread
         r = np.empty(size, cur.dtype)
-        words = np.empty((size + 63) // 64, np.uint64)
-        g_wide = np.empty(d_weight_t.shape[2])  # this step's g_out, float64, padded to the lanes
+        words = np.empty((steps, (size + 63) // 64), np.uint64)
+        g_wide = np.zeros((steps, d_weight_t.shape[2]))  # g_out[:, b], float64, padded to the lanes
         g_spk = np.empty(size, cur.dtype)
         through = np.empty(size, cur.dtype)
         carry = np.empty(size, cur.dtype)
         sum_cur = np.empty(size)
-        _fill(g_wide, 0.0)
         for b in range(chunk * per, min((chunk + 1) * per, batch)):
             th, bb = thr[b], beta[b]
             _fill(mems[0], zero)
@@ -383,10 +398,10 @@ def lif_linear_backward(first, stop, steps, cur, beta, thr, mode, consts, code, 
             for t in range(steps - 1, -1, -1):
                 now, g = mems[t + 1], g_out[t, b]
                 _matvec(g, weight, g_spk, zero)
-                _copy(g, g_wide[:g.shape[0]])
-                _spike_bits(now, th, words)
-                for lane in range(0, g_wide.shape[0], _simd.LANES):  # each spiking neuron's row += g
-                    _simd.add_to_spiking_rows(words, d_weight_t[chunk], lane, g_wide)
+                for k in range(classes):
+                    g_wide[t, k] = g[k]
+                _spike_bits(now, th, words[t])
                 _surrogate_row(code, consts, g_spk, now, th, through)
                 _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
             _copy(sum_cur, d_cur[b])
+            _add_spiking_rows(words, g_wide, d_weight_t[chunk])
