@@ -22,9 +22,11 @@ def _sum_rows(words, rows, acc):
 
 
 @numba.njit
-def _add_to_rows(words, rows, g):
-    for lane in range(0, g.shape[0], _simd.LANES):
-        _simd.add_to_spiking_rows(words, rows, lane, g)
+def _add_to_rows(words, rows, g_rows, t):
+    width = g_rows.shape[1]
+    for w in range(words.shape[0]):
+        for lane in range(0, width, _simd.LANES):
+            _simd.add_to_word_rows(words[w], rows, w * 64, lane, g_rows, t * width)
 
 
 def _bits(spikes: np.ndarray) -> np.ndarray:
@@ -63,12 +65,12 @@ def test_summed_rows_are_the_sequential_sum_of_the_spiking_rows(dtype, lanes):
 def test_adding_to_the_spiking_rows_touches_those_rows_only(dtype):
     rng = np.random.default_rng(2)
     rows = rng.standard_normal((130, 32)).astype(dtype)
-    g = rng.standard_normal(32).astype(dtype)
+    g_rows = rng.standard_normal((3, 32)).astype(dtype)
     spikes = np.zeros(192, bool)
     spikes[[0, 63, 64, 127, 129]] = True
     expected = rows.copy()
-    expected[[0, 63, 64, 127, 129]] += g
-    _add_to_rows(_bits(spikes), rows, g)
+    expected[[0, 63, 64, 127, 129]] += g_rows[2]  # the row of g that the flat index names, every lane
+    _add_to_rows(_bits(spikes), rows, g_rows, 2)
     assert np.array_equal(rows, expected)
 
 

@@ -49,20 +49,27 @@ def _each_set_bit(context, builder, words, body):
     lowest first: one pass per spike, no branch per neuron."""
     i64 = ir.IntType(64)
     count = builder.extract_value(words.shape, 0)
-    bits_slot = cgutils.alloca_once(builder, i64)
     with cgutils.for_range(builder, count) as loop:
-        builder.store(builder.load(builder.gep(words.data, [loop.index])), bits_slot)
-        test, step, done = (builder.append_basic_block(name) for name in ("bits.test", "bits.step", "bits.done"))
-        builder.branch(test)
-        builder.position_at_end(test)
-        bits = builder.load(bits_slot)
-        builder.cbranch(builder.icmp_unsigned("!=", bits, i64(0)), step, done)
-        builder.position_at_end(step)
-        low = builder.cttz(bits, ir.IntType(1)(1))  # bits != 0 here
-        builder.store(builder.and_(bits, builder.sub(bits, i64(1))), bits_slot)
-        body(builder.add(builder.mul(loop.index, i64(WORD)), low))
-        builder.branch(test)
-        builder.position_at_end(done)
+        word = builder.load(builder.gep(words.data, [loop.index]))
+        _each_bit_of(builder, word, builder.mul(loop.index, i64(WORD)), body)
+
+
+def _each_bit_of(builder, word, base, body):
+    """Call ``body(base + i)`` for each set bit ``i`` of the uint64 ``word``, lowest first."""
+    i64 = ir.IntType(64)
+    bits_slot = cgutils.alloca_once(builder, i64)
+    builder.store(word, bits_slot)
+    test, step, done = (builder.append_basic_block(name) for name in ("bits.test", "bits.step", "bits.done"))
+    builder.branch(test)
+    builder.position_at_end(test)
+    bits = builder.load(bits_slot)
+    builder.cbranch(builder.icmp_unsigned("!=", bits, i64(0)), step, done)
+    builder.position_at_end(step)
+    low = builder.cttz(bits, ir.IntType(1)(1))  # bits != 0 here
+    builder.store(builder.and_(bits, builder.sub(bits, i64(1))), bits_slot)
+    body(builder.add(base, low))
+    builder.branch(test)
+    builder.position_at_end(done)
 
 
 def _over_spiking_rows(words, rows, lane, vec, body):
@@ -118,12 +125,30 @@ def sum_spiking_rows(typingctx, words, rows, lane, acc):
 
 
 @intrinsic
-def add_to_spiking_rows(typingctx, words, rows, lane, g):
-    """``rows[j, lane:lane+LANES] += g[lane:lane+LANES]`` for each set bit ``j`` of ``words``.
+def add_to_word_rows(typingctx, word, rows, first, lane, g, at):
+    """``rows[first + i, lane:lane+LANES] += g.flat[at+lane : at+lane+LANES]`` for each set bit ``i`` of ``word``.
 
-    Shapes as ``sum_spiking_rows``; ``g`` is read once, before the first row.
+    One word of spikes (64 neurons from row ``first``) and one row of ``g`` (from flat index ``at``): the
+    indices travel as numbers, so a caller going over many words and steps makes no array views (inside a
+    parallel loop each view costs a reference count). ``rows`` is C-contiguous ``[N, L]``, ``g`` C-contiguous.
     """
-    return _over_spiking_rows(words, rows, lane, g, _added_step)
+    if not _contiguous(rows, g) or rows.dtype != g.dtype or rows.ndim != 2 or not isinstance(word, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vector, align = _vector(context, sig.args[1]), _align(context, sig.args[1])
+        row_arr, g_arr = (context.make_array(sig.args[i])(context, builder, args[i]) for i in (1, 4))
+        width, lane_index = builder.extract_value(row_arr.shape, 1), args[3]
+        per_row, _ = _added_step(builder, _lanes_at(builder, g_arr, builder.add(args[5], lane_index), vector),
+                                 vector, align)
+
+        def visit(j):
+            per_row(_lanes_at(builder, row_arr, builder.add(builder.mul(j, width), lane_index), vector))
+
+        _each_bit_of(builder, args[0], args[2], visit)
+        return context.get_dummy_value()
+
+    return types.void(word, rows, first, lane, g, at), codegen
 
 
 @intrinsic
