@@ -1,7 +1,9 @@
 """Random changes to training images ``[B, C, H, W]``: shifts, mirrors, and what mouse-drawn digits vary in.
 
 Digits drawn with a mouse differ from MNIST's in size, slant, stroke width and wobble: ``random_affine``,
-``random_stroke`` and ``random_elastic`` train a network for them (the ``drawn`` preset). Each takes the
+``random_stroke`` and ``random_elastic`` train a network for them (the ``drawn`` preset). ``random_erase``
+blanks a random rectangle (random erasing, Zhong et al. 2020): a network must then read a garment from what
+is left of it (the ``fashion`` preset). Each takes the
 step's generator and draws nothing when it is off, so turning one on never changes the draws of the others
 in runs that leave it off. Draws are made on the CPU generator, wherever the images are.
 """
@@ -14,6 +16,8 @@ import torch
 import torch.nn.functional as F
 
 ELASTIC_SMOOTHING = 3.0  # pixels: the Gaussian that turns white noise into a smooth displacement field
+ERASE_AREA = (0.02, 0.33)  # the erased rectangle's share of the image, and its aspect ratio (height / width):
+ERASE_ASPECT = (0.3, 3.3)  # random erasing's published ranges, also torchvision's RandomErasing defaults
 
 
 def augment(images: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
@@ -22,7 +26,8 @@ def augment(images: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tens
     images = random_elastic(images, cfg.augment_elastic, generator)
     images = random_affine(images, cfg.augment_rotate, cfg.augment_scale, generator)
     images = random_shift(images, cfg.augment_shift, generator)
-    return random_flip(images, cfg.augment_flip, generator)
+    images = random_flip(images, cfg.augment_flip, generator)
+    return random_erase(images, cfg.augment_erase, generator)
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -100,3 +105,28 @@ def random_elastic(images: torch.Tensor, max_pixels: float, generator: torch.Gen
     identity = torch.eye(2, 3, dtype=images.dtype, device=images.device).expand(b, 2, 3)
     grid = F.affine_grid(identity, list(images.shape), align_corners=False) + field.permute(0, 2, 3, 1)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_erase(images: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """With ``probability``, set a random rectangle of an image ``[B, C, H, W]`` to 0 (black background).
+
+    Its area is a share of the image drawn from ``ERASE_AREA`` and its aspect ratio log-uniformly from
+    ``ERASE_ASPECT``; a side longer than the image is cut to it, and the rectangle lies wholly inside it.
+    """
+    if probability == 0:
+        return images
+    b, _, h, w = images.shape
+    erased = torch.rand(b, generator=generator) < probability
+    area = (ERASE_AREA[0] + (ERASE_AREA[1] - ERASE_AREA[0]) * torch.rand(b, generator=generator)) * h * w
+    low, high = math.log(ERASE_ASPECT[0]), math.log(ERASE_ASPECT[1])
+    aspect = torch.exp(low + (high - low) * torch.rand(b, generator=generator))
+    eh = torch.sqrt(area * aspect).round().clamp(1, h).long()
+    ew = torch.sqrt(area / aspect).round().clamp(1, w).long()
+    top = (torch.rand(b, generator=generator) * (h - eh + 1)).long()
+    left = (torch.rand(b, generator=generator) * (w - ew + 1)).long()
+    rows = torch.arange(h)[None, :]
+    cols = torch.arange(w)[None, :]
+    inside_rows = (rows >= top[:, None]) & (rows < (top + eh)[:, None])  # (B, H)
+    inside_cols = (cols >= left[:, None]) & (cols < (left + ew)[:, None])  # (B, W)
+    mask = (inside_rows[:, :, None] & inside_cols[:, None, :] & erased[:, None, None]).to(images.device)
+    return images.masked_fill(mask[:, None], 0.0)

@@ -60,6 +60,7 @@ class TrainConfig:
     augment_scale: float = 0.0        # scale them by a factor in [1 - s, 1 + s]
     augment_stroke: float = 0.0       # the chance that an image's strokes are made thicker or thinner
     augment_elastic: float = 0.0      # bend them by a smooth random field of up to this many pixels
+    augment_erase: float = 0.0        # the chance that a random rectangle of an image is blanked (random erasing)
     train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
     eval_batch_size: int = 1000
     checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
@@ -93,6 +94,7 @@ class TrainConfig:
         check_number("train.augment_scale", self.augment_scale, lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number("train.augment_stroke", self.augment_stroke, lambda v: 0 <= v <= 1, "a number in [0, 1]")
         check_number("train.augment_elastic", self.augment_elastic, lambda v: 0 <= v <= 10, "pixels in [0, 10]")
+        check_number("train.augment_erase", self.augment_erase, lambda v: 0 <= v <= 1, "a number in [0, 1]")
         for name in ("correct_rate", "incorrect_rate"):
             check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
         betas = self.betas
