@@ -416,6 +416,23 @@ def test_resume_accepts_the_command_that_started_the_run(tmp_path, mnist_root, r
                      "--epochs", "2", "--set", "train.seed=0"]) == 0, capsys.readouterr().err
 
 
+def test_each_step_records_the_learning_rate_it_trained_with(reference_run):
+    """The one-cycle schedule's rate of step i, not the one it moved to for step i + 1."""
+    cfg = tiny_config().train
+    steps = [r for r in history(reference_run) if r["kind"] == "step"]
+    assert len(steps) == STEPS_PER_EPOCH * cfg.epochs
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+    schedule = train.make_scheduler(optimizer, cfg, len(steps))
+    want = []
+    for _ in steps:
+        want.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert [r["lr"] for r in steps] == want
+    assert steps[0]["lr"] == pytest.approx(cfg.lr / 25)  # OneCycleLR starts at max_lr / div_factor
+    assert max(r["lr"] for r in steps) < cfg.lr * 1.0001 and steps[-1]["lr"] < steps[-2]["lr"]
+
+
 def test_random_shift_moves_each_image_by_its_own_offset_within_the_limit():
     images = torch.zeros(64, 1, 28, 28)
     images[:, 0, 14, 14] = 1.0
