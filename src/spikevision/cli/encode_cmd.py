@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from spikevision import data, encoding
-    from spikevision.pictures import animation, lab, plotting
+    from spikevision.pictures import plotting
 
     kwargs = coding_kwargs(args)
     if args.num_steps < 1:
@@ -126,50 +126,60 @@ def run(args: argparse.Namespace) -> int:
         kwargs["generator"] = generator
     spikes = encoding.encode(x, args.coding, args.num_steps, **kwargs)  # (T, S, 1, 28, 28)
     kwargs.pop("generator", None)
-    comparison = None
-    if args.coding == "rate":
-        gain = kwargs.get("gain", 1.0)
-        other = _LOW_GAIN if gain == 1.0 else 1.0
-        other_spikes = encoding.rate(x, args.num_steps, **{**kwargs, "gain": other}, generator=generator)
-        comparison = {1.0: other_spikes, gain: spikes} if other == 1.0 else {1.0: spikes, other: other_spikes}
+    comparison = _gain_comparison(x, spikes, args, kwargs, generator) if args.coding == "rate" else None
 
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     description = _describe(args.coding, kwargs)
-    signed = bool((spikes < 0).any())
-    movie = {"cmap": plotting.ON_OFF_CMAP, "vmin": -1, "vmax": 1} if signed else {"cmap": "gray", "vmin": 0, "vmax": 1}
-
-    rows = []
-    for s, (index, label) in enumerate(zip(chosen, labels.tolist())):
-        digit = spikes[:, s, 0]  # (T, 28, 28)
-        stem = f"digit{index}-label{label}-{args.coding}"
-        image = f"{args.split.capitalize()} image {index} (label {label})"
-        what = f"{image}, {description}"
-        written = [
-            animation.save_animation(digit, out / f"{stem}.gif", fps=args.fps, **movie),
-            animation.save_animation(digit, out / f"{stem}.mp4", fps=args.fps, **movie),
-            lab.raster_file(digit, f"{what}: {int(digit.count_nonzero())} spikes", out / f"{stem}-raster.png"),
-        ]
-        neuron = lab.pick_neuron(digit.reshape(args.num_steps, -1), x[s, 0].reshape(-1))
-        written.append(lab.input_neuron_file(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
-        if comparison is not None:
-            by_gain = {g: sp[:, s, 0] for g, sp in comparison.items()}
-            written.append(lab.reconstruction_file(x[s, 0], by_gain, image,
-                                                  out / f"{stem}-reconstruction.png"))
-        if args.coding == "latency":
-            written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, image,
-                                                    out / f"{stem}-variants.png"))
-        rows.append((index, label, int(digit.count_nonzero()), [p.name for p in written]))
+    rows = [(index, label, int(spikes[:, s, 0].count_nonzero()),
+             _digit_files(s, index, label, x, spikes, comparison, args, kwargs, description))
+            for s, (index, label) in enumerate(zip(chosen, labels.tolist()))]
 
     grid = plotting.digit_grid_figure(images, labels, split.classes,
                                       title=f"{_DATASET_NAMES.get(split.dataset, split.dataset)} {args.split} set: "
                                       f"images {', '.join(map(str, chosen))} with their labels")
-    grid_path = plotting.save_figure(grid, out / f"digits-{split.dataset}-{args.split}.png")
+    grid_path = plotting.save_figure(grid, args.out / f"digits-{split.dataset}-{args.split}.png")
 
-    print(f"{description}, {args.num_steps} steps, {len(chosen)} {split.dataset} {args.split} digits -> {out}")
+    print(f"{description}, {args.num_steps} steps, {len(chosen)} {split.dataset} {args.split} digits -> {args.out}")
     print(format_table(rows))
     print(f"grid of the digits: {grid_path.name}")
     return 0
+
+
+def _gain_comparison(x, spikes, args: argparse.Namespace, kwargs: dict, generator) -> dict:
+    """Rate-coded spikes at gain 1 and at the other gain the lab compares (the run's own is one of the two)."""
+    from spikevision import encoding
+
+    gain = kwargs.get("gain", 1.0)
+    other = _LOW_GAIN if gain == 1.0 else 1.0
+    other_spikes = encoding.rate(x, args.num_steps, **{**kwargs, "gain": other}, generator=generator)
+    return {1.0: other_spikes, gain: spikes} if other == 1.0 else {1.0: spikes, other: other_spikes}
+
+
+def _digit_files(s: int, index: int, label: int, x, spikes, comparison: dict | None, args: argparse.Namespace,
+                 kwargs: dict, description: str) -> list[str]:
+    """Write digit ``s``'s movie, raster, one input neuron and the coding's extra picture; their file names."""
+    from spikevision.pictures import animation, lab, plotting
+
+    digit = spikes[:, s, 0]  # (T, 28, 28)
+    signed = bool((spikes < 0).any())
+    movie = {"cmap": plotting.ON_OFF_CMAP, "vmin": -1, "vmax": 1} if signed else {"cmap": "gray", "vmin": 0, "vmax": 1}
+    out, stem = args.out, f"digit{index}-label{label}-{args.coding}"
+    image = f"{args.split.capitalize()} image {index} (label {label})"
+    what = f"{image}, {description}"
+    written = [
+        animation.save_animation(digit, out / f"{stem}.gif", fps=args.fps, **movie),
+        animation.save_animation(digit, out / f"{stem}.mp4", fps=args.fps, **movie),
+        lab.raster_file(digit, f"{what}: {int(digit.count_nonzero())} spikes", out / f"{stem}-raster.png"),
+    ]
+    neuron = lab.pick_neuron(digit.reshape(args.num_steps, -1), x[s, 0].reshape(-1))
+    written.append(lab.input_neuron_file(digit, neuron, what, out / f"{stem}-neuron{neuron}.png"))
+    if comparison is not None:
+        by_gain = {g: sp[:, s, 0] for g, sp in comparison.items()}
+        written.append(lab.reconstruction_file(x[s, 0], by_gain, image, out / f"{stem}-reconstruction.png"))
+    if args.coding == "latency":
+        written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, image,
+                                                out / f"{stem}-variants.png"))
+    return [p.name for p in written]
 
 
 def format_table(rows: list[tuple[int, int, int, list[str]]]) -> str:
