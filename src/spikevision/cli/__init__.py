@@ -42,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="spikevision",
-        description="Spike encoding, spiking neural networks of LIF neurons, and pictures of what they do.",
+        description="Spike encoding, spiking neural networks (LIF, IF, current-based, adaptive, recurrent), and "
+        "pictures of what they do.",
     )
     parser.add_argument("--version", action="version", version=f"spikevision {__version__}")
     # Subparsers are made with the parent's class, so they share the one-line errors.

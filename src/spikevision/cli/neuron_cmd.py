@@ -26,10 +26,12 @@ from spikevision.errors import InvalidValue
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "neuron",
-        help="simulate one LIF neuron; plot current, membrane and spikes, and what beta and threshold do",
-        description="Drive one leaky integrate-and-fire neuron with an input current and plot the current, "
-        "the membrane potential with its threshold, and the output spikes; and compare the same input "
-        "through other betas and thresholds. Dynamics: U[t] = beta*U[t-1] + I[t] - S[t-1]*threshold, "
+        help="simulate one neuron (LIF, IF, current-based, adaptive); plot current, membrane and spikes, "
+        "and what beta and threshold do",
+        description="Drive one neuron (leaky integrate-and-fire unless --model says otherwise) with an input "
+        "current and plot the current (and a cuba neuron's synaptic current), the membrane potential with its "
+        "threshold (an alif neuron's moving one), and the output spikes; and compare the same input through "
+        "other betas and thresholds. LIF dynamics: U[t] = beta*U[t-1] + I[t] - S[t-1]*threshold, "
         "S[t] = 1 when U[t] > threshold.",
     )
     p.add_argument("--input", choices=INPUTS, default="step",
