@@ -386,7 +386,7 @@ def _train_step(model, optimizers: tuple, train_data: TensorData, batch: torch.T
         loss_value, accuracy = loss.item(), correct.mean().item()
     if not math.isfinite(loss_value):
         raise TrainingDiverged(f"loss became {loss_value} at step {step + 1}")
-    lr = optimizers[0].param_groups[0]["lr"]  # the rate this step uses; the schedule moves it in the next line
+    lr = optimizers[0].param_groups[0]["lr"]  # the rate this step uses; _apply_gradients moves the schedule on
     _apply_gradients(loss, *optimizers, step)
     # NaN can reach the weights while the loss stays finite (a NaN hidden membrane never spikes, so the
     # output sees zeros): check the weights too, or they would be trained on and saved.
