@@ -130,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     description = _describe(args.coding, kwargs)
+    signed = bool((spikes < 0).any())  # one colour scale for every digit's movie
     rows = [(index, label, int(spikes[:, s, 0].count_nonzero()),
-             _digit_files(s, index, label, x, spikes, comparison, args, kwargs, description))
+             _digit_files(s, index, label, x, spikes[:, s, 0], signed, comparison, args, kwargs, description))
             for s, (index, label) in enumerate(zip(chosen, labels.tolist()))]
 
     grid = plotting.digit_grid_figure(images, labels, split.classes,
@@ -155,13 +156,14 @@ def _gain_comparison(x, spikes, args: argparse.Namespace, kwargs: dict, generato
     return {1.0: other_spikes, gain: spikes} if other == 1.0 else {1.0: spikes, other: other_spikes}
 
 
-def _digit_files(s: int, index: int, label: int, x, spikes, comparison: dict | None, args: argparse.Namespace,
-                 kwargs: dict, description: str) -> list[str]:
-    """Write digit ``s``'s movie, raster, one input neuron and the coding's extra picture; their file names."""
+def _digit_files(s: int, index: int, label: int, x, digit, signed: bool, comparison: dict | None,
+                 args: argparse.Namespace, kwargs: dict, description: str) -> list[str]:
+    """Write digit ``s``'s movie, raster, one input neuron and the coding's extra picture; their file names.
+
+    ``digit``: its spikes ``(T, 28, 28)``; ``signed``: whether any digit's spikes are negative (delta coding).
+    """
     from spikevision.pictures import animation, lab, plotting
 
-    digit = spikes[:, s, 0]  # (T, 28, 28)
-    signed = bool((spikes < 0).any())
     movie = {"cmap": plotting.ON_OFF_CMAP, "vmin": -1, "vmax": 1} if signed else {"cmap": "gray", "vmin": 0, "vmax": 1}
     out, stem = args.out, f"digit{index}-label{label}-{args.coding}"
     image = f"{args.split.capitalize()} image {index} (label {label})"
