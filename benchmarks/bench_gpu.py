@@ -3,12 +3,17 @@
 Cases, each measured in this one process on the same device, snnTorch and spikevision interleaved:
 
 - ``handout``: the lab's training step (784-512-10, beta 0.95, T=200, batch 512, direct input, Adam),
-  the same weights and data for both (``bench_lif.SnnTorchNet`` around spikevision's own layers);
+  the same weights and data for both (``bench_lif.SnnTorchNet`` around spikevision's own layers), also with
+  current-based neurons; and spikevision's step split by the profiler into its LIF kernels, its matmuls and
+  the rest (what a fused first pair on the GPU could save at most);
 - ``open-neuromorphic``: the Open Neuromorphic benchmark's case, one Linear + LIF layer of 16,384 neurons,
   batch 16, T=500, forward and backward (loss: the sum of the spikes), time and peak GPU memory;
 
-then, each as its own ``python -m spikevision train`` process: the ``seed`` preset (3 epochs), one epoch of
-``conv``, and ``quick`` in float32 and bf16 on the GPU and in float32 on the CPU (the accuracies to compare).
+then, each as its own ``python -m spikevision train`` process, most wanted first: the ``seed`` preset
+(3 epochs), ``quick`` in float32 and bf16 on the GPU, one epoch of ``conv``, and ``quick`` in float32 on the
+CPU (the accuracies to compare). ``--budget`` bounds the whole: runs it leaves no time for are recorded as
+not run. Both files are rewritten after every case and run, so a check cut off from outside keeps what it
+measured.
 
 Run:   python benchmarks/bench_gpu.py --out DIR             (on a GPU: what benchmarks/gpu_check.sh runs)
        python benchmarks/bench_gpu.py --device cpu --smoke --out DIR   (tiny sizes: checks the script itself)
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -117,14 +123,52 @@ def open_neuromorphic_runners(device: torch.device, smoke: bool) -> dict:
     return {"snntorch": snntorch_step, "spikevision": spikevision_step}
 
 
-def train_preset(name: str, device: str, out: Path, overrides: list[str]) -> dict:
+MATMUL = re.compile(r"gemm|gemv|cutlass|xmma|splitK|aten::(add)?mm$|aten::bmm$", re.IGNORECASE)
+LIF = re.compile(r"^(forward|backward)_kernel")  # the Triton LIF kernels, by their function names
+
+
+def step_breakdown(run, device: torch.device, steps: int = 3) -> dict:
+    """Milliseconds per call of ``run`` in the LIF kernels, in the matmuls and in everything else.
+
+    On a GPU: the kernels' own device time (torch.profiler). It bounds what fusing the first pair (the LIF
+    layer with the next matmul, as ``kernels.lif_linear`` does on the CPU) could save there: that kernel
+    would replace the LIF kernels' spike writes and the matmuls of the pair, not the rest.
+    On the CPU (``--smoke``): the operators' own CPU time, which checks this function, not a GPU.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    run()
+    synchronize(device)
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            run()
+        synchronize(device)
+    parts = {"lif_kernels_ms": 0.0, "matmul_ms": 0.0, "other_ms": 0.0}
+    for event in prof.key_averages():
+        on_device = getattr(event, "device_type", None) == torch.autograd.DeviceType.CUDA
+        if cuda != on_device:
+            continue
+        us = getattr(event, "self_device_time_total", 0) if cuda else event.self_cpu_time_total
+        part = "lif_kernels_ms" if LIF.search(event.key) else "matmul_ms" if MATMUL.search(event.key) else "other_ms"
+        parts[part] += us / 1000 / steps
+    return {k: round(v, 3) for k, v in parts.items()}
+
+
+def train_preset(name: str, device: str, out: Path, overrides: list[str], seconds_left: float) -> dict:
     """``python -m spikevision train`` of a preset in its own process; its summary and wall-clock seconds."""
     run_dir = out / f"{name}-{device.replace(':', '')}-{'-'.join(o.split('=')[1] for o in overrides) or 'default'}"
     command = [sys.executable, "-m", "spikevision", "train", "--preset", name, "--out", str(run_dir),
                "--device", device, "--quiet"] + [a for o in overrides for a in ("--set", o)]
     shown = " ".join(["spikevision train --preset", name, "--device", device] + [f"--set {o}" for o in overrides])
+    if seconds_left < 5:
+        return {"command": shown, "error": ["not run: the check's time budget (--budget) was spent"]}
     tick = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=max(seconds_left, 1))
+    except subprocess.TimeoutExpired:
+        return {"command": shown, "error": [f"stopped after {seconds_left:.0f} s: the check's time ran out"]}
     if done.returncode != 0:
         return {"command": shown, "error": done.stderr.strip().splitlines()[-1:]}
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -133,18 +177,18 @@ def train_preset(name: str, device: str, out: Path, overrides: list[str]) -> dic
             **{k: summary.get(k) for k in keep}}
 
 
-def preset_runs(device: str, out: Path, smoke: bool) -> dict:
+def preset_plan(device: str, smoke: bool) -> dict:
+    """The preset runs, most wanted first: each is ``(preset, device, overrides)``."""
     small = ["train.train_subset=1024", "train.num_steps=5"] if smoke else []
-    one_epoch = ["train.epochs=1"]
-    runs = {
-        "seed": train_preset("seed", device, out, small),
-        "conv (1 epoch)": train_preset("conv", device, out, one_epoch + small),
-        "quick fp32": train_preset("quick", device, out, small),
-        "quick bf16": train_preset("quick", device, out, small + ["train.precision=bf16"]),
+    plan = {
+        "seed": ("seed", device, small),
+        "quick fp32": ("quick", device, small),
+        "quick bf16": ("quick", device, small + ["train.precision=bf16"]),
+        "conv (1 epoch)": ("conv", device, ["train.epochs=1"] + small),
     }
     if device != "cpu":
-        runs["quick fp32 on the CPU"] = train_preset("quick", "cpu", out, small)
-    return runs
+        plan["quick fp32 on the CPU"] = ("quick", "cpu", small)
+    return plan
 
 
 def markdown(result: dict) -> str:
@@ -157,14 +201,37 @@ def markdown(result: dict) -> str:
             if peak else "-"
         lines.append(f"| {case} | {s['snntorch']:.4f} s | {s['spikevision']:.4f} s | "
                      f"{s['snntorch'] / s['spikevision']:.1f}x | {memory} |")
+    if result.get("breakdown"):
+        b = result["breakdown"]
+        lines += ["", f"spikevision's handout step, own time per step: LIF kernels {b['lif_kernels_ms']} ms, "
+                      f"matmuls {b['matmul_ms']} ms, everything else {b['other_ms']} ms"]
+    for case, error in result.get("errors", {}).items():
+        lines.append(f"| {case} | no result: {error} | | | |")
     lines += ["", "| run | test accuracy | train seconds | device | command |", "|---|---|---|---|---|"]
-    for name, run in result["runs"].items():
+    for name, run in result.get("runs", {}).items():
         if "error" in run:
-            lines.append(f"| {name} | failed: {' '.join(run['error'])} | | | `{run['command']}` |")
+            lines.append(f"| {name} | no result: {' '.join(run['error'])} | | | `{run['command']}` |")
         else:
             lines.append(f"| {name} | {run['test_accuracy'] * 100:.2f} % | {run['train_seconds']} | "
                          f"{run['device_name']} | `{run['command']}` |")
     return "\n".join(lines) + "\n"
+
+
+def save(result: dict, out: Path) -> str:
+    """Write gpu_check.json and gpu_check.md as they stand: after each case, so a cut-off check keeps its figures."""
+    (out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (out / "gpu_check.md").write_text(table)
+    return table
+
+
+def case_plan(device: torch.device, smoke: bool) -> dict:
+    """The speed cases against snnTorch: name -> a function making their runners (made only when measured)."""
+    return {"handout step (784-512-10, T=200, batch 512)": lambda: handout_runners(device, smoke),
+            "handout step, current-based neurons (CubaLIF / Synaptic)":
+                lambda: handout_runners(device, smoke, "handout-cuba"),
+            "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
+                lambda: open_neuromorphic_runners(device, smoke)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu with --smoke")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script itself")
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=3600.0,
+                        help="seconds for everything: the preset runs still to come when it is spent are "
+                             "recorded as not run, and the files hold what was measured")
     args = parser.parse_args(argv)
+    deadline = time.perf_counter() + args.budget
     device = devices.resolve(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -184,18 +255,21 @@ def main(argv: list[str] | None = None) -> int:
     warmup, iters = (1, 2) if args.smoke else (2, args.iters)
     result = {"device": str(device), "device_name": devices.describe(device), "torch": torch.__version__,
               "triton": triton_version, "date": time.strftime("%Y-%m-%d %H:%M"), "smoke": args.smoke,
-              "cases": {"handout step (784-512-10, T=200, batch 512)": timed(handout_runners(device, args.smoke),
-                                                                             device, warmup, iters),
-                        "handout step, current-based neurons (CubaLIF / Synaptic)":
-                            timed(handout_runners(device, args.smoke, "handout-cuba"), device, warmup, iters),
-                        "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
-                            timed(open_neuromorphic_runners(device, args.smoke), device, warmup, iters)}}
+              "cases": {}, "runs": {}}
+    for case, make in case_plan(device, args.smoke).items():
+        try:  # one GPU session for all of it: a case that breaks is recorded, and the others still run
+            runners = make()
+            result["cases"][case] = timed(runners, device, warmup, iters)
+            if case.startswith("handout step ("):
+                result["breakdown"] = step_breakdown(runners["spikevision"], device)
+        except Exception as error:  # noqa: BLE001
+            result.setdefault("errors", {})[case] = f"{type(error).__name__}: {error}"[:500]
+        save(result, args.out)
     with tempfile.TemporaryDirectory() as runs:
-        result["runs"] = preset_runs(args.device, Path(runs), args.smoke)
-    (args.out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = markdown(result)
-    (args.out / "gpu_check.md").write_text(table)
-    print(table)
+        for name, (preset, on, overrides) in preset_plan(args.device, args.smoke).items():
+            result["runs"][name] = train_preset(preset, on, Path(runs), overrides, deadline - time.perf_counter())
+            save(result, args.out)
+    print(save(result, args.out))
     return 0
 
 

@@ -38,8 +38,25 @@ def test_the_gpu_benchmark_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
     assert set(result["runs"]) == {"seed", "conv (1 epoch)", "quick fp32", "quick bf16"}
     assert all("error" not in run and 0 < run["test_accuracy"] <= 1 for run in result["runs"].values())
     assert result["runs"]["quick bf16"]["precision"] == "bf16"
+    assert "errors" not in result, result["errors"]
+    parts = result["breakdown"]  # on the CPU: the operators' own time; the handout's matmuls are addmm/mm there
+    assert set(parts) == {"lif_kernels_ms", "matmul_ms", "other_ms"} and parts["matmul_ms"] > 0
     table = (tmp_path / "gpu_check.md").read_text()
-    assert "| handout step" in table and "| quick bf16 |" in table
+    assert "| handout step" in table and "| quick bf16 |" in table and "matmuls" in table
+
+
+def test_a_spent_budget_records_the_runs_as_not_run_and_the_table_shows_it(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_gpu
+    finally:
+        sys.path.pop(0)
+    run = bench_gpu.train_preset("seed", "cpu", tmp_path, [], seconds_left=0.5)
+    assert run["error"] == ["not run: the check's time budget (--budget) was spent"] and not any(tmp_path.iterdir())
+    partial = {"device": "cuda", "device_name": "a GPU", "torch": "2", "triton": "3", "date": "today",
+               "cases": {}, "errors": {"Open Neuromorphic": "OutOfMemoryError: ..."}, "runs": {"seed": run}}
+    table = bench_gpu.markdown(partial)
+    assert "| Open Neuromorphic | no result: OutOfMemoryError" in table and "| seed | no result: not run" in table
 
 
 def _has_cuda() -> bool:
