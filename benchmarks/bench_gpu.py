@@ -3,9 +3,10 @@
 Cases, each measured in this one process on the same device, snnTorch and spikevision interleaved:
 
 - ``handout``: the lab's training step (784-512-10, beta 0.95, T=200, batch 512, direct input, Adam),
-  the same weights and data for both (``bench_lif.SnnTorchNet`` around spikevision's own layers), also with
-  current-based neurons; and spikevision's step split by the profiler into its LIF kernels, its matmuls and
-  the rest (what a fused first pair on the GPU could save at most);
+  the same weights and data for both (``bench_lif.SnnTorchNet`` around spikevision's own layers); again
+  with spikevision's first pair unfused (the Triton LIF kernel, then cuBLAS, instead of the Triton
+  ``lif_linear``), that step split by the profiler into its LIF kernels, its matmuls and the rest; and
+  with current-based neurons;
 - ``open-neuromorphic``: the Open Neuromorphic benchmark's case, one Linear + LIF layer of 16,384 neurons,
   batch 16, T=500, forward and backward (loss: the sum of the spikes), time and peak GPU memory;
 
@@ -23,6 +24,7 @@ Writes DIR/gpu_check.json and DIR/gpu_check.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -31,13 +33,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_lif import SnnTorchNet, case_config  # noqa: E402  (the CPU benchmark's snnTorch loop, reused)
 
-from spikevision import devices, neuron  # noqa: E402
+from spikevision import devices, kernels, neuron  # noqa: E402
 from spikevision.model import build_model  # noqa: E402
 from spikevision.train import loss_fn  # noqa: E402
 
@@ -68,9 +71,10 @@ def timed(runners: dict, device: torch.device, warmup: int, iters: int) -> dict:
     return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "peak_mib": peak or None}
 
 
-def handout_runners(device: torch.device, smoke: bool, case: str = "handout") -> dict:
+def handout_runners(device: torch.device, smoke: bool, case: str = "handout", fused: bool = True) -> dict:
     """One training step of the lab's network for snnTorch and for spikevision, the same weights and data
-    (``case`` "handout-cuba": with current-based neurons, snnTorch's Synaptic and our Triton CubaLIF kernel)."""
+    (``case`` "handout-cuba": with current-based neurons, snnTorch's Synaptic and our Triton CubaLIF kernel;
+    ``fused=False``: spikevision's first LIF layer and the Linear after it unfused, not ``kernels.lif_linear``)."""
     config, _ = case_config(case)
     cfg = config.train
     steps, batch = (8, 32) if smoke else (cfg.num_steps, cfg.batch_size)
@@ -86,7 +90,9 @@ def handout_runners(device: torch.device, smoke: bool, case: str = "handout") ->
             if net is not None:
                 spk, mem = net(images, steps)
             else:
-                out = model(images, num_steps=steps)
+                with contextlib.nullcontext() if fused else mock.patch.object(kernels, "lif_linear_supported",
+                                                                              lambda *args: False):
+                    out = model(images, num_steps=steps)
                 spk, mem = out.spk, out.mem
             loss = loss_fn(spk, mem, target, cfg)
             optimizer.zero_grad(set_to_none=True)
@@ -130,9 +136,8 @@ LIF = re.compile(r"^(forward|backward)_kernel")  # the Triton LIF kernels, by th
 def step_breakdown(run, device: torch.device, steps: int = 3) -> dict:
     """Milliseconds per call of ``run`` in the LIF kernels, in the matmuls and in everything else.
 
-    On a GPU: the kernels' own device time (torch.profiler). It bounds what fusing the first pair (the LIF
-    layer with the next matmul, as ``kernels.lif_linear`` does on the CPU) could save there: that kernel
-    would replace the LIF kernels' spike writes and the matmuls of the pair, not the rest.
+    On a GPU: the kernels' own device time (torch.profiler). Of the unfused step, it shows what fusing the
+    first pair (``kernels.lif_linear``) goes after: the LIF kernels' spike writes and the pair's matmuls.
     On the CPU (``--smoke``): the operators' own CPU time, which checks this function, not a GPU.
     """
     from torch.profiler import ProfilerActivity, profile
@@ -201,12 +206,13 @@ def markdown(result: dict) -> str:
             if peak else "-"
         lines.append(f"| {case} | {s['snntorch']:.4f} s | {s['spikevision']:.4f} s | "
                      f"{s['snntorch'] / s['spikevision']:.1f}x | {memory} |")
-    if result.get("breakdown"):
-        b = result["breakdown"]
-        lines += ["", f"spikevision's handout step, own time per step: LIF kernels {b['lif_kernels_ms']} ms, "
-                      f"matmuls {b['matmul_ms']} ms, everything else {b['other_ms']} ms"]
     for case, error in result.get("errors", {}).items():
         lines.append(f"| {case} | no result: {error} | | | |")
+    if result.get("breakdown"):
+        b = result["breakdown"]
+        lines += ["", "spikevision's handout step with the first pair unfused, its kernels' own time per step: "
+                      f"LIF kernels {b['lif_kernels_ms']} ms, matmuls {b['matmul_ms']} ms, "
+                      f"everything else {b['other_ms']} ms"]
     lines += ["", "| run | test accuracy | train seconds | device | command |", "|---|---|---|---|---|"]
     for name, run in result.get("runs", {}).items():
         if "error" in run:
@@ -228,6 +234,8 @@ def save(result: dict, out: Path) -> str:
 def case_plan(device: torch.device, smoke: bool) -> dict:
     """The speed cases against snnTorch: name -> a function making their runners (made only when measured)."""
     return {"handout step (784-512-10, T=200, batch 512)": lambda: handout_runners(device, smoke),
+            "handout step, first pair unfused (LIF kernel, then cuBLAS)":
+                lambda: handout_runners(device, smoke, fused=False),
             "handout step, current-based neurons (CubaLIF / Synaptic)":
                 lambda: handout_runners(device, smoke, "handout-cuba"),
             "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
@@ -260,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         try:  # one GPU session for all of it: a case that breaks is recorded, and the others still run
             runners = make()
             result["cases"][case] = timed(runners, device, warmup, iters)
-            if case.startswith("handout step ("):
+            if case.startswith("handout step, first pair unfused"):
                 result["breakdown"] = step_breakdown(runners["spikevision"], device)
         except Exception as error:  # noqa: BLE001
             result.setdefault("errors", {})[case] = f"{type(error).__name__}: {error}"[:500]

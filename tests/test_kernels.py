@@ -430,7 +430,7 @@ def test_lif_linear_covers_only_what_it_computes_exactly():
     assert not lif_linear_supported(torch.rand(4, 2, 4), 0.9, 1.0, "subtract", atan, weight)  # not [B, N]
     learnable = torch.tensor(0.9, requires_grad=True)
     assert not lif_linear_supported(current, learnable, 1.0, "subtract", atan, weight)
-    with pytest.raises(ValueError, match="lif_linear covers CPU float32/float64 currents"):
+    with pytest.raises(ValueError, match="lif_linear on 'numba' does not cover this input"):
         lif_linear(current, 5, learnable, 1.0, "subtract", atan, weight, None)
 
 
@@ -513,6 +513,41 @@ def test_triton_float64_gradients_survive_the_fp32_typing_of_python_floats(monke
     for name in ("atan", "sigmoid", "triangular"):
         _compare("triton", 3, 25, 4, (90,), torch.float64, "subtract", name, constant=False,
                  beta_kind="neuron", thr_kind="layer", with_mem0=True, device=TRITON_DEVICE)
+
+
+@needs_triton
+@pytest.mark.parametrize("name", surrogate.NAMES)
+@pytest.mark.parametrize("reset", RESETS)
+def test_triton_lif_linear_equals_lif_sequence_then_linear(reset, name):
+    # 20 samples x 150 neurons: 2 x 3 of the kernel's blocks (16 x 64), the last of each partly filled.
+    seed = 10 * RESETS.index(reset) + surrogate.NAMES.index(name)
+    beta = (torch.rand(150, generator=_gen(seed)) * 0.5 + 0.5).to(TRITON_DEVICE)
+    base, weight, bias, weights_out, params = (
+        t.to(TRITON_DEVICE).detach().requires_grad_(t.requires_grad) if isinstance(t, torch.Tensor) else t
+        for t in _pair(seed, 23, 20, 150, 7, torch.float32, reset, name, beta))
+    out, spk = lif_linear(base, 23, params.beta, params.threshold, reset, params.surrogate, weight, bias,
+                          record=True, engine="triton")
+    fast = torch.autograd.grad((out * weights_out).sum(), (base, weight, bias))
+    ref_spk, _, _ = lif_sequence(base.unsqueeze(0).expand(23, 20, 150), None, params, backend="reference")
+    ref_out = torch.nn.functional.linear(ref_spk, weight, bias)
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), (base, weight, bias))
+    assert torch.equal(spk, ref_spk.detach()) and 0.05 < float(spk.mean()) < 0.9
+    _close(out.detach(), ref_out.detach(), torch.float32, "out")  # tl.dot's sums in another order
+    # The current's gradient is summed forward in time (no stored membranes); the reference walks back.
+    for what, f, r in zip(("current", "weight", "bias"), fast, ref):
+        _close(f, r, torch.float32, what)
+
+
+@needs_triton
+def test_triton_lif_linear_covers_only_what_it_computes_exactly():
+    atan = surrogate.get("atan")
+    current, weight = torch.rand(4, 8, device=TRITON_DEVICE), torch.rand(3, 8, device=TRITON_DEVICE)
+    assert lif_linear_supported(current, 0.9, 1.0, "subtract", atan, weight, "triton")
+    assert not lif_linear_supported(current.double(), 0.9, 1.0, "subtract", atan, weight.double(), "triton")
+    assert not lif_linear_supported(current, 0.9, 1.0, "subtract", atan, torch.rand(65, 8, device=TRITON_DEVICE),
+                                    "triton")  # more outputs than the weight block in registers holds
+    with pytest.raises(ValueError, match="lif_linear on 'triton' does not cover this input"):
+        lif_linear(current.double(), 5, 0.9, 1.0, "subtract", atan, weight.double(), None, engine="triton")
 
 
 def test_running_a_kernel_keeps_torchs_thread_count():

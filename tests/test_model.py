@@ -156,6 +156,35 @@ def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gr
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
+def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equals_the_unfused_path(monkeypatch):
+    """As on a GPU: ``kernels.choose`` answers "triton", and the first pair runs the Triton ``lif_linear``
+    (here on CPU tensors under Triton's interpreter, conftest.py)."""
+    pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
+    engines, real = [], kernels.lif_linear
+
+    def recorded(*args, **kwargs):
+        engines.append(kwargs["engine"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "lif_linear", recorded)
+    model = build_model(ModelConfig(hidden=(100,), beta=0.9), seed=3)
+    x, targets = _images(12, seed=4, gain=2.0), torch.arange(12) % 10
+    results = {}
+    for engine in ("triton", "reference"):
+        monkeypatch.setattr(kernels, "choose", lambda *args, engine=engine: engine)
+        model.zero_grad()
+        out = model(x, num_steps=15)
+        sum(nn.functional.cross_entropy(m, targets) for m in out.mem).backward()
+        results[engine] = out, [p.grad.clone() for p in model.parameters()]
+    assert engines == ["triton"]
+    (fused, fused_grads), (plain, plain_grads) = results["triton"], results["reference"]
+    assert torch.equal(fused.spk, plain.spk) and plain.spk.sum() > 0
+    torch.testing.assert_close(fused.mem, plain.mem, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fused_grads, plain_grads):
+        assert b.abs().max() > 0
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
 def _count_fused_calls(monkeypatch, enabled: bool) -> list:
     """Record each call of the fused pair kernel in the returned list; ``enabled=False`` turns it off."""
     calls = []

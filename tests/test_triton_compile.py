@@ -2,10 +2,10 @@
 
 The Triton tests elsewhere run the kernels through Triton's interpreter (no GPU on CI), which checks their
 arithmetic but never compiles them. This file records the launches that the LIF, current-based and adaptive
-layers make over their reset modes, surrogates, dtypes and gradient flags (running them in the interpreter as
-usual), then compiles each distinct one to a cubin for the H100/H200 (sm_90) in a separate process
-(``tests/triton_compile.py``), and a few for the A100 (sm_80) and the T4 (sm_75). A kernel that only the
-compiler rejects fails here, not in a GPU session's few minutes.
+layers and the fused LIF -> Linear pair make over their reset modes, surrogates, dtypes and gradient flags
+(running them in the interpreter as usual), then compiles each distinct one to a cubin for the H100/H200
+(sm_90) in a separate process (``tests/triton_compile.py``), and some for the A100 (sm_80) and the T4
+(sm_75). A kernel that only the compiler rejects fails here, not in a GPU session's few minutes.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import pytest
 import torch
 
 from spikevision import alif, cuba, neuron, surrogate
+from spikevision.kernels import lif_linear
 
 triton = pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
 
 from triton.runtime.jit import mangle_type  # noqa: E402
 
-MODULES = ("_triton_loops", "_triton_cuba", "_triton_alif")
+MODULES = ("_triton_loops", "_triton_cuba", "_triton_alif", "_triton_lif_linear")
 KERNELS = ("forward_kernel", "backward_kernel")
 
 
@@ -115,6 +116,20 @@ def _run_every_layer() -> None:
             _backward(leaf, spk, mem, last.mem, spikes_only=False)
 
 
+def _run_every_fused_pair() -> None:
+    """``lif_linear`` (a LIF layer on a constant current and the Linear after it) in each of its variants."""
+    g = torch.Generator().manual_seed(1)
+    for reset in ("subtract", "zero", "none"):
+        for name in surrogate.NAMES:
+            for record in (False, True):
+                current = (torch.rand(17, 70, generator=g) * 1.5).requires_grad_()
+                weight = torch.randn(10, 70, generator=g).requires_grad_()
+                out, _ = lif_linear(current, 3, 0.9, 1.0, reset, surrogate.get(name), weight, None,
+                                    record=record, engine="triton")
+                out.sum().backward()
+                assert current.grad is not None and weight.grad is not None
+
+
 def _distinct(launches: list) -> list:
     seen, kept = set(), []
     for launch in launches:
@@ -142,15 +157,18 @@ def _compile(launches: list, archs: list[int], tmp_path: Path) -> list[dict]:
 
 def test_every_kernel_launch_compiles_for_hopper_and_older_gpus(launches, tmp_path):
     _run_every_layer()
+    _run_every_fused_pair()
     distinct = _distinct(launches)
     kernels = {(launch["module"], launch["kernel"]) for launch in distinct}
     assert len(kernels) == len(MODULES) * len(KERNELS), kernels  # every kernel was reached
     dtypes = {launch["signature"]["cur"] for launch in distinct}
     assert dtypes == {"*fp32", "*fp64", "*bf16", "*fp16"}, dtypes
     results = _compile(distinct, [90], tmp_path)
-    # The older architectures: the half-precision and float64 launches of the LIF kernels, where they differ.
-    older = [i for i, launch in enumerate(distinct) if launch["module"].endswith("_triton_loops")
-             and launch["signature"]["cur"] != "*fp32" and launch["constexprs"].get("MODE", 0) == 0]
+    # The older architectures, where the code differs: the LIF kernels' half-precision and float64 launches,
+    # and the fused pair's (its tl.dot is an mma instruction of each architecture's own).
+    older = [i for i, launch in enumerate(distinct) if launch["constexprs"].get("MODE") == 0 and (
+        launch["module"].endswith("_triton_lif_linear") or
+        launch["module"].endswith("_triton_loops") and launch["signature"]["cur"] != "*fp32")]
     results += [{**r, "index": older[r["index"]]} for r in _compile([distinct[i] for i in older], [80, 75], tmp_path)]
     assert len(results) == len(distinct) + 2 * len(older)
     failed = [(distinct[r["index"]]["kernel"], distinct[r["index"]]["constexprs"], r["arch"], r["error"])

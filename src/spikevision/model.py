@@ -294,9 +294,10 @@ class _SpikingNet(nn.Module):
         """Stage 0's LIF and stage 1's Linear as one kernel (``kernels.lif_linear``) where it applies, else None.
 
         It applies to a constant current (direct encoding) into flat neurons followed by a Linear with no
-        dropout in training, with fixed coefficients on the CPU: the hidden spikes ``[T, B, N]`` are then
-        never written, the largest cost of the handout's step. Same spikes as the unfused path; the
-        output currents and gradients equal within float rounding (tests/test_model.py).
+        dropout in training, with fixed coefficients, on the CPU (numba) or a GPU (Triton, float32, up to
+        64 outputs): the hidden spikes ``[T, B, N]`` are then never written, the largest cost of the
+        handout's step. Same spikes as the unfused path; the output currents and gradients equal within
+        float rounding (tests/test_model.py).
         """
         base = kernels.constant_source(current)
         if base is None or base.dim() != 2 or len(self.stages) < 2 or (record and torch.is_grad_enabled()):
@@ -312,12 +313,13 @@ class _SpikingNet(nn.Module):
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
         threshold, weight = params.threshold, second.synapse.weight
         # Through kernels.choose, so that whatever forces the reference loop (a benchmark, a test) forces it here.
-        if kernels.choose(current, beta, threshold, params.reset, params.surrogate) != "numba":
+        engine = kernels.choose(current, beta, threshold, params.reset, params.surrogate)
+        if engine not in ("numba", "triton"):
             return None
-        if not kernels.lif_linear_supported(base, beta, threshold, params.reset, params.surrogate, weight):
+        if not kernels.lif_linear_supported(base, beta, threshold, params.reset, params.surrogate, weight, engine):
             return None
         return kernels.lif_linear(base, current.shape[0], beta, threshold, params.reset, params.surrogate,
-                                  weight, second.synapse.bias, record=record)
+                                  weight, second.synapse.bias, record=record, engine=engine)
 
     def _first_current(self, x: Tensor, num_steps: int | None) -> Tensor:
         shape = tuple(self.config.input_shape)

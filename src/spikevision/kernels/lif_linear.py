@@ -1,4 +1,4 @@
-"""A LIF layer on a constant current fused with the linear layer it feeds (CPU, numba).
+"""A LIF layer on a constant current fused with the linear layer it feeds (CPU: numba; GPU: Triton).
 
 For direct encoding, the first hidden layer's current is the same at every step, so its neurons can be
 run sample by sample, all T steps, with the spikes never leaving the cache: the next layer's current
@@ -10,6 +10,9 @@ spikes, read them for the matmul and again for the weight's gradient, write and 
 
 Equal to ``lif_sequence`` + ``F.linear``: the same hidden spikes bit for bit; ``out`` and the
 gradients within float rounding (the matmul's sums are taken in another order).
+
+On a GPU (engine "triton", ``_triton_lif_linear``) blocks of samples x neurons run all T steps in registers
+and multiply their spikes by the weight with ``tl.dot``; backward needs no stored membranes (see there).
 
 Example::
 
@@ -29,17 +32,33 @@ Tensor = torch.Tensor
 LANES = 16  # the weight's rows padded to whole vectors of the loops' width (kernels._simd.LANES; a test checks)
 
 
-def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor) -> bool:
-    """Whether ``lif_linear`` covers these inputs exactly (CPU, float32/64, 1-d neurons, fixed coefficients)."""
-    if current.device.type != "cpu" or current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
+TRITON_CLASSES = 64  # the Triton kernel keeps a [BN, K] block of the weight in registers: small K only
+TRITON_BLOCKS = {"BB": 16, "BN": 64}  # samples x neurons per program (tl.dot needs 16 or more of each)
+# Warps per program: backward holds float64 sums of [BB, BN] and [KP, BN]; with 4 warps ptxas spills them
+# (255 registers), with 8 it needs 128 (ptxas -v on the sm_90 build).
+TRITON_WARPS = {"forward": 4, "backward": 8}
+
+
+def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor, engine: str = "numba") -> bool:
+    """Whether ``lif_linear`` on ``engine`` covers these inputs exactly: "numba" (CPU, float32/64) or "triton"
+    (CUDA, or CPU tensors under Triton's interpreter; float32, at most ``TRITON_CLASSES`` outputs); always 1-d
+    neurons and fixed coefficients."""
+    if current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
         return False
     if any(isinstance(v, Tensor) and v.requires_grad for v in (beta, threshold)):
         return False  # learnable coefficients: the unfused path computes their gradients
-    return _autograd.supported(current, beta, threshold, reset, surrogate) and cpu.available()
+    if not _autograd.supported(current, beta, threshold, reset, surrogate):
+        return False
+    if engine == "triton":
+        from spikevision.kernels import gpu
+
+        return (current.device.type in gpu.devices() and current.dtype == torch.float32
+                and weight.shape[0] <= TRITON_CLASSES and gpu.available())
+    return engine == "numba" and current.device.type == "cpu" and cpu.available()
 
 
 def lif_linear(current: Tensor, steps: int, beta, threshold, reset: str, surrogate, weight: Tensor,
-               bias: Tensor | None, *, record: bool = False) -> tuple[Tensor, Tensor | None]:
+               bias: Tensor | None, *, record: bool = False, engine: str = "auto") -> tuple[Tensor, Tensor | None]:
     """LIF neurons driven by a constant current from rest, then a linear layer, over ``steps`` steps.
 
     Args:
@@ -49,13 +68,18 @@ def lif_linear(current: Tensor, steps: int, beta, threshold, reset: str, surroga
             ``[B, N]``; beta already clamped to [0, 1]).
         weight: the linear layer's weight ``[K, N]``; bias ``[K]`` or None.
         record: also return the spikes ``[T, B, N]`` (not differentiable).
+        engine: "numba", "triton", or "auto" (Triton for CUDA tensors, else numba).
     Returns:
         ``(out [T, B, K], spk [T, B, N] or None)``: ``out[t] = spk[t] @ weight.T + bias``.
     """
-    if not supported(current, beta, threshold, reset, surrogate, weight):
-        raise InvalidValue("lif_linear covers CPU float32/float64 currents [B, N] with fixed beta and threshold; "
-                           "use lif_sequence and a linear layer otherwise")
-    return _LifLinear.apply(current, weight, bias, steps, beta, threshold, reset, surrogate, record)
+    if engine == "auto":
+        engine = "triton" if current.device.type == "cuda" else "numba"
+    if not supported(current, beta, threshold, reset, surrogate, weight, engine):
+        raise InvalidValue(f"lif_linear on {engine!r} does not cover this input (CPU float32/float64 or GPU "
+                           f"float32 currents [B, N], fixed beta and threshold, at most {TRITON_CLASSES} outputs "
+                           "on a GPU); use lif_sequence and a linear layer otherwise")
+    fused = _TritonLifLinear if engine == "triton" else _LifLinear
+    return fused.apply(current, weight, bias, steps, beta, threshold, reset, surrogate, record)
 
 
 class _LifLinear(torch.autograd.Function):
@@ -79,12 +103,8 @@ class _LifLinear(torch.autograd.Function):
         cpu.run(loops.lif_linear_forward, batch, cur.numel(), cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
                 _autograd.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
                 spk.numpy(), record)
-        ctx.save_for_backward(cur, weight, beta_arr, thr_arr)
-        ctx.steps, ctx.reset, ctx.surrogate, ctx.has_bias = steps, reset, surrogate, bias is not None
-        if not record:
-            return out, None
-        ctx.mark_non_differentiable(spk)
-        return out, spk
+        return _forward_done(ctx, (cur, weight, beta_arr, thr_arr), out, spk if record else None,
+                             steps, reset, surrogate, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -103,6 +123,76 @@ class _LifLinear(torch.autograd.Function):
         cpu.run(loops.lif_linear_backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
                 thr_arr.numpy(), _autograd.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
                 weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy())
-        d_weight = d_weight_t.sum(0)[:, :classes].t().to(weight.dtype) if ctx.needs_input_grad[1] else None
-        d_bias = g_out.sum((0, 1)) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return d_cur, d_weight, d_bias, None, None, None, None, None, None
+        return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype))
+
+
+class _TritonLifLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, current, weight, bias, steps, beta, threshold, reset, surrogate, record):
+        from spikevision.kernels import _triton_lif_linear as kernels
+        from spikevision.kernels import gpu
+
+        ctx.set_materialize_grads(False)
+        cur, weight_c = current.detach().contiguous(), weight.detach().contiguous()
+        (batch, size), classes = cur.shape, weight.shape[0]
+        beta_arr = _autograd.coefficient_array(beta, cur)
+        thr_arr = _autograd.coefficient_array(threshold, cur)
+        grid = _triton_grid(batch, size)
+        parts = cur.new_empty(grid[1], steps, batch, classes)  # one partial output per block of neurons
+        spk = cur.new_empty(steps, batch, size) if record else parts
+        with gpu._on(cur.device):
+            kernels.forward_kernel[grid](cur, beta_arr, thr_arr, weight_c, parts, spk, batch, size, classes, steps,
+                                         MODE=_autograd.RESET_CODES[reset], STORE_SPK=record,
+                                         KP=_padded(classes), **TRITON_BLOCKS, num_warps=TRITON_WARPS["forward"],
+                                         enable_fp_fusion=False)
+        out = parts.sum(0) if bias is None else parts.sum(0) + bias.detach()
+        return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if record else None,
+                             steps, reset, surrogate, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_out, _g_spk):
+        from spikevision.kernels import _triton_lif_linear as kernels
+        from spikevision.kernels import gpu
+
+        cur, weight, beta_arr, thr_arr = ctx.saved_tensors
+        if g_out is None:
+            return (None,) * 9
+        (batch, size), classes = cur.shape, weight.shape[0]
+        grid, padded = _triton_grid(batch, size), _padded(classes)
+        code, constants = _autograd.surrogate_constants(ctx.surrogate)
+        consts = torch.tensor(constants, dtype=cur.dtype, device=cur.device)
+        d_cur = torch.empty_like(cur)
+        d_weight = torch.empty(grid[0], padded, size, dtype=torch.float64, device=cur.device)  # per sample block
+        with gpu._on(cur.device):
+            kernels.backward_kernel[grid](cur, beta_arr, thr_arr, weight, g_out.contiguous(), d_cur, d_weight,
+                                          batch, size, classes, ctx.steps, consts,
+                                          MODE=_autograd.RESET_CODES[ctx.reset], CODE=code, KP=padded,
+                                          **TRITON_BLOCKS, num_warps=TRITON_WARPS["backward"],
+                                          enable_fp_fusion=False)
+        return _gradients(ctx, g_out, d_cur, lambda: d_weight.sum(0)[:classes].to(weight.dtype))
+
+
+def _triton_grid(batch: int, size: int) -> tuple[int, int]:
+    return -(-batch // TRITON_BLOCKS["BB"]), -(-size // TRITON_BLOCKS["BN"])
+
+
+def _padded(classes: int) -> int:
+    """The outputs padded to a power of two of at least 16 (``tl.dot``'s smallest side)."""
+    return max(16, 1 << (classes - 1).bit_length())
+
+
+def _forward_done(ctx, saved: tuple, out: Tensor, spk: Tensor | None, steps, reset, surrogate, bias):
+    """Both engines' end of forward: what backward needs, and the recorded spikes marked as constants."""
+    ctx.save_for_backward(*saved)
+    ctx.steps, ctx.reset, ctx.surrogate, ctx.has_bias = steps, reset, surrogate, bias is not None
+    if spk is not None:
+        ctx.mark_non_differentiable(spk)
+    return out, spk
+
+
+def _gradients(ctx, g_out: Tensor, d_cur: Tensor, d_weight) -> tuple:
+    """Both engines' end of backward: ``d_weight()`` makes the weight's gradient only where it is wanted."""
+    d_weight = d_weight() if ctx.needs_input_grad[1] else None
+    d_bias = g_out.sum((0, 1)) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    return d_cur, d_weight, d_bias, None, None, None, None, None, None
