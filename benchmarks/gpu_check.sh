@@ -3,8 +3,8 @@
 #   1. benchmarks/bench_gpu.py (5 minutes at most): the handout step and the Open Neuromorphic case against
 #      snnTorch on the same GPU, the handout step's profile, then the presets: seed, quick in fp32 and bf16,
 #      one epoch of conv, quick in fp32 on the CPU; it rewrites its files after each, so a cut keeps them;
-#   2. the GPU tests (3 minutes at most): every Triton test of tests/test_kernels.py, test_cuba.py and
-#      test_alif.py, and tests/test_devices.py, with Triton compiled for the GPU.
+#   2. the GPU tests (3 minutes at most): every Triton test of tests/test_kernels.py, test_cuba.py,
+#      test_alif.py and test_model.py, and tests/test_devices.py, with Triton compiled for the GPU.
 # Writes OUT_DIR/gpu_check.json, OUT_DIR/gpu_check.md and OUT_DIR/tests.log (OUT_DIR: $1, else $OUT, else
 # gpu-check/). Without a GPU it says so in one line and exits 0.
 #
@@ -38,6 +38,6 @@ timeout 310 "$PY" benchmarks/bench_gpu.py --out "$OUT_DIR" --budget 280
 echo "gpu_check: benchmark exited $? after $(( $(date +%s) - start )) s"
 
 timeout 170 "$PY" -m pytest -q -p no:cacheprovider tests/test_devices.py tests/test_kernels.py tests/test_cuba.py \
-    tests/test_alif.py -k "triton or half or test_devices" >"$OUT_DIR/tests.log" 2>&1
+    tests/test_alif.py tests/test_model.py -k "triton or half or test_devices" >"$OUT_DIR/tests.log" 2>&1
 echo "gpu_check: GPU tests exited $? after $(( $(date +%s) - start )) s in all; last lines:"
 tail -n 3 "$OUT_DIR/tests.log"

@@ -157,9 +157,10 @@ def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gr
 
 
 def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equals_the_unfused_path(monkeypatch):
-    """As on a GPU: ``kernels.choose`` answers "triton", and the first pair runs the Triton ``lif_linear``
-    (here on CPU tensors under Triton's interpreter, conftest.py)."""
+    """``kernels.choose`` answers "triton" (as it does on a GPU), and the first pair runs the Triton
+    ``lif_linear``: on CUDA tensors where there is a GPU, else on CPU tensors under Triton's interpreter."""
     pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # conftest.py: the interpreter where there is none
     engines, real = [], kernels.lif_linear
 
     def recorded(*args, **kwargs):
@@ -167,8 +168,8 @@ def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equal
         return real(*args, **kwargs)
 
     monkeypatch.setattr(kernels, "lif_linear", recorded)
-    model = build_model(ModelConfig(hidden=(100,), beta=0.9), seed=3)
-    x, targets = _images(12, seed=4, gain=2.0), torch.arange(12) % 10
+    model = build_model(ModelConfig(hidden=(100,), beta=0.9), seed=3).to(device)
+    x, targets = _images(12, seed=4, gain=2.0).to(device), torch.arange(12, device=device) % 10
     results = {}
     for engine in ("triton", "reference"):
         monkeypatch.setattr(kernels, "choose", lambda *args, engine=engine: engine)

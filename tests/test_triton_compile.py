@@ -27,6 +27,9 @@ triton = pytest.importorskip("triton", reason="triton is not installed (make tes
 
 from triton.runtime.jit import mangle_type  # noqa: E402
 
+# CUDA tensors where there is a GPU (Triton then compiles as it launches); else CPU tensors under Triton's
+# interpreter, which conftest.py switches on.
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODULES = ("_triton_loops", "_triton_cuba", "_triton_alif", "_triton_lif_linear")
 KERNELS = ("forward_kernel", "backward_kernel")
 
@@ -69,14 +72,14 @@ def launches(monkeypatch) -> list:
 def _current(dtype, constant: bool, steps=3, batch=2, n=5):
     g = torch.Generator().manual_seed(0)
     if constant:
-        leaf = (torch.rand(batch, n, generator=g) * 1.5).to(dtype).requires_grad_()
+        leaf = (torch.rand(batch, n, generator=g) * 1.5).to(DEVICE, dtype).requires_grad_()
         return leaf, leaf.unsqueeze(0).expand(steps, batch, n)
-    leaf = (torch.rand(steps, batch, n, generator=g) * 1.5).to(dtype).requires_grad_()
+    leaf = (torch.rand(steps, batch, n, generator=g) * 1.5).to(DEVICE, dtype).requires_grad_()
     return leaf, leaf
 
 
 def _learnable(value: float, dtype=torch.float32, n: int = 5):
-    return torch.full((n,), value, dtype=dtype, requires_grad=True)
+    return torch.full((n,), value, dtype=dtype, device=DEVICE, requires_grad=True)
 
 
 def _backward(leaf, spk, mem, last_mem, spikes_only: bool):
@@ -122,8 +125,8 @@ def _run_every_fused_pair() -> None:
     for reset in ("subtract", "zero", "none"):
         for name in surrogate.NAMES:
             for record in (False, True):
-                current = (torch.rand(17, 70, generator=g) * 1.5).requires_grad_()
-                weight = torch.randn(10, 70, generator=g).requires_grad_()
+                current = (torch.rand(17, 70, generator=g) * 1.5).to(DEVICE).requires_grad_()
+                weight = torch.randn(10, 70, generator=g).to(DEVICE).requires_grad_()
                 out, _ = lif_linear(current, 3, 0.9, 1.0, reset, surrogate.get(name), weight, None,
                                     record=record, engine="triton")
                 out.sum().backward()
@@ -185,9 +188,13 @@ def test_the_check_fails_a_kernel_that_only_the_compiler_rejects(tmp_path):
         import triton_rejected
     finally:
         sys.path.pop(0)
-    out = torch.zeros(1)
-    triton_rejected.type_changing_loop[(1,)](out, 4)
-    assert float(out) == 2.0
+    out = torch.zeros(1, device=DEVICE)
+    if DEVICE == "cpu":  # the interpreter runs it
+        triton_rejected.type_changing_loop[(1,)](out, 4)
+        assert float(out) == 2.0
+    else:  # on a GPU, Triton compiles it as it launches, and refuses it there too
+        with pytest.raises(triton.CompilationError, match="Loop-carried variable total"):
+            triton_rejected.type_changing_loop[(1,)](out, 4)
     launch = {"module": "triton_rejected", "kernel": "type_changing_loop",
               "signature": {"out": "*fp32", "steps": "i32"}, "constexprs": {}, "options": {}}
     [result] = _compile([launch], [90], tmp_path)
