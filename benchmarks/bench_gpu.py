@@ -9,6 +9,7 @@ Cases, each measured in this one process on the same device, snnTorch and spikev
   with current-based neurons;
 - ``open-neuromorphic``: the Open Neuromorphic benchmark's case, one Linear + LIF layer of 16,384 neurons,
   batch 16, T=500, forward and backward (loss: the sum of the spikes), time and peak GPU memory;
+- the ``conv`` and ``fc`` presets' training steps, as the CPU speed table in the README has them;
 
 then, each as its own ``python -m spikevision train`` process, most wanted first: the ``seed`` preset
 (3 epochs), ``quick`` in float32 and bf16 on the GPU, one epoch of ``conv``, and ``quick`` in float32 on the
@@ -239,7 +240,9 @@ def case_plan(device: torch.device, smoke: bool) -> dict:
             "handout step, current-based neurons (CubaLIF / Synaptic)":
                 lambda: handout_runners(device, smoke, "handout-cuba"),
             "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
-                lambda: open_neuromorphic_runners(device, smoke)}
+                lambda: open_neuromorphic_runners(device, smoke),
+            "the conv preset's step (T=4, batch 128)": lambda: handout_runners(device, smoke, "conv"),
+            "the fc preset's step (T=20, batch 128, dropout)": lambda: handout_runners(device, smoke, "fc")}
 
 
 def main(argv: list[str] | None = None) -> int:
