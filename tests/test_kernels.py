@@ -539,6 +539,24 @@ def test_triton_lif_linear_equals_lif_sequence_then_linear(reset, name):
 
 
 @needs_triton
+def test_triton_lif_linear_without_bias_and_record_and_with_one_output():
+    # 3 samples of a block of 16, one output of a padded 16: the masks, not the sizes, bound every load and store.
+    base, weight, _, weights_out, params = (
+        t.to(TRITON_DEVICE).detach().requires_grad_(t.requires_grad) if isinstance(t, torch.Tensor) else t
+        for t in _pair(1, 12, 3, 130, 1, torch.float32, "zero", "triangular", 0.9))
+    out, spk = lif_linear(base, 12, 0.9, 0.8, "zero", params.surrogate, weight, None, engine="triton")
+    assert spk is None and out.shape == (12, 3, 1)
+    ref_spk, _, _ = lif_sequence(base.unsqueeze(0).expand(12, 3, 130), None, params, backend="reference")
+    ref_out = ref_spk @ weight.t()
+    assert ref_spk.sum() > 0
+    _close(out.detach(), ref_out.detach(), torch.float32, "out")
+    fast = torch.autograd.grad((out * weights_out).sum(), (base, weight))
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), (base, weight))
+    for what, f, r in zip(("current", "weight"), fast, ref):
+        _close(f, r, torch.float32, what)
+
+
+@needs_triton
 def test_triton_lif_linear_covers_only_what_it_computes_exactly():
     atan = surrogate.get("atan")
     current, weight = torch.rand(4, 8, device=TRITON_DEVICE), torch.rand(3, 8, device=TRITON_DEVICE)
