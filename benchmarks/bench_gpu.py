@@ -8,7 +8,8 @@ Cases, each measured in this one process on the same device, snnTorch and spikev
   ``lif_linear``), that step split by the profiler into its LIF kernels, its matmuls and the rest; and
   with current-based neurons;
 - ``open-neuromorphic``: the Open Neuromorphic benchmark's case, one Linear + LIF layer of 16,384 neurons,
-  batch 16, T=500, forward and backward (loss: the sum of the spikes), time and peak GPU memory;
+  batch 16, T=500, forward and backward (loss: the sum of the spikes), time and peak GPU memory, and the
+  profiler's split of spikevision's call;
 - the ``conv`` and ``fc`` presets' training steps, as the CPU speed table in the README has them;
 
 then, each as its own ``python -m spikevision train`` process, most wanted first: the ``seed`` preset
@@ -52,24 +53,29 @@ def synchronize(device: torch.device) -> None:
 
 
 def timed(runners: dict, device: torch.device, warmup: int, iters: int) -> dict:
-    """Median seconds per call of each runner, interleaved; peak memory (MiB) of each on a GPU."""
+    """Median seconds per call of each runner, interleaved; on a GPU, the peak memory (MiB) of each call, and
+    its rise: the peak less what was allocated before the call (weights, inputs, gradients kept between calls)."""
     for _ in range(warmup):
         for run in runners.values():
             run()
     seconds = {name: [] for name in runners}
-    peak = {}
+    peak, rise = {}, {}
     for _ in range(iters):
         for name, run in runners.items():
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
+                before = torch.cuda.memory_allocated(device)
             synchronize(device)
             tick = time.perf_counter()
             run()
             synchronize(device)
             seconds[name].append(time.perf_counter() - tick)
             if device.type == "cuda":
-                peak[name] = max(peak.get(name, 0.0), torch.cuda.max_memory_allocated(device) / 2**20)
-    return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "peak_mib": peak or None}
+                top = torch.cuda.max_memory_allocated(device)
+                peak[name] = max(peak.get(name, 0.0), top / 2**20)
+                rise[name] = max(rise.get(name, 0.0), (top - before) / 2**20)
+    return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "peak_mib": peak or None,
+            "rise_mib": rise or None}
 
 
 def handout_runners(device: torch.device, smoke: bool, case: str = "handout", fused: bool = True) -> dict:
@@ -137,8 +143,9 @@ LIF = re.compile(r"^(forward|backward)_kernel")  # the Triton LIF kernels, by th
 def step_breakdown(run, device: torch.device, steps: int = 3) -> dict:
     """Milliseconds per call of ``run`` in the LIF kernels, in the matmuls and in everything else.
 
-    On a GPU: the kernels' own device time (torch.profiler). Of the unfused step, it shows what fusing the
-    first pair (``kernels.lif_linear``) goes after: the LIF kernels' spike writes and the pair's matmuls.
+    On a GPU: the kernels' own device time (torch.profiler). Of the unfused handout step, it shows what fusing
+    the first pair (``kernels.lif_linear``) goes after: the LIF kernels' spike writes and the pair's matmuls.
+    Of the Open Neuromorphic case, how much is its Linear layer's matmuls, which no LIF engine speeds up.
     On the CPU (``--smoke``): the operators' own CPU time, which checks this function, not a GPU.
     """
     from torch.profiler import ProfilerActivity, profile
@@ -200,20 +207,18 @@ def preset_plan(device: str, smoke: bool) -> dict:
 def markdown(result: dict) -> str:
     lines = [f"GPU check: {result['device_name']} ({result['device']}), torch {result['torch']}, "
              f"triton {result['triton']}, {result['date']}", "",
-             "| case | snnTorch | spikevision | speed-up | peak memory vs snnTorch |", "|---|---|---|---|---|"]
+             "| case | snnTorch | spikevision | speed-up | peak memory vs snnTorch | its rise vs snnTorch's |",
+             "|---|---|---|---|---|---|"]
     for case, row in result["cases"].items():
-        s, peak = row["seconds"], row["peak_mib"]
-        memory = f"{peak['spikevision']:.0f} / {peak['snntorch']:.0f} MiB = {peak['spikevision'] / peak['snntorch']:.2f}x" \
-            if peak else "-"
+        s = row["seconds"]
         lines.append(f"| {case} | {s['snntorch']:.4f} s | {s['spikevision']:.4f} s | "
-                     f"{s['snntorch'] / s['spikevision']:.1f}x | {memory} |")
+                     f"{s['snntorch'] / s['spikevision']:.1f}x | {_ratio(row['peak_mib'])} | "
+                     f"{_ratio(row.get('rise_mib'))} |")
     for case, error in result.get("errors", {}).items():
         lines.append(f"| {case} | no result: {error} | | | |")
-    if result.get("breakdown"):
-        b = result["breakdown"]
-        lines += ["", "spikevision's handout step with the first pair unfused, its kernels' own time per step: "
-                      f"LIF kernels {b['lif_kernels_ms']} ms, matmuls {b['matmul_ms']} ms, "
-                      f"everything else {b['other_ms']} ms"]
+    for case, b in result.get("breakdown", {}).items():
+        lines += ["", f"spikevision's {case}, its kernels' own time per call: LIF kernels {b['lif_kernels_ms']} ms, "
+                      f"matmuls {b['matmul_ms']} ms, everything else {b['other_ms']} ms"]
     lines += ["", "| run | test accuracy | train seconds | device | command |", "|---|---|---|---|---|"]
     for name, run in result.get("runs", {}).items():
         if "error" in run:
@@ -222,6 +227,12 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {run['test_accuracy'] * 100:.2f} % | {run['train_seconds']} | "
                          f"{run['device_name']} | `{run['command']}` |")
     return "\n".join(lines) + "\n"
+
+
+def _ratio(mib: dict | None) -> str:
+    if not mib:
+        return "-"
+    return f"{mib['spikevision']:.0f} / {mib['snntorch']:.0f} MiB = {mib['spikevision'] / mib['snntorch']:.2f}x"
 
 
 def save(result: dict, out: Path) -> str:
@@ -271,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         try:  # one GPU session for all of it: a case that breaks is recorded, and the others still run
             runners = make()
             result["cases"][case] = timed(runners, device, warmup, iters)
-            if case.startswith("handout step, first pair unfused"):
-                result["breakdown"] = step_breakdown(runners["spikevision"], device)
+            if case.startswith(("handout step, first pair unfused", "Open Neuromorphic")):  # where the time goes
+                result.setdefault("breakdown", {})[case] = step_breakdown(runners["spikevision"], device)
         except Exception as error:  # noqa: BLE001
             result.setdefault("errors", {})[case] = f"{type(error).__name__}: {error}"[:500]
         save(result, args.out)
