@@ -469,6 +469,17 @@ def test_triton_equals_reference(reset, name, dtype):
 
 
 @needs_triton
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 9, 10, 16, 17, 50])
+def test_triton_backward_segments_cover_every_length(steps):
+    # The backward recomputes the membranes in segments of ceil(sqrt(T)) steps (gpu.segment_steps): lengths
+    # that fill their segments exactly (4, 9, 16), leave a short last one (5, 10, 17, 50) or have one (1-3).
+    for reset, name, constant in (("subtract", "atan", False), ("zero", "sigmoid", True)):
+        _compare("triton", steps, steps, 2, (70,), torch.float32, reset, name, constant=constant,
+                 beta_kind="neuron", thr_kind="layer", with_mem0=True, grads=("spk", "mem", "last"),
+                 device=TRITON_DEVICE)
+
+
+@needs_triton
 def test_triton_without_membranes_and_with_gradients_through_the_spikes_only():
     _compare("triton", 5, 17, 3, (4, 70), torch.float32, "zero", "atan", constant=False, need_mem=False,
              grads=("spk",), device=TRITON_DEVICE)

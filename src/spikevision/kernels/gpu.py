@@ -3,8 +3,9 @@
 Triton is imported on first use only and is never required: ``available()`` is False without it (or
 without a CUDA device) and ``neuron`` then runs the reference loop. Floating-point fusion (mul + add
 into one FMA) is switched off at launch, so that every step rounds as torch's separate elementwise ops
-do and the spikes and membranes equal the reference's bit for bit. Backward recomputes the membranes
-into a transient ``[T + 1, M]`` buffer, then walks back through time.
+do and the spikes and membranes equal the reference's bit for bit. Backward recomputes the membranes in
+segments of about sqrt(T) steps (``segment_steps``), so its transient buffers hold about 2 sqrt(T) rows
+of ``[M]`` rather than T + 1, and walks back through time.
 
 Under Triton's interpreter (``TRITON_INTERPRET=1``) the same kernels run on CPU tensors, slowly: that is
 how every CI run tests them without a GPU. ``kernels.choose`` never picks them for CPU tensors; only an
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 
 import torch
@@ -74,19 +76,27 @@ def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
                             MODE=mode, STORE_MEM=mem is not None, BLOCK=BLOCK, enable_fp_fusion=False)
 
 
+def segment_steps(steps: int) -> int:
+    """The backward's segment length: about sqrt(T), which makes the membranes it keeps (T / every marks and
+    one segment of every + 1 rows) fewest, about 2 sqrt(T) rows of ``[M]`` instead of T + 1."""
+    return math.isqrt(steps - 1) + 1 if steps > 1 else 1  # ceil(sqrt(T))
+
+
 def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
              g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
     """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
     kernel = _kernels().backward_kernel
     size = mem0.numel()
-    mems = torch.empty((steps + 1, size), dtype=mem0.dtype, device=mem0.device)
+    every = segment_steps(steps)
+    marks = torch.empty((-(-steps // every), size), dtype=mem0.dtype, device=mem0.device)
+    seg = torch.empty((every + 1, size), dtype=mem0.dtype, device=mem0.device)
     consts = torch.tensor([float(c) for c in constants], dtype=mem0.dtype, device=mem0.device)
     with _on(mem0.device):
-        kernel[_grid(size)](cur, cur_step, mem0, beta, thr, mems,
-                            mems if g_spk is None else g_spk, mems if g_mem is None else g_mem,
+        kernel[_grid(size)](cur, cur_step, mem0, beta, thr, marks, seg,
+                            seg if g_spk is None else g_spk, seg if g_mem is None else g_mem,
                             mem0 if g_last is None else g_last, d_cur, d_mem0,
-                            d_beta if d_beta.numel() else mems, d_thr if d_thr.numel() else mems,
-                            steps, size, consts,
+                            d_beta if d_beta.numel() else seg, d_thr if d_thr.numel() else seg,
+                            steps, size, every, consts,
                             MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None, HAS_G_MEM=g_mem is not None,
                             HAS_G_LAST=g_last is not None, WANT_BETA=d_beta.numel() > 0,
                             WANT_THR=d_thr.numel() > 0, CONSTANT=cur_step == 0, BLOCK=BLOCK,
