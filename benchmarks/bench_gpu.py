@@ -186,8 +186,25 @@ def train_preset(name: str, device: str, out: Path, overrides: list[str], second
         return {"command": shown, "error": done.stderr.strip().splitlines()[-1:]}
     summary = json.loads((run_dir / "summary.json").read_text())
     keep = ("test_accuracy", "train_seconds", "eval_seconds", "steps", "device", "device_name", "precision")
-    return {"command": shown, "wall_seconds": round(time.perf_counter() - tick, 1),
+    return {"command": shown, "run_dir": str(run_dir), "wall_seconds": round(time.perf_counter() - tick, 1),
             **{k: summary.get(k) for k in keep}}
+
+
+def same_seed_same_run(device: str, out: Path, smoke: bool, seconds_left: float) -> dict:
+    """Two runs of one ``conv`` epoch on 2,048 images with the same seed (cuDNN's convolutions, the Triton
+    kernels, rate coding on the device's generator): are their checkpoints bitwise equal?"""
+    from safetensors.torch import load_file
+
+    from spikevision.rundir import CHECKPOINT
+
+    overrides = ["train.epochs=1", "train.train_subset=2048"] + (["train.num_steps=2"] if smoke else [])
+    runs = [train_preset("conv", device, out / f"same-seed-{i}", overrides, seconds_left / 2) for i in (0, 1)]
+    if any("error" in run for run in runs):
+        return {"command": runs[0]["command"], "error": next(r["error"] for r in runs if "error" in r)}
+    first, second = (load_file(str(Path(run["run_dir"]) / CHECKPOINT)) for run in runs)
+    differing = sorted(k for k in first if not torch.equal(first[k], second[k]))
+    return {"command": runs[0]["command"] + " (twice)", "tensors": len(first), "differing": differing,
+            "bitwise_equal": not differing and first.keys() == second.keys()}
 
 
 def preset_plan(device: str, smoke: bool) -> dict:
@@ -226,6 +243,11 @@ def markdown(result: dict) -> str:
         else:
             lines.append(f"| {name} | {run['test_accuracy'] * 100:.2f} % | {run['train_seconds']} | "
                          f"{run['device_name']} | `{run['command']}` |")
+    same = result.get("same_seed")
+    if same:
+        verdict = (f"no result: {' '.join(same['error'])}" if "error" in same else "bitwise equal checkpoints"
+                   if same["bitwise_equal"] else f"{len(same['differing'])} of {same['tensors']} tensors differ")
+        lines += ["", f"Same seed, same device: `{same['command']}`: {verdict}"]
     return "\n".join(lines) + "\n"
 
 
@@ -291,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (preset, on, overrides) in preset_plan(args.device, args.smoke).items():
             result["runs"][name] = train_preset(preset, on, Path(runs), overrides, deadline - time.perf_counter())
             save(result, args.out)
+        result["same_seed"] = same_seed_same_run(args.device, Path(runs), args.smoke, deadline - time.perf_counter())
     print(save(result, args.out))
     return 0
 

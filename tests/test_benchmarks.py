@@ -39,11 +39,14 @@ def test_the_gpu_benchmark_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
     assert all("error" not in run and 0 < run["test_accuracy"] <= 1 for run in result["runs"].values())
     assert result["runs"]["quick bf16"]["precision"] == "bf16"
     assert "errors" not in result, result["errors"]
+    same = result["same_seed"]  # on the CPU too: the same seed, the same checkpoint
+    assert same["bitwise_equal"] and same["tensors"] > 4 and same["differing"] == [], same
     assert len(result["breakdown"]) == 2  # the unfused handout step and the Open Neuromorphic case
     for parts in result["breakdown"].values():  # on the CPU: the operators' own time; matmuls are addmm/mm there
         assert set(parts) == {"lif_kernels_ms", "matmul_ms", "other_ms"} and parts["matmul_ms"] > 0
     table = (tmp_path / "gpu_check.md").read_text()
     assert "| handout step" in table and "| quick bf16 |" in table and "matmuls" in table
+    assert "bitwise equal checkpoints" in table
 
 
 def test_a_spent_budget_records_the_runs_as_not_run_and_the_table_shows_it(tmp_path):

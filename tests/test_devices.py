@@ -102,6 +102,23 @@ def test_training_records_its_device_and_precision(tiny_run):
     assert summary["precision"] == "fp32"
 
 
+def test_a_gpu_run_asks_cudnn_for_its_deterministic_algorithms_and_a_cpu_run_leaves_them(monkeypatch):
+    for flag, value in (("deterministic", False), ("benchmark", True)):  # restored after the test
+        monkeypatch.setattr(torch.backends.cudnn, flag, value)
+    devices.make_reproducible(torch.device("cpu"))
+    assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
+    devices.make_reproducible(torch.device("cuda", 0))  # sets flags only: no GPU is touched
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+
+
+def test_training_makes_its_device_reproducible_before_building_the_model(tmp_path, monkeypatch, mnist_root):
+    calls = []
+    monkeypatch.setattr(devices, "make_reproducible", calls.append)
+    cfg = config.resolve("quick", ["train.train_subset=256", "train.num_steps=2", "train.epochs=1"])
+    train.fit(cfg, tmp_path / "run", data_root=mnist_root)
+    assert calls == [torch.device("cpu")]
+
+
 def test_asking_for_cuda_without_one_writes_nothing(tmp_path, monkeypatch, mnist_root):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     run_dir = tmp_path / "run"

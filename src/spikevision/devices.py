@@ -54,6 +54,14 @@ def resolve(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def make_reproducible(device: torch.device) -> None:
+    """On a GPU, cuDNN's deterministic algorithms and no autotuning (which may pick another algorithm in
+    another process): the same seed then gives the same run on the same device. Nothing to do on the CPU."""
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
 def describe(device: torch.device) -> str:
     """A person's name for ``device``: the GPU's model, or the CPU with torch's thread count."""
     if device.type == "cuda":

@@ -197,6 +197,7 @@ class _Run:
         self.compiling = self._start_compiling()
         self._load_data(data_root)  # everything that can be refused is checked before the directory is touched
         torch.manual_seed(cfg.seed)
+        devices.make_reproducible(self.ctx.device)
         self.model = build_model(self.config.model).to(self.ctx.device)
         self.optimizer = make_optimizer(self.model, cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch * cfg.epochs)
