@@ -67,6 +67,36 @@ def surrogate(code: tl.constexpr, x, a, c):
 
 
 @triton.jit
+def keep_marks(MODE: tl.constexpr, cur, cur_step, m, b, th, marks, steps, size, every, offs, mask):
+    """The forward again from ``m``, keeping the membrane before every ``every``-th step in ``marks``; returns
+    the last membrane."""
+    r = fired(m, th)
+    for t in range(steps):
+        if t % every == 0:
+            tl.store(marks + tl.cast(t // every, tl.int64) * size + offs, m, mask=mask)
+        x = tl.load(cur + tl.cast(t, tl.int64) * size * cur_step + offs, mask=mask, other=0.0).to(m.dtype)
+        m = advance(MODE, m, x, r, b, th)
+        r = fired(m, th)
+    return m
+
+
+@triton.jit
+def recompute_segment(MODE: tl.constexpr, cur, cur_step, b, th, marks, seg, first, count, size, every, offs,
+                      mask):
+    """Steps ``first .. first + count - 1`` again from their mark: ``seg`` row i the membrane before step
+    first + i, row count the one after the last."""
+    m = tl.load(marks + tl.cast(first // every, tl.int64) * size + offs, mask=mask, other=0.0)
+    tl.store(seg + offs, m, mask=mask)
+    r = fired(m, th)
+    for step in range(count):
+        x = tl.load(cur + tl.cast(first + step, tl.int64) * size * cur_step + offs, mask=mask,
+                    other=0.0).to(m.dtype)
+        m = advance(MODE, m, x, r, b, th)
+        r = fired(m, th)
+        tl.store(seg + tl.cast(step + 1, tl.int64) * size + offs, m, mask=mask)
+
+
+@triton.jit
 def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_last,
                     d_cur, d_mem0, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
@@ -83,13 +113,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_
     m = tl.load(mem0 + offs, mask=mask, other=0.0)
     b = tl.load(beta + offs, mask=mask, other=0.0)
     th = tl.load(thr + offs, mask=mask, other=1.0)
-    r = fired(m, th)
-    for t in range(steps):
-        if t % every == 0:
-            tl.store(marks + tl.cast(t // every, tl.int64) * size + offs, m, mask=mask)
-        x = tl.load(cur + tl.cast(t, tl.int64) * size * cur_step + offs, mask=mask, other=0.0).to(m.dtype)
-        m = advance(MODE, m, x, r, b, th)
-        r = fired(m, th)
+    m = keep_marks(MODE, cur, cur_step, m, b, th, marks, steps, size, every, offs, mask)
     if HAS_G_LAST:
         carry = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
@@ -101,16 +125,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_
     for j in range(segments):
         first = (segments - 1 - j) * every
         count = tl.minimum(every, steps - first)
-        # Recompute the segment: row i the membrane before step first + i, row count after its last step.
-        m = tl.load(marks + tl.cast(first // every, tl.int64) * size + offs, mask=mask, other=0.0)
-        tl.store(seg + offs, m, mask=mask)
-        r = fired(m, th)
-        for step in range(count):
-            x = tl.load(cur + tl.cast(first + step, tl.int64) * size * cur_step + offs, mask=mask,
-                        other=0.0).to(m.dtype)
-            m = advance(MODE, m, x, r, b, th)
-            r = fired(m, th)
-            tl.store(seg + tl.cast(step + 1, tl.int64) * size + offs, m, mask=mask)
+        recompute_segment(MODE, cur, cur_step, b, th, marks, seg, first, count, size, every, offs, mask)
         for back in range(count):
             i = tl.cast(count - 1 - back, tl.int64)  # a name of its own: Triton types a loop's names once
             row = (first + i) * size
