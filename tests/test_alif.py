@@ -71,33 +71,48 @@ def test_norses_lsnn_under_the_mapping_fires_the_same_spikes():
     assert torch.equal(ours, torch.stack(theirs)) and ours.sum() > 1000
 
 
+# Triton: on CUDA tensors where there is a GPU, else on CPU tensors through its interpreter (conftest.py).
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
 @pytest.mark.parametrize("engine", ["numba", "numba:parallel", "triton"])
 def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine, monkeypatch):
-    """numba on the CPU, in its serial and parallel builds; Triton on CUDA, or here on CPU tensors through its
-    interpreter (conftest.py)."""
+    """numba on the CPU, in its serial and parallel builds; Triton (TRITON_DEVICE)."""
     engine, _, build = engine.partition(":")
     monkeypatch.setenv("SPIKEVISION_CPU_LOOPS", build or "serial")
-    steps, batch, n = (30, 3, 300) if engine == "numba" else (8, 3, 300)  # 900 neurons: several chunks of 256
+    _compare_engines(engine, reset, constant, learn, 30 if engine == "numba" else 8)  # 900 neurons: several chunks
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 5, 9, 17])
+def test_triton_backward_segments_cover_every_length(steps):
+    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.gpu.segment_steps).
+    _compare_engines("triton", "zero", False, True, steps)
+    _compare_engines("triton", "subtract", True, False, steps)
+
+
+def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps: int) -> None:
+    device = TRITON_DEVICE if engine == "triton" else "cpu"
+    batch, n = 3, 300
     generator = torch.Generator().manual_seed(1)
     if constant:
-        source = (torch.rand(batch, n, generator=generator) * 0.7).requires_grad_()
+        source = (torch.rand(batch, n, generator=generator) * 0.7).to(device).requires_grad_()
         current = source.unsqueeze(0).expand(steps, batch, n)
     else:
-        source = current = (torch.rand(steps, batch, n, generator=generator) * 0.7).requires_grad_()
-    beta = torch.full((n,), 0.85, requires_grad=True) if learn else 0.85
+        source = current = (torch.rand(steps, batch, n, generator=generator) * 0.7).to(device).requires_grad_()
+    beta = torch.full((n,), 0.85, device=device, requires_grad=True) if learn else 0.85
     params = alif.ALIFParams(beta, 1.0, 0.9, 0.3, reset)
-    mem0 = torch.rand(batch, n, generator=generator) * 1.5
-    thr0 = 1.0 + torch.rand(batch, n, generator=generator) * 0.5
+    mem0 = (torch.rand(batch, n, generator=generator) * 1.5).to(device)
+    thr0 = (1.0 + torch.rand(batch, n, generator=generator) * 0.5).to(device)
     results = {}
     for backend in ("reference", engine):
         start = mem0.clone().requires_grad_()
         state = alif.ALIFState(start, thr0.clone())
         assert fused.applies(current, state, params)
         spk, mem, last = alif.alif_sequence(current, state, params, backend=backend)
-        loss = (spk * torch.linspace(-1, 1, n)).sum() + 0.01 * (mem**2).sum() + 0.2 * last.mem.sum()
+        loss = (spk * torch.linspace(-1, 1, n, device=device)).sum() + 0.01 * (mem**2).sum() + 0.2 * last.mem.sum()
         inputs = [source, start] + ([beta] if learn else [])
         results[backend] = (spk, mem, last, torch.autograd.grad(loss, inputs))
     (r_spk, r_mem, r_last, r_grads), (k_spk, k_mem, k_last, k_grads) = results["reference"], results[engine]

@@ -85,34 +85,51 @@ def test_step_by_step_equals_the_sequence():
     assert torch.equal(torch.stack(spikes), spk_seq) and torch.equal(state.mem, last.mem)
 
 
+# Triton: on CUDA tensors where there is a GPU, else on CPU tensors through its interpreter (conftest.py).
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 @pytest.mark.parametrize("constant", [False, True])
 @pytest.mark.parametrize("learn", [False, True])
 @pytest.mark.parametrize("engine", ["numba", "numba:parallel", "triton"])
 def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, engine, monkeypatch):
-    """numba on the CPU, in its serial and parallel builds; Triton on CUDA, or here on CPU tensors through its
-    interpreter (conftest.py)."""
+    """numba on the CPU, in its serial and parallel builds; Triton (TRITON_DEVICE)."""
     engine, _, build = engine.partition(":")
     monkeypatch.setenv("SPIKEVISION_CPU_LOOPS", build or "serial")
     # 900 neurons: several of numba's backward chunks of 256 and of Triton's blocks of 256.
-    steps, batch, n = (25, 3, 300) if engine == "numba" else (8, 3, 300)
+    _compare_engines(engine, reset, constant, learn, 25 if engine == "numba" else 8)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 5, 9, 17])
+def test_triton_backward_segments_cover_every_length(steps):
+    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.gpu.segment_steps).
+    _compare_engines("triton", "zero", False, True, steps)
+    _compare_engines("triton", "subtract", True, False, steps)
+
+
+def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps: int) -> None:
+    device = TRITON_DEVICE if engine == "triton" else "cpu"
+    batch, n = 3, 300
     generator = torch.Generator().manual_seed(1)
     if constant:
-        source = (torch.rand(batch, n, generator=generator) * 0.6).requires_grad_()
+        source = (torch.rand(batch, n, generator=generator) * 0.6).to(device).requires_grad_()
         current = source.unsqueeze(0).expand(steps, batch, n)
     else:
-        source = current = (torch.rand(steps, batch, n, generator=generator) * 0.6).requires_grad_()
-    alpha = torch.tensor(0.85, requires_grad=True) if learn else 0.85
-    beta = torch.full((n,), 0.8, requires_grad=True) if learn else 0.8
-    thr = torch.tensor(1.0, requires_grad=True) if learn else 1.0
+        source = current = (torch.rand(steps, batch, n, generator=generator) * 0.6).to(device).requires_grad_()
+    alpha = torch.tensor(0.85, device=device, requires_grad=True) if learn else 0.85
+    beta = torch.full((n,), 0.8, device=device, requires_grad=True) if learn else 0.8
+    thr = torch.tensor(1.0, device=device, requires_grad=True) if learn else 1.0
     params = cuba.CubaParams(alpha, beta, thr, reset, "atan")
-    assert fused.choose(current, params) == "numba"  # auto on CPU tensors; Triton only when asked for
-    syn0, mem0 = torch.rand(batch, n, generator=generator) * 0.3, torch.rand(batch, n, generator=generator) * 1.2
+    # auto: numba on CPU tensors (Triton only when asked for), Triton on CUDA tensors
+    assert fused.choose(current, params) == ("triton" if device == "cuda" else "numba")
+    syn0 = (torch.rand(batch, n, generator=generator) * 0.3).to(device)
+    mem0 = (torch.rand(batch, n, generator=generator) * 1.2).to(device)
     results = {}
     for backend in ("reference", engine):
         state = cuba.CubaState(syn0.clone().requires_grad_(), mem0.clone().requires_grad_())
         spk, mem, last = cuba.cuba_sequence(current, state, params, backend=backend)
-        weights = torch.linspace(-1, 1, n)
+        weights = torch.linspace(-1, 1, n, device=device)
         loss = (spk * weights).sum() + 0.01 * (mem**2).sum() + 0.3 * last.syn.sum() + 0.2 * last.mem.sum()
         inputs = [source, state.syn, state.mem] + ([alpha, beta, thr] if learn else [])
         results[backend] = (spk, mem, last, torch.autograd.grad(loss, inputs))

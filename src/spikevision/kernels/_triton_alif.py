@@ -46,11 +46,48 @@ def forward_kernel(cur, cur_step, mem0, thr0, beta, consts, spk, mem, mem_last, 
 
 
 @triton.jit
-def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mems, thrs, g_spk, g_mem, g_last, d_cur, d_mem0,
-                    d_beta, steps, size, MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
-                    HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
-                    CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
-    """The recurrence of ``_alif_loops.backward``; states recomputed into ``mems`` / ``thrs`` ``[T + 1, M]``.
+def keep_marks(MODE: tl.constexpr, cur, cur_step, m, a, b, th, rho, gamma, mem_marks, thr_marks, steps, size, every,
+               offs, mask):
+    """The forward again, keeping membrane and threshold before every ``every``-th step; returns the last ones."""
+    r = fired(m, a)
+    for t in range(steps):
+        if t % every == 0:
+            at = tl.cast(t // every, tl.int64) * size + offs
+            tl.store(mem_marks + at, m, mask=mask)
+            tl.store(thr_marks + at, a, mask=mask)
+        x = tl.load(cur + tl.cast(t, tl.int64) * size * cur_step + offs, mask=mask, other=0.0)
+        m, a = advance(MODE, m, a, x, r, b, th, rho, gamma)
+        r = fired(m, a)
+    return m, a
+
+
+@triton.jit
+def recompute_segment(MODE: tl.constexpr, cur, cur_step, b, th, rho, gamma, mem_marks, thr_marks, mems, thrs, first,
+                      count, size, every, offs, mask):
+    """Steps ``first .. first + count - 1`` again from their marks: row i of ``mems`` / ``thrs`` the states
+    before step first + i, row count the ones after the last."""
+    at = tl.cast(first // every, tl.int64) * size + offs
+    m = tl.load(mem_marks + at, mask=mask, other=0.0)
+    a = tl.load(thr_marks + at, mask=mask, other=1.0)
+    tl.store(mems + offs, m, mask=mask)
+    tl.store(thrs + offs, a, mask=mask)
+    r = fired(m, a)
+    for step in range(count):
+        x = tl.load(cur + tl.cast(first + step, tl.int64) * size * cur_step + offs, mask=mask, other=0.0)
+        m, a = advance(MODE, m, a, x, r, b, th, rho, gamma)
+        r = fired(m, a)
+        row = tl.cast(step + 1, tl.int64) * size
+        tl.store(mems + row + offs, m, mask=mask)
+        tl.store(thrs + row + offs, a, mask=mask)
+
+
+@triton.jit
+def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_marks, mems, thrs, g_spk, g_mem, g_last,
+                    d_cur, d_mem0, d_beta, steps, size, every, MODE: tl.constexpr, CODE: tl.constexpr,
+                    HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr,
+                    WANT_BETA: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+    """The recurrence of ``_alif_loops.backward``, the states recomputed in segments as the LIF backward does
+    (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time.
 
     ``consts`` = (threshold, rho, gamma, a, c): the threshold's constants, then the surrogate's.
     """
@@ -61,44 +98,43 @@ def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mems, thrs, g_spk, 
     m = tl.load(mem0 + offs, mask=mask, other=0.0)
     a = tl.load(thr0 + offs, mask=mask, other=1.0)
     b = tl.load(beta + offs, mask=mask, other=0.0)
-    tl.store(mems + offs, m, mask=mask)
-    tl.store(thrs + offs, a, mask=mask)
-    r = fired(m, a)
-    for t in range(steps):
-        row = tl.cast(t, tl.int64) * size
-        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
-        m, a = advance(MODE, m, a, x, r, b, th, rho, gamma)
-        r = fired(m, a)
-        tl.store(mems + row + size + offs, m, mask=mask)
-        tl.store(thrs + row + size + offs, a, mask=mask)
+    m, a = keep_marks(MODE, cur, cur_step, m, a, b, th, rho, gamma, mem_marks, thr_marks, steps, size, every, offs,
+                      mask)
     if HAS_G_LAST:
         carry = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
         carry = m * 0.0
     sum_cur = tl.zeros([BLOCK], dtype=tl.float64)
     sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
-    for i in range(steps):
-        row = tl.cast(steps - 1 - i, tl.int64) * size
-        now = tl.load(mems + row + size + offs, mask=mask, other=0.0)
-        now_thr = tl.load(thrs + row + size + offs, mask=mask, other=1.0)
-        prev = tl.load(mems + row + offs, mask=mask, other=0.0)
-        prev_thr = tl.load(thrs + row + offs, mask=mask, other=1.0)
-        big = carry
-        if HAS_G_MEM:
-            big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
-        if HAS_G_SPK:
-            big += tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
-        if MODE == 1:
-            keep = 1.0 - fired(prev, prev_thr)
-            gm = big * keep
-        else:
-            gm = big
-        sum_beta += (gm * prev).to(tl.float64)
-        carry = gm * b
-        if CONSTANT:
-            sum_cur += big.to(tl.float64)
-        else:
-            tl.store(d_cur + row + offs, big, mask=mask)
+    segments = (steps + every - 1) // every
+    for j in range(segments):
+        first = (segments - 1 - j) * every
+        count = tl.minimum(every, steps - first)
+        recompute_segment(MODE, cur, cur_step, b, th, rho, gamma, mem_marks, thr_marks, mems, thrs, first, count,
+                          size, every, offs, mask)
+        for back in range(count):
+            i = tl.cast(count - 1 - back, tl.int64)
+            row = (first + i) * size
+            now = tl.load(mems + (i + 1) * size + offs, mask=mask, other=0.0)
+            now_thr = tl.load(thrs + (i + 1) * size + offs, mask=mask, other=1.0)
+            prev = tl.load(mems + i * size + offs, mask=mask, other=0.0)
+            prev_thr = tl.load(thrs + i * size + offs, mask=mask, other=1.0)
+            big = carry
+            if HAS_G_MEM:
+                big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
+            if HAS_G_SPK:
+                big += tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
+            if MODE == 1:
+                keep = 1.0 - fired(prev, prev_thr)
+                gm = big * keep
+            else:
+                gm = big
+            sum_beta += (gm * prev).to(tl.float64)
+            carry = gm * b
+            if CONSTANT:
+                sum_cur += big.to(tl.float64)
+            else:
+                tl.store(d_cur + row + offs, big, mask=mask)
     tl.store(d_mem0 + offs, carry, mask=mask)
     if CONSTANT:
         tl.store(d_cur + offs, sum_cur.to(carry.dtype), mask=mask)

@@ -47,12 +47,49 @@ def forward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, spk, mem, syn_la
 
 
 @triton.jit
-def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syns, mems, g_spk, g_mem, g_syn, g_last,
-                    d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr, steps, size, consts,
+def keep_marks(MODE: tl.constexpr, cur, cur_step, s, m, a, b, th, syn_marks, mem_marks, steps, size, every, offs,
+               mask):
+    """The forward again, keeping both states before every ``every``-th step; returns the last ones."""
+    r = fired(m, th)
+    for t in range(steps):
+        if t % every == 0:
+            at = tl.cast(t // every, tl.int64) * size + offs
+            tl.store(syn_marks + at, s, mask=mask)
+            tl.store(mem_marks + at, m, mask=mask)
+        x = tl.load(cur + tl.cast(t, tl.int64) * size * cur_step + offs, mask=mask, other=0.0)
+        s, m = advance(MODE, s, m, x, r, a, b, th)
+        r = fired(m, th)
+    return s, m
+
+
+@triton.jit
+def recompute_segment(MODE: tl.constexpr, cur, cur_step, a, b, th, syn_marks, mem_marks, syns, mems, first, count,
+                      size, every, offs, mask):
+    """Steps ``first .. first + count - 1`` again from their marks: row i of ``syns`` / ``mems`` the states
+    before step first + i, row count the ones after the last."""
+    at = tl.cast(first // every, tl.int64) * size + offs
+    s = tl.load(syn_marks + at, mask=mask, other=0.0)
+    m = tl.load(mem_marks + at, mask=mask, other=0.0)
+    tl.store(syns + offs, s, mask=mask)
+    tl.store(mems + offs, m, mask=mask)
+    r = fired(m, th)
+    for step in range(count):
+        x = tl.load(cur + tl.cast(first + step, tl.int64) * size * cur_step + offs, mask=mask, other=0.0)
+        s, m = advance(MODE, s, m, x, r, a, b, th)
+        r = fired(m, th)
+        row = tl.cast(step + 1, tl.int64) * size
+        tl.store(syns + row + offs, s, mask=mask)
+        tl.store(mems + row + offs, m, mask=mask)
+
+
+@triton.jit
+def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_marks, syns, mems, g_spk, g_mem,
+                    g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr,
                     HAS_G_SYN: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_ALPHA: tl.constexpr,
                     WANT_BETA: tl.constexpr, WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
-    """The recurrences of ``_cuba_loops.backward``, the states recomputed into ``syns`` / ``mems`` ``[T + 1, M]``."""
+    """The recurrences of ``_cuba_loops.backward``, the states recomputed in segments as the LIF backward does
+    (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < size
     c0 = tl.load(consts)  # the surrogate's constants, in the states' dtype
@@ -62,16 +99,7 @@ def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syns, mems, g_s
     a = tl.load(alpha + offs, mask=mask, other=0.0)
     b = tl.load(beta + offs, mask=mask, other=0.0)
     th = tl.load(thr + offs, mask=mask, other=1.0)
-    tl.store(syns + offs, s, mask=mask)
-    tl.store(mems + offs, m, mask=mask)
-    r = fired(m, th)
-    for t in range(steps):
-        row = tl.cast(t, tl.int64) * size
-        x = tl.load(cur + row * cur_step + offs, mask=mask, other=0.0)
-        s, m = advance(MODE, s, m, x, r, a, b, th)
-        r = fired(m, th)
-        tl.store(syns + row + size + offs, s, mask=mask)
-        tl.store(mems + row + size + offs, m, mask=mask)
+    s, m = keep_marks(MODE, cur, cur_step, s, m, a, b, th, syn_marks, mem_marks, steps, size, every, offs, mask)
     if HAS_G_LAST:
         carry_m = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
@@ -84,33 +112,40 @@ def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syns, mems, g_s
     sum_alpha = tl.zeros([BLOCK], dtype=tl.float64)
     sum_beta = tl.zeros([BLOCK], dtype=tl.float64)
     sum_thr = tl.zeros([BLOCK], dtype=tl.float64)
-    for i in range(steps):
-        row = tl.cast(steps - 1 - i, tl.int64) * size
-        now = tl.load(mems + row + size + offs, mask=mask, other=0.0)
-        prev = tl.load(mems + row + offs, mask=mask, other=0.0)
-        big = carry_m
-        if HAS_G_MEM:
-            big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
-        if HAS_G_SPK:
-            through = tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - th, c0, c1)
-            big += through
-            sum_thr -= through.to(tl.float64)
-        before = fired(prev, th)  # S_{t-1}
-        h = big + carry_s
-        if MODE == 1:
-            gm = big * (1.0 - before)
-        else:
-            gm = big
-            if MODE == 0:
-                sum_thr -= (big * before).to(tl.float64)
-        sum_beta += (gm * prev).to(tl.float64)
-        sum_alpha += (h * tl.load(syns + row + offs, mask=mask, other=0.0)).to(tl.float64)
-        carry_m = gm * b
-        carry_s = h * a
-        if CONSTANT:
-            sum_cur += h.to(tl.float64)
-        else:
-            tl.store(d_cur + row + offs, h, mask=mask)
+    segments = (steps + every - 1) // every
+    for j in range(segments):
+        first = (segments - 1 - j) * every
+        count = tl.minimum(every, steps - first)
+        recompute_segment(MODE, cur, cur_step, a, b, th, syn_marks, mem_marks, syns, mems, first, count, size,
+                          every, offs, mask)
+        for back in range(count):
+            i = tl.cast(count - 1 - back, tl.int64)
+            row = (first + i) * size
+            now = tl.load(mems + (i + 1) * size + offs, mask=mask, other=0.0)
+            prev = tl.load(mems + i * size + offs, mask=mask, other=0.0)
+            big = carry_m
+            if HAS_G_MEM:
+                big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
+            if HAS_G_SPK:
+                through = tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - th, c0, c1)
+                big += through
+                sum_thr -= through.to(tl.float64)
+            before = fired(prev, th)  # S_{t-1}
+            h = big + carry_s
+            if MODE == 1:
+                gm = big * (1.0 - before)
+            else:
+                gm = big
+                if MODE == 0:
+                    sum_thr -= (big * before).to(tl.float64)
+            sum_beta += (gm * prev).to(tl.float64)
+            sum_alpha += (h * tl.load(syns + i * size + offs, mask=mask, other=0.0)).to(tl.float64)
+            carry_m = gm * b
+            carry_s = h * a
+            if CONSTANT:
+                sum_cur += h.to(tl.float64)
+            else:
+                tl.store(d_cur + row + offs, h, mask=mask)
     tl.store(d_mem0 + offs, carry_m, mask=mask)
     tl.store(d_syn0 + offs, carry_s, mask=mask)
     if CONSTANT:

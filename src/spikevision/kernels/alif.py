@@ -97,14 +97,14 @@ def _triton_engine():
     def backward(steps, cur, cur_step, mem0, thr0, beta, mode, adaptation, code, constants,
                  g_spk, g_mem, g_last, d_cur, d_mem0, d_beta):
         size = mem0.numel()
-        mems = torch.empty((steps + 1, size), dtype=mem0.dtype, device=mem0.device)
-        thrs = torch.empty_like(mems)
+        every, (mem_marks, thr_marks), (mems, thrs) = gpu.segment_buffers(steps, mem0, 2)
         consts = torch.tensor([float(c) for c in (*adaptation, *constants)], dtype=mem0.dtype, device=mem0.device)
         with gpu._on(mem0.device):
             kernels.backward_kernel[gpu._grid(size)](
-                cur, cur_step, mem0, thr0, beta, consts, mems, thrs, mems if g_spk is None else g_spk,
-                mems if g_mem is None else g_mem, mem0 if g_last is None else g_last, d_cur, d_mem0,
-                d_beta if d_beta.numel() else mems, steps, size, MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None,
+                cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_marks, mems, thrs,
+                mems if g_spk is None else g_spk, mems if g_mem is None else g_mem,
+                mem0 if g_last is None else g_last, d_cur, d_mem0, d_beta if d_beta.numel() else mems, steps, size,
+                every, MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None,
                 HAS_G_MEM=g_mem is not None, HAS_G_LAST=g_last is not None, WANT_BETA=d_beta.numel() > 0,
                 CONSTANT=cur_step == 0, BLOCK=gpu.BLOCK, enable_fp_fusion=False)
 

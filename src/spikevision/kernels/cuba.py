@@ -99,16 +99,15 @@ def _triton_engine():
     def backward(steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, code, constants,
                  g_spk, g_mem, g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr):
         size = mem0.numel()
-        syns = torch.empty((steps + 1, size), dtype=mem0.dtype, device=mem0.device)
-        mems = torch.empty_like(syns)
+        every, (syn_marks, mem_marks), (syns, mems) = gpu.segment_buffers(steps, mem0, 2)
         consts = torch.tensor([float(c) for c in constants], dtype=mem0.dtype, device=mem0.device)
         stand_in = mems  # any tensor for an argument the kernel does not read
         with gpu._on(mem0.device):
             kernels.backward_kernel[gpu._grid(size)](
-                cur, cur_step, syn0, mem0, alpha, beta, thr, syns, mems, stand_in if g_spk is None else g_spk,
-                stand_in if g_mem is None else g_mem, mem0 if g_syn is None else g_syn,
-                mem0 if g_last is None else g_last, d_cur, d_syn0, d_mem0,
-                *(d if d.numel() else stand_in for d in (d_alpha, d_beta, d_thr)), steps, size, consts,
+                cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_marks, syns, mems,
+                stand_in if g_spk is None else g_spk, stand_in if g_mem is None else g_mem,
+                mem0 if g_syn is None else g_syn, mem0 if g_last is None else g_last, d_cur, d_syn0, d_mem0,
+                *(d if d.numel() else stand_in for d in (d_alpha, d_beta, d_thr)), steps, size, every, consts,
                 MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None, HAS_G_MEM=g_mem is not None,
                 HAS_G_SYN=g_syn is not None, HAS_G_LAST=g_last is not None, WANT_ALPHA=d_alpha.numel() > 0,
                 WANT_BETA=d_beta.numel() > 0, WANT_THR=d_thr.numel() > 0, CONSTANT=cur_step == 0, BLOCK=gpu.BLOCK,

@@ -82,14 +82,23 @@ def segment_steps(steps: int) -> int:
     return math.isqrt(steps - 1) + 1 if steps > 1 else 1  # ceil(sqrt(T))
 
 
+def segment_buffers(steps: int, state: torch.Tensor, states: int) -> tuple:
+    """``(every, marks, segments)`` for a backward that recomputes ``states`` state tensors like ``state``
+    (``[M]``) in segments of ``every`` steps: per state, ``[ceil(T / every), M]`` marks and an
+    ``[every + 1, M]`` segment."""
+    every = segment_steps(steps)
+    size = state.numel()
+    marks = torch.empty((states, -(-steps // every), size), dtype=state.dtype, device=state.device)
+    segment = torch.empty((states, every + 1, size), dtype=state.dtype, device=state.device)
+    return every, tuple(marks), tuple(segment)
+
+
 def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
              g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
     """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
     kernel = _kernels().backward_kernel
     size = mem0.numel()
-    every = segment_steps(steps)
-    marks = torch.empty((-(-steps // every), size), dtype=mem0.dtype, device=mem0.device)
-    seg = torch.empty((every + 1, size), dtype=mem0.dtype, device=mem0.device)
+    every, (marks,), (seg,) = segment_buffers(steps, mem0, 1)
     consts = torch.tensor([float(c) for c in constants], dtype=mem0.dtype, device=mem0.device)
     with _on(mem0.device):
         kernel[_grid(size)](cur, cur_step, mem0, beta, thr, marks, seg,
