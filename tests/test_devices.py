@@ -7,8 +7,11 @@ runs in ``benchmarks/gpu_check.sh`` on a machine with a GPU.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
+import re
 import subprocess
 import sys
 
@@ -166,3 +169,71 @@ def test_fp16_training_resumes_with_its_loss_scale(tmp_path, mnist_root):
 
     scaler = read_checkpoint(run_dir / "checkpoint.safetensors")[1]["progress"]["scaler"]
     assert scaler["scale"] > 0 and set(scaler) >= {"scale", "growth_factor", "backoff_factor", "growth_interval"}
+
+
+
+def _export(run, out, mnist_root, device) -> list[float]:
+    """``spikevision export`` of ``run``: the agreement, reader's and spikevision's accuracy it prints (%)."""
+    from spikevision import cli
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        assert cli.main(["export", str(run), "--out", str(out), "--root", str(mnist_root), "--device", device]) == 0
+    return [float(v) for v in re.search(r"agrees with spikevision on ([\d.]+)% .* accuracy ([\d.]+)%, "
+                                        r"spikevision's ([\d.]+)%", err.getvalue()).groups()]
+
+
+def _agreement(run, mnist_root, device) -> dict:
+    """``spikevision agreement`` of ``run`` (snnTorch's reader) on 500 test images: its JSON."""
+    from spikevision import cli
+
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(["agreement", str(run), "--limit", "500", "--root", str(mnist_root), "--device", device]) == 0
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("command", ["export", "agreement"])
+def test_export_and_agreement_load_their_networks_onto_the_chosen_device(command, tiny_run, mnist_root, tmp_path,
+                                                                        monkeypatch):
+    from spikevision import rundir
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # two GPUs, as far as the names go
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    placed, load_run = [], rundir.load_run
+    monkeypatch.setattr(rundir, "load_run", lambda run, device="cpu": placed.append(devices.resolve(device))
+                        or load_run(run, "cpu"))  # computed on the CPU all the same
+    if command == "export":
+        _export(tiny_run, tmp_path / "a.nir", mnist_root, "cuda:1")
+    else:
+        _agreement(tiny_run, mnist_root, "cuda:1")
+    assert placed[-1] == torch.device("cuda", 1)  # the measurement's networks (export's own load is the CPU's)
+
+
+@pytest.mark.parametrize("command", ["export", "agreement"])
+def test_export_and_agreement_give_the_same_figures_on_the_device_auto_picks(command, tiny_run, mnist_root, tmp_path):
+    # Here auto is the CPU; under benchmarks/gpu_check.sh it is the GPU, and the figures must be the CPU's
+    # within 0.2 points for export (20 of its 10,000 images), 1 % of agreement's 500: cuBLAS sums in another
+    # order, so a neuron a hair from its threshold may fire a step apart.
+    figures = {}
+    for name in ("cpu", "auto"):
+        figures[name] = (_export(tiny_run, tmp_path / f"{name}.nir", mnist_root, name) if command == "export"
+                         else _agreement(tiny_run, mnist_root, name))
+    if command == "export":
+        assert figures["auto"] == pytest.approx(figures["cpu"], abs=0.2) and 50 < figures["cpu"][2] <= 100
+    else:
+        assert figures["auto"]["images"] == figures["cpu"]["images"] == 500
+        for key in ("prediction_agreement", "spikevision_accuracy", "snntorch_accuracy"):
+            assert figures["auto"][key] == pytest.approx(figures["cpu"][key], abs=0.01)
+
+
+@pytest.mark.parametrize("command", ["export", "agreement"])
+def test_export_and_agreement_refuse_cuda_without_one_before_writing(command, tiny_run, tmp_path, monkeypatch,
+                                                                      capsys):
+    from spikevision import cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "model.nir"
+    extra = ["--out", str(out)] if command == "export" else []
+    assert cli.main([command, str(tiny_run), *extra, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device 'cuda': no CUDA device is available here" in err
+    assert not out.exists()

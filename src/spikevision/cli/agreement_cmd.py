@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from spikevision.cli._options import add_device
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -20,6 +22,7 @@ def register(subparsers) -> None:
                    help="the library whose NIR importer runs the graph (default: snntorch)")
     p.add_argument("--limit", type=int, default=0, help="only the first N test images (default: all)")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
+    add_device(p)  # both networks run there
     p.set_defaults(func=run)
 
 
@@ -29,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
 
     graph = load_nir(args.nir) if args.nir else None
     print(json.dumps(agreement.compare(args.run, graph=graph, limit=args.limit, data_root=args.root,
-                                        reader=args.reader), indent=2))
+                                        reader=args.reader, device=args.device), indent=2))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from spikevision.cli._options import add_device
 from spikevision.errors import InvalidValue
 
 FORMATS = ("nir",)
@@ -27,15 +28,18 @@ def register(subparsers) -> None:
     p.add_argument("--no-check", action="store_true",
                    help="skip measuring, on the test set, how often a NIR reader gets spikevision's predictions")
     p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the cache)")
+    add_device(p)  # where that measurement runs the network
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from spikevision import devices
     from spikevision.interop import nir as nir_interop  # nir and h5py load only when the command runs
 
     out = args.out or args.run / "model.nir"
     if out.suffix != ".nir":
         raise InvalidValue(f"--out {out} should end in .nir, the extension NIR readers expect")
+    device = devices.resolve(args.device)  # refused before anything is written
     graph = nir_interop.export_run(args.run, out, dt=nir_interop.DT if args.dt is None else args.dt,
                                  pool=args.pool)
     layers = [name for name in graph.nodes if name not in ("input", "output")]
@@ -51,15 +55,15 @@ def run(args: argparse.Namespace) -> int:
               "spikevision reads it (interop.from_nir, spikevision evaluate FILE.nir); snnTorch 1.0.0, SpikingJelly "
               "2.0.0 and Norse 1.1.0 import no LI nodes (docs/INTEROP.md)", file=sys.stderr)
     elif not args.no_check and graph.metadata.get("encoding") == "direct":
-        _say_what_readers_get(args)
+        _say_what_readers_get(args, device)
     return 0
 
 
-def _say_what_readers_get(args: argparse.Namespace) -> None:
+def _say_what_readers_get(args: argparse.Namespace, device) -> None:
     """How often a NIR reader (reset to zero, class by spike count) gets spikevision's answer, on the test set."""
     from spikevision.interop.agreement import nir_reader_view
 
-    view = nir_reader_view(args.run, data_root=args.root)
+    view = nir_reader_view(args.run, data_root=args.root, device=device)
     print(f"A NIR reader that resets to zero and counts spikes agrees with spikevision on "
           f"{view['prediction_agreement'] * 100:.2f}% of the {view['images']:,} test images "
           f"(its accuracy {view['reader_accuracy'] * 100:.2f}%, spikevision's {view['spikevision_accuracy'] * 100:.2f}%)"

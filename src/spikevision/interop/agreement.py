@@ -7,7 +7,7 @@ the default rule's tie-break needs, so the other readers count spikes.
 
 Command line (what docs/INTEROP.md's figures come from)::
 
-    spikevision agreement runs/quick-zero [--reader spikingjelly]
+    spikevision agreement runs/quick-zero [--reader spikingjelly] [--device cuda]
     {"images": 10000, "prediction_agreement": 1.0, "identical_spike_trains": 1.0, ...}
 """
 
@@ -21,6 +21,7 @@ from torch import nn
 
 from spikevision import data, metrics, rundir
 from spikevision.errors import InvalidValue
+from spikevision.evaluation import model_device
 from spikevision.inputs import TensorData
 from spikevision.interop import readers
 from spikevision.interop.nir import to_nir
@@ -30,14 +31,16 @@ Tensor = torch.Tensor
 
 def spikevision_outputs(model: nn.Module, images: Tensor, steps: int, batch: int = 2000,
                         rule: str = "spikes_then_membrane") -> tuple[Tensor, Tensor]:
-    """Predictions ``[N]`` by ``rule`` and output spikes ``[T, N, classes]`` of a spikevision model on static images."""
+    """Predictions ``[N]`` by ``rule`` and output spikes ``[T, N, classes]`` of a spikevision model on static images,
+    run on the model's device; both on the CPU."""
     model.eval()
+    device = model_device(model)
     preds, spikes = [], []
     with torch.no_grad():
         for start in range(0, len(images), batch):
-            out = model(images[start : start + batch], num_steps=steps)
-            preds.append(metrics.predict(out.spk, out.mem, rule))
-            spikes.append(out.spk)
+            out = model(images[start : start + batch].to(device), num_steps=steps)
+            preds.append(metrics.predict(out.spk, out.mem, rule).cpu())
+            spikes.append(out.spk.cpu())
     return torch.cat(preds), torch.cat(spikes, 1)
 
 
@@ -49,15 +52,16 @@ def snntorch_outputs(net: nn.Module, images: Tensor, steps: int, batch: int = 20
 
 
 def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
-            data_root: Path | None = None, reader: str = "snntorch") -> dict:
-    """Run ``run_dir``'s network (or its NIR ``graph``) in spikevision and in ``reader`` on the test set.
+            data_root: Path | None = None, reader: str = "snntorch", device: str | torch.device = "cpu") -> dict:
+    """Run ``run_dir``'s network (or its NIR ``graph``) in spikevision and in ``reader`` on the test set, both
+    on ``device``.
 
     Each side predicts by the run's rule (``train.prediction``); a reader other than snnTorch exposes no
     membrane, so a membrane tie-break is not available to it and it counts spikes (ties to the lowest index).
     Returns a dict: images, prediction_agreement, identical_spike_trains (samples whose output spikes are
     equal at every step), each side's test accuracy, and the reader's rule.
     """
-    run_config, model = rundir.load_run(run_dir)
+    run_config, model = rundir.load_run(run_dir, device)
     if run_config.train.encoding != "direct":
         raise InvalidValue("the comparison feeds the image at every step: it needs a run trained with "
                            "train.encoding=direct")
@@ -67,9 +71,11 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
     ours_pred, ours_spk = spikevision_outputs(model, images, steps, rule=rule)
     graph = graph if graph is not None else to_nir(model, run_config, pool="sum" if reader == "norse" else "avg")
     if reader == "snntorch":
-        theirs_spk, theirs_mem = readers.snntorch_outputs(readers.snntorch_import(graph), images, steps)
+        net = readers.snntorch_import(graph).to(model_device(model))
+        theirs_spk, theirs_mem = readers.snntorch_outputs(net, images, steps)
     else:
-        theirs_spk, theirs_mem, rule = readers.output_spikes(reader, graph, images, steps), None, "spikes"
+        theirs_spk = readers.output_spikes(reader, graph, images, steps, device=model_device(model))
+        theirs_mem, rule = None, "spikes"
     theirs_pred = metrics.predict(theirs_spk, theirs_mem, rule)
     return {
         "run": str(run_dir),
@@ -84,10 +90,12 @@ def compare(run_dir: Path, *, graph: nir.NIRGraph | None = None, limit: int = 0,
     }
 
 
-def nir_reader_view(run_dir: Path, *, data_root: Path | None = None, limit: int = 0, batch: int = 1000) -> dict:
+def nir_reader_view(run_dir: Path, *, data_root: Path | None = None, limit: int = 0, batch: int = 1000,
+                    device: str | torch.device = "cpu") -> dict:
     """What a reader of the run's NIR export predicts, measured without one: NIR's only reset (to zero) on the
     same weights, and the class read by spike counts alone (ties to the lowest index), against spikevision's
-    own predictions (the run's rule, its own reset) on the test images. Direct input only.
+    own predictions (the run's rule, its own reset) on the test images, both networks on ``device``. Direct
+    input only.
 
     Returns a dict: images, prediction_agreement, reader_accuracy, spikevision_accuracy, reset, prediction.
     """
@@ -96,11 +104,11 @@ def nir_reader_view(run_dir: Path, *, data_root: Path | None = None, limit: int 
     from spikevision.inspection import run_model
     from spikevision.model import build_model
 
-    run_config, model = rundir.load_run(run_dir)
+    run_config, model = rundir.load_run(run_dir, device)
     cfg = run_config.train
     if cfg.encoding != "direct":
         raise InvalidValue(f"{run_dir} uses {cfg.encoding} input; the reader view covers direct input only")
-    reader = build_model(dataclasses.replace(run_config.model, reset="zero"))
+    reader = build_model(dataclasses.replace(run_config.model, reset="zero")).to(model_device(model))
     reader.load_state_dict(model.state_dict())
     reader.eval()
     test = TensorData.from_split(data.load(cfg.dataset, "test", root=data_root), limit)

@@ -3,7 +3,8 @@ NIR importers, with each importer's known bugs worked around here (and named in 
 
 These libraries are development dependencies, imported only when a reader is called (``make install-dev``).
 Every reader's network is fed the image (direct input) at every step from rest and gives its output spikes
-``[T, N, classes]``; snnTorch also gives its output membrane.
+``[T, N, classes]``; snnTorch also gives its output membrane. A network runs on the device its parameters are
+on (``output_spikes`` moves it to ``device``); the images may be anywhere, the outputs come back on the CPU.
 
 - snnTorch: its importer maps NIR's ``Flatten(start_dim=0)`` (the batch excluded, NIR's convention) to
   ``torch.nn.Flatten(0)``, which flattens the batch into the features; we set ``start_dim = 1``.
@@ -27,7 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikevision import devices
 from spikevision.errors import InvalidValue
+from spikevision.evaluation import model_device
 from spikevision.interop.nir import DT, in_edge_order
 
 Tensor = torch.Tensor
@@ -41,9 +44,11 @@ def import_graph(reader: str, graph: nir.NIRGraph) -> nn.Module:
     return _IMPORTERS[reader](graph)
 
 
-def output_spikes(reader: str, graph: nir.NIRGraph, images: Tensor, steps: int, batch: int = 1000) -> Tensor:
-    """Output spikes ``[steps, N, classes]`` of ``graph`` run by ``reader`` on ``images``, each batch from rest."""
-    net = import_graph(reader, graph)
+def output_spikes(reader: str, graph: nir.NIRGraph, images: Tensor, steps: int, batch: int = 1000,
+                  device: str | torch.device = "cpu") -> Tensor:
+    """Output spikes ``[steps, N, classes]`` of ``graph`` run by ``reader`` on ``device`` on ``images``, each
+    batch from rest."""
+    net = import_graph(reader, graph).to(devices.resolve(device))
     spikes = [_run(net, images[start : start + batch], steps)[0] for start in range(0, len(images), batch)]
     return torch.cat(spikes, 1)
 
@@ -133,7 +138,9 @@ def _r_folded(graph: nir.NIRGraph) -> nir.NIRGraph:
 
 
 def _run(net: nn.Module, x: Tensor, steps: int) -> tuple[Tensor, Tensor | None]:
-    """Feed ``x`` for ``steps`` steps from rest; output spikes, and snnTorch's last-layer membrane if it has one."""
+    """Feed ``x`` for ``steps`` steps from rest, on the net's device; output spikes, and snnTorch's last-layer
+    membrane if it has one, on the CPU."""
+    x = x.to(model_device(net))
     leaky = _snntorch_neurons(net)
     for layer in leaky:
         layer.reset_mem()
@@ -144,7 +151,7 @@ def _run(net: nn.Module, x: Tensor, steps: int) -> tuple[Tensor, Tensor | None]:
             spikes.append(out.float())
             if leaky:
                 membranes.append(leaky[-1].mem.clone())
-    return torch.stack(spikes), (torch.stack(membranes) if leaky else None)
+    return torch.stack(spikes).cpu(), (torch.stack(membranes).cpu() if leaky else None)
 
 
 def _snntorch_neurons(net: nn.Module) -> list[nn.Module]:
