@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 from spikevision import data, train
 from spikevision.kernels import warm
@@ -60,3 +61,36 @@ def test_the_bar_starts_after_the_first_step_so_compiling_is_not_in_its_eta():
     printer("step", {"step": 2, "epoch": 0, "loss": 0.9, "accuracy": 0.6})
     assert printer.bar.n == 2
     printer.close()
+
+
+def test_a_first_gpu_step_that_takes_seconds_says_triton_is_compiling_once(tmp_path, mnist_root, monkeypatch):
+    # On this machine the run is on the CPU; it is told its kernels are Triton's, and its first step is slowed
+    # past the notice's threshold, as a first step on a fresh GPU machine is while Triton compiles.
+    # Every epoch's first step is slowed: only the process's first says so.
+    monkeypatch.setattr(train, "_triton_runs_on", lambda device: True)
+    monkeypatch.setattr(train, "TRITON_NOTICE_SECONDS", 0.2)
+    monkeypatch.setattr(warm, "missing_for", lambda *args: [])  # no numba notice, whatever this cache holds
+    cfg = tiny_config("train.epochs=2")
+    per_epoch = cfg.train.train_subset // cfg.train.batch_size
+    steps, step = [], train._train_step
+    monkeypatch.setattr(train, "_train_step", lambda *a: steps.append(1) or time.sleep(
+        0.5 if len(steps) % per_epoch == 1 else 0) or step(*a))
+    events = []
+    train.fit(cfg, tmp_path / "run", data_root=mnist_root, on_event=lambda kind, info: events.append((kind, info)))
+    kinds = [kind for kind, _ in events]
+    assert kinds[:3] == ["start", "compile", "step"] and kinds.count("compile") == 1
+    assert events[1][1] == {"engine": "triton"} and len(steps) == 2 * per_epoch > 2
+    stream = io.StringIO()
+    ProgressPrinter(stream=stream)("compile", {"engine": "triton"})
+    assert "the first step is compiling the GPU kernels (Triton" in stream.getvalue()
+
+
+def test_a_quick_first_gpu_step_says_nothing_and_a_slow_body_is_told_once():
+    said = []
+    with train._said_if_slow(0.3, lambda: said.append("slow")):
+        pass
+    time.sleep(0.5)  # past the threshold: the timer was cancelled when the body ended
+    assert said == []
+    with train._said_if_slow(0.05, lambda: said.append("slow")):
+        time.sleep(0.4)
+    assert said == ["slow"]

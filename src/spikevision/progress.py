@@ -1,8 +1,9 @@
 """A training run's progress for a person: a bar over the steps and one line per epoch, on stderr.
 
 ``train.fit`` shows it by default (Python users see what the command line shows); the command line passes
-the same printer. Its first line says when the LIF kernels are compiled (numba, on a fresh install only),
-and the bar starts after the first step, so that compiling never makes its ETA hours long.
+the same printer. Its first line says when the LIF kernels are compiled (numba, on a fresh install only; on a
+GPU, Triton, when the first step takes seconds), and the bar starts after the first step, so that compiling
+never makes its ETA hours long.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class ProgressPrinter:
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "start":
             self.total = info["total_steps"]
+        elif kind == "compile" and info.get("engine") == "triton":
+            self._line("the first step is compiling the GPU kernels (Triton, which keeps them in its cache: "
+                       "later runs with the same shapes start at once)...")
         elif kind == "compile":
             families = ", ".join(info.get("families", ())) or "LIF"
             self._line(f"compiling the {families} kernels for the CPU (numba, first run after install only; "

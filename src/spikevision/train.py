@@ -31,7 +31,7 @@ from spikevision.checkpoint import (load_model_weights, load_optimizer_state, re
                                     save_checkpoint)
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
-from spikevision.kernels import warm
+from spikevision.kernels import gpu, warm
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
@@ -109,7 +109,8 @@ def fit(
         resume: continue the run in ``run_dir`` from its checkpoint (from the start, with its saved
             config, when it was stopped before the first checkpoint).
         on_event: called as ``on_event(kind, info)`` with kind "start", "compile" (numba compiles its loops
-            first), "step", "epoch", "end" (on rank 0 only when started by torchrun).
+            first; or, with ``engine`` "triton", a first GPU step still running after a few seconds, which is
+            Triton compiling), "step", "epoch", "end" (on rank 0 only when started by torchrun).
         device: where to train ("auto", "cpu", "cuda", "cuda:N"); None takes the config's ``train.device``.
             A resumed run may continue on another device than it started on.
         dist_backend: under torchrun, "auto", "gloo" or "nccl" (``distributed.placement``).
@@ -187,6 +188,7 @@ class _Run:
         self.ckpt_path = run_dir / rundir.CHECKPOINT
         self.progress = Progress()
         self.metrics_file = None
+        self.triton_noticed = False  # whether the first GPU step's compile notice is set up (once a process)
 
     # ------------------------------------------------------------------ setup
 
@@ -289,6 +291,15 @@ class _Run:
         self.progress.train_seconds += time.perf_counter() - tick
         self.compiling = None
 
+    def _compile_notice(self):
+        """Around this process's first step on a GPU whose kernels are Triton's: if it is still running after
+        ``TRITON_NOTICE_SECONDS``, say that Triton compiles (there is nothing to start ahead, as numba's
+        workers do: Triton compiles on a kernel's first launch, and caches what it built on disk)."""
+        if self.triton_noticed or not _triton_runs_on(self.ctx.device):
+            return contextlib.nullcontext()
+        self.triton_noticed = True
+        return _said_if_slow(TRITON_NOTICE_SECONDS, lambda: self.emit("compile", {"engine": "triton"}))
+
     def _train_epoch(self, interrupted: threading.Event) -> None:
         cfg, progress = self.cfg, self.progress
         epoch = progress.epochs_done
@@ -299,8 +310,9 @@ class _Run:
             step = progress.step
             batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size]
             tick = time.perf_counter()
-            record, stop = _train_step(self.net, (self.optimizer, self.scheduler, self.scaler), self.train_data,
-                                       batch, cfg, step, self.ctx, interrupted.is_set())
+            with self._compile_notice():
+                record, stop = _train_step(self.net, (self.optimizer, self.scheduler, self.scaler),
+                                           self.train_data, batch, cfg, step, self.ctx, interrupted.is_set())
             progress.train_seconds += time.perf_counter() - tick
             progress.step = step + 1
             self._log({**record, "kind": "step", "epoch": epoch, "step": step + 1})
@@ -428,6 +440,23 @@ def _apply_gradients(loss: torch.Tensor, optimizer, scheduler, scaler, step: int
         scheduler.step()
 
 
+def _triton_runs_on(device: torch.device) -> bool:
+    """Whether the LIF layers' kernels on ``device`` are Triton's (a GPU, and Triton installed)."""
+    return device.type == "cuda" and gpu.available()
+
+
+@contextlib.contextmanager
+def _said_if_slow(seconds: float, say: Callable[[], None]):
+    """Run the body; if it is still running after ``seconds``, call ``say()`` once (from a timer thread)."""
+    timer = threading.Timer(seconds, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 @contextlib.contextmanager
 def _deferred_interrupt():
     """Turn the first Ctrl-C (or SIGTERM, as a scheduler or `kill` sends) into a flag checked between
@@ -476,6 +505,7 @@ def _diverged_message(ckpt_path: Path, cfg: TrainConfig):
 
 
 # What the metrics.jsonl readers (figures, report) take from each history record.
+TRITON_NOTICE_SECONDS = 3.0  # a first GPU step longer than this is compiling: say so rather than sit silent
 _RECORD_KEYS = {"step": ("step", "loss", "accuracy"), "epoch": ("epoch", "step", "test_accuracy")}
 
 
