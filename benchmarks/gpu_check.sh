@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The GPU issue's figures in one command, on a machine with one NVIDIA GPU and no network, in 8 minutes at most:
-#   1. benchmarks/bench_gpu.py (5 minutes at most): the handout step and the Open Neuromorphic case against
+#   1. benchmarks/bench_gpu.py (4 min 40 s at most): the handout step and the Open Neuromorphic case against
 #      snnTorch on the same GPU, the handout step's profile, then the presets: seed, quick in fp32 and bf16,
 #      one epoch of conv, quick in fp32 on the CPU; it rewrites its files after each, so a cut keeps them;
-#   2. the GPU tests (3 minutes at most): every Triton test of tests/test_kernels.py, test_cuba.py,
+#   2. the multi-process tests (1 minute at most): tests/test_distributed.py, whose torchrun runs must pass on
+#      a machine with one GPU (two processes: the CPU over gloo, or with --device cuda both on the GPU);
+#   3. the GPU tests (2 min 20 s at most): every Triton test of tests/test_kernels.py, test_cuba.py,
 #      test_alif.py and test_model.py, and tests/test_devices.py, with Triton compiled for the GPU.
-# Writes OUT_DIR/gpu_check.json, OUT_DIR/gpu_check.md and OUT_DIR/tests.log (OUT_DIR: $1, else $OUT, else
-# gpu-check/). Without a GPU it says so in one line and exits 0.
+# Writes OUT_DIR/gpu_check.json, OUT_DIR/gpu_check.md, OUT_DIR/distributed.log and OUT_DIR/tests.log (OUT_DIR:
+# $1, else $OUT, else gpu-check/). Without a GPU it says so in one line and exits 0.
 #
 # Prepare here, where the package registries are reachable: `bash benchmarks/gpu_prepare.sh` puts the
 # wheels the GPU machine lacks in .whl/ and MNIST in .gpudata/ (both ignored by git; carry them along).
@@ -34,10 +36,14 @@ mkdir -p "$OUT_DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT_DIR/gpu.txt"
 
 start=$(date +%s)
-timeout 310 "$PY" benchmarks/bench_gpu.py --out "$OUT_DIR" --budget 280
+timeout 280 "$PY" benchmarks/bench_gpu.py --out "$OUT_DIR" --budget 250
 echo "gpu_check: benchmark exited $? after $(( $(date +%s) - start )) s"
 
-timeout 170 "$PY" -m pytest -q -p no:cacheprovider tests/test_devices.py tests/test_kernels.py tests/test_cuba.py \
+timeout 60 "$PY" -m pytest -q -p no:cacheprovider tests/test_distributed.py >"$OUT_DIR/distributed.log" 2>&1
+echo "gpu_check: multi-process tests exited $? after $(( $(date +%s) - start )) s in all; last lines:"
+tail -n 3 "$OUT_DIR/distributed.log"
+
+timeout 140 "$PY" -m pytest -q -p no:cacheprovider tests/test_devices.py tests/test_kernels.py tests/test_cuba.py \
     tests/test_alif.py tests/test_model.py -k "triton or half or test_devices" >"$OUT_DIR/tests.log" 2>&1
 echo "gpu_check: GPU tests exited $? after $(( $(date +%s) - start )) s in all; last lines:"
 tail -n 3 "$OUT_DIR/tests.log"

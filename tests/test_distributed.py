@@ -181,6 +181,25 @@ def test_only_rank_0_writes_even_when_each_process_has_its_own_disk(tmp_path, mn
 
 
 @pytest.mark.slow
+def test_two_processes_asked_for_cuda_share_one_gpu_over_gloo_or_are_refused_without_one(tmp_path, mnist_root):
+    """More processes than GPUs with ``--device cuda``: they share the GPUs over gloo (NCCL cannot put two ranks
+    on one GPU). Here, without a GPU, the command is refused before anything is written; under
+    benchmarks/gpu_check.sh, on a one-GPU machine, both processes train on cuda:0."""
+    run_dir = tmp_path / "run"
+    done = subprocess.run(torchrun(*train_args(run_dir, mnist_root, "train.epochs=1"), "--device", "cuda"),
+                          capture_output=True, text=True, timeout=300)
+    if not torch.cuda.is_available():
+        assert done.returncode != 0
+        assert "--device cuda: no CUDA device is available here; use --device cpu or auto" in done.stderr
+        assert not (run_dir / CHECKPOINT_NAME).exists() and not (run_dir / "summary.json").exists()
+        return
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())  # rank 0's: cuda:0, shared or its own
+    assert summary["processes"] == 2 and summary["device"] == "cuda:0" and summary["steps"] == STEPS // 2
+    assert summary["test_samples"] == 10_000
+
+
+@pytest.mark.slow
 def test_resume_after_killing_both_processes_replays_the_two_process_run(tmp_path, mnist_root, two_process_run):
     run_dir = tmp_path / "run"
     crashed = subprocess.Popen(torchrun(*train_args(run_dir, mnist_root)), stdout=subprocess.DEVNULL,
