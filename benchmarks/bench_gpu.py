@@ -248,7 +248,54 @@ def markdown(result: dict) -> str:
         verdict = (f"no result: {' '.join(same['error'])}" if "error" in same else "bitwise equal checkpoints"
                    if same["bitwise_equal"] else f"{len(same['differing'])} of {same['tensors']} tensors differ")
         lines += ["", f"Same seed, same device: `{same['command']}`: {verdict}"]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for row in targets(result):
+        met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]
+        lines.append(f"| {row['target']} | {row['measured'] or '-'} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+HANDOUT = "handout step (784-512-10, T=200, batch 512)"
+UNFUSED = "handout step, first pair unfused (LIF kernel, then cuBLAS)"
+OPEN_NEUROMORPHIC = "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)"
+
+
+def targets(result: dict) -> list[dict]:
+    """The GPU issue's targets against what this check measured: each ``{"target", "measured", "met"}``, with
+    ``met`` None where a figure is missing (a failed case, a run the budget cut, no memory figures on a CPU)."""
+    cases, runs = result.get("cases", {}), result.get("runs", {})
+
+    def speedup(case):
+        seconds = cases.get(case, {}).get("seconds")
+        return seconds and seconds["snntorch"] / seconds["spikevision"]
+
+    def memory(case):
+        peak = cases.get(case, {}).get("peak_mib")
+        return peak and peak["spikevision"] / peak["snntorch"]
+
+    def accuracy(name):
+        run = runs.get(name, {})
+        return None if "error" in run else run.get("test_accuracy")
+
+    def gap(a, b):
+        return None if accuracy(a) is None or accuracy(b) is None else abs(accuracy(a) - accuracy(b)) * 100
+
+    seed, seed_seconds = accuracy("seed"), runs.get("seed", {}).get("train_seconds")
+    fused, unfused = speedup(HANDOUT), speedup(UNFUSED)
+    rows = [("the handout step >= 10x snnTorch", speedup(HANDOUT), lambda v: v >= 10, "{:.1f}x"),
+            ("Open Neuromorphic >= 5x snnTorch's speed", speedup(OPEN_NEUROMORPHIC), lambda v: v >= 5, "{:.1f}x"),
+            ("Open Neuromorphic <= 0.5x snnTorch's peak memory", memory(OPEN_NEUROMORPHIC), lambda v: v <= 0.5,
+             "{:.2f}x"),
+            ("seed: 3 epochs in < 10 s of training", seed_seconds, lambda v: v < 10, "{:.1f} s"),
+            ("seed: >= 95 % test accuracy", None if seed is None else seed * 100, lambda v: v >= 95, "{:.2f} %"),
+            ("quick on the GPU within 0.3 points of the CPU's", gap("quick fp32", "quick fp32 on the CPU"),
+             lambda v: v <= 0.3, "{:.2f} points"),
+            ("quick in bf16 within 0.2 points of fp32", gap("quick bf16", "quick fp32"), lambda v: v <= 0.2,
+             "{:.2f} points"),
+            ("the fused first pair no slower than the unfused one (else flip model._fused_pair on CUDA)",
+             fused and unfused and fused / unfused, lambda v: v >= 1, "{:.2f}x the unfused speed-up")]
+    return [{"target": name, "measured": None if value is None else fmt.format(value),
+             "met": None if value is None else bool(check(value))} for name, value, check, fmt in rows]
 
 
 def _ratio(mib: dict | None) -> str:
@@ -259,7 +306,7 @@ def _ratio(mib: dict | None) -> str:
 
 def save(result: dict, out: Path) -> str:
     """Write gpu_check.json and gpu_check.md as they stand: after each case, so a cut-off check keeps its figures."""
-    (out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "gpu_check.json").write_text(json.dumps({**result, "targets": targets(result)}, indent=2) + "\n")
     table = markdown(result)
     (out / "gpu_check.md").write_text(table)
     return table
@@ -267,13 +314,11 @@ def save(result: dict, out: Path) -> str:
 
 def case_plan(device: torch.device, smoke: bool) -> dict:
     """The speed cases against snnTorch: name -> a function making their runners (made only when measured)."""
-    return {"handout step (784-512-10, T=200, batch 512)": lambda: handout_runners(device, smoke),
-            "handout step, first pair unfused (LIF kernel, then cuBLAS)":
-                lambda: handout_runners(device, smoke, fused=False),
+    return {HANDOUT: lambda: handout_runners(device, smoke),
+            UNFUSED: lambda: handout_runners(device, smoke, fused=False),
             "handout step, current-based neurons (CubaLIF / Synaptic)":
                 lambda: handout_runners(device, smoke, "handout-cuba"),
-            "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)":
-                lambda: open_neuromorphic_runners(device, smoke),
+            OPEN_NEUROMORPHIC: lambda: open_neuromorphic_runners(device, smoke),
             "the conv preset's step (T=4, batch 128)": lambda: handout_runners(device, smoke, "conv"),
             "the fc preset's step (T=20, batch 128, dropout)": lambda: handout_runners(device, smoke, "fc")}
 
@@ -304,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         try:  # one GPU session for all of it: a case that breaks is recorded, and the others still run
             runners = make()
             result["cases"][case] = timed(runners, device, warmup, iters)
-            if case.startswith(("handout step, first pair unfused", "Open Neuromorphic")):  # where the time goes
+            if case in (UNFUSED, OPEN_NEUROMORPHIC):  # where the time goes
                 result.setdefault("breakdown", {})[case] = step_breakdown(runners["spikevision"], device)
         except Exception as error:  # noqa: BLE001
             result.setdefault("errors", {})[case] = f"{type(error).__name__}: {error}"[:500]

@@ -47,6 +47,16 @@ def test_the_gpu_benchmark_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
     table = (tmp_path / "gpu_check.md").read_text()
     assert "| handout step" in table and "| quick bf16 |" in table and "matmuls" in table
     assert "bitwise equal checkpoints" in table
+    verdicts = {row["target"]: row for row in result["targets"]}  # from the figures above, here on the CPU
+    handout = result["cases"]["handout step (784-512-10, T=200, batch 512)"]["seconds"]
+    speedup, seed = handout["snntorch"] / handout["spikevision"], result["runs"]["seed"]["test_accuracy"]
+    assert verdicts["the handout step >= 10x snnTorch"]["measured"] == f"{speedup:.1f}x"
+    assert verdicts["seed: >= 95 % test accuracy"]["measured"] == f"{seed * 100:.2f} %"
+    assert verdicts["Open Neuromorphic <= 0.5x snnTorch's peak memory"]["met"] is None  # no memory figures on a CPU
+    assert verdicts["quick on the GPU within 0.3 points of the CPU's"]["met"] is None  # no CPU rerun on the CPU
+    assert all(row["met"] in (True, False) for name, row in verdicts.items()
+               if "memory" not in name and "CPU" not in name)
+    assert "| target | measured | met |" in table
 
 
 def test_a_spent_budget_records_the_runs_as_not_run_and_the_table_shows_it(tmp_path):
@@ -61,6 +71,35 @@ def test_a_spent_budget_records_the_runs_as_not_run_and_the_table_shows_it(tmp_p
                "cases": {}, "errors": {"Open Neuromorphic": "OutOfMemoryError: ..."}, "runs": {"seed": run}}
     table = bench_gpu.markdown(partial)
     assert "| Open Neuromorphic | no result: OutOfMemoryError" in table and "| seed | no result: not run" in table
+
+
+def test_the_targets_are_judged_from_the_figures_and_missing_ones_say_so():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_gpu
+    finally:
+        sys.path.pop(0)
+
+    def case(snntorch, ours, peaks=None):
+        return {"seconds": {"snntorch": snntorch, "spikevision": ours},
+                "peak_mib": peaks and {"snntorch": peaks[0], "spikevision": peaks[1]}}
+
+    result = {"cases": {bench_gpu.HANDOUT: case(1.2, 0.1), bench_gpu.UNFUSED: case(1.2, 0.08),
+                        bench_gpu.OPEN_NEUROMORPHIC: case(0.8, 0.2, (6000, 4800))},
+              "runs": {"seed": {"test_accuracy": 0.9712, "train_seconds": 8.4},
+                       "quick fp32": {"test_accuracy": 0.9654}, "quick fp32 on the CPU": {"test_accuracy": 0.9650},
+                       "quick bf16": {"error": ["not run: the check's time budget (--budget) was spent"]}}}
+    got = {row["target"]: (row["measured"], row["met"]) for row in bench_gpu.targets(result)}
+    assert got == {
+        "the handout step >= 10x snnTorch": ("12.0x", True),
+        "Open Neuromorphic >= 5x snnTorch's speed": ("4.0x", False),
+        "Open Neuromorphic <= 0.5x snnTorch's peak memory": ("0.80x", False),
+        "seed: 3 epochs in < 10 s of training": ("8.4 s", True),
+        "seed: >= 95 % test accuracy": ("97.12 %", True),
+        "quick on the GPU within 0.3 points of the CPU's": ("0.04 points", True),
+        "quick in bf16 within 0.2 points of fp32": (None, None),
+        "the fused first pair no slower than the unfused one (else flip model._fused_pair on CUDA)":
+            ("0.80x the unfused speed-up", False)}
 
 
 def _has_cuda() -> bool:
