@@ -1,4 +1,4 @@
-"""The GPU check runs where there is no GPU too: it says so and exits 0, and its benchmark works at tiny sizes.
+"""The GPU check runs where there is no GPU too: it says so and exits 0, and dry-runs end to end at tiny sizes.
 
 A GPU session has minutes of device time and no network; a script that broke since the last one would waste
 them. So the script itself is checked here, on the CPU, on every run.
@@ -27,10 +27,16 @@ def test_gpu_check_without_a_gpu_says_so_in_one_line_and_exits_0(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gpu_benchmark_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--device", "cpu", "--smoke",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+def test_the_whole_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root):
+    """GPU_CHECK_DRY_RUN: gpu_check.sh end to end here, its benchmark at tiny sizes and its tests collected."""
+    env = {**os.environ, "PYTHON": sys.executable, "GPU_CHECK_DRY_RUN": "1"}
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "gpu_check: benchmark exited 0" in done.stdout
+    for log, least in (("distributed.log", 10), ("tests.log", 100)):  # what a GPU session would run
+        found = re.search(r"^(\d+)(/\d+)? tests collected", (tmp_path / log).read_text(), re.MULTILINE)
+        assert found and int(found.group(1)) >= least, (log, done.stdout)
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["smoke"] and result["device"] == "cpu"
     for row in result["cases"].values():
