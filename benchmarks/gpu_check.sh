@@ -39,7 +39,7 @@ if [ -z "$DRY" ] && compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH=/tmp/sv-site
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-[ -d .gpudata ] && export SPIKEVISION_DATA="$PWD/.gpudata"
+[ -z "$DRY" ] && [ -d .gpudata ] && export SPIKEVISION_DATA="$PWD/.gpudata"  # (a dry run leaves it as carried)
 mkdir -p "$OUT_DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT_DIR/gpu.txt"
 

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
+rm -rf .gpudata  # only the four .gz files travel: what a run unpacks beside them would not fit the carry
 mkdir -p .whl .gpudata/mnist
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl snntorch==1.0.0 nir==1.0.8 nirtorch==2.6
