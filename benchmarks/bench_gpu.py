@@ -53,11 +53,18 @@ def synchronize(device: torch.device) -> None:
 
 
 def timed(runners: dict, device: torch.device, warmup: int, iters: int) -> dict:
-    """Median seconds per call of each runner, interleaved; on a GPU, the peak memory (MiB) of each call, and
-    its rise: the peak less what was allocated before the call (weights, inputs, gradients kept between calls)."""
-    for _ in range(warmup):
-        for run in runners.values():
+    """Median seconds per call of each runner, interleaved; the first call's seconds (with whatever compiles on
+    first use: Triton's kernels, cuBLAS's setup); on a GPU, the peak memory (MiB) of each call, and its rise:
+    the peak less what was allocated before the call (weights, inputs, gradients kept between calls)."""
+    first = {}
+    for index in range(warmup):
+        for name, run in runners.items():
+            synchronize(device)
+            tick = time.perf_counter()
             run()
+            synchronize(device)
+            if index == 0:
+                first[name] = round(time.perf_counter() - tick, 3)
     seconds = {name: [] for name in runners}
     peak, rise = {}, {}
     for _ in range(iters):
@@ -74,8 +81,8 @@ def timed(runners: dict, device: torch.device, warmup: int, iters: int) -> dict:
                 top = torch.cuda.max_memory_allocated(device)
                 peak[name] = max(peak.get(name, 0.0), top / 2**20)
                 rise[name] = max(rise.get(name, 0.0), (top - before) / 2**20)
-    return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "peak_mib": peak or None,
-            "rise_mib": rise or None}
+    return {"seconds": {n: statistics.median(s) for n, s in seconds.items()}, "first_call_seconds": first,
+            "peak_mib": peak or None, "rise_mib": rise or None}
 
 
 def handout_runners(device: torch.device, smoke: bool, case: str = "handout", fused: bool = True) -> dict:
@@ -224,15 +231,15 @@ def preset_plan(device: str, smoke: bool) -> dict:
 def markdown(result: dict) -> str:
     lines = [f"GPU check: {result['device_name']} ({result['device']}), torch {result['torch']}, "
              f"triton {result['triton']}, {result['date']}", "",
-             "| case | snnTorch | spikevision | speed-up | peak memory vs snnTorch | its rise vs snnTorch's |",
-             "|---|---|---|---|---|---|"]
+             "| case | snnTorch | spikevision | speed-up | peak memory vs snnTorch | its rise vs snnTorch's "
+             "| spikevision's first call |", "|---|---|---|---|---|---|---|"]
     for case, row in result["cases"].items():
         s = row["seconds"]
         lines.append(f"| {case} | {s['snntorch']:.4f} s | {s['spikevision']:.4f} s | "
                      f"{s['snntorch'] / s['spikevision']:.1f}x | {_ratio(row['peak_mib'])} | "
-                     f"{_ratio(row.get('rise_mib'))} |")
+                     f"{_ratio(row.get('rise_mib'))} | {row.get('first_call_seconds', {}).get('spikevision', '-')} s |")
     for case, error in result.get("errors", {}).items():
-        lines.append(f"| {case} | no result: {error} | | | |")
+        lines.append(f"| {case} | no result: {error} | | | | | |")
     for case, b in result.get("breakdown", {}).items():
         lines += ["", f"spikevision's {case}, its kernels' own time per call: LIF kernels {b['lif_kernels_ms']} ms, "
                       f"matmuls {b['matmul_ms']} ms, everything else {b['other_ms']} ms"]

@@ -41,6 +41,7 @@ def test_the_whole_gpu_check_runs_on_the_cpu_at_tiny_sizes(tmp_path, mnist_root)
     assert result["smoke"] and result["device"] == "cpu"
     for row in result["cases"].values():
         assert set(row["seconds"]) == {"snntorch", "spikevision"} and min(row["seconds"].values()) > 0
+        assert set(row["first_call_seconds"]) == {"snntorch", "spikevision"}
     assert set(result["runs"]) == {"seed", "conv (1 epoch)", "quick fp32", "quick bf16"}
     assert all("error" not in run and 0 < run["test_accuracy"] <= 1 for run in result["runs"].values())
     assert result["runs"]["quick bf16"]["precision"] == "bf16"
