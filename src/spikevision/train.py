@@ -188,7 +188,7 @@ class _Run:
         self.ckpt_path = run_dir / rundir.CHECKPOINT
         self.progress = Progress()
         self.metrics_file = None
-        self.triton_noticed = False  # whether the first GPU step's compile notice is set up (once a process)
+        self.stepped = False  # whether this process has begun a training step (the compile notice's cue)
 
     # ------------------------------------------------------------------ setup
 
@@ -295,9 +295,9 @@ class _Run:
         """Around this process's first step on a GPU whose kernels are Triton's: if it is still running after
         ``TRITON_NOTICE_SECONDS``, say that Triton compiles (there is nothing to start ahead, as numba's
         workers do: Triton compiles on a kernel's first launch, and caches what it built on disk)."""
-        if self.triton_noticed or not _triton_runs_on(self.ctx.device):
+        first, self.stepped = not self.stepped, True
+        if not first or not _triton_runs_on(self.ctx.device):
             return contextlib.nullcontext()
-        self.triton_noticed = True
         return _said_if_slow(TRITON_NOTICE_SECONDS, lambda: self.emit("compile", {"engine": "triton"}))
 
     def _train_epoch(self, interrupted: threading.Event) -> None:
