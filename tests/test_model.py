@@ -429,3 +429,25 @@ def test_an_if_neuron_refuses_a_learnable_leak():
         ModelConfig(neuron="if", learn_beta="layer")
     with pytest.raises(ValueError, match="neuron must be one of lif, if, cuba, alif; got 'izhikevich'"):
         ModelConfig(neuron="izhikevich")
+
+
+def test_torch_compile_of_a_model_gives_the_eager_spikes_and_gradients():
+    # A user may torch.compile a spikevision model: dynamo captures the torch ops around our kernels and breaks
+    # its graph at the kernels themselves (numba and Triton calls are opaque to it). The results must stay the
+    # eager ones. The "aot_eager" backend is dynamo and AOTAutograd, where an autograd.Function could be
+    # mishandled, without inductor's C++ build (minutes on a fresh machine), which changes no graph break.
+    import warnings
+
+    model = build_model(ModelConfig(hidden=(64,)), seed=0)  # the quick preset's shape, narrower: fused pair + LIF
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    want = model(images, num_steps=6)
+    (want.mem.sum() + want.spk.sum()).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dynamo's notes on what it does not trace (our kernels' dispatch)
+        got = torch.compile(model, backend="aot_eager")(images, num_steps=6)
+        (got.mem.sum() + got.spk.sum()).backward()
+    assert torch.equal(got.spk, want.spk) and torch.allclose(got.mem, want.mem, rtol=1e-5, atol=1e-6)
+    for grad, expected in zip((p.grad for p in model.parameters()), grads):
+        assert torch.allclose(grad, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
