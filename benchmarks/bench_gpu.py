@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import re
 import statistics
@@ -117,30 +118,38 @@ def handout_runners(device: torch.device, smoke: bool, case: str = "handout", fu
     return runners
 
 
-def open_neuromorphic_runners(device: torch.device, smoke: bool) -> dict:
-    """The Open Neuromorphic benchmark's layer: Linear(N, N) + LIF, batch 16, T steps, forward + backward."""
+def open_neuromorphic_runners(device: torch.device, smoke: bool, sizes: tuple | None = None) -> dict:
+    """The Open Neuromorphic benchmark's layer: Linear(N, N) + LIF, batch 16, T steps, forward + backward.
+
+    Each call is written the way that benchmark writes it: a forward that returns the spikes ``[T, B, N]``,
+    then ``output.sum().backward()`` with only the output held, so each library keeps what its own autograd
+    saves and nothing more (``sizes``: ``(T, B, N)`` instead of the benchmark's, for ``bench_memory.py``)."""
     import snntorch as snn
 
-    steps, batch, neurons = (10, 4, 256) if smoke else (500, 16, 16_384)
+    steps, batch, neurons = sizes or ((10, 4, 256) if smoke else (500, 16, 16_384))
     generator = torch.Generator().manual_seed(0)
     x = (torch.rand(steps, batch, neurons, generator=generator) < 0.1).float().to(device)
     linear = torch.nn.Linear(neurons, neurons).to(device)
     leaky = snn.Leaky(beta=0.9)
     params = neuron.LIFParams(beta=0.9)
 
-    def spikevision_step():
+    def spikevision_forward():
         current = linear(x.flatten(0, 1)).view(steps, batch, neurons)  # all steps in one matmul
-        spk, _, _ = neuron.lif_sequence(current, None, params, need_mem=False)
-        spk.sum().backward()
+        return neuron.lif_sequence(current, None, params, need_mem=False)[0]
 
-    def snntorch_step():
+    def snntorch_forward():
         mem, out = leaky.init_leaky(), []
         for t in range(steps):
             spk, mem = leaky(linear(x[t]), mem)
             out.append(spk)
-        torch.stack(out).sum().backward()
+        return torch.stack(out)
 
-    return {"snntorch": snntorch_step, "spikevision": spikevision_step}
+    def step(forward):
+        output = forward()
+        output.sum().backward()
+
+    return {"snntorch": functools.partial(step, snntorch_forward),
+            "spikevision": functools.partial(step, spikevision_forward)}
 
 
 MATMUL = re.compile(r"gemm|gemv|cutlass|xmma|splitK|aten::(add)?mm$|aten::bmm$", re.IGNORECASE)

@@ -133,3 +133,28 @@ def test_the_drawn_digits_benchmark_reports_mnist_and_drawn_accuracy_of_a_run(ti
     assert done.returncode == 0, done.stderr[-2000:]
     row = [line for line in done.stdout.splitlines() if line.startswith(f"| {tiny_run} ")]
     assert len(row) == 1 and re.search(r"\| \d+\.\d\d % \| \d+\.\d % \|", row[0]), done.stdout
+
+
+def test_bench_memory_counts_what_each_library_allocates_in_the_open_neuromorphic_call():
+    """What was allocated when each call began is exactly the layer's tensors, and the peaks sit in backward."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_memory
+    finally:
+        sys.path.pop(0)
+    steps, batch, neurons = 50, 8, 512
+    result = bench_memory.measure((steps, batch, neurons))
+    mib = 4 / 2**20  # float32
+    layer = 2 * (neurons * neurons + neurons) * mib  # the weight, the bias and their gradients
+    activation = steps * batch * neurons * mib  # one [T, B, N] tensor: the input, the output, the current...
+    for name in ("snntorch", "spikevision"):
+        row = result[name]
+        assert abs(row["before_mib"] - (layer + activation)) < 0.05, (name, row)  # and a [B, N] state or two
+        assert row["peak_mib"] == pytest.approx(row["before_mib"] + row["rise_mib"], abs=0.002)
+        assert row["rise_mib"] >= activation and (row["in"] == "forward" or "Backward" in row["in"]), row
+    # spikevision's LIF backward holds at least its saved current, the held spikes and the current's gradient
+    assert result["spikevision"]["rise_mib"] >= 3 * activation - 0.01 and result["spikevision"]["in"] != "forward"
+    assert result["rise_ratio"] == pytest.approx(result["spikevision"]["rise_mib"] / result["snntorch"]["rise_mib"],
+                                                 abs=0.001)
+    table = bench_memory.table(result)
+    assert "| spikevision |" in table and "spikevision / snnTorch: peak" in table
