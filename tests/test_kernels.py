@@ -10,6 +10,8 @@ numbers either way, and backward keeps no ``[T, B, ...]`` tensor.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -631,3 +633,58 @@ def test_half_currents_keep_float32_membranes_and_equal_the_upcast_reference(dty
     assert grad.dtype == dtype
     # The gradient is computed in float32 and rounded once to the half dtype: within one unit in its last place.
     torch.testing.assert_close(grad.float(), ref[3], rtol=HALF_ULP[dtype], atol=HALF_ULP[dtype] * float(ref[3].abs().max()))
+
+
+# --- the spikes' gradient, read as it arrives ---------------------------------------------------------
+
+
+def _spikes_of(family: str, current: torch.Tensor, backend: str) -> torch.Tensor:
+    """The spikes of a LIF, CubaLIF or ALIF sequence over ``current`` through ``backend``."""
+    from spikevision import alif, cuba
+
+    if family == "cuba":
+        return cuba.cuba_sequence(current, None, cuba.CubaParams(alpha=0.8, beta=0.9), backend=backend,
+                                  need_mem=False)[0]
+    if family == "alif":
+        return alif.alif_sequence(current, None, alif.ALIFParams(beta=0.9), backend=backend, need_mem=False)[0]
+    return lif_sequence(current, None, LIFParams(beta=0.9), backend=backend, need_mem=False)[0]
+
+
+def _peak_bytes_of(call, tmp_path) -> int:
+    """The most bytes ``call`` had allocated at once beyond what existed before it (the CPU allocator's own
+    events, as torch.profiler records them; on CUDA, the caching allocator's peak)."""
+    if CUDA:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        call()
+        return torch.cuda.max_memory_allocated() - before
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        call()
+    prof.export_chrome_trace(str(tmp_path / "trace.json"))
+    events = json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
+    totals = [(e["args"]["Total Allocated"], e["args"]["Bytes"]) for e in events if e.get("name") == "[memory]"]
+    return max(total for total, _ in totals) - (totals[0][0] - totals[0][1])
+
+
+@pytest.mark.parametrize("family", ["lif", "cuba", "alif"])
+@pytest.mark.parametrize("engine", ["numba", pytest.param("triton", marks=needs_triton)])
+def test_a_spike_gradient_the_same_at_every_step_is_read_once_not_copied_per_step(family, engine, tmp_path):
+    # spk.sum() and losses on spike counts hand back the spikes' gradient expanded over time (stride 0): the
+    # kernels read its one row at every step, so the backward holds d_cur and no [T, M] copy beside it (and on
+    # Triton its recomputed states: about 2 sqrt(T) rows of each, a tenth of T rows at T=400).
+    device = TRITON_DEVICE if engine == "triton" else "cpu"
+    steps, batch, neurons = 400, 2, 128
+    current = (torch.randn(steps, batch, neurons, generator=_gen(3)) * 1.5).to(device).requires_grad_()
+    weights = torch.randn(batch, neurons, generator=_gen(4)).to(device)
+    one_step = steps * batch * neurons * 4
+    for loss in (lambda s: s.sum(), lambda s: (s.sum(0) * weights).sum()):
+        expected = torch.autograd.grad(loss(_spikes_of(family, current, "reference")), current)[0]
+        spikes = _spikes_of(family, current, engine)
+        summed = loss(spikes)
+        got = []
+        peak = _peak_bytes_of(lambda: got.append(torch.autograd.grad(summed, current)[0]), tmp_path)
+        assert torch.equal(got[0], expected)
+        assert one_step <= peak < 1.5 * one_step, (peak / one_step, family, engine)

@@ -82,8 +82,10 @@ def _learnable(value: float, dtype=torch.float32, n: int = 5):
     return torch.full((n,), value, dtype=dtype, device=DEVICE, requires_grad=True)
 
 
-def _backward(leaf, spk, mem, last_mem, spikes_only: bool):
-    loss = spk.float().sum()
+def _backward(leaf, spk, mem, last_mem, spikes_only: bool, per_step: bool = False):
+    """``per_step``: the spikes' gradient differs from step to step (as a hidden layer's does); otherwise it is
+    the same at every step (the sum's), which the backward kernels read from one row (``SPIKE_GRAD_STEP`` 0)."""
+    loss = (spk.float() * torch.rand(spk.shape, device=spk.device)).sum() if per_step else spk.float().sum()
     if not spikes_only:
         loss = loss + (0.0 if mem is None else mem.float().sum()) + last_mem.float().sum()
     loss.backward()
@@ -100,23 +102,23 @@ def _run_every_layer() -> None:
                     beta, thr = (_learnable(0.9, dtype), _learnable(1.0, dtype)) if learn else (0.9, 1.0)
                     spk, mem, last = neuron.lif_sequence(current, None, neuron.LIFParams(beta, thr, reset, name),
                                                          backend="triton", need_mem=need_mem)
-                    _backward(leaf, spk, mem, last.mem, spikes_only=not need_mem)
+                    _backward(leaf, spk, mem, last.mem, spikes_only=not need_mem, per_step=not constant)
     for dtype in (torch.bfloat16, torch.float16):
         for constant in (True, False):
             leaf, current = _current(dtype, constant)
             spk, mem, last = neuron.lif_sequence(current, None, neuron.LIFParams(), backend="triton")
-            _backward(leaf, spk, mem, last.mem, spikes_only=False)
+            _backward(leaf, spk, mem, last.mem, spikes_only=False, per_step=not constant)
     for reset in ("subtract", "zero", "none"):
         for constant, learn in ((True, False), (False, True)):
             leaf, current = _current(torch.float32, constant)
             params = cuba.CubaParams(_learnable(0.85) if learn else 0.85, _learnable(0.8) if learn else 0.8,
                                      _learnable(1.0) if learn else 1.0, reset, "atan")
             spk, mem, last = cuba.cuba_sequence(current, None, params, backend="triton")
-            _backward(leaf, spk, mem, last.mem, spikes_only=False)
+            _backward(leaf, spk, mem, last.mem, spikes_only=False, per_step=not constant)
             leaf, current = _current(torch.float32, constant)
             params = alif.ALIFParams(_learnable(0.85) if learn else 0.85, 1.0, 0.9, 0.3, reset, "fast_sigmoid")
             spk, mem, last = alif.alif_sequence(current, None, params, backend="triton")
-            _backward(leaf, spk, mem, last.mem, spikes_only=False)
+            _backward(leaf, spk, mem, last.mem, spikes_only=False, per_step=not constant)
 
 
 def _run_every_fused_pair() -> None:
@@ -166,6 +168,10 @@ def test_every_kernel_launch_compiles_for_hopper_and_older_gpus(launches, tmp_pa
     assert len(kernels) == len(MODULES) * len(KERNELS), kernels  # every kernel was reached
     dtypes = {launch["signature"]["cur"] for launch in distinct}
     assert dtypes == {"*fp32", "*fp64", "*bf16", "*fp16"}, dtypes
+    for module in MODULES[:3]:  # each backward reads the spikes' gradient per step and from one row
+        steps = {launch["constexprs"].get("SPIKE_GRAD_STEP") for launch in distinct
+                 if launch["module"].endswith(module) and launch["kernel"] == "backward_kernel"}
+        assert steps == {0, 1}, (module, steps)
     results = _compile(distinct, [90], tmp_path)
     # The older architectures, where the code differs: the LIF kernels' half-precision and float64 launches,
     # and the fused pair's (its tl.dot is an mma instruction of each architecture's own).

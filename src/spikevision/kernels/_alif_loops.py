@@ -73,6 +73,7 @@ def backward(first, stop, steps, cur, cur_step, mem0, thr0, beta, mode, consts, 
     size = mem0.shape[0]
     one = consts[0]
     zero = one - one
+    spike_grad_step = 1 if g_spk.shape[0] == steps else 0  # [1, M]: the same gradient at every step
     for chunk in numba.prange(first, stop):
         lo = chunk * BACKWARD_CHUNK
         hi = min(lo + BACKWARD_CHUNK, size)
@@ -105,7 +106,8 @@ def backward(first, stop, steps, cur, cur_step, mem0, thr0, beta, mode, consts, 
             else:
                 _copy(carry, big)
             if has_g_spk:
-                _surrogate_row(code, surrogate_consts, g_spk[t, lo:hi], mems[t + 1], thrs[t + 1], through)
+                _surrogate_row(code, surrogate_consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], thrs[t + 1],
+                               through)
                 for j in range(n):
                     big[j] += through[j]
             for j in range(n):

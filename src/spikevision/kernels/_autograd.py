@@ -7,7 +7,8 @@ An engine provides two calls on flat tensors (see ``_numba_loops`` for the argum
                     g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr)
 
 ``mem``, ``g_spk``, ``g_mem`` and ``g_last`` may be None (not wanted, or no gradient arrived);
-``d_beta``/``d_thr`` are empty when those gradients are not wanted.
+``d_beta``/``d_thr`` are empty when those gradients are not wanted. ``g_spk`` is ``[T, M]``, or ``[1, M]``
+when it is the same at every step (``spike_grad_rows``), read at every step.
 
 Only the inputs are kept for backward (the current, the initial membrane, beta and the threshold);
 the backward pass recomputes the membranes, so a long sequence stores no ``[T, B, ...]`` state.
@@ -40,6 +41,18 @@ def constant_source(current: Tensor) -> Tensor | None:
             and base.storage_offset() == current.storage_offset()):
         return base
     return None
+
+
+def spike_grad_rows(grad: Tensor | None, steps: int, size: int) -> Tensor | None:
+    """The spikes' gradient ``[T, ...]`` as the engines read it: ``[T, M]``, or ``[1, M]`` when it is the same
+    at every step (a stride-0 time axis, as ``spk.sum().backward()`` or a loss on spike counts hands back),
+    which is then read at every step rather than copied into T rows: one ``[T, M]`` tensor less at the
+    backward's peak."""
+    if grad is None:
+        return None
+    if steps > 1 and grad.stride(0) == 0:
+        return grad[0].reshape(1, size).contiguous()
+    return grad.reshape(steps, size).contiguous()
 
 
 def surrogate_constants(surrogate) -> tuple[int, tuple[float, float]]:
@@ -145,7 +158,7 @@ class _Fused(torch.autograd.Function):
         d_mem0 = torch.empty_like(flat_mem0)
         d_beta, d_thr = per_element(ctx.needs_input_grad[3]), per_element(ctx.needs_input_grad[4])
         ctx.engine.backward(steps, flat_cur, 0 if ctx.constant else 1, flat_mem0, beta_arr, thr_arr,
-                            RESET_CODES[ctx.reset], code, constants, flat(g_spk, steps, size),
+                            RESET_CODES[ctx.reset], code, constants, spike_grad_rows(g_spk, steps, size),
                             flat(g_mem, steps, size), flat(g_last, size), d_cur, d_mem0, d_beta, d_thr)
         return (None, d_cur.view(ctx.cur_shape), d_mem0.view(ctx.mem_shape),
                 _coefficient_grad(d_beta, ctx.beta_like, ctx.mem_shape),

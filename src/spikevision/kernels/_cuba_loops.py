@@ -93,6 +93,7 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
     """
     size = mem0.shape[0]
     one, zero = consts[0], consts[1]
+    spike_grad_step = 1 if g_spk.shape[0] == steps else 0  # [1, M]: the same gradient at every step
     for chunk in numba.prange(first, stop):
         lo = chunk * BACKWARD_CHUNK
         hi = min(lo + BACKWARD_CHUNK, size)
@@ -123,7 +124,7 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
             else:
                 _copy(carry_m, big)
             if has_g_spk:
-                _surrogate_row(code, consts, g_spk[t, lo:hi], mems[t + 1], th, through)
+                _surrogate_row(code, consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], th, through)
                 for j in range(n):
                     big[j] += through[j]
                     if want_thr:

@@ -192,12 +192,14 @@ def backward(first, stop, steps, cur, cur_step, mem0, beta, thr, mode, consts, c
         d_cur_t = dm_t,  d_beta += dm_t * (1 - r_{t-1} if zero else 1) * mem_{t-1},
         d_thr -= g_spk_t * g(mem_t - thr) + (dm_t * r_{t-1} if subtract else 0)
 
-    Writes ``d_cur`` (``[T, M]``, or ``[1, M]`` summed over time when ``cur_step = 0``), ``d_mem0 [M]``
+    ``g_spk`` is ``[T, M]``, or ``[1, M]`` when it is the same at every step. Writes ``d_cur`` (``[T, M]``, or
+    ``[1, M]`` summed over time when ``cur_step = 0``), ``d_mem0 [M]``
     and, when wanted, per-element ``d_beta [M]``/``d_thr [M]`` (float64; the caller sums them to the
     coefficient's shape). The recurrence runs in the dtype, sums over time in float64.
     """
     size = mem0.shape[0]
     one, zero = consts[0], consts[1]
+    spike_grad_step = 1 if g_spk.shape[0] == steps else 0  # [1, M]: the same gradient at every step
     for chunk in numba.prange(first, stop):
         lo = chunk * BACKWARD_CHUNK
         hi = min(lo + BACKWARD_CHUNK, size)
@@ -227,7 +229,7 @@ def backward(first, stop, steps, cur, cur_step, mem0, beta, thr, mode, consts, c
             else:
                 _copy(carry, dm)
             if has_g_spk:
-                _surrogate_row(code, consts, g_spk[t, lo:hi], now, th, through_spike)
+                _surrogate_row(code, consts, g_spk[t * spike_grad_step, lo:hi], now, th, through_spike)
                 for j in range(n):
                     dm[j] += through_spike[j]
                 if want_thr:

@@ -85,7 +85,8 @@ def recompute_segment(MODE: tl.constexpr, cur, cur_step, b, th, rho, gamma, mem_
 def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_marks, mems, thrs, g_spk, g_mem, g_last,
                     d_cur, d_mem0, d_beta, steps, size, every, MODE: tl.constexpr, CODE: tl.constexpr,
                     HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr,
-                    WANT_BETA: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+                    WANT_BETA: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
+                    SPIKE_GRAD_STEP: tl.constexpr):
     """The recurrence of ``_alif_loops.backward``, the states recomputed in segments as the LIF backward does
     (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time.
 
@@ -123,7 +124,8 @@ def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_mark
             if HAS_G_MEM:
                 big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
             if HAS_G_SPK:
-                big += tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
+                big += tl.load(g_spk + row * SPIKE_GRAD_STEP + offs, mask=mask,
+                               other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
             if MODE == 1:
                 keep = 1.0 - fired(prev, prev_thr)
                 gm = big * keep

@@ -87,7 +87,8 @@ def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_
                     g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr,
                     HAS_G_SYN: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_ALPHA: tl.constexpr,
-                    WANT_BETA: tl.constexpr, WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+                    WANT_BETA: tl.constexpr, WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
+                    SPIKE_GRAD_STEP: tl.constexpr):
     """The recurrences of ``_cuba_loops.backward``, the states recomputed in segments as the LIF backward does
     (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -127,7 +128,8 @@ def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_
             if HAS_G_MEM:
                 big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
             if HAS_G_SPK:
-                through = tl.load(g_spk + row + offs, mask=mask, other=0.0) * surrogate(CODE, now - th, c0, c1)
+                gs = tl.load(g_spk + row * SPIKE_GRAD_STEP + offs, mask=mask, other=0.0)
+                through = gs * surrogate(CODE, now - th, c0, c1)
                 big += through
                 sum_thr -= through.to(tl.float64)
             before = fired(prev, th)  # S_{t-1}

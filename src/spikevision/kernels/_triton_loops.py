@@ -101,11 +101,13 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_
                     d_cur, d_mem0, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
                     HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
-                    WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr):
+                    WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
+                    SPIKE_GRAD_STEP: tl.constexpr):
     """Backward through time with the membranes recomputed in segments of ``every`` steps: a first pass keeps
     the membrane before each segment (``marks``), then each segment, last first, is recomputed into ``seg``
     (``every + 1`` rows) and walked back. About 2 sqrt(T) rows of membranes instead of T + 1, and the same
-    values: the recomputation repeats the forward's operations exactly."""
+    values: the recomputation repeats the forward's operations exactly. ``SPIKE_GRAD_STEP`` 0: ``g_spk`` is
+    one row, the same at every step."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < size
     a = tl.load(consts)  # the surrogate's constants, in the membranes' dtype (never fp32 Python floats)
@@ -135,7 +137,8 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_
             if HAS_G_MEM:
                 dm += tl.load(g_mem + row + offs, mask=mask, other=0.0)
             if HAS_G_SPK:
-                gs = tl.load(g_spk + row + offs, mask=mask, other=0.0).to(now.dtype)  # half spikes' gradient
+                gs = tl.load(g_spk + row * SPIKE_GRAD_STEP + offs, mask=mask,
+                             other=0.0).to(now.dtype)  # half spikes' gradient
                 through = gs * surrogate(CODE, now - th, a, c)
                 dm += through
                 sum_thr -= through.to(tl.float64)

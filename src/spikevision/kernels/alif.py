@@ -23,7 +23,7 @@ from spikevision.errors import InvalidValue
 from spikevision.kernels import cpu, gpu
 from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                        constant_source, supported, surrogate_constants)
+                                        constant_source, spike_grad_rows, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 
@@ -106,7 +106,8 @@ def _triton_engine():
                 mem0 if g_last is None else g_last, d_cur, d_mem0, d_beta if d_beta.numel() else mems, steps, size,
                 every, MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None,
                 HAS_G_MEM=g_mem is not None, HAS_G_LAST=g_last is not None, WANT_BETA=d_beta.numel() > 0,
-                CONSTANT=cur_step == 0, BLOCK=gpu.BLOCK, enable_fp_fusion=False)
+                CONSTANT=cur_step == 0, BLOCK=gpu.BLOCK, SPIKE_GRAD_STEP=gpu.spike_grad_step(g_spk, steps),
+                enable_fp_fusion=False)
 
     return SimpleNamespace(forward=forward, backward=backward)
 
@@ -153,7 +154,7 @@ class _FusedALIF(torch.autograd.Function):
         d_cur, d_mem0 = torch.empty_like(flat_cur), torch.empty_like(flat_mem0)
         ctx.engine.backward(steps, flat_cur, 0 if ctx.constant else 1, flat_mem0, flat_thr0, beta_arr,
                          RESET_CODES[ctx.params.reset], ctx.adaptation, code, constants,
-                         flat(g_spk, steps, size), flat(g_mem, steps, size), flat(g_last, size), d_cur, d_mem0,
-                         d_beta)
+                         spike_grad_rows(g_spk, steps, size), flat(g_mem, steps, size), flat(g_last, size), d_cur,
+                         d_mem0, d_beta)
         return (None, d_cur.view(ctx.cur_shape), d_mem0.view(ctx.mem_shape), None,
                 _coefficient_grad(d_beta, ctx.beta_like, ctx.mem_shape), None, None, None, None)

@@ -21,7 +21,7 @@ import torch
 from spikevision.kernels import cpu, gpu
 from spikevision.kernels._engines import check_runs_here, fastest
 from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                        constant_source, supported, surrogate_constants)
+                                        constant_source, spike_grad_rows, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 
@@ -111,7 +111,7 @@ def _triton_engine():
                 MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None, HAS_G_MEM=g_mem is not None,
                 HAS_G_SYN=g_syn is not None, HAS_G_LAST=g_last is not None, WANT_ALPHA=d_alpha.numel() > 0,
                 WANT_BETA=d_beta.numel() > 0, WANT_THR=d_thr.numel() > 0, CONSTANT=cur_step == 0, BLOCK=gpu.BLOCK,
-                enable_fp_fusion=False)
+                SPIKE_GRAD_STEP=gpu.spike_grad_step(g_spk, steps), enable_fp_fusion=False)
 
     return SimpleNamespace(forward=forward, backward=backward)
 
@@ -156,7 +156,7 @@ class _FusedCuba(torch.autograd.Function):
 
         d_cur, d_syn0, d_mem0 = torch.empty_like(flat_cur), torch.empty_like(flat_syn0), torch.empty_like(flat_mem0)
         ctx.engine.backward(steps, flat_cur, 0 if ctx.constant else 1, flat_syn0, flat_mem0, *coefficients,
-                         RESET_CODES[ctx.reset], code, constants, flat(g_spk, steps, size),
+                         RESET_CODES[ctx.reset], code, constants, spike_grad_rows(g_spk, steps, size),
                          flat(g_mem, steps, size), flat(g_syn, size), flat(g_last, size),
                          d_cur, d_syn0, d_mem0, *sums)
         grads = [_coefficient_grad(s, like, ctx.mem_shape) for s, like in zip(sums, ctx.likes)]

@@ -93,6 +93,11 @@ def segment_buffers(steps: int, state: torch.Tensor, states: int) -> tuple:
     return every, tuple(marks), tuple(segment)
 
 
+def spike_grad_step(g_spk: torch.Tensor | None, steps: int) -> int:
+    """1 where the spikes' gradient has a row per step; 0 where it is one row, the same at every step."""
+    return 1 if g_spk is None or g_spk.shape[0] == steps else 0
+
+
 def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
              g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
     """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
@@ -109,4 +114,4 @@ def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, constants,
                             MODE=mode, CODE=code, HAS_G_SPK=g_spk is not None, HAS_G_MEM=g_mem is not None,
                             HAS_G_LAST=g_last is not None, WANT_BETA=d_beta.numel() > 0,
                             WANT_THR=d_thr.numel() > 0, CONSTANT=cur_step == 0, BLOCK=BLOCK,
-                            enable_fp_fusion=False)
+                            SPIKE_GRAD_STEP=spike_grad_step(g_spk, steps), enable_fp_fusion=False)
