@@ -107,6 +107,13 @@ def test_the_targets_are_judged_from_the_figures_and_missing_ones_say_so():
         "quick in bf16 within 0.2 points of fp32": (None, None),
         "the fused first pair no slower than the unfused one (else flip model._fused_pair on CUDA)":
             ("0.80x the unfused speed-up", False)}
+    # With the rise and the weight's size, the memory row also says how low any LIF engine could go there:
+    # (what spikevision's call began with, 4800 - 2000 MiB, plus one weight gradient, 1024 MiB) / 6000 MiB.
+    on = result["cases"][bench_gpu.OPEN_NEUROMORPHIC]
+    on.update(rise_mib={"snntorch": 3500, "spikevision": 2000}, weight_mib=1024.0)
+    row = next(row for row in bench_gpu.targets(result) if "peak memory" in row["target"])
+    assert row == {"target": "Open Neuromorphic <= 0.5x snnTorch's peak memory", "met": False,
+                   "measured": "0.80x (the floor beside torch's Linear: 0.64x)"}
 
 
 def _has_cuda() -> bool:
