@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -190,9 +191,12 @@ def step_breakdown(run, device: torch.device, steps: int = 3) -> dict:
     return {k: round(v, 3) for k, v in parts.items()}
 
 
-def train_preset(name: str, device: str, out: Path, overrides: list[str], seconds_left: float) -> dict:
-    """``python -m spikevision train`` of a preset in its own process; its summary and wall-clock seconds."""
+def train_preset(name: str, device: str, out: Path, overrides: list[str], seconds_left: float,
+                 env: dict | None = None) -> dict:
+    """``python -m spikevision train`` of a preset in its own process (``env``: variables to set there); its
+    summary and wall-clock seconds."""
     run_dir = out / f"{name}-{device.replace(':', '')}-{'-'.join(o.split('=')[1] for o in overrides) or 'default'}"
+    run_dir = run_dir.with_name(run_dir.name + ("-cold" if env else ""))
     command = [sys.executable, "-m", "spikevision", "train", "--preset", name, "--out", str(run_dir),
                "--device", device, "--quiet"] + [a for o in overrides for a in ("--set", o)]
     shown = " ".join(["spikevision train --preset", name, "--device", device] + [f"--set {o}" for o in overrides])
@@ -200,7 +204,8 @@ def train_preset(name: str, device: str, out: Path, overrides: list[str], second
         return {"command": shown, "error": ["not run: the check's time budget (--budget) was spent"]}
     tick = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=max(seconds_left, 1))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=max(seconds_left, 1),
+                              env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return {"command": shown, "error": [f"stopped after {seconds_left:.0f} s: the check's time ran out"]}
     if done.returncode != 0:
@@ -229,17 +234,41 @@ def same_seed_same_run(device: str, out: Path, smoke: bool, seconds_left: float)
 
 
 def preset_plan(device: str, smoke: bool) -> dict:
-    """The preset runs, most wanted first: each is ``(preset, device, overrides)``."""
+    """The preset runs, most wanted first: each is ``(preset, device, overrides, env)``. The GPU runs find
+    Triton's on-disk cache filled by the cases measured before them, as any run after a user's first does."""
     small = ["train.train_subset=1024", "train.num_steps=5"] if smoke else []
     plan = {
-        "seed": ("seed", device, small),
-        "quick fp32": ("quick", device, small),
-        "quick bf16": ("quick", device, small + ["train.precision=bf16"]),
-        "conv (1 epoch)": ("conv", device, ["train.epochs=1"] + small),
+        "seed": ("seed", device, small, None),
+        "quick fp32": ("quick", device, small, None),
+        "quick bf16": ("quick", device, small + ["train.precision=bf16"], None),
+        "conv (1 epoch)": ("conv", device, ["train.epochs=1"] + small, None),
     }
     if device != "cpu":
-        plan["quick fp32 on the CPU"] = ("quick", "cpu", small)
+        plan["quick fp32 on the CPU"] = ("quick", "cpu", small, None)
     return plan
+
+
+def first_run_plan(device: str, smoke: bool, scratch: Path) -> dict:
+    """On a GPU, ``seed`` again with Triton's cache empty (a new folder in ``scratch``): what a user's very
+    first run pays in compiles. Least wanted: it runs after the same-seed check."""
+    if device == "cpu":
+        return {}
+    preset, on, overrides, _ = preset_plan(device, smoke)["seed"]
+    return {SEED_COLD: (preset, on, overrides, {"TRITON_CACHE_DIR": str(scratch / "empty-triton-cache")})}
+
+
+def run_presets(result: dict, device: str, smoke: bool, out: Path, deadline: float) -> None:
+    """The preset runs, the same-seed check, then the first-run plan, into ``result`` (saved after each)."""
+    with tempfile.TemporaryDirectory() as runs:
+        def run_all(plan):
+            for name, (preset, on, overrides, env) in plan.items():
+                result["runs"][name] = train_preset(preset, on, Path(runs), overrides,
+                                                    deadline - time.perf_counter(), env)
+                save(result, out)
+
+        run_all(preset_plan(device, smoke))
+        result["same_seed"] = same_seed_same_run(device, Path(runs), smoke, deadline - time.perf_counter())
+        run_all(first_run_plan(device, smoke, Path(runs)))
 
 
 def markdown(result: dict) -> str:
@@ -278,6 +307,7 @@ def markdown(result: dict) -> str:
 
 HANDOUT = "handout step (784-512-10, T=200, batch 512)"
 UNFUSED = "handout step, first pair unfused (LIF kernel, then cuBLAS)"
+SEED_COLD = "seed, Triton's cache empty (a first run's compiles included)"
 OPEN_NEUROMORPHIC = "Open Neuromorphic (Linear + LIF, 16,384 neurons, batch 16, T=500)"
 
 
@@ -387,11 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # noqa: BLE001
             result.setdefault("errors", {})[case] = f"{type(error).__name__}: {error}"[:500]
         save(result, args.out)
-    with tempfile.TemporaryDirectory() as runs:
-        for name, (preset, on, overrides) in preset_plan(args.device, args.smoke).items():
-            result["runs"][name] = train_preset(preset, on, Path(runs), overrides, deadline - time.perf_counter())
-            save(result, args.out)
-        result["same_seed"] = same_seed_same_run(args.device, Path(runs), args.smoke, deadline - time.perf_counter())
+    run_presets(result, args.device, args.smoke, args.out, deadline)
     print(save(result, args.out))
     return 0
 

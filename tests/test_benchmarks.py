@@ -80,6 +80,21 @@ def test_a_spent_budget_records_the_runs_as_not_run_and_the_table_shows_it(tmp_p
     assert "| Open Neuromorphic | no result: OutOfMemoryError" in table and "| seed | no result: not run" in table
 
 
+def test_on_a_gpu_a_last_run_is_the_seed_preset_with_an_empty_triton_cache(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_gpu
+    finally:
+        sys.path.pop(0)
+    plan = bench_gpu.preset_plan("cuda", False)
+    assert list(plan)[0] == "seed" and all(entry[3] is None for entry in plan.values())
+    preset, device, overrides, env = bench_gpu.first_run_plan("cuda", False, tmp_path)[bench_gpu.SEED_COLD]
+    assert (preset, device, overrides) == plan["seed"][:3]  # the same run, only Triton's cache differs
+    cache = Path(env["TRITON_CACHE_DIR"])
+    assert cache.parent == tmp_path and not cache.exists()
+    assert bench_gpu.first_run_plan("cpu", False, tmp_path) == {}  # no Triton on the CPU
+
+
 def test_the_targets_are_judged_from_the_figures_and_missing_ones_say_so():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
