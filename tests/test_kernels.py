@@ -686,5 +686,5 @@ def test_a_spike_gradient_the_same_at_every_step_is_read_once_not_copied_per_ste
         summed = loss(spikes)
         got = []
         peak = _peak_bytes_of(lambda: got.append(torch.autograd.grad(summed, current)[0]), tmp_path)
-        assert torch.equal(got[0], expected)
+        _close(got[0], expected, torch.float32, f"{family} on {engine}")  # a GPU may round its division apart
         assert one_step <= peak < 1.5 * one_step, (peak / one_step, family, engine)
