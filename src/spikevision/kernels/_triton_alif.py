@@ -124,8 +124,8 @@ def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_mark
             if HAS_G_MEM:
                 big += tl.load(g_mem + row + offs, mask=mask, other=0.0)
             if HAS_G_SPK:
-                big += tl.load(g_spk + row * SPIKE_GRAD_STEP + offs, mask=mask,
-                               other=0.0) * surrogate(CODE, now - now_thr, c0, c1)
+                gs = tl.load(g_spk + row * SPIKE_GRAD_STEP + offs, mask=mask, other=0.0)
+                big += gs * surrogate(CODE, now - now_thr, c0, c1)
             if MODE == 1:
                 keep = 1.0 - fired(prev, prev_thr)
                 gm = big * keep
