@@ -650,10 +650,10 @@ def _spikes_of(family: str, current: torch.Tensor, backend: str) -> torch.Tensor
     return lif_sequence(current, None, LIFParams(beta=0.9), backend=backend, need_mem=False)[0]
 
 
-def _peak_bytes_of(call, tmp_path) -> int:
-    """The most bytes ``call`` had allocated at once beyond what existed before it (the CPU allocator's own
-    events, as torch.profiler records them; on CUDA, the caching allocator's peak)."""
-    if CUDA:
+def _peak_bytes_of(call, device: str, tmp_path) -> int:
+    """The most bytes ``call`` had allocated at once on ``device`` beyond what existed before it (on the CPU,
+    the allocator's own events as torch.profiler records them; on CUDA, the caching allocator's peak)."""
+    if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
@@ -685,6 +685,6 @@ def test_a_spike_gradient_the_same_at_every_step_is_read_once_not_copied_per_ste
         spikes = _spikes_of(family, current, engine)
         summed = loss(spikes)
         got = []
-        peak = _peak_bytes_of(lambda: got.append(torch.autograd.grad(summed, current)[0]), tmp_path)
+        peak = _peak_bytes_of(lambda: got.append(torch.autograd.grad(summed, current)[0]), device, tmp_path)
         _close(got[0], expected, torch.float32, f"{family} on {engine}")  # a GPU may round its division apart
         assert one_step <= peak < 1.5 * one_step, (peak / one_step, family, engine)
