@@ -129,6 +129,10 @@ def test_the_targets_are_judged_from_the_figures_and_missing_ones_say_so():
     row = next(row for row in bench_gpu.targets(result) if "peak memory" in row["target"])
     assert row == {"target": "Open Neuromorphic <= 0.5x snnTorch's peak memory", "met": False,
                    "measured": "0.80x (the floor beside torch's Linear: 0.64x)"}
+    # The seed target is judged on the run that found the kernels compiled; the cold run is shown beside it.
+    result["runs"][bench_gpu.SEED_COLD] = {"test_accuracy": 0.9712, "train_seconds": 12.3}
+    row = next(row for row in bench_gpu.targets(result) if row["target"].startswith("seed: 3 epochs"))
+    assert (row["measured"], row["met"]) == ("8.4 s (12.3 s with Triton's cache empty)", True)
 
 
 def _has_cuda() -> bool:
