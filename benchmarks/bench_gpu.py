@@ -133,11 +133,11 @@ def open_neuromorphic_runners(device: torch.device, smoke: bool, sizes: tuple | 
     import snntorch as snn
 
     steps, batch, neurons = sizes or open_neuromorphic_sizes(smoke)
-    generator = torch.Generator().manual_seed(0)
-    x = (torch.rand(steps, batch, neurons, generator=generator) < 0.1).float().to(device)
+    # its input (``torch.randn``) and its snnTorch model's beta (0.95), as its run_benchmark.py has them
+    x = torch.randn(steps, batch, neurons, generator=torch.Generator().manual_seed(0)).to(device)
     linear = torch.nn.Linear(neurons, neurons).to(device)
-    leaky = snn.Leaky(beta=0.9)
-    params = neuron.LIFParams(beta=0.9)
+    leaky = snn.Leaky(beta=0.95)
+    params = neuron.LIFParams(beta=0.95)
 
     def spikevision_forward():
         current = linear(x.flatten(0, 1)).view(steps, batch, neurons)  # all steps in one matmul
