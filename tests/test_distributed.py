@@ -90,9 +90,12 @@ def test_share_weighted_shard_losses_average_to_the_global_batch_gradient(loss):
     """DDP averages gradients over processes; weighting each mean loss by world * n_local / n makes that average
     the gradient of the mean over the global batch, also for uneven shards (7 = 3 + 2 + 2)."""
     cfg = config.resolve("quick", ["model.hidden=[16]", "train.num_steps=8", f"train.loss={loss}"])
-    model = build_model(cfg.model, seed=0)
+    # The claim is one of maths, so it is checked in float64: in float32 the shards' sums in another order
+    # differ by ~1e-6 of the largest gradient, and by how much depends on the processor's vector width.
+    model = build_model(cfg.model, seed=0).double()
     generator = torch.Generator().manual_seed(1)
-    images, target = torch.rand(7, 1, 28, 28, generator=generator) * 3, torch.randint(0, 10, (7,), generator=generator)
+    images = torch.rand(7, 1, 28, 28, generator=generator, dtype=torch.float64) * 3
+    target = torch.randint(0, 10, (7,), generator=generator)
 
     def gradients(x, y, weight=1.0):
         model.zero_grad()
@@ -105,8 +108,9 @@ def test_share_weighted_shard_losses_average_to_the_global_batch_gradient(loss):
     shards = [distributed.Context(rank, world).shard(7) for rank in range(world)]
     per_rank = [gradients(images[s], target[s], world * len(target[s]) / 7) for s in shards]
     for got, expected in zip(zip(*per_rank), want):
-        # float32 sums in another order: equal to ~1e-7 of the largest gradient
-        assert torch.allclose(sum(got) / world, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
+        # float64 sums of a few thousand terms in another order: n * eps * sum|terms| is ~1e-12 of the largest
+        # gradient; a wrong weight (world * n_local / n) would be off by a tenth or more
+        assert torch.allclose(sum(got) / world, expected, rtol=1e-10, atol=1e-10 * float(expected.abs().max()))
 
 
 def test_without_torchrun_training_is_the_single_process_run(monkeypatch):
