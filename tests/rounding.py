@@ -12,6 +12,7 @@ membrane; ``assert_agree_within_rounding`` allows exactly the images within it, 
 from __future__ import annotations
 
 import copy
+import math
 from typing import NamedTuple
 from unittest import mock
 
@@ -77,30 +78,52 @@ def _decision_margin(spk: torch.Tensor, mem: torch.Tensor, rule: str) -> torch.T
 
 
 def rounding_bound(model: nn.Module, num_steps: int, input_max: float = 1.0) -> float:
-    """How far float32 rounding can move a membrane or a score of a fully connected ``model``, at most.
+    """How far float32 rounding can move a membrane or a score of ``model``, at most.
 
-    A step's current into neuron i is a sum of n terms (fan-in, bias, recurrent fan-in and bias); summed in any
-    order it is off by at most about n * eps * sum|terms| (the standard bound), and sum|terms| <= sum_j |W_ij| *
-    max|input| + |b_i|, with spikes at most 1. A membrane adds up to ``num_steps`` such currents (decay < 1 only
-    shrinks old errors), so the bound is num_steps times the largest layer's.
+    A step's current into a neuron is a sum of n terms (its fan-in and bias, and the recurrent fan-in and bias);
+    summed in any order it is off by at most about n * eps * sum|terms| (the standard bound), with sum|terms| <=
+    sum_j |W_ij| * max|input| + |b_i| and spikes at most 1. A batch norm scales that (and adds a few roundings
+    of its own), an average pool sums k * k of them (n grows by k * k). A membrane adds up to ``num_steps``
+    such currents (a decay below 1 only shrinks old errors): the bound is num_steps times the largest layer's.
     """
     worst = 0.0
-    for stage in model.stages:
-        layers = [stage.synapse] + ([stage.lif.recurrent] if hasattr(stage.lif, "recurrent") else [])
-        if not all(isinstance(layer, nn.Linear) for layer in layers):
-            raise AssertionError(f"rounding_bound covers Linear layers; {stage.name} has {type(stage.synapse)}")
-        scale = input_max if stage is model.stages[0] else 1.0
-        terms = sum(layer.weight.detach().double().abs().sum(1) * (scale if layer is stage.synapse else 1.0)
-                    + (layer.bias.detach().double().abs() if layer.bias is not None else 0.0) for layer in layers)
-        fan_in = sum(layer.in_features + 1 for layer in layers)
+    for index, stage in enumerate(model.stages):
+        scale = input_max if index == 0 else 1.0
+        terms, fan_in = _sum_of_terms(stage.synapse, scale)
+        if hasattr(stage.lif, "recurrent"):
+            recurrent, rec_fan_in = _sum_of_terms(stage.lif.recurrent, 1.0)
+            terms, fan_in = terms + recurrent, fan_in + rec_fan_in
+        for layer in stage.after:
+            if isinstance(layer, nn.BatchNorm2d):
+                gain = layer.weight.detach().double() / (layer.running_var.double() + layer.eps).sqrt()
+                shift = layer.bias.detach().double() - layer.running_mean.double() * gain
+                terms, fan_in = terms * gain.abs() + shift.abs(), fan_in + 3
+            elif isinstance(layer, (nn.AvgPool2d, nn.MaxPool2d)):
+                fan_in += layer.kernel_size ** 2 if isinstance(layer.kernel_size, int) else math.prod(layer.kernel_size)
+            else:
+                raise AssertionError(f"rounding_bound does not know {type(layer).__name__} (stage {stage.name})")
         worst = max(worst, fan_in * float(terms.max()))
     return num_steps * worst * EPS32
 
 
+def _sum_of_terms(layer: nn.Module, input_max: float) -> tuple[torch.Tensor, int]:
+    """sum_j |W_ij| * input_max + |b_i| per output channel of a Linear or Conv2d, and its number of terms."""
+    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+        raise AssertionError(f"rounding_bound covers Linear and Conv2d synapses, not {type(layer).__name__}")
+    weight = layer.weight.detach().double().flatten(1)  # [out, fan-in]: a conv's fan-in is C_in * kh * kw
+    bias = layer.bias.detach().double().abs() if layer.bias is not None else torch.zeros(weight.shape[0])
+    return weight.abs().sum(1) * input_max + bias, weight.shape[1] + 1
+
+
 def assert_agree_within_rounding(a: torch.Tensor, b: torch.Tensor, reference: Decisions, bound: float) -> int:
-    """Predictions ``a`` and ``b`` ``[N]`` of two float32 computations agree on every image that rounding cannot
-    decide (both margins of ``reference`` above ``bound``); returns how many images they disagree on."""
-    differ = a != b
+    """Two float32 computations' answers agree on every image that rounding cannot decide (both margins of
+    ``reference`` above ``bound``); returns how many images they differ on.
+
+    Args:
+        a, b: per image ``[N, ...]``: predictions ``[N]``, or spike trains ``[N, T, C]`` (an image differs if any
+            of its values does).
+    """
+    differ = (a != b).reshape(len(a), -1).any(1)
     within = (reference.threshold_margin <= bound) | (reference.decision_margin <= bound)
     outside = (differ & ~within).nonzero().flatten().tolist()
     assert not outside, (f"images {outside[:10]} are predicted differently though no margin of theirs is within "

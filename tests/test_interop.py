@@ -32,6 +32,8 @@ import snntorch as snn  # dev dependencies (pip install -e '.[dev]'), with nirto
 from snntorch.export_nir import export_to_nir
 from snntorch.import_nir import import_from_nir
 
+import rounding
+
 SMALL = ["train.train_subset=2048", "train.eval_batch_size=2000"]
 RUNS = {
     "fc_zero": ["model.hidden=[64]", "train.num_steps=10", "model.reset=zero"],
@@ -44,6 +46,12 @@ RUNS = {
     # Recurrent hidden layers: a subgraph with a cycle per layer, as snnTorch writes its RLeaky.
     "fc_recurrent_zero": ["model.hidden=[64]", "train.num_steps=10", "model.reset=zero", "model.recurrent=true"],
 }
+
+# Graphs that hold the same numbers added in another order: a batch norm folded into the conv's weights, a
+# recurrent bias joined to the input's. Read back, they agree image by image except where float32 rounding can
+# decide (tests/rounding.py; seen: a few output spikes of conv_zero with MKL's compatible path and torch's
+# scalar kernels). The others hold the very same numbers and run the same operations: bit for bit.
+REORDERED = {"conv_zero", "fc_recurrent_zero"}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +147,13 @@ def test_export_then_import_predicts_identically_on_all_test_images(runs, test_i
     assert steps == run_config.train.num_steps and len(graph.nodes) >= 7
     want_pred, want_spk = ours(model, test_images.images, steps)
     got_pred, got_spk = ours(back, test_images.images, steps)
-    assert torch.equal(got_pred, want_pred) and torch.equal(got_spk, want_spk)
+    if name in REORDERED:
+        reference = rounding.decisions(model, run_config.train, test_images)
+        bound = rounding.rounding_bound(model, steps)
+        for got, want in ((got_pred, want_pred), (got_spk.transpose(0, 1), want_spk.transpose(0, 1))):
+            rounding.assert_agree_within_rounding(got, want, reference, bound)
+    else:
+        assert torch.equal(got_pred, want_pred) and torch.equal(got_spk, want_spk)
     accuracy = float((got_pred == test_images.labels).float().mean())
     assert accuracy > (0.6 if "conv" in name else 0.75)  # trained networks, not chance
 
