@@ -1,0 +1,41 @@
+"""The README followed literally: its shell blocks' commands exist and are reachable from a fresh shell."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from spikevision import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def shell_lines() -> list[tuple[int, list[str]]]:
+    """(line number, words) of every command in the README's ```bash blocks, comments left out."""
+    lines, inside = [], False
+    for number, line in enumerate(README.read_text().splitlines(), 1):
+        if line.startswith("```"):
+            inside = line.strip() == "```bash" if not inside else False
+            continue
+        words = shlex.split(line, comments=True) if inside else []
+        if words:
+            lines.append((number, words))
+    return lines
+
+
+def test_the_readme_activates_the_venv_before_its_first_bare_spikevision_command():
+    """`make demo` installs into .venv; a fresh shell has no `spikevision` until it is activated."""
+    lines = shell_lines()
+    activate = next(n for n, words in lines if words[:2] == ["source", ".venv/bin/activate"])
+    bare = [n for n, words in lines if words[0] == "spikevision"]
+    assert bare and activate < min(bare), (activate, bare[:3])
+
+
+@pytest.mark.parametrize("number, words", [(n, w) for n, w in shell_lines() if w[0] == "spikevision"],
+                         ids=lambda value: str(value) if isinstance(value, int) else " ".join(value[1:3]))
+def test_every_spikevision_command_in_the_readme_parses(number, words):
+    """Each README command line is accepted by the real parser (subcommand, options, choices)."""
+    parsed = cli.build_parser().parse_args(words[1:])
+    assert callable(parsed.func), f"README line {number}: {' '.join(words)}"
