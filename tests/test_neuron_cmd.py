@@ -185,3 +185,25 @@ def test_the_cuba_model_draws_its_synaptic_current_and_is_snntorchs_synaptic(tmp
     assert labels == ["input current I", "synaptic current (decays by alpha)"]
     assert main(["neuron", "--model", "lif", "--alpha", "0.5", "--out", str(tmp_path)]) == 2
     assert "--alpha is the synaptic decay of --model cuba" in capsys.readouterr().err
+
+
+def test_the_alif_figure_keeps_its_whole_title_inside_and_its_legend_off_the_traces():
+    """Seen: `neuron --model alif --adapt-step 0.2` cut "ALIF" and the spike count off the title, and the legend
+    sat on the traces, which fill the membrane panel."""
+    current = single_neuron.input_current("step", 200, 0.3)
+    spk, mem, thr = single_neuron.simulate_alif(current, 0.8, 1.0, 0.95, 0.2)
+    settings = "beta 0.8, threshold 1, adapt_decay 0.95, adapt_step 0.2"
+    title = neuron_cmd.figure_title("alif", settings, f"step input 0.3 from step 10; {int(spk.sum())} spikes")
+    fig = lab.neuron_figure(current, spk, mem, 1.0, title, adaptive=thr)
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    ax_cur, ax_mem, _ = fig.axes
+    box = ax_cur.title.get_window_extent(renderer)
+    assert ax_cur.get_title().startswith("ALIF neuron") and ax_cur.get_title().endswith("19 spikes")
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, (box, fig.bbox)
+    legend = ax_mem.get_legend().get_window_extent(renderer)
+    for line in ax_mem.lines:  # membrane, threshold, adaptive threshold: no drawn point under the legend
+        points = line.get_transform().transform(line.get_xydata())
+        inside = ((points[:, 0] > legend.x0) & (points[:, 0] < legend.x1)
+                  & (points[:, 1] > legend.y0) & (points[:, 1] < legend.y1))
+        assert not inside.any(), line.get_label()

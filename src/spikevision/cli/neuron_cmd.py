@@ -111,6 +111,13 @@ def _check_adaptation(args: argparse.Namespace) -> None:
         setattr(args, name, value)
 
 
+def figure_title(model: str, settings: str, result: str) -> str:
+    """The neuron figure's title, "MODEL neuron, settings: result", broken after the colon when it is long (the
+    figure also wraps any title wider than itself, so nothing is cut)."""
+    head = f"{model.upper()} neuron, {settings}:"
+    return head + ("\n" if len(head) + len(result) > 75 else " ") + result
+
+
 def run(args: argparse.Namespace) -> int:
     from spikevision import single_neuron as sn
     from spikevision.pictures import lab, plotting
@@ -130,8 +137,7 @@ def run(args: argparse.Namespace) -> int:
     settings = ("" if args.alpha is None else f"alpha {args.alpha:g}, ") + f"beta {args.beta:g}, threshold {args.threshold:g}"
     if args.model == "alif":
         settings += f", adapt_decay {args.adapt_decay:g}, adapt_step {args.adapt_step:g}"
-    title = f"{args.model.upper()} neuron, {settings}:" + ("\n" if len(settings) > 60 else " ") + \
-        f"{what}; {sn.spikes_text(count)}"  # a long title on two lines, not cut off
+    title = figure_title(args.model, settings, f"{what}; {sn.spikes_text(count)}")
     stem = args.out / f"neuron-{args.input}"
     panels = "input current" + (" and synaptic current" if syn is not None else "")
     threshold_text = "adaptive threshold" if adaptive is not None else "threshold"

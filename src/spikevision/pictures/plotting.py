@@ -216,7 +216,7 @@ def as_array(x: Any, name: str, ndim: int | tuple[int, ...], shape_hint: str) ->
 def style_axes(ax: Axes, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None) -> Axes:
     """Apply the shared font sizes to ``ax`` and set its title and axis labels when given."""
     if title is not None:
-        ax.set_title(title, fontsize=STYLE["title_size"])
+        ax.set_title(title, fontsize=STYLE["title_size"], wrap=True)  # a title wider than the figure wraps, never cut
     if xlabel is not None:
         ax.set_xlabel(xlabel, fontsize=STYLE["label_size"])
     if ylabel is not None:
@@ -244,6 +244,17 @@ def _image(ax: Axes, img: np.ndarray, *, title: str | None, cmap: Any, vmin: flo
 
 def _legend(ax: Axes) -> None:
     ax.legend(fontsize=STYLE["legend_size"], frameon=False)
+
+
+def _legend_over_headroom(ax: Axes) -> None:
+    """The legend in one row at the top of ``ax``, in headroom added above the data, so that it covers no trace
+    (traces that fill the whole panel, as an adaptive threshold's, leave ``loc="best"`` no free place)."""
+    handles, _ = ax.get_legend_handles_labels()
+    ax.relim()
+    ax.autoscale_view()
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top + 0.3 * (top - bottom))
+    ax.legend(fontsize=STYLE["legend_size"], frameon=False, loc="upper left", ncols=len(handles))
 
 
 def _curve_xy(x: Any, y: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -587,7 +598,7 @@ def current_membrane_spikes(
         thr = ax_mem.axhline(
             threshold, color=STYLE["threshold_color"], linestyle="--", linewidth=1.2, label=f"threshold {threshold:g}"
         )
-        _legend(ax_mem)
+        _legend_over_headroom(ax_mem)
     style_axes(ax_mem, ylabel="Membrane potential U (a.u.)")
     points = neuron_raster(ax_spk, spk, title="")
     style_axes(ax_spk, xlabel="Time step", ylabel="Spikes")
@@ -608,9 +619,7 @@ def synaptic_current(ax: Axes, syn: Any):
         lines[0].set_label("input current I")
     (line,) = ax.plot(np.arange(syn.shape[0]), syn, color=STYLE["membrane_color"], linestyle=":", linewidth=1.5,
                       label="synaptic current (decays by alpha)")
-    ax.relim()
-    ax.autoscale_view()
-    _legend(ax)
+    _legend_over_headroom(ax)
     return line
 
 
@@ -623,9 +632,7 @@ def adaptive_threshold(ax: Axes, thr: Any):
     thr = as_array(thr, "adaptive_threshold: thr", 1, "1-D [T]")
     (line,) = ax.plot(np.arange(thr.shape[0]), thr, color=STYLE["threshold_color"], linewidth=1.5,
                       label="adaptive threshold (rises with each spike)")
-    ax.relim()
-    ax.autoscale_view()
-    _legend(ax)
+    _legend_over_headroom(ax)
     return line
 
 
