@@ -313,3 +313,18 @@ def test_a_single_epoch_accuracy_is_a_labelled_point_on_a_sensible_axis():
     assert high == 100.0 and 90.0 <= low < 96.54  # never above 100 %, a few points of room below the value
     assert list(ax.get_xticks()) == [1.0]
     assert [t.get_text() for t in ax.texts] == ["96.54 %"]
+
+
+@pytest.mark.parametrize("height", [0.8, 1.6, 4.0])
+def test_a_few_neurons_raster_draws_separate_ticks_for_neighbours_at_one_step(height):
+    """Seen: ticks about a row tall, so output neurons 1-3 firing at one step drew one unbroken bar."""
+    spikes = np.zeros((25, 10))
+    spikes[5, 1:4] = 1
+    fig, ax = plotting.new_figure(figsize=(6, height))
+    points = plotting.raster(ax, spikes, ylabel="Output neuron")
+    plotting.figure_to_array(fig)  # lays the figure out: the axes' final height
+    assert sorted(map(tuple, np.asarray(points.get_offsets()).astype(int).tolist())) == [(5, 1), (5, 2), (5, 3)]
+    (tick,) = points.get_paths()
+    ends = points.get_transform().transform(tick.vertices)  # the tick's two ends, in pixels from its centre
+    row = ax.transData.transform([(0, 1)])[0, 1] - ax.transData.transform([(0, 0)])[0, 1]
+    assert 0.5 * row < abs(ends[1, 1] - ends[0, 1]) < 0.9 * row  # a gap between neighbours, at any height
