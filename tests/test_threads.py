@@ -65,10 +65,12 @@ def test_the_busy_cores_are_read_from_the_kernel():
 
 
 def test_a_process_beside_cpu_bound_work_chooses_sleeping_threads():
-    """A busy loop per core: a fresh process (torch not loaded) sees them and its threads sleep when idle."""
+    """A busy loop per core: a fresh process that imports spikevision before torch (as a script or a command
+    does) sees them and its threads sleep when idle."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
     try:
-        code = "import json; from spikevision import threads; print(json.dumps(threads.apply()))"
+        code = ("import json, os; from spikevision import threads; import torch; "
+                "print(json.dumps({**threads.AT_IMPORT, 'torch_threads': torch.get_num_threads()}))")
         env = {k: v for k, v in os.environ.items() if k not in threads.KNOBS}
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     finally:
@@ -78,6 +80,7 @@ def test_a_process_beside_cpu_bound_work_chooses_sleeping_threads():
     assert done.returncode == 0, done.stderr
     chosen = json.loads(done.stdout)
     assert chosen["OMP_WAIT_POLICY"] == "PASSIVE" and 1 <= int(chosen["OMP_NUM_THREADS"]) <= (os.cpu_count() or 1)
+    assert chosen["torch_threads"] == int(chosen["OMP_NUM_THREADS"])  # torch's pool took it when it loaded
 
 
 def test_a_bad_thread_count_is_one_line(capsys, tmp_path):

@@ -10,7 +10,8 @@ busy, the pools sleep at once when idle (``OMP_WAIT_POLICY=PASSIVE``) and use th
 of them when none is); otherwise nothing changes. What the user set wins: any of those variables, ``NUMBA_NUM_THREADS``, or a
 command's ``--threads N``. ``torchrun``'s ``OMP_NUM_THREADS=1`` per process is the user's setting too.
 
-From Python, call ``apply()`` before ``import torch`` for the same choice.
+From Python the same choice is made when ``import spikevision`` comes before ``import torch`` (the package
+calls ``apply()``; ``AT_IMPORT`` holds what it set), or by calling ``apply()`` before torch loads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 KNOBS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "NUMBA_NUM_THREADS")
 BUSY_CORES = 0.5  # others using at least half a core count as sharing the machine
 SAMPLE_SECONDS = 0.1
+AT_IMPORT: dict[str, str] = {}  # what the package's import set (spikevision/__init__.py)
 
 
 def busy_cores(interval: float = SAMPLE_SECONDS) -> float | None:

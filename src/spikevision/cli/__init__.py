@@ -85,8 +85,8 @@ def _choose_threads(args: argparse.Namespace) -> None:
         return
     from spikevision import threads
 
-    asked = getattr(args, "threads", None)
-    chosen = threads.apply(asked)
+    asked = getattr(args, "threads", None)  # the policy itself was applied when the package was imported
+    chosen = threads.apply(asked) if asked is not None else threads.AT_IMPORT
     if chosen and asked is None and sys.stderr.isatty():
         print(f"spikevision {args.command}: note: other work keeps the cores busy, so this run uses "
               f"{chosen['OMP_NUM_THREADS']} thread(s) that sleep when idle (--threads N to choose)", file=sys.stderr)
