@@ -206,7 +206,7 @@ def test_resume_of_a_broken_run_directory_is_one_line(capsys, tmp_path, mnist_ro
 def test_a_new_run_refuses_to_overwrite_an_old_one(capsys, mnist_root, reference_run):
     before = (reference_run / CHECKPOINT_NAME).read_bytes()
     argv = ["train", "--preset", "quick", "--out", str(reference_run), "--root", str(mnist_root), "--quiet"]
-    assert_one_line(*run(capsys, argv), "already holds a run; continue it with resume=True (--resume on the command line)")
+    assert_one_line(*run(capsys, argv), "already holds a run; continue it with --resume, or choose another --out")
     assert (reference_run / CHECKPOINT_NAME).read_bytes() == before
 
 

@@ -236,8 +236,10 @@ def test_an_interrupted_run_says_so_until_it_is_finished(tmp_path, mnist_root, c
            f"with spikevision train --out {run_dir} --resume" in err
     assert cli.main(["report", str(run_dir), "--root", str(mnist_root)]) == 0
     assert "unfinished: stopped after 3 steps" in (run_dir / "report.html").read_text()
+    assert "unfinished: stopped after 3 steps" in capsys.readouterr().err  # the command says so too
     # Training on changes the weights: the evaluation and the report made of the partial ones go.
     assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]) == 0
+    assert "resuming at step 3 of 16 (epoch 1 of 2), from the last checkpoint" in capsys.readouterr().err
     assert not (run_dir / "report.html").exists() and not (run_dir / "evaluation.json").exists()
     capsys.readouterr()
     assert cli.main(["train", "--out", str(run_dir), "--root", str(mnist_root), "--resume", "--quiet"]) == 0

@@ -24,6 +24,10 @@ class ProgressPrinter:
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "start":
             self.total = info["total_steps"]
+            if info.get("step"):  # a resumed run: say where it picks up
+                per_epoch = info["steps_per_epoch"]
+                self._line(f"resuming at step {info['step']:,} of {self.total:,} (epoch {info['step'] // per_epoch + 1}"
+                           f" of {self.total // per_epoch}), from the last checkpoint")
         elif kind == "compile" and info.get("engine") == "triton":
             self._line("the first step is compiling the GPU kernels (Triton, which keeps them in its cache: "
                        "later runs with the same shapes start at once)...")

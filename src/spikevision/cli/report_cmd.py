@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from spikevision.cli._options import add_device, add_threads
@@ -28,11 +29,14 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from spikevision import report
+    from spikevision import report, rundir
 
     start = time.perf_counter()
     path = report.build_report(args.run, root=args.root, examples=args.examples, device=args.device)
     size = path.stat().st_size
     print(f"Wrote {path} ({size / 1e6:.1f} MB, every image inline) in {time.perf_counter() - start:.0f} s; "
           f"open it in a browser: {path.resolve().as_uri()}")
+    state = rundir.training_state(args.run)
+    if not state.finished:  # as evaluate says, and as the report's own banner does
+        print(f"note: {args.run} is {state.describe(args.run)}", file=sys.stderr)
     return 0

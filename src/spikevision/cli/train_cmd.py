@@ -9,6 +9,7 @@ from pathlib import Path
 
 from spikevision import catalog
 from spikevision.cli._options import add_device, add_threads
+from spikevision.errors import InvalidValue
 
 
 def register(subparsers) -> None:
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         # changed setting would be silently ignored, so it is refused.
         config = config_mod.resume_config(train.load_run_config(out), args.preset, args.overrides,
                                           epochs=args.epochs, seed=args.seed)
+    elif (out / rundir.CHECKPOINT).exists():  # train.fit refuses it too, in Python's words (resume=True)
+        raise InvalidValue(f"{out} already holds a run; continue it with --resume, or choose another --out")
     else:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
     # A finished run resumed: fit still checks its checkpoint, clears what a kill left half written and
