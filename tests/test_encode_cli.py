@@ -8,9 +8,12 @@ import imageio_ffmpeg
 import matplotlib
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from spikevision import encoding
 from spikevision.cli import main
+from spikevision.pictures import lab
 from spikevision.pictures.lab import pick_neuron
 
 # The first five labels of the MNIST test set.
@@ -118,6 +121,22 @@ def test_delta_with_off_spikes(capsys, tmp_path, mnist_root):
     assert (index, label) == (3, 0) and count > 0
     assert files[:3] == ["digit3-label0-delta.gif", "digit3-label0-delta.mp4", "digit3-label0-delta-raster.png"]
     assert _gif_frame_count(tmp_path / files[0])[0] == 16
+    assert files[-1] == "digit3-label0-delta-saccade.png" and _png_size(tmp_path / files[-1])[0] > 0  # its own figure
+
+
+def test_the_delta_figure_shows_each_move_and_exactly_the_spikes_it_makes():
+    image = torch.zeros(1, 12, 12)
+    image[0, 4:8, 5:7] = 1.0  # a bar that the saccade moves one pixel at a time
+    spikes = encoding.saccade_delta(image, 12, amplitude=1, off_spike=True)[:, 0]  # [T, 12, 12]
+    fig = lab.saccade_figure(image, spikes, 1, "a bar")
+    moving = [t for t in range(12) if spikes[t].abs().sum() > 0][:4]
+    frames = encoding.saccade(image, 12, amplitude=1)[:, 0]
+    top, bottom = fig.axes[: len(moving)], fig.axes[len(moving) :]
+    for t, ax_frame, ax_spikes in zip(moving, top, bottom):
+        np.testing.assert_array_equal(ax_frame.images[0].get_array(), frames[t].numpy())
+        np.testing.assert_array_equal(ax_spikes.images[0].get_array(), spikes[t].numpy())
+        on, off = int((spikes[t] > 0).sum()), int((spikes[t] < 0).sum())
+        assert ax_spikes.get_title() == f"step {t + 1}: {on} ON, {off} OFF" and on + off > 0
 
 
 @pytest.mark.parametrize(

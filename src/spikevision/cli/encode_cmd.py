@@ -6,6 +6,7 @@ For each chosen digit it writes (names say what they are, e.g. ``digit0-label7-r
 - ``<digit>-raster.png``: raster of all 784 input neurons; ``<digit>-neuron<i>.png``: one lit input neuron;
 - rate: ``<digit>-reconstruction.png``: the image, and the mean over time at gain 1 beside the chosen gain;
 - latency: ``<digit>-variants.png``: rasters of the log, linear and linear+normalize+clip codes;
+- delta: ``<digit>-saccade.png``: the moving digit at its first moves and the ON/OFF spikes each makes;
 
 and ``digits-<dataset>-<split>.png``, the chosen digits with their labels. It prints a table of them.
 """
@@ -42,7 +43,9 @@ def register(subparsers) -> None:
         help="encode digits as spike trains; write animations, rasters and reconstructions",
         description="Encode a few digits with rate, latency or delta coding and write, per digit, the spike "
         "movie (.gif and .mp4, one frame per time step), a raster of all input neurons, the raster of "
-        "one lit input neuron, and a coding-specific figure; plus a grid of the digits.",
+        "one lit input neuron, and the coding's own figure (rate: the image its mean rate reconstructs; "
+        "latency: the log, linear and normalized codes; delta: the moving digit and the spikes of each move); "
+        "plus a grid of the digits.",
     )
     p.add_argument("--coding", required=True, choices=("rate", "latency", "delta"), help="spike coding")
     p.add_argument("--num-steps", type=int, default=200, help="time steps per digit (default 200)")
@@ -181,6 +184,8 @@ def _digit_files(s: int, index: int, label: int, x, digit, signed: bool, compari
     if args.coding == "latency":
         written.append(lab.latency_variants_file(x[s : s + 1], args.num_steps, kwargs, image,
                                                 out / f"{stem}-variants.png"))
+    if args.coding == "delta":
+        written.append(lab.saccade_file(x[s], digit, kwargs.get("amplitude"), what, out / f"{stem}-saccade.png"))
     return [p.name for p in written]
 
 

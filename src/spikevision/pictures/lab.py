@@ -134,3 +134,34 @@ def latency_variants_file(x, num_steps: int, kwargs: dict[str, Any], what: str, 
         ax.set_xlabel("")
     fig.suptitle(f"{what}: latency code variants", fontsize=plotting.STYLE["title_size"])
     return plotting.save_figure(fig, path)
+
+
+def saccade_file(image, spikes, amplitude: int | None, what: str, path: Path) -> Path:
+    """:func:`saccade_figure` written to ``path``."""
+    return plotting.save_figure(saccade_figure(image, spikes, amplitude, what), path)
+
+
+def saccade_figure(image, spikes, amplitude: int | None, what: str, *, moves: int = 4):
+    """Delta coding's own figure: the digit as it moves (its saccade, top) and the ON/OFF spikes each move makes
+    (bottom), at the first ``moves`` steps that spike; ``image`` ``[1, H, W]``, ``spikes`` ``[T, H, W]``,
+    ``amplitude`` as given to the coding (None: ``saccade``'s default)."""
+    spikes = np.asarray(spikes)
+    shift = {} if amplitude is None else {"amplitude": amplitude}
+    frames = np.asarray(encoding.saccade(image, spikes.shape[0], **shift))[:, 0]  # [T, H, W]
+    steps = np.flatnonzero(np.abs(spikes).reshape(spikes.shape[0], -1).sum(1))[:moves]
+    if steps.size == 0:
+        steps = np.array([0])  # nothing spiked (a threshold above every change): show the first frame alone
+    fig, axes = plotting.new_figure(2, len(steps), figsize=(2.4 * len(steps), 5.2))
+    axes = np.asarray(axes, dtype=object).reshape(2, len(steps))
+    for col, t in enumerate(steps):
+        on, off = int((spikes[t] > 0).sum()), int((spikes[t] < 0).sum())
+        axes[0, col].imshow(frames[t], cmap=plotting.STYLE["image_cmap"], vmin=0, vmax=1, interpolation="nearest")
+        axes[1, col].imshow(spikes[t], cmap=plotting.ON_OFF_CMAP, vmin=-1, vmax=1, interpolation="nearest")
+        plotting.style_axes(axes[0, col], title=f"step {t + 1}: the digit")
+        plotting.style_axes(axes[1, col], title=f"step {t + 1}: {on} ON, {off} OFF")
+        for ax in axes[:, col]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(textwrap.fill(f"{what}: spikes where the moving digit's brightness changes", 90),
+                 fontsize=plotting.STYLE["title_size"])
+    return fig
