@@ -18,7 +18,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
-from spikevision.pictures import plotting
+from spikevision.pictures import figures, plotting
 
 
 @pytest.fixture(autouse=True)
@@ -270,6 +270,11 @@ def test_loss_curve_raw_and_moving_average():
     np.testing.assert_allclose(smooth.get_ydata(), expected)
     np.testing.assert_array_equal(smooth.get_xdata(), steps[4:])
     assert ax.get_ylabel() == "Loss"
+    # both lines in the legend: the faint one is each step's loss, the other their mean
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train (each step)", "train (mean of 5)"]
+    (test,) = plotting.loss_points(ax, [24, 49], [1.2, 0.6], label="test set (after each epoch)")
+    assert test.get_marker() == "o" and list(test.get_xdata()) == [24, 49]
+    assert ax.get_legend().get_texts()[-1].get_text() == "test set (after each epoch)"
     (only,) = plotting.loss_curve(ax, steps, losses)
     with pytest.raises(ValueError, match="finite"):
         plotting.loss_curve(ax, [0, 1], [1.0, float("nan")])
@@ -293,6 +298,8 @@ def test_confusion_matrix_colours_row_fractions_and_prints_counts():
     np.testing.assert_allclose(artists.image.get_array(), [[0.8, 0.2, 0], [0.5, 0.5, 0], [0, 0, 0]])
     assert [t.get_text() for t in artists.texts] == ["8", "2", "0", "1", "1", "0", "0", "0", "0"]
     assert ax.get_xlabel() == "Predicted class" and ax.get_ylabel() == "True class"
+    (bar,) = [a for a in fig.axes if a is not ax]  # the colour bar says what the colours mean
+    assert bar.get_ylabel() == "Fraction of the true class's images" and bar.get_ylim() == (0.0, 1.0)
     plotting.figure_to_array(fig)
     with pytest.raises(ValueError, match="square"):
         plotting.confusion_matrix(ax, np.zeros((2, 3)))
@@ -328,3 +335,13 @@ def test_a_few_neurons_raster_draws_separate_ticks_for_neighbours_at_one_step(he
     ends = points.get_transform().transform(tick.vertices)  # the tick's two ends, in pixels from its centre
     row = ax.transData.transform([(0, 1)])[0, 1] - ax.transData.transform([(0, 0)])[0, 1]
     assert 0.5 * row < abs(ends[1, 1] - ends[0, 1]) < 0.9 * row  # a gap between neighbours, at any height
+
+
+def test_the_loss_picture_puts_each_epochs_test_loss_at_its_step():
+    steps = [{"kind": "step", "step": s, "loss": 3.0 / s} for s in range(1, 101)]
+    epochs = [{"kind": "epoch", "step": 50, "test_loss": 0.2}, {"kind": "epoch", "step": 100, "test_loss": 0.1}]
+    fig = figures.loss_figure(steps, epochs)
+    (ax,) = fig.axes
+    test = [line for line in ax.lines if line.get_label() == "test set (after each epoch)"]
+    assert len(test) == 1 and list(test[0].get_xdata()) == [50, 100] and list(test[0].get_ydata()) == [0.2, 0.1]
+    assert ax.get_title() == "Training and test loss"

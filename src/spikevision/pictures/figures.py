@@ -21,23 +21,34 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def training_curves(run_dir: Path) -> list[Path]:
-    """Write ``loss.png`` (per step) and ``accuracy.png`` (test accuracy per epoch) into ``run_dir``."""
+    """Write ``loss.png`` (per step, with the test loss after each epoch) and ``accuracy.png`` (test accuracy per
+    epoch) into ``run_dir``."""
     run_dir = Path(run_dir)
     records = read_metrics(run_dir)
     steps = [r for r in records if r["kind"] == "step"]
     epochs = [r for r in records if r["kind"] == "epoch"]
     written = []
     if steps:
-        fig, ax = plotting.new_figure(figsize=(7, 4))
-        plotting.loss_curve(ax, [r["step"] for r in steps], [r["loss"] for r in steps], label="training batch",
-                            smooth=max(1, len(steps) // 50))
-        written.append(plotting.save_figure(fig, run_dir / rundir.LOSS_PLOT))
+        written.append(plotting.save_figure(loss_figure(steps, epochs), run_dir / rundir.LOSS_PLOT))
     if epochs:
         fig, ax = plotting.new_figure(figsize=(7, 4))
         plotting.accuracy_curve(ax, [r["epoch"] for r in epochs], [r["test_accuracy"] for r in epochs],
                                 label="test set (all images)", title="Test accuracy after each epoch")
         written.append(plotting.save_figure(fig, run_dir / rundir.ACCURACY_PLOT))
     return written
+
+
+def loss_figure(steps: Sequence[dict], epochs: Sequence[dict]):
+    """The training loss of each step (faint) and its moving mean, with the test loss after each epoch: the
+    ``metrics.jsonl`` records of kind "step" and "epoch"."""
+    fig, ax = plotting.new_figure(figsize=(7, 4))
+    tested = [r for r in epochs if "test_loss" in r]
+    plotting.loss_curve(ax, [r["step"] for r in steps], [r["loss"] for r in steps], label="training batch",
+                        smooth=max(1, len(steps) // 50), title="Training and test loss" if tested else None)
+    if tested:  # the same loss on every test image, after each epoch: where over-fitting would show
+        plotting.loss_points(ax, [r["step"] for r in tested], [r["test_loss"] for r in tested],
+                             label="test set (after each epoch)")
+    return fig
 
 
 def confusion(run_dir: Path, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> list[Path]:

@@ -723,7 +723,7 @@ def loss_curve(
     color = color or SERIES_COLORS[0]
     lines = []
     if smooth > 1 and losses.size >= smooth:
-        (raw,) = ax.plot(steps, losses, color=color, alpha=0.3, linewidth=1.0)
+        (raw,) = ax.plot(steps, losses, color=color, alpha=0.3, linewidth=1.0, label=label and f"{label} (each step)")
         kernel = np.ones(smooth) / smooth
         avg = np.convolve(losses, kernel, mode="valid")
         (line,) = ax.plot(steps[smooth - 1:], avg, color=color, linewidth=1.6, label=label and f"{label} (mean of {smooth})")
@@ -735,6 +735,16 @@ def loss_curve(
     if label:
         _legend(ax)
     return lines
+
+
+def loss_points(ax: Axes, steps: Any, losses: Any, *, label: str, color: str | None = None) -> list:
+    """Losses measured now and then (the test loss after each epoch) at their training steps, a marker each, on
+    the axes of :func:`loss_curve`; returns the one ``Line2D``."""
+    steps, losses = _curve_xy(steps, losses, "loss_points")
+    (line,) = ax.plot(steps, losses, color=color or SERIES_COLORS[1], marker="o", markersize=5, linewidth=1.4,
+                      label=label)
+    _legend(ax)
+    return [line]
 
 
 def accuracy_curve(
@@ -822,4 +832,7 @@ def confusion_matrix(
     ax.set_yticks(np.arange(k), names)
     title = title or "Confusion matrix (colour: fraction of true class)"
     style_axes(ax, title=title, xlabel="Predicted class", ylabel="True class")
+    bar = ax.figure.colorbar(image, ax=ax, shrink=0.85)
+    bar.set_label("Fraction of the true class's images", fontsize=STYLE["label_size"])
+    bar.ax.tick_params(labelsize=STYLE["tick_size"])
     return ConfusionArtists(image, texts)
