@@ -74,6 +74,8 @@ def test_step_counter_banner_changes_every_frame(tmp_path):
     banners = frames[:, : frames.shape[1] - 28 * 8]
     assert all(not np.array_equal(banners[i], banners[i + 1]) for i in range(4))
     assert (banners == 0).any() and (banners == 255).any()  # black text on white
+    # counted from 1, as the play page counts ("step 1 of 5" is the first frame)
+    assert [animation.counter_text(i, 5) for i in (0, 4)] == ["step 1 of 5", "step 5 of 5"]
 
 
 def test_gif_without_counter_merges_identical_frames_but_keeps_the_duration(tmp_path):

@@ -37,6 +37,11 @@ _BANNER_FG = 255
 _MIN_COUNTER_WIDTH = 96
 
 
+def counter_text(step: int, num_steps: int) -> str:
+    """A movie frame's counter for 0-based ``step``: "step 1 of T" first, as the play page and the figures count."""
+    return f"step {step + 1} of {num_steps}"
+
+
 def _check_path(path: str | os.PathLike, fps: float) -> Path:
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -225,7 +230,7 @@ def render_frames(
         scale: integer upscaling factor (nearest neighbour, so each pixel stays a crisp square).
         cmap: matplotlib colour-map name or ``Colormap``.
         vmin, vmax: values mapped to the ends of the colour map (default: ``min(0, data)``, ``max(1, data)``).
-        counter: add a banner above the image reading "t = <step> / <last step>" (only when the upscaled
+        counter: add a banner above the image reading "step <n> of <T>" (only when the upscaled
             image is at least 96 pixels wide); it also makes every GIF frame distinct.
 
     Returns:
@@ -255,7 +260,7 @@ def render_frames(
     for step in range(t):
         banner = Image.new("P", (width, banner_h), _BANNER_BG)
         ImageDraw.Draw(banner).text(
-            (font_size // 3, banner_h // 2), f"t = {step} / {t - 1}", fill=_BANNER_FG, font=font, anchor="lm"
+            (font_size // 3, banner_h // 2), counter_text(step, t), fill=_BANNER_FG, font=font, anchor="lm"
         )
         out[step, :banner_h] = np.asarray(banner)
     return out, palette
