@@ -13,9 +13,16 @@ DEMO_OUT ?= runs/demo
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
+# PyPI's torch wheel for Linux pulls CUDA's libraries (several GB). A machine without a GPU needs only the CPU
+# build: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu (torch's own index of CPU wheels).
+TORCH_INDEX ?=
+
 # A stamp per flavour, remade when the dependency list changes.
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
-	$(PIP) torch==2.13.0
+	@echo "Installing torch 2.13.0$(if $(TORCH_INDEX), from $(TORCH_INDEX),). Without a GPU, the CPU build is enough and"
+	@echo "a fraction of the size: if pip starts fetching nvidia-* packages, stop it (Ctrl-C) and run"
+	@echo "  make $(or $(MAKECMDGOALS),demo) TORCH_INDEX=https://download.pytorch.org/whl/cpu"
+	$(PIP) torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) -e .
 	touch $@
 

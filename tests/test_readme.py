@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,16 @@ def test_the_readme_python_imports_spikevision_before_torch():
     block = text[text.index("```python"):]
     imports = [line.split()[1] for line in block.splitlines() if line.startswith(("import ", "from "))]
     assert imports[0] == "spikevision" and "torch" in imports, imports[:3]
+
+
+def test_make_installs_torch_from_the_index_the_readme_names(tmp_path):
+    """`make demo TORCH_INDEX=...` (the README's advice for a machine without a GPU) installs torch from there."""
+    root = README.parent
+    index = "https://download.pytorch.org/whl/cpu"
+    assert f"TORCH_INDEX={index}" in README.read_text()
+    done = subprocess.run(["make", "-n", "-C", str(root), "-W", "pyproject.toml", f"VENV={tmp_path / 'venv'}",
+                           f"TORCH_INDEX={index}", str(tmp_path / "venv" / ".installed")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    install = [line for line in done.stdout.splitlines() if "pip install" in line and "torch==" in line]
+    assert len(install) == 1 and install[0].endswith(f"torch==2.13.0 --index-url {index}"), done.stdout
