@@ -148,6 +148,11 @@ def test_plot_has_one_line_per_encoding_with_the_table_values(tiny_sweep):
         assert ax.get_ylabel() == "Test accuracy (%)"
     assert "(T)" in ax_steps.get_xlabel() and "(count)" in ax_spikes.get_xlabel()
     assert list(ax_steps.get_xticks()) == list(STEPS)
+    # Under the panels, the picture says every T had the same training (a falling line is the budget, not T)
+    meta = json.loads((out / sweep.JSON_NAME).read_text())
+    note = figures.sweep_figure(points, note=sweep.budget_note(meta)).get_supxlabel()
+    assert f"({meta['epochs']} epoch" in note and f"on {meta['train_subset']:,} training images" in note
+    assert "it does not show that more time steps hurt" in note
 
 
 def test_plot_without_points_is_refused():

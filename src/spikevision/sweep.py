@@ -278,7 +278,8 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
     rundir.write_json(out_dir / JSON_NAME, payload)
     from spikevision.pictures import figures, plotting  # matplotlib on first use: command lines start 0.6 s sooner
 
-    plot = plotting.save_figure(figures.sweep_figure(points, title=_title(meta or {})), out_dir / PLOT_NAME)
+    figure = figures.sweep_figure(points, title=_title(meta or {}), note=budget_note(meta or {}))
+    plot = plotting.save_figure(figure, out_dir / PLOT_NAME)
     return [out_dir / CSV_NAME, out_dir / JSON_NAME, plot]
 
 
@@ -289,6 +290,18 @@ def _title(meta: dict) -> str:
     epochs = meta.get("epochs", 1)
     return (f"Test accuracy by input encoding: {meta.get('preset') or 'run'} preset, {subset}, "
             f"{epochs} epoch{'s' if epochs != 1 else ''}")
+
+
+def budget_note(meta: dict) -> str | None:
+    """What the picture's points have in common, said under it: the same training for every T, so a line that
+    falls as T grows reads as the budget running short, not as time steps doing harm."""
+    if not meta:
+        return None
+    subset = f"{meta['train_subset']:,} training images" if meta.get("train_subset") else "all training images"
+    epochs = meta.get("epochs", 1)
+    return (f"Every point had the same training ({epochs} epoch{'s' if epochs != 1 else ''} on {subset}); a longer "
+            "T gets no more of it. So this compares the encodings at one budget: it does not show that more time "
+            "steps hurt (give every point more training with --epochs and --train-subset 0).")
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:

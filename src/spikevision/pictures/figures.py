@@ -185,7 +185,7 @@ def prediction_examples(inspections: Sequence, classes: Sequence[str], *, title:
     return fig
 
 
-def sweep_figure(points: Sequence, *, title: str | None = None):
+def sweep_figure(points: Sequence, *, title: str | None = None, note: str | None = None):
     """Test accuracy against time steps (left) and against network spikes per test image (right).
 
     One line per encoding, in the order the encodings first appear, each point labelled with its T on the
@@ -194,6 +194,7 @@ def sweep_figure(points: Sequence, *, title: str | None = None):
     Args:
         points: ``sweep.SweepPoint``s (any order).
         title: figure title.
+        note: a line under both panels (what every point had in common: ``sweep.budget_note``).
 
     Returns:
         The figure (11 x 4.4 inches).
@@ -226,4 +227,6 @@ def sweep_figure(points: Sequence, *, title: str | None = None):
                   title_fontsize=plotting.STYLE["legend_size"], frameon=False)
     if title:
         fig.suptitle(title, fontsize=plotting.STYLE["title_size"])
+    if note:  # under the panels, where constrained layout keeps room for it
+        fig.supxlabel(note, fontsize=plotting.STYLE["label_size"], wrap=True)
     return fig
