@@ -452,3 +452,22 @@ def test_a_rows_run_is_read_row_by_row_and_other_runs_are_not_offered_rows():
         look.coding_from_query(config.resolve("quick").train, {"encoding": "rows"})
     with pytest.raises(ValueError, match="encoding must be one of direct, rate, latency, rows"):
         look.coding_from_query(rows, {"encoding": "morse"})
+
+
+def test_the_top_three_break_ties_as_the_prediction_rule_does():
+    """Seen: runners-up with 0 spikes listed by class number ("2. 0: 0 spikes"), though the page's own rule
+    breaks a tie by the higher mean membrane."""
+    import torch
+
+    from spikevision import inference
+    from spikevision.play import look
+
+    spk = torch.zeros(4, 10)
+    spk[:, 7] = 1  # class 7: 4 spikes; every other class none
+    mem = torch.zeros(4, 10)
+    mem[:, 3], mem[:, 5], mem[:, 0] = 0.9, 0.5, -0.2  # among the silent ones, 3 then 5 are closest to firing
+    trace = inference.Trace(torch.zeros(28, 28), torch.zeros(4, 1, 28, 28), False, (), (), spk, mem, 7)
+    assert [t["class"] for t in look.page_view(trace, config.resolve("quick").train, 1.0)["top"]] == [7, 3, 5]
+    assert trace.top(3, "spikes") == [(7, 4), (0, 0), (1, 0)]  # the handout's rule: the lowest class index
+    membrane = config.resolve("smnist-rows").train
+    assert [t["class"] for t in look.page_view(trace, membrane, None)["top"]] == [7, 3, 5]

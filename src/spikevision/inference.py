@@ -57,11 +57,22 @@ class Trace:
         """Each output neuron's spikes over the whole window."""
         return [int(c) for c in self.spk.sum(0)]
 
-    def top(self, k: int = 3) -> list[tuple[int, int]]:
-        """The ``k`` classes with the most output spikes as ``(class, count)``; the prediction first."""
+    def ranking(self, rule: str = "spikes_then_membrane") -> list[int]:
+        """Every class, best first by the prediction rule's own order (the prediction first): most spikes, ties to
+        the higher mean membrane ("spikes_then_membrane") or to the lower class ("spikes"); or the highest mean
+        membrane ("membrane")."""
+        counts, means = self.spike_counts, [float(m) for m in self.mem.float().mean(0)]
+        keys = {"spikes_then_membrane": lambda c: (-counts[c], -means[c], c), "spikes": lambda c: (-counts[c], c),
+                "membrane": lambda c: (-means[c], c)}
+        if rule not in keys:
+            raise InvalidValue(f"unknown prediction rule {rule!r}; valid: {', '.join(keys)}")
+        rest = sorted((c for c in range(len(counts)) if c != self.prediction), key=keys[rule])
+        return [self.prediction, *rest]
+
+    def top(self, k: int = 3, rule: str = "spikes_then_membrane") -> list[tuple[int, int]]:
+        """The ``k`` best classes by ``rule`` (see ``ranking``) as ``(class, spike count)``; the prediction first."""
         counts = self.spike_counts
-        rest = sorted((c for c in range(len(counts)) if c != self.prediction), key=lambda c: (-counts[c], c))
-        return [(c, counts[c]) for c in [self.prediction, *rest][:k]]
+        return [(c, counts[c]) for c in self.ranking(rule)[:k]]
 
 
 def with_coding(cfg: TrainConfig, encoding: str, options: dict, num_steps: int) -> TrainConfig:

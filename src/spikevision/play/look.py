@@ -109,11 +109,10 @@ def page_view(trace: inference.Trace, cfg: TrainConfig, threshold: float | None)
 def _top(trace: inference.Trace, rule: str) -> list[dict]:
     """The three best classes, the prediction first: by spike count, or by mean membrane where the run reads its
     class from membranes (a leaky-integrator readout never spikes)."""
-    if rule != "membrane":
-        return [{"class": c, "count": n} for c, n in trace.top(3)]
+    if rule != "membrane":  # ties in the count go as the rule breaks them (the membrane), never by class number
+        return [{"class": c, "count": n} for c, n in trace.top(3, rule)]
     means = trace.mem.float().mean(0)
-    rest = sorted((c for c in range(len(means)) if c != trace.prediction), key=lambda c: (-float(means[c]), c))
-    return [{"class": c, "mean_membrane": round(float(means[c]), 3)} for c in [trace.prediction, *rest][:3]]
+    return [{"class": c, "mean_membrane": round(float(means[c]), 3)} for c in trace.ranking(rule)[:3]]
 
 
 def bits(spikes: torch.Tensor) -> dict:
