@@ -142,13 +142,20 @@ def address(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}/"
 
 
+SHUTDOWN_SECONDS = 1.0
+
+
 def serve(app: Starlette, sock: socket.socket, *, on_ready: Callable[[], None] = lambda: None) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C (or SIGTERM); uvicorn finishes open requests, then stops.
+    """Serve ``app`` on ``sock`` until Ctrl-C (or SIGTERM); uvicorn finishes open requests (for at most
+    ``SHUTDOWN_SECONDS``), then stops.
 
     On Ctrl-C uvicorn shuts down, then raises ``KeyboardInterrupt`` again for its caller.
     """
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    # Ctrl-C waits at most a second for open requests: a browser's upload cut half way (or any client that never
+    # sends the rest) would otherwise hold the server for ever (seen: still running 20 s after Ctrl-C).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                           timeout_graceful_shutdown=SHUTDOWN_SECONDS))
     on_ready()
     server.run(sockets=[sock])

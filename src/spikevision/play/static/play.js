@@ -115,6 +115,9 @@ function codingQuery() {
 }
 function setCoding(coding) {
   const defaults = state.limits.defaults;
+  // A rows network reads rows only, and rows are for a rows network only (the server refuses the rest).
+  const offered = state.limits.encodings.filter((name) => (name === "rows") === (coding.encoding === "rows"));
+  $("encoding").replaceChildren(...offered.map((name) => new Option(name, name)));
   $("encoding").value = coding.encoding;
   $("steps").value = coding.steps;
   const rate = { ...defaults.rate, ...(coding.encoding === "rate" ? coding.options : {}) };
@@ -257,21 +260,39 @@ function drawMembranes(t) {
   const x = (s) => 30 + (canvas.width - 40) * (steps === 1 ? 0.5 : s / (steps - 1));
   const y = (v) => canvas.height - 16 - (canvas.height - 26) * (v - lo) / (hi - lo);
   ctx.strokeStyle = "#ccc"; ctx.setLineDash([]); ctx.beginPath(); ctx.moveTo(x(t), 0); ctx.lineTo(x(t), canvas.height); ctx.stroke();
-  if (threshold !== null) {
-    ctx.strokeStyle = "#444"; ctx.setLineDash([5, 4]); ctx.beginPath();
-    ctx.moveTo(30, y(threshold)); ctx.lineTo(canvas.width - 10, y(threshold)); ctx.stroke(); ctx.setLineDash([]);
-  }
   for (let c = 0; c < classes; c++) {
-    ctx.strokeStyle = COLOURS[c % COLOURS.length];
+    ctx.strokeStyle = classColour(c);
     ctx.lineWidth = c === result.prediction ? 2.5 : 1;
     ctx.beginPath();
     for (let s = 0; s <= t; s++) (s ? ctx.lineTo : ctx.moveTo).call(ctx, x(s), y(mem[s][c]));
     ctx.stroke();
-    if (t >= 0) { ctx.fillStyle = ctx.strokeStyle; ctx.fillText(result.classes[c], x(t) + 3, y(mem[t][c]) + 3); }
   }
-  ctx.lineWidth = 1; ctx.fillStyle = "#555";
+  ctx.lineWidth = 1;
+  if (threshold !== null) {  // drawn over the lines, so it shows where they reach it, the last step too
+    ctx.strokeStyle = "#222"; ctx.setLineDash([5, 4]); ctx.beginPath();
+    ctx.moveTo(30, y(threshold)); ctx.lineTo(canvas.width - 10, y(threshold)); ctx.stroke(); ctx.setLineDash([]);
+    ctx.fillStyle = "#222"; ctx.fillText("threshold", 32, y(threshold) - 3);
+  }
+  const labels = spreadLabels(Array.from({ length: classes }, (_, c) => y(mem[t][c])), LABEL_GAP, 8, canvas.height - 4);
+  labels.forEach((at, c) => { ctx.fillStyle = classColour(c); ctx.fillText(result.classes[c], x(t) + 3, at + 3); });
+  state.membraneLabels = labels;  // for the tests: where each class's label went
+  ctx.fillStyle = "#555";
   ctx.fillText(hi.toFixed(1), 2, 12); ctx.fillText(lo.toFixed(1), 2, canvas.height - 16);
 }
+const LABEL_GAP = 11;  // pixels between two labels' baselines: one line of the canvas's 10 px font
+function classColour(c) { return COLOURS[c % COLOURS.length]; }
+// Label heights as near as can be to ``wanted`` (one per line) but at least ``gap`` apart, within [top, bottom]:
+// sorted, pushed down where they crowd, then the whole run pulled back up if it fell off the bottom.
+function spreadLabels(wanted, gap, top, bottom) {
+  const order = wanted.map((v, i) => i).sort((a, b) => wanted[a] - wanted[b]);
+  const at = new Array(wanted.length);
+  let previous = -Infinity;
+  for (const i of order) { at[i] = Math.max(wanted[i], previous + gap, top); previous = at[i]; }
+  let next = Infinity;
+  for (const i of order.slice().reverse()) { at[i] = Math.min(at[i], next - gap, bottom); next = at[i]; }
+  return at;
+}
+function spikesText(n) { return `${n} spike${n === 1 ? "" : "s"}`; }
 function countsUpTo(t) {
   const spikes = state.result.output.spikes, n = spikes.perStep, counts = new Array(n).fill(0);
   for (let s = 0; s <= t; s++) for (let c = 0; c < n; c++) counts[c] += spikes.data[s * n + c];
@@ -289,6 +310,7 @@ function drawBars(t) {
     const label = document.createElement("span"), fill = document.createElement("span"), value = document.createElement("span");
     label.textContent = state.result.classes[c];
     fill.style.width = `${100 * count / most}%`;
+    fill.style.background = classColour(c);  // the colour of this class's membrane line
     value.textContent = String(count);
     bar.append(label, fill, value);
     holder.append(bar);
@@ -299,11 +321,13 @@ function drawAll() {
   const steps = result ? result.output.spikes.shape[0] : 0;
   $("time-out").textContent = result ? `step ${t + 1} of ${steps}` : "step -";
   $("predicted").textContent = result ? result.classes[result.prediction] : "-";
+  const soFar = result ? countsUpTo(t) : [], last = t === steps - 1;
   $("top").replaceChildren(...(result ? result.top : []).map((top) => {
     const { class: c, count } = top;
     const item = document.createElement("li");
-    item.textContent = count === undefined ? `${result.classes[c]}: mean membrane ${top.mean_membrane.toFixed(2)}`
-      : `${result.classes[c]}: ${count} spike${count === 1 ? "" : "s"}`;
+    // The ranking is the whole window's; the counts are the bars' (so far), with the final one beside them.
+    item.textContent = count === undefined ? `${result.classes[c]}: mean membrane ${top.mean_membrane.toFixed(2)} over all ${steps} steps`
+      : `${result.classes[c]}: ${spikesText(soFar[c])}${last ? "" : ` so far, ${count} by step ${steps}`}`;
     return item;
   }));
   drawBars(t);
@@ -361,7 +385,6 @@ async function start() {
   const body = await answer.json();
   state.runs = body.runs; state.limits = body.limits;
   $("steps").max = body.limits.max_steps;
-  $("encoding").replaceChildren(...body.limits.encodings.map((name) => new Option(name, name)));
   $("run").replaceChildren(...state.runs.map((run) => new Option(run.name, run.name)));
   $("run").addEventListener("change", () => chooseRun($("run").value));
   chooseRun(state.runs[0].name);
