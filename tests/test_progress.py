@@ -63,6 +63,21 @@ def test_the_bar_starts_after_the_first_step_so_compiling_is_not_in_its_eta():
     printer.close()
 
 
+def test_after_the_last_epoch_line_the_bar_is_gone_not_drawn_again():
+    """Seen: the 100 % bar drawn again under the last epoch's line, as if another epoch were running."""
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream=stream)
+    printer("start", {"total_steps": 4, "steps_per_epoch": 2, "step": 0, "run_dir": "r"})
+    for step in range(1, 5):
+        printer("step", {"step": step, "epoch": (step - 1) // 2, "loss": 1.0, "accuracy": 0.5})
+        if step % 2 == 0:
+            printer("epoch", {"epoch": step // 2, "test_accuracy": 0.9, "test_loss": 0.3, "train_seconds": 1})
+    assert printer.bar is None
+    printer.close()
+    after = stream.getvalue().split("epoch 2: test accuracy 90.00%")[1]
+    assert "it/s" not in after and "step/s" not in after and "%|" not in after, after
+
+
 def test_a_first_gpu_step_that_takes_seconds_says_triton_is_compiling_once(tmp_path, mnist_root, monkeypatch):
     # On this machine the run is on the CPU; it is told its kernels are Triton's, and its first step is slowed
     # past the notice's threshold, as a first step on a fresh GPU machine is while Triton compiles.

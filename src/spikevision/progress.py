@@ -38,6 +38,8 @@ class ProgressPrinter:
         elif kind == "step":
             self._step(info)
         elif kind == "epoch":
+            if self.bar is not None and self.bar.n >= self.total:
+                self.close()  # the last epoch: the bar goes (leave=False), not drawn again under its line
             self._line(f"epoch {info['epoch']}: test accuracy {info['test_accuracy'] * 100:.2f}% "
                        f"(loss {info['test_loss']:.3f}, {info['train_seconds']:.0f} s training so far)")
 
@@ -46,7 +48,7 @@ class ProgressPrinter:
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.total, initial=info["step"], unit="step", dynamic_ncols=True,
-                            disable=self.disable, file=self.stream)
+                            disable=self.disable, file=self.stream, leave=False)
             return
         acc = info["accuracy"]
         self.running_acc = acc if self.running_acc is None else 0.9 * self.running_acc + 0.1 * acc
