@@ -11,12 +11,13 @@ import pytest
 from spikevision import cli
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+READMES = [README, README.with_name("README.zh.md")]  # the English one and the Chinese quick start
 
 
-def shell_lines() -> list[tuple[int, list[str]]]:
-    """(line number, words) of every command in the README's ```bash blocks, comments left out."""
+def shell_lines(readme: Path = README) -> list[tuple[int, list[str]]]:
+    """(line number, words) of every command in a README's ```bash blocks, comments left out."""
     lines, inside = [], False
-    for number, line in enumerate(README.read_text().splitlines(), 1):
+    for number, line in enumerate(readme.read_text().splitlines(), 1):
         if line.startswith("```"):
             inside = line.strip() == "```bash" if not inside else False
             continue
@@ -26,26 +27,35 @@ def shell_lines() -> list[tuple[int, list[str]]]:
     return lines
 
 
-def test_the_readme_activates_the_venv_before_its_first_bare_spikevision_command():
+@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
+def test_the_readme_activates_the_venv_before_its_first_bare_spikevision_command(readme):
     """`make demo` installs into .venv; a fresh shell has no `spikevision` until it is activated."""
-    lines = shell_lines()
+    lines = shell_lines(readme)
     activate = next(n for n, words in lines if words[:2] == ["source", ".venv/bin/activate"])
     bare = [n for n, words in lines if words[0] == "spikevision"]
     assert bare and activate < min(bare), (activate, bare[:3])
 
 
-@pytest.mark.parametrize("number, words", [(n, w) for n, w in shell_lines() if w[0] == "spikevision"],
-                         ids=lambda value: str(value) if isinstance(value, int) else " ".join(value[1:3]))
-def test_every_spikevision_command_in_the_readme_parses(number, words):
+@pytest.mark.parametrize("readme, number, words", [(r, n, w) for r in READMES for n, w in shell_lines(r)
+                                                    if w[0] == "spikevision"],
+                         ids=lambda value: value.name if isinstance(value, Path) else
+                         str(value) if isinstance(value, int) else " ".join(value[1:3]))
+def test_every_spikevision_command_in_the_readmes_parses(readme, number, words):
     """Each README command line is accepted by the real parser (subcommand, options, choices)."""
     parsed = cli.build_parser().parse_args(words[1:])
-    assert callable(parsed.func), f"README line {number}: {' '.join(words)}"
+    assert callable(parsed.func), f"{readme.name} line {number}: {' '.join(words)}"
 
 
-def test_the_readme_python_imports_spikevision_before_torch():
+def test_the_readmes_link_each_other():
+    english, chinese = (path.read_text() for path in READMES)
+    assert "[中文](README.zh.md)" in english.splitlines()[2] and "[English](README.md)" in chinese.splitlines()[2]
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda path: path.name)
+def test_the_readme_python_imports_spikevision_before_torch(readme):
     """The thread policy is decided when spikevision is imported before torch (a script then trains as fast as
     the commands on a busy machine; seen: 21.1 s against 14.8 s when torch came first)."""
-    text = README.read_text()
+    text = readme.read_text()
     block = text[text.index("```python"):]
     imports = [line.split()[1] for line in block.splitlines() if line.startswith(("import ", "from "))]
     assert imports[0] == "spikevision" and "torch" in imports, imports[:3]
