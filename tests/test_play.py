@@ -495,3 +495,48 @@ def test_the_top_three_break_ties_as_the_prediction_rule_does():
     assert trace.top(3, "spikes") == [(7, 4), (0, 0), (1, 0)]  # the handout's rule: the lowest class index
     membrane = config.resolve("smnist-rows").train
     assert [t["class"] for t in look.page_view(trace, membrane, None)["top"]] == [7, 3, 5]
+
+
+# Words that are names, not English: the program and its commands, the runs' names, kinds and presets, the layers',
+# units, the other language's name on the switch, and the latency code's symbol (tau, as the handout writes it).
+NAMES = {"spikevision", "play", "predict", "ms", "MB", "English", "tau"}
+
+
+def visible_words(page) -> set[str]:
+    """Latin words the page shows anywhere: its text, its menus' options, its controls' aria labels."""
+    text = page.evaluate("""() => [document.body.innerText,
+        ...Array.from(document.querySelectorAll('option')).map((o) => o.textContent),
+        ...Array.from(document.querySelectorAll('[aria-label]')).map((e) => e.getAttribute('aria-label'))].join(' ')""")
+    return set(re.findall(r"[A-Za-z]{2,}", text))
+
+
+@pytest.mark.parametrize("run", ["mlp", "nested/cnn", "rows"])
+def test_the_page_in_chinese_shows_no_english_but_names(browser, server, run):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "?lang=zh")  # asked for, whatever the browser's language
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("#run", run)
+    draw(page, 3, seed=8)
+    names = set(re.findall(r"[A-Za-z]{2,}", page.evaluate("""() => window.spikevisionPlay.runs
+        .flatMap((r) => [r.name, r.kind, r.preset || '']).concat(window.spikevisionPlay.result.layers.map((l) => l.name))
+        .join(' ')""")))
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert visible_words(page) - NAMES - names == set()
+    assert "第 " in page.locator("#time-out").text_content() and "预测" in page.locator("#prediction").inner_text()
+    page.click("#language")  # the switch to English
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate("document.documentElement.lang") == "en" and "Draw a digit" in page.inner_text("body")
+    assert errors == []
+    context.close()
+
+
+def test_a_chinese_browser_gets_the_chinese_page(browser, server):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#clear").text_content() == "清除" and page.locator("#language").text_content() == "English"
+    context.close()

@@ -76,8 +76,7 @@ $("upload").addEventListener("change", async (event) => {
   if (!file) return;
   const limit = state.limits.max_body_bytes;
   if (file.size > limit) {
-    showMessage(`${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the limit is ${(limit / 1e6).toFixed(0)} MB: ` +
-                "use a smaller photo");
+    showMessage(TEXT.tooBig(file.name, (file.size / 1e6).toFixed(1), (limit / 1e6).toFixed(0)));
     return;
   }
   state.picture = file;  // sent as it is: the same bytes `spikevision predict` reads from the file
@@ -117,7 +116,7 @@ function setCoding(coding) {
   const defaults = state.limits.defaults;
   // A rows network reads rows only, and rows are for a rows network only (the server refuses the rest).
   const offered = state.limits.encodings.filter((name) => (name === "rows") === (coding.encoding === "rows"));
-  $("encoding").replaceChildren(...offered.map((name) => new Option(name, name)));
+  $("encoding").replaceChildren(...offered.map((name) => new Option(TEXT.codings[name], name)));
   $("encoding").value = coding.encoding;
   $("steps").value = coding.steps;
   const rate = { ...defaults.rate, ...(coding.encoding === "rate" ? coding.options : {}) };
@@ -133,8 +132,7 @@ function showCodingOptions() {
   $("gain-out").textContent = Number($("gain").value).toFixed(2);
   const own = state.run.coding;
   const same = $("encoding").value === own.encoding && Number($("steps").value) === own.steps;
-  $("coding-note").textContent = same ? "The network's own coding: the prediction is what spikevision predict prints."
-    : `The network was trained with ${own.encoding} coding, ${own.steps} steps.`;
+  $("coding-note").textContent = same ? TEXT.ownCodingNote : TEXT.trainedWith(TEXT.codings[own.encoding], own.steps);
 }
 for (const id of ["encoding", "steps", "gain", "tau", "threshold", "linear", "normalize", "clip"]) {
   $(id).addEventListener("input", showCodingOptions);
@@ -155,12 +153,12 @@ async function send(started) {
                                                           headers: { "Content-Type": "application/octet-stream" } });
     body = await answer.json();
   } catch (error) {
-    if (number === state.sent) { showMessage("The server did not answer: is spikevision play still running?"); busy(false); }
+    if (number === state.sent) { showMessage(TEXT.noAnswer); busy(false); }
     return;
   }
   if (number !== state.sent) return;  // a newer picture is on its way
   timing.answered = performance.now();
-  if (!answer.ok) { showMessage(body.error || `the server refused (${answer.status})`); busy(false); return; }
+  if (!answer.ok) { showMessage(body.error || TEXT.refused(answer.status)); busy(false); return; }
   showMessage("");
   state.result = {
     ...body, input: body.input && unpack(body.input), output: { ...body.output, spikes: unpack(body.output) },
@@ -176,8 +174,7 @@ async function send(started) {
   timing.server_ms = body.server_ms;
   state.timings.push(timing);
   state.shown = number;
-  $("timing").textContent = `${Math.round(timing.drawn - timing.started)} ms from the stroke to these pictures ` +
-    `(network and server ${Math.round(body.server_ms)} ms)`;
+  $("timing").textContent = TEXT.timing(Math.round(timing.drawn - timing.started), Math.round(body.server_ms));
   document.body.dataset.shown = String(number);
   busy(false);
 }
@@ -214,13 +211,13 @@ function buildLayers() {
   for (const [index, layer] of state.result.layers.entries()) {
     const title = document.createElement("h2");
     const units = layer.shape.slice(1).join("x");
-    title.innerHTML = `Layer ${layer.name} <small>(${units} neurons)</small>`;
+    title.innerHTML = TEXT.layer(layer.name, units);
     const raster = document.createElement("canvas");
     raster.className = "raster"; raster.id = `layer-${index}`;
     holder.append(title, raster);
     if (layer.shape.length === 4) {  // a conv layer: its feature maps at the chosen step
       const caption = document.createElement("h2");
-      caption.innerHTML = `<small>${layer.name}'s ${layer.shape[1]} feature maps at this step</small>`;
+      caption.innerHTML = TEXT.featureMaps(layer.name, layer.shape[1]);
       const maps = document.createElement("div");
       maps.className = "maps"; maps.id = `maps-${index}`;
       for (let c = 0; c < layer.shape[1]; c++) {
@@ -271,7 +268,7 @@ function drawMembranes(t) {
   if (threshold !== null) {  // drawn over the lines, so it shows where they reach it, the last step too
     ctx.strokeStyle = "#222"; ctx.setLineDash([5, 4]); ctx.beginPath();
     ctx.moveTo(30, y(threshold)); ctx.lineTo(canvas.width - 10, y(threshold)); ctx.stroke(); ctx.setLineDash([]);
-    ctx.fillStyle = "#222"; ctx.fillText("threshold", 32, y(threshold) - 3);
+    ctx.fillStyle = "#222"; ctx.fillText(TEXT.thresholdLine, 32, y(threshold) - 3);
   }
   const labels = spreadLabels(Array.from({ length: classes }, (_, c) => y(mem[t][c])), LABEL_GAP, 8, canvas.height - 4);
   labels.forEach((at, c) => { ctx.fillStyle = classColour(c); ctx.fillText(result.classes[c], x(t) + 3, at + 3); });
@@ -292,7 +289,6 @@ function spreadLabels(wanted, gap, top, bottom) {
   for (const i of order.slice().reverse()) { at[i] = Math.min(at[i], next - gap, bottom); next = at[i]; }
   return at;
 }
-function spikesText(n) { return `${n} spike${n === 1 ? "" : "s"}`; }
 function countsUpTo(t) {
   const spikes = state.result.output.spikes, n = spikes.perStep, counts = new Array(n).fill(0);
   for (let s = 0; s <= t; s++) for (let c = 0; c < n; c++) counts[c] += spikes.data[s * n + c];
@@ -319,15 +315,15 @@ function drawBars(t) {
 function drawAll() {
   const result = state.result, t = state.t;
   const steps = result ? result.output.spikes.shape[0] : 0;
-  $("time-out").textContent = result ? `step ${t + 1} of ${steps}` : "step -";
+  $("time-out").textContent = result ? TEXT.step(t + 1, steps) : TEXT.noStep;
   $("predicted").textContent = result ? result.classes[result.prediction] : "-";
   const soFar = result ? countsUpTo(t) : [], last = t === steps - 1;
   $("top").replaceChildren(...(result ? result.top : []).map((top) => {
     const { class: c, count } = top;
     const item = document.createElement("li");
     // The ranking is the whole window's; the counts are the bars' (so far), with the final one beside them.
-    item.textContent = count === undefined ? `${result.classes[c]}: mean membrane ${top.mean_membrane.toFixed(2)} over all ${steps} steps`
-      : `${result.classes[c]}: ${spikesText(soFar[c])}${last ? "" : ` so far, ${count} by step ${steps}`}`;
+    item.textContent = count === undefined ? TEXT.topMembrane(result.classes[c], top.mean_membrane.toFixed(2), steps)
+      : TEXT.topCount(result.classes[c], TEXT.spikes(soFar[c]), count, steps, last);
     return item;
   }));
   drawBars(t);
@@ -340,20 +336,18 @@ function drawAll() {
   }
   drawPixels($("received"), result.image);
   $("input-note").hidden = Boolean(result.input);
-  $("input-note").textContent = result.coding.encoding === "rows"
-    ? "Rows coding: one row of the picture per step is the input current (no input spikes)."
-    : "Direct coding: the picture itself is the input current at every step (no input spikes).";
+  $("input-note").textContent = result.coding.encoding === "rows" ? TEXT.rowsNote : TEXT.directNote;
   $("input-raster").hidden = !result.input;
   if (result.input) {
     drawRaster($("input-raster"), result.input, t);
     drawPixels($("input-now"), Array.from(result.input.data.subarray(t * 784, (t + 1) * 784)));
-    $("input-now-caption").textContent = `its input spikes at step ${t + 1}`;
+    $("input-now-caption").textContent = TEXT.inputSpikesAt(t + 1);
   } else if (result.coding.encoding === "rows") {  // row t alone: what the network reads at step t
     drawPixels($("input-now"), result.image.map((v, i) => (Math.floor(i / 28) === t ? v : 0)));
-    $("input-now-caption").textContent = `its input current at step ${t + 1}: row ${t + 1}`;
+    $("input-now-caption").textContent = TEXT.rowAt(t + 1);
   } else {
     drawPixels($("input-now"), result.image);
-    $("input-now-caption").textContent = "its input current (every step)";
+    $("input-now-caption").textContent = TEXT.everyStep;
   }
   result.layers.forEach((layer, index) => {
     drawRaster($(`layer-${index}`), layer, t);
@@ -380,6 +374,7 @@ $("play").addEventListener("click", () => {
 
 // ---- start: the runs this server was given ----
 async function start() {
+  applyLanguage();
   clearPad();
   const answer = await fetch("/api/runs");
   const body = await answer.json();
@@ -393,10 +388,10 @@ async function start() {
 }
 function chooseRun(name) {
   state.run = state.runs.find((run) => run.name === name);
-  const accuracy = state.run.test_accuracy == null ? "" : `test accuracy ${(100 * state.run.test_accuracy).toFixed(2)} %`;
-  const drawn = state.run.drawn_accuracy == null ? "" : `, on drawn digits ${(100 * state.run.drawn_accuracy).toFixed(1)} %`;
-  $("run-info").textContent = `${state.run.preset || "run"} (${state.run.kind}) ${accuracy}${drawn}`;
+  const accuracy = state.run.test_accuracy == null ? null : (100 * state.run.test_accuracy).toFixed(2);
+  const drawn = state.run.drawn_accuracy == null ? null : (100 * state.run.drawn_accuracy).toFixed(1);
+  $("run-info").textContent = TEXT.runInfo(state.run.preset || "run", state.run.kind, accuracy, drawn);
   setCoding(state.run.coding);
   resend();
 }
-start().catch((error) => showMessage(`Could not load the networks: ${error}`));
+start().catch((error) => showMessage(TEXT.cannotLoad(error)));
