@@ -1,4 +1,5 @@
-"""Run notebooks/lab.ipynb top to bottom and save it with its outputs: the notebook the repository ships.
+"""Run the lab notebooks (notebooks/lab.ipynb and its Chinese edition, lab.zh.ipynb) top to bottom and save
+them with their outputs: the notebooks the repository ships.
 
     .venv/bin/python notebooks/execute.py        (make notebook)
 
@@ -15,17 +16,18 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-NOTEBOOK = Path(__file__).with_name("lab.ipynb")
+NOTEBOOKS = [Path(__file__).with_name(name) for name in ("lab.ipynb", "lab.zh.ipynb")]
 
 
 def main() -> int:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    with tempfile.TemporaryDirectory(prefix="spikevision-lab-") as work:
-        os.environ["SPIKEVISION_LAB_DIR"] = work
-        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": work}}).execute()
-    nbformat.write(nb, NOTEBOOK)
-    print(f"executed {NOTEBOOK} ({NOTEBOOK.stat().st_size / 1e6:.1f} MB with its outputs)")
+    for notebook in NOTEBOOKS:
+        nb = nbformat.read(notebook, as_version=4)
+        with tempfile.TemporaryDirectory(prefix="spikevision-lab-") as work:
+            os.environ["SPIKEVISION_LAB_DIR"] = work
+            nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                    resources={"metadata": {"path": work}}).execute()
+        nbformat.write(nb, notebook)
+        print(f"executed {notebook} ({notebook.stat().st_size / 1e6:.1f} MB with its outputs)")
     return 0
 
 

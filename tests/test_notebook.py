@@ -1,4 +1,5 @@
-"""notebooks/lab.ipynb runs end to end in a real Jupyter kernel and shows what the lab shows.
+"""notebooks/lab.ipynb and its Chinese edition lab.zh.ipynb run end to end in a real Jupyter kernel and show what
+the lab shows (the two share their code cells: tested equal below, so every check here holds for both).
 
 The notebook is executed by nbclient in a fresh ipykernel (the native ``python3`` kernel, i.e. this
 interpreter), with ``$SPIKEVISION_LAB_DIR`` pointing at a temporary directory so the files it writes can be
@@ -19,6 +20,7 @@ import pytest
 from PIL import Image
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "lab.ipynb"
+CHINESE = NOTEBOOK.with_name("lab.zh.ipynb")
 GIF_URI = re.compile(r'src="data:image/gif;base64,([A-Za-z0-9+/=]+)"')
 # The figures the notebook saves and shows: name -> size in pixels (figsize x 100 dpi).
 FIGURES = {
@@ -36,11 +38,11 @@ FIGURES = {
 }
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory, mnist_root):
-    """The notebook after running every cell, and the directory it wrote its files to."""
+@pytest.fixture(scope="module", params=[NOTEBOOK, CHINESE], ids=lambda path: path.name)
+def executed(request, tmp_path_factory, mnist_root):
+    """A notebook after running every cell, and the directory it wrote its files to."""
     work = tmp_path_factory.mktemp("lab")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(request.param, as_version=4)
     for cell in nb.cells:  # run from a clean slate: what it shows below comes from this run
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -61,16 +63,32 @@ def printed(nb) -> str:
     return "".join(out.get("text", "") for out in outputs(nb) if out.output_type == "stream" and out.name == "stdout")
 
 
-def test_the_notebook_is_shipped_executed_with_small_outputs():
+@pytest.mark.parametrize("notebook", [NOTEBOOK, CHINESE], ids=lambda path: path.name)
+def test_the_notebook_is_shipped_executed_with_small_outputs(notebook):
     # It opens with its pictures in place (notebooks/execute.py writes it), and no cell echoes a stray value.
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert code and all(cell.execution_count and cell.outputs for cell in code), "run notebooks/execute.py"
     results = [out for cell in code for out in cell.outputs if out.output_type == "execute_result"]
     assert results == [], [out.data.get("text/plain") for out in results]
-    assert NOTEBOOK.stat().st_size < 3_000_000
+    assert notebook.stat().st_size < 3_000_000
     text = "".join(cell.source for cell in nb.cells)
     assert "encoding.delta(" in text and "encoding.saccade(" in text  # every coding of the CLI is in the lab
+
+
+def test_the_chinese_edition_is_the_english_code_with_its_text_in_chinese():
+    """The same code cells, so the same lab; every text cell in Chinese, in the handout's terms."""
+    english, chinese = (nbformat.read(path, as_version=4) for path in (NOTEBOOK, CHINESE))
+    assert [c.cell_type for c in english.cells] == [c.cell_type for c in chinese.cells]
+    for ours, theirs in zip(english.cells, chinese.cells):
+        if ours.cell_type == "code":
+            assert ours.source == theirs.source
+        else:  # mostly Chinese: more CJK characters than Latin letters outside formulas and code
+            text = re.sub(r"\$[^$]*\$|`[^`]*`", "", theirs.source)
+            assert len(re.findall(r"[\u4e00-\u9fff]", text)) > len(re.findall(r"[A-Za-z]", text)), theirs.source[:80]
+    text = "".join(c.source for c in chinese.cells)
+    assert all(term in text for term in ("脉冲编码", "频率编码", "延迟编码", "增量调制", "膜电位", "阈值"))
+    assert "[中文](lab.zh.ipynb)" in english.cells[0].source and "[English](lab.ipynb)" in chinese.cells[0].source
 
 
 def test_every_cell_ran_without_errors(executed):
