@@ -70,9 +70,9 @@ test: install-dev $(CHROMIUM)
 	$(PY) -m pytest
 
 # The tests that compare floats, again as another processor rounds (CI runs this after make test): torch's
-# scalar kernels, MKL's compatible code path, oneDNN at SSE4.1, numba for a generic x86-64. Each setting
-# changes the bits of some results here (matmuls, convolutions, elementwise loops); a test that passes only
-# with this machine's rounding fails. docs/RELIABILITY.md says what "the same seed" promises across machines.
+# scalar kernels, MKL's compatible code path, oneDNN at SSE4.1, numba for a generic x86-64 (on an AVX2 machine
+# these change the bits of matrix products and convolutions); a test that passes only with this machine's
+# rounding fails. docs/RELIABILITY.md says what "the same seed" promises across machines.
 PORTABLE_ENV   ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 NUMBA_CPU_NAME=generic
 PORTABLE_TESTS ?= tests/test_kernels.py tests/test_distributed.py tests/test_rows.py tests/test_interop.py \
                   tests/test_train.py tests/test_model.py tests/test_neuron.py tests/test_cuba.py tests/test_alif.py \
