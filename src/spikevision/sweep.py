@@ -286,22 +286,26 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
 def _title(meta: dict) -> str:
     if not meta:
         return "Test accuracy by input encoding"
+    subset, epochs = _budget(meta)
+    return f"Test accuracy by input encoding: {meta.get('preset') or 'run'} preset, {subset}, {epochs}"
+
+
+def _budget(meta: dict) -> tuple[str, str]:
+    """Every point's training: its images ("10,000 training images") and its epochs ("1 epoch")."""
     subset = f"{meta['train_subset']:,} training images" if meta.get("train_subset") else "all training images"
     epochs = meta.get("epochs", 1)
-    return (f"Test accuracy by input encoding: {meta.get('preset') or 'run'} preset, {subset}, "
-            f"{epochs} epoch{'s' if epochs != 1 else ''}")
+    return subset, f"{epochs} epoch{'s' if epochs != 1 else ''}"
 
 
 def budget_note(meta: dict) -> str | None:
-    """What the picture's points have in common, said under it: the same training for every T, so a line that
-    falls as T grows reads as the budget running short, not as time steps doing harm."""
+    """What the picture's points have in common, said under it: the same training for every T, so that a line
+    falling as T grows is not read as time steps doing harm."""
     if not meta:
         return None
-    subset = f"{meta['train_subset']:,} training images" if meta.get("train_subset") else "all training images"
-    epochs = meta.get("epochs", 1)
-    return (f"Every point had the same training ({epochs} epoch{'s' if epochs != 1 else ''} on {subset}); a longer "
-            "T gets no more of it. So this compares the encodings at one budget: it does not show that more time "
-            "steps hurt (give every point more training with --epochs and --train-subset 0).")
+    subset, epochs = _budget(meta)
+    return (f"Every point had the same training ({epochs} on {subset}); a longer T gets no more of it. So this "
+            "compares the encodings at one budget: it does not show that more time steps hurt (give every point "
+            "more training with --epochs and --train-subset 0).")
 
 
 def format_table(points: Sequence[SweepPoint]) -> str:

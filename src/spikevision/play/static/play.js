@@ -294,11 +294,11 @@ function countsUpTo(t) {
   for (let s = 0; s <= t; s++) for (let c = 0; c < n; c++) counts[c] += spikes.data[s * n + c];
   return counts;
 }
-function drawBars(t) {
+function drawBars(t, counts) {  // counts: each output neuron's spikes up to step t (countsUpTo)
   const holder = $("bars");
   holder.replaceChildren();
   if (!state.result) return;
-  const counts = countsUpTo(t), most = Math.max(1, ...state.result.counts);
+  const most = Math.max(1, ...state.result.counts);
   counts.forEach((count, c) => {
     const bar = document.createElement("div");
     bar.className = "bar" + (c === state.result.prediction && t === state.result.output.spikes.shape[0] - 1 ? " winner" : "");
@@ -326,7 +326,7 @@ function drawAll() {
       : TEXT.topCount(result.classes[c], TEXT.spikes(soFar[c]), count, steps, last);
     return item;
   }));
-  drawBars(t);
+  drawBars(t, soFar);
   drawMembranes(t);
   if (!result) {
     for (const id of ["received", "input-now"]) drawPixels($(id), new Array(784).fill(0));
