@@ -328,9 +328,12 @@ def test_the_server_refuses_big_bodies_huge_pictures_and_bad_queries_and_goes_on
     look = server.url + "api/look"
     status, answer = request(look, b"\0" * 10_000_001)
     assert status == 413 and answer["error"] == "the upload is 10,000,001 bytes; the limit is 10,000,000 bytes"
+    assert answer["reason"] == "body_too_large" and answer["values"] == {"size": 10_000_001, "limit": 10_000_000}
     huge = png(np.zeros((5000, 5001), np.uint8))  # 25,005,000 pixels, a small file
     status, answer = request(look, huge)
     assert status == 400 and "too large (max 25,000,000 pixels)" in answer["error"]
+    assert answer["reason"] == "too_many_pixels" and answer["values"] == {"width": 5001, "height": 5000,
+                                                                           "limit": 25_000_000}
     digit = png(drawn.render(drawn.strokes(6, np.random.default_rng(0))))
     for query, needle in [("?encoding=morse", "encoding must be one of"), ("?steps=0", "steps must be"),
                           ("?steps=ten", "steps must be a whole number"), ("?gain=0.5", "not an option of direct"),
@@ -339,9 +342,11 @@ def test_the_server_refuses_big_bodies_huge_pictures_and_bad_queries_and_goes_on
         status, answer = request(look + query, digit)
         assert status == 400 and needle in answer["error"], (query, answer)
     status, answer = request(look + "?run=..%2F..", digit)
-    assert status == 404 and "no run named" in answer["error"]
+    assert status == 404 and "no run named" in answer["error"] and answer["values"] == {"name": "../.."}
     status, answer = request(look, b"")
-    assert status == 400 and "empty" in answer["error"]
+    assert status == 400 and "empty" in answer["error"] and answer["reason"] == "empty"
+    status, answer = request(look, png(np.full((40, 40), 255, np.uint8)))
+    assert status == 400 and answer["reason"] == "blank" and answer["error"] == "the image is blank: no digit found"
     status, answer = request(look, digit)
     assert status == 200 and answer["prediction"] in range(10)
 
@@ -530,6 +535,44 @@ def test_the_page_in_chinese_shows_no_english_but_names(browser, server, run):
     page.wait_for_selector("body[data-ready=true]")
     assert page.evaluate("document.documentElement.lang") == "en" and "Draw a digit" in page.inner_text("body")
     assert errors == []
+    context.close()
+
+
+def reasons_raised() -> set[str]:
+    """Every ``reason=`` a module under the play page raises with (the page's pictures and the server's own)."""
+    import ast
+
+    package = Path(preprocess.__file__).parent
+    found = set()
+    for path in [package / "preprocess.py", *(package / "play").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "reason" and isinstance(node.value, ast.Constant):
+                found.add(node.value.value)
+    return found
+
+
+def test_the_chinese_page_words_every_refusal_of_the_server_in_chinese(browser, server, tmp_path):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready=true]")
+    worded = set(page.evaluate("Object.keys(STRINGS.zh.refusals)"))
+    assert worded == reasons_raised() and {"not_an_image", "blank", "body_too_large"} <= worded
+    notes, blank = tmp_path / "notes.png", tmp_path / "blank.png"
+    notes.write_text("these are my notes, not a picture\n")
+    Image.new("L", (60, 60), 255).save(blank)
+    for picture, words in [(notes, "不是图片"), (blank, "空白")]:
+        page.set_input_files("#upload", str(picture))
+        page.wait_for_selector("body[data-busy=false]")
+        message = shown(page)["message"]
+        assert words in message and set(re.findall(r"[A-Za-z]{2,}", message)) <= {"PNG", "JPEG"}, message
+    # A refusal the table has no words for (a query the page never sends) keeps the server's detail, framed in
+    # Chinese; the English page shows the server's message as it is.
+    body = {"error": "steps must be a whole number from 1 to 100; got 0", "reason": None, "values": {}}
+    assert page.evaluate("(body) => refusalText(body, 400)", body) == f"服务器拒绝了请求（400）：{body['error']}"
+    page.goto(server.url + "?lang=en")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate("(body) => refusalText(body, 400)", {**body, "reason": "blank"}) == body["error"]
     context.close()
 
 

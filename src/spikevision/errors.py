@@ -10,6 +10,10 @@ catches ``ValueError``, ``TypeError`` or ``FileNotFoundError`` keeps working::
     ├── InvalidType (TypeError)           a value of the wrong kind (a bool where a count belongs, ...)
     └── NotFound (FileNotFoundError)      a run directory, dataset or file that is not there
 
+An error may also carry ``reason``, a short stable key for what went wrong, and ``values``, the numbers and names
+its message holds, so that a caller can word the refusal itself: the play page in the reader's language. The
+message stays the error's meaning everywhere else.
+
 Warnings: ``SpikevisionWarning`` (``DataWarning``: a damaged data file moved aside), one "note:" line each.
 
 ``train.TrainingInterrupted`` (Ctrl-C with a checkpoint saved) is a ``KeyboardInterrupt`` instead, so that
@@ -21,6 +25,11 @@ from __future__ import annotations
 
 class SpikevisionError(Exception):
     """Base of every error spikevision raises on purpose."""
+
+    def __init__(self, *args: object, reason: str | None = None, **values: object) -> None:
+        super().__init__(*args)
+        self.reason = reason
+        self.values = values
 
 
 class InvalidValue(SpikevisionError, ValueError):

@@ -29,14 +29,14 @@ def load_image(path: Path) -> Image.Image:
     if not path.is_file():
         raise NotFound(f"{path}: no such image file")
     if path.stat().st_size == 0:
-        raise InvalidValue(f"{path}: empty file, not an image")
+        raise InvalidValue(f"{path}: empty file, not an image", reason="empty")
     return _decode(path, str(path), MAX_PIXELS)
 
 
 def image_bytes(content: bytes, *, name: str = "the upload", max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an image file's bytes (an upload) as greyscale, with :func:`load_image`'s checks and messages."""
     if not content:
-        raise InvalidValue(f"{name}: empty, not an image")
+        raise InvalidValue(f"{name}: empty, not an image", reason="empty")
     return _decode(io.BytesIO(content), name, max_pixels)
 
 
@@ -49,15 +49,17 @@ def _decode(source, name: str, max_pixels: int) -> Image.Image:
             img = Image.open(source)
         with img:
             if img.width * img.height > max_pixels:
-                raise InvalidValue(f"{name}: {img.width}x{img.height} is too large (max {max_pixels:,} pixels)")
+                raise InvalidValue(f"{name}: {img.width}x{img.height} is too large (max {max_pixels:,} pixels)",
+                                   reason="too_many_pixels", width=img.width, height=img.height, limit=max_pixels)
             img.load()
             return _to_grey(img)
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the same refusal, in our words
-        raise InvalidValue(f"{name}: the image is too large (max {max_pixels:,} pixels)") from None
+        raise InvalidValue(f"{name}: the image is too large (max {max_pixels:,} pixels)", reason="too_many_pixels",
+                           limit=max_pixels) from None
     except UnidentifiedImageError:
-        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...)") from None
+        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...)", reason="not_an_image") from None
     except (OSError, SyntaxError) as exc:  # e.g. a truncated file
-        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...): {exc}") from None
+        raise InvalidValue(f"{name}: not a readable image (PNG, JPEG, ...): {exc}", reason="not_an_image") from None
     except ValueError as exc:
         raise _named(name, exc) from None
 
@@ -71,7 +73,7 @@ def _to_grey(img: Image.Image) -> Image.Image:
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
         if not np.isfinite(arr).all():
-            raise InvalidValue("the image has NaN or infinite pixel values")
+            raise InvalidValue("the image has NaN or infinite pixel values", reason="not_finite")
         span = (arr.max() - arr.min()) or 1.0
         return Image.fromarray(((arr - arr.min()) / span * 255.0).astype(np.uint8), "L")
     if img.mode in ("P", "PA") or "A" in img.getbands() or img.mode == "LA":
@@ -92,7 +94,7 @@ def to_mnist(img: Image.Image) -> torch.Tensor:
         arr = np.clip(flat - np.quantile(_border(flat), 0.99), 0.0, None)  # and its grain is not ink either
     arr = np.clip(arr - np.median(_border(arr)), 0.0, None)  # background to exactly 0
     if arr.max() <= 1e-6:
-        raise InvalidValue("the image is blank: no digit found")
+        raise InvalidValue("the image is blank: no digit found", reason="blank")
     arr /= arr.max()
     rows = np.flatnonzero(arr.max(1) > 0.1)
     cols = np.flatnonzero(arr.max(0) > 0.1)
@@ -138,6 +140,7 @@ def image_file_to_mnist(path: Path) -> torch.Tensor:
 
 
 def _named(name: str | Path, exc: ValueError) -> ValueError:
-    """``exc`` with the file's name in front (once), so a refusal among many files says which one."""
+    """``exc`` with the file's name in front (once), so a refusal among many files says which one; its reason kept."""
     message = str(exc)
-    return InvalidValue(message if message.startswith(str(name)) else f"{name}: {message}")
+    return InvalidValue(message if message.startswith(str(name)) else f"{name}: {message}",
+                        reason=getattr(exc, "reason", None), **getattr(exc, "values", {}))

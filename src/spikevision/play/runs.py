@@ -71,7 +71,8 @@ class RunLibrary:
     def get(self, name: str):
         """``(RunConfig, model, lock)`` of run ``name``: the lock is held while the model runs."""
         if name not in self.entries:
-            raise NotFound(f"no run named {name!r}; this server has: {', '.join(self.entries)}")
+            raise NotFound(f"no run named {name!r}; this server has: {', '.join(self.entries)}", reason="unknown_run",
+                           name=name)
         with self._lock:
             if name not in self._loaded:
                 config, model = rundir.load_run(self.entries[name].path, self.device)

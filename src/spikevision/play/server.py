@@ -7,7 +7,8 @@ that refuses paths outside its folder, and uvicorn is the ASGI server FastAPI's 
 
 Routes: ``/`` the page, ``/static/...`` its scripts and styles, ``GET /api/runs`` the runs and limits,
 ``POST /api/look?run=NAME&encoding=...`` a picture's bytes in, what the network did out (``look.page_view``).
-Every refusal is JSON ``{"error": message}`` with a 4xx status, and the server goes on serving.
+Every refusal is JSON ``{"error": message, "reason": key or null, "values": {...}}`` with a 4xx status (the page
+words the reasons it knows in its own language), and the server goes on serving.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def create_app(library: RunLibrary, *, max_body: int = MAX_BODY_BYTES, max_pixel
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         status = 413 if isinstance(exc, BodyTooLarge) else 404 if isinstance(exc, NotFound) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status, headers=HEADERS)
+        return JSONResponse({"error": str(exc), "reason": exc.reason, "values": exc.values}, status_code=status,
+                            headers=HEADERS)
 
     return Starlette(
         routes=[Route("/", index), Route("/api/runs", runs), Route("/api/look", look_at, methods=["POST"]),
@@ -112,8 +114,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if size <= limit:
             chunks.append(chunk)
     if size > limit:
-        told = f"{int(declared):,} bytes" if declared is not None and declared.isdigit() else "too big"
-        raise BodyTooLarge(f"the upload is {told}; the limit is {limit:,} bytes")
+        size_told = int(declared) if declared is not None and declared.isdigit() else None
+        told = "too big" if size_told is None else f"{size_told:,} bytes"
+        raise BodyTooLarge(f"the upload is {told}; the limit is {limit:,} bytes", reason="body_too_large",
+                           size=size_told, limit=limit)
     return b"".join(chunks)
 
 

@@ -158,7 +158,7 @@ async function send(started) {
   }
   if (number !== state.sent) return;  // a newer picture is on its way
   timing.answered = performance.now();
-  if (!answer.ok) { showMessage(body.error || TEXT.refused(answer.status)); busy(false); return; }
+  if (!answer.ok) { showMessage(refusalText(body, answer.status)); busy(false); return; }
   showMessage("");
   state.result = {
     ...body, input: body.input && unpack(body.input), output: { ...body.output, spikes: unpack(body.output) },

@@ -40,6 +40,8 @@ const STRINGS = {
     noAnswer: "The server did not answer: is spikevision play still running?",
     refused: (status) => `the server refused (${status})`,
     cannotLoad: (error) => `Could not load the networks: ${error}`,
+    // The server's refusals come in English already: its own message is shown.
+    refusals: {},
   },
   zh: {
     lang: "zh", other: "en", otherName: "English",
@@ -77,6 +79,18 @@ const STRINGS = {
     noAnswer: "服务器没有应答：spikevision play 还在运行吗？",
     refused: (status) => `服务器拒绝了请求（${status}）`,
     cannotLoad: (error) => `无法加载网络：${error}`,
+    // The server's refusals by their reason (server.py and preprocess.py name them), worded here.
+    refusals: {
+      empty: () => "这个文件是空的，不是图片",
+      not_an_image: () => "无法读取这个文件：它不是图片。请上传 PNG 或 JPEG 图片",
+      too_many_pixels: ({ width, height, limit }) => (width ? `图片有 ${width}x${height} 个像素，` : "图片太大，") +
+        `上限是 ${limit.toLocaleString("zh-CN")} 个像素：请换一张小一些的照片`,
+      not_finite: () => "图片的像素值不是有限的数，无法读取",
+      blank: () => "图片是空白的：没有找到数字",
+      body_too_large: ({ size, limit }) => (size == null ? "上传的文件太大，" :
+        `上传的文件有 ${size.toLocaleString("zh-CN")} 字节，`) + `上限是 ${limit.toLocaleString("zh-CN")} 字节`,
+      unknown_run: ({ name }) => `这个服务器上没有名为 ${name} 的网络`,
+    },
   },
 };
 
@@ -87,6 +101,15 @@ function pageLanguage() {
   return (navigator.languages?.[0] || navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
 }
 const TEXT = STRINGS[pageLanguage()];
+
+// A refusal's JSON in the page's language: the table's wording of its reason, else the server's own message
+// (in English), after the page's words for a refusal where the page is not in English.
+function refusalText(body, status) {
+  const wording = TEXT.refusals[body.reason];
+  if (wording) return wording(body.values || {});
+  if (!body.error) return TEXT.refused(status);
+  return TEXT.lang === "en" ? body.error : `${TEXT.refused(status)}：${body.error}`;
+}
 
 // Put the table's strings into index.html's marked elements and set the page's language.
 function applyLanguage() {
