@@ -97,10 +97,11 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     from spikevision import config, model
-    from spikevision.kernels import warm
+    from spikevision.kernels import cache
 
     cfg = config.resolve(args.preset)
-    families = warm.families_used(model.build_model(cfg.model), cfg.train.encoding)
+    used = model.build_model(cfg.model).kernel_families(cfg.train.encoding)
+    families = [family for family in cache.FAMILIES if family in used]  # the order the workers start them
     print(f"{args.preset}: kernel families {', '.join(families)}; {os.cpu_count()} cores")
     rows = {"serial builds, one process, one after another": lambda: in_process(families),
             f"serial builds, {args.workers} workers side by side": lambda: side_by_side(families, args.workers),

@@ -6,25 +6,26 @@ import io
 import time
 
 from spikevision import data, train
-from spikevision.kernels import warm
+from spikevision.pictures import figures
+from spikevision.kernels import cache, warm
 from spikevision.progress import ProgressPrinter
 from test_train import tiny_config
 
 
-def test_fit_from_python_shows_progress_and_writes_the_cli_files(tmp_path, mnist_root, capsys):
+def test_fit_from_python_shows_progress_and_writes_the_run_files_and_the_caller_draws(tmp_path, mnist_root, capsys):
     run_dir = tmp_path / "run"
     train.fit(tiny_config("train.epochs=1"), run_dir, data_root=mnist_root)
     err = capsys.readouterr().err
     assert "epoch 1: test accuracy" in err and ("step/s" in err or "s/step" in err)
-    for name in ("summary.json", "loss.png", "accuracy.png"):
-        assert (run_dir / name).is_file(), name
+    assert (run_dir / "summary.json").is_file() and not list(run_dir.glob("*.png"))  # training draws nothing
+    assert figures.training_curves(run_dir) == [run_dir / "loss.png", run_dir / "accuracy.png"]  # as the README
     train.fit(tiny_config("train.epochs=1"), tmp_path / "silent", data_root=mnist_root, progress=False)
     assert capsys.readouterr().err == ""
 
 
 def test_a_first_run_says_that_it_compiles_and_compiles_its_kernel_families_side_by_side(
         tmp_path, mnist_root, monkeypatch):
-    monkeypatch.setattr(warm, "cached", lambda family, parallel=False: False)  # as on a fresh install
+    monkeypatch.setattr(cache, "cached", lambda family, parallel=False: False)  # as on a fresh install
     order = []
     loading = data.load
     monkeypatch.setattr(data, "load", lambda *args, **kwargs: order.append("data") or loading(*args, **kwargs))
@@ -84,7 +85,7 @@ def test_a_first_gpu_step_that_takes_seconds_says_triton_is_compiling_once(tmp_p
     # Every epoch's first step is slowed: only the process's first says so.
     monkeypatch.setattr(train, "_triton_runs_on", lambda device: True)
     monkeypatch.setattr(train, "TRITON_NOTICE_SECONDS", 0.2)
-    monkeypatch.setattr(warm, "missing_for", lambda *args: [])  # no numba notice, whatever this cache holds
+    monkeypatch.setattr(cache, "missing", lambda families: [])  # no numba notice, whatever this cache holds
     cfg = tiny_config("train.epochs=2")
     per_epoch = cfg.train.train_subset // cfg.train.batch_size
     steps, step = [], train._train_step

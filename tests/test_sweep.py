@@ -36,6 +36,7 @@ def tiny_sweep(tmp_path_factory, mnist_root):
     events = []
     points = sweep.run_sweep(out, overrides=TINY, encodings=ENCODINGS, steps=(8, 4), train_subset=SUBSET,
                              data_root=mnist_root, on_event=lambda kind, info: events.append((kind, info)))
+    figures.sweep_picture(out)  # what the command draws after each point
     return out, points, events
 
 
@@ -256,8 +257,10 @@ def test_cli_prints_the_table_of_a_finished_sweep(tiny_sweep, mnist_root, tmp_pa
     out, points, _ = tiny_sweep
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
+    (copy / sweep.PLOT_NAME).unlink()
     monkeypatch.setattr(train, "fit", no_training)
     assert cli.main(sweep_args(copy, mnist_root)) == 0
+    assert (copy / sweep.PLOT_NAME).is_file()  # the command draws the picture of the points
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith(f"sweep of {len(points)} runs -> {copy}")
     rows = printed[2:]

@@ -182,6 +182,8 @@ class ALIF(LIF):
         adapt_decay, adapt_step: ``rho`` and ``gamma`` (``ALIFParams``), fixed numbers.
     """
 
+    kernel_family = "alif"
+
     def __init__(self, beta: float = 0.9, threshold: float = 1.0, *, adapt_decay: float = 0.95,
                  adapt_step: float = 0.2, **options) -> None:
         ALIFParams(beta, threshold, adapt_decay, adapt_step, options.get("reset", "subtract"),

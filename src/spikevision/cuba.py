@@ -185,6 +185,8 @@ class CubaLIF(LIF):
         shape: the neurons' shape without batch; needed for "neuron".
     """
 
+    kernel_family = "cuba"
+
     def __init__(self, alpha: float = 0.9, beta: float = 0.8, threshold: float = 1.0, *, reset: str = "subtract",
                  surrogate: str | surrogates.Surrogate = surrogates.DEFAULT, learn_beta: str = "none",
                  learn_threshold: str = "none", learn_tau: str = "none",

@@ -300,14 +300,10 @@ class _SpikingNet(nn.Module):
         float rounding (tests/test_model.py).
         """
         base = kernels.constant_source(current)
-        if base is None or base.dim() != 2 or len(self.stages) < 2 or (record and torch.is_grad_enabled()):
+        if base is None or not self._pair_fits() or (record and torch.is_grad_enabled()):
             return None  # recorded spikes of the fused pair carry no gradient
         first, second = self.stages[0], self.stages[1]
-        if not isinstance(second.synapse, nn.Linear) or len(second.after):
-            return None
         if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
-            return None
-        if type(first.lif) is not LIF:  # the fused pair is a LIF kernel; other neurons (CubaLIF, ALIF) run unfused
             return None
         params = first.lif.params
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
@@ -320,6 +316,27 @@ class _SpikingNet(nn.Module):
             return None
         return kernels.lif_linear(base, current.shape[0], beta, threshold, params.reset, params.surrogate,
                                   weight, second.synapse.bias, record=record, engine=engine)
+
+    def _pair_fits(self) -> bool:
+        """Whether the layers allow ``_fused_pair``: flat LIF neurons (the pair is a LIF kernel; CubaLIF and ALIF
+        run unfused) followed by a Linear with nothing after it."""
+        if len(self.stages) < 2:
+            return False
+        first, second = self.stages[0], self.stages[1]
+        return (len(first.out_shape) == 1 and type(first.lif) is LIF and isinstance(second.synapse, nn.Linear)
+                and not len(second.after))
+
+    def kernel_families(self, encoding: str) -> tuple[str, ...]:
+        """The fused kernel families this network runs when fed with ``encoding``, where the kernels apply
+        (``kernels.warm`` compiles them ahead): the one statement of it, from the rule the forward pass keeps.
+
+        Direct encoding gives the first stage a constant current, so a fitting pair runs as ``lif_linear`` and
+        its first LIF layer as no kernel of its own; every other layer runs its neuron's ``kernel_family``.
+        """
+        fused = encoding == "direct" and self._pair_fits()
+        used = {"lif_linear"} if fused else set()
+        used |= {stage.lif.kernel_family for stage in self.stages[1 if fused else 0:]} - {None}
+        return tuple(sorted(used))
 
     def _first_current(self, x: Tensor, num_steps: int | None) -> Tensor:
         shape = tuple(self.config.input_shape)

@@ -284,6 +284,10 @@ class LIF(nn.Module):
         shape: the neurons' shape without batch, e.g. ``(512,)`` or ``(12, 12, 12)``; needed for "neuron".
     """
 
+    # The fused kernels that run this layer where they apply (a key of ``kernels.cache.FAMILIES``); None where
+    # only the reference loop does. A subclass names its own.
+    kernel_family: str | None = "lif"
+
     def __init__(
         self,
         beta: float = 0.95,

@@ -25,6 +25,8 @@ class LI(LIF):
         surrogate, learn_beta, learn_tau, shape: as ``neuron.LIF`` (the surrogate is unused: nothing spikes).
     """
 
+    kernel_family = None  # its loop is its own: no kernel runs it
+
     def __init__(self, beta: float = 0.95, **options) -> None:
         options.pop("threshold", None)
         options.pop("learn_threshold", None)

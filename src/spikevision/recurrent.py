@@ -36,6 +36,8 @@ Tensor = torch.Tensor
 class _Recurrence:
     """What every recurrent layer shares: ``N`` neurons, the recurrent ``nn.Linear(N, N)``, the input check."""
 
+    kernel_family = None  # the recurrent loop below, never an elementwise kernel
+
     def _add_recurrence(self, size: int) -> None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise InvalidValue(f"a recurrent layer needs a whole number of neurons >= 1; got {size!r}")

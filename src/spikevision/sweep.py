@@ -4,8 +4,9 @@ Each point of the grid (encoding x time steps) is an ordinary run directory ``<o
 made by ``train.fit`` from the same preset and overrides, so every run can be inspected or reported on
 like any other. A point whose ``summary.json`` exists is reused, and one stopped part-way is resumed
 from its checkpoint: re-running an interrupted sweep continues where it stopped. After each point the
-sweep writes ``sweep.csv``, ``sweep.json`` and ``sweep.png`` (test accuracy against time steps and
-against spikes per test image, one line per encoding) into ``<out>``.
+sweep writes ``sweep.csv`` and ``sweep.json`` into ``<out>``; ``spikevision sweep`` then draws ``sweep.png``
+from them (``pictures.figures.sweep_picture``: test accuracy against time steps and against spikes per test
+image, one line per encoding).
 
 Encoding options: a point whose encoding is the preset's own keeps the preset's ``encoding_options``;
 the others use :data:`DEFAULT_OPTIONS` (rate: gain 1; latency: linear, normalized to the window,
@@ -261,10 +262,11 @@ def _meta(configs: dict, preset: str, overrides: Sequence[str], epochs: int, tra
 
 
 def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict | None = None) -> list[Path]:
-    """Write ``sweep.csv``, ``sweep.json`` (``meta`` and the points) and ``sweep.png`` into ``out_dir``.
+    """Write ``sweep.csv`` and ``sweep.json`` (``meta`` and the points) into ``out_dir``; ``sweep.png`` is drawn
+    from them by ``pictures.figures.sweep_picture`` (the command does, after each point).
 
     Returns:
-        The three paths.
+        The two paths.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -276,14 +278,11 @@ def write_results(out_dir: str | Path, points: Sequence[SweepPoint], meta: dict 
     write_atomic(out_dir / CSV_NAME, text.getvalue().encode())
     payload = {**(meta or {}), "columns": list(COLUMNS), "points": [dataclasses.asdict(p) for p in points]}
     rundir.write_json(out_dir / JSON_NAME, payload)
-    from spikevision.pictures import figures, plotting  # matplotlib on first use: command lines start 0.6 s sooner
-
-    figure = figures.sweep_figure(points, title=_title(meta or {}), note=budget_note(meta or {}))
-    plot = plotting.save_figure(figure, out_dir / PLOT_NAME)
-    return [out_dir / CSV_NAME, out_dir / JSON_NAME, plot]
+    return [out_dir / CSV_NAME, out_dir / JSON_NAME]
 
 
-def _title(meta: dict) -> str:
+def title(meta: dict) -> str:
+    """The sweep picture's title: what was swept, and each point's training."""
     if not meta:
         return "Test accuracy by input encoding"
     subset, epochs = _budget(meta)

@@ -31,7 +31,7 @@ from spikevision.checkpoint import (load_model_weights, load_optimizer_state, re
                                     save_checkpoint)
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
-from spikevision.kernels import gpu, warm
+from spikevision.kernels import cache, cpu, gpu, warm
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
@@ -99,8 +99,8 @@ def fit(
     dist_backend: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``, with the
-    training curves ``loss.png`` and ``accuracy.png``): what ``spikevision train`` does.
+    """Train ``config`` into ``run_dir`` and return the summary (also written to ``summary.json``): what
+    ``spikevision train`` does before it draws the training curves (``pictures.figures.training_curves``).
 
     Args:
         config: the resolved run config (ignored on resume: the run's own ``config.json`` is used).
@@ -275,9 +275,9 @@ class _Run:
         their serial builds, each family in a process of its own, side by side on the cores this run uses
         (``kernels.warm``). In a group of processes each compiles what it runs itself, since they share the
         cores already."""
-        if self.ctx.device.type != "cpu" or self.ctx.distributed:
-            return None
-        families = warm.missing_for(self.config.model, self.cfg.encoding)
+        if self.ctx.device.type != "cpu" or self.ctx.distributed or not cpu.available():
+            return None  # without numba the reference loops run: nothing to compile
+        families = cache.missing(_kernel_families(self.config.model, self.cfg.encoding))
         return warm.Compiling(families, torch.get_num_threads()) if families else None
 
     def _wait_for_kernels(self) -> None:
@@ -362,16 +362,23 @@ class _Run:
             save_checkpoint(self.ckpt_path, self.model, self.optimizer, self.scheduler, self.progress.to_dict())
 
     def save_summary(self) -> dict:
-        """``summary.json`` and the training curves (rank 0); the summary for every process."""
+        """``summary.json`` (rank 0); the summary for every process. The pictures are the caller's to draw
+        (``pictures.figures.training_curves``): nothing below the commands draws."""
         summary = _summary(self.config, self.progress, self.model)
         summary.update(processes=self.ctx.world_size, precision=self.cfg.precision, **devices.record(self.ctx.device))
         if self.ctx.is_main:
             rundir.write_json(self.run_dir / rundir.SUMMARY, summary)
-            from spikevision.pictures import figures  # matplotlib: only once the training is done
-
-            figures.training_curves(self.run_dir)  # loss.png, accuracy.png
         self.emit("end", summary)
         return summary
+
+
+def _kernel_families(model_config, encoding: str) -> tuple[str, ...]:
+    """The kernel families of the network ``model_config`` describes, from its layers alone: built on the meta
+    device (shapes, no memory, no initialisation), before training builds its own once the data are in."""
+    from spikevision import model
+
+    with torch.device("meta"):
+        return model.build_model(model_config).kernel_families(encoding)
 
 
 def _train_step(model, optimizers: tuple, train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValue(f"--epochs must be >= 1; got {args.epochs}")
     if args.train_subset < 0:
         raise InvalidValue(f"--train-subset must be >= 0 (0: all training images); got {args.train_subset}")
-    progress = _Progress(args.quiet)
+    progress = _Progress(args.out, args.quiet)
     try:
         points = sweep.run_sweep(
             args.out, preset=args.preset, overrides=args.overrides, encodings=args.encodings, steps=args.steps,
@@ -91,21 +91,28 @@ def run(args: argparse.Namespace) -> int:
 class _Progress:
     """Event handler for sweep.run_sweep: a line per point and the training progress bar of each."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, out: Path, quiet: bool):
         from spikevision.progress import ProgressPrinter
 
-        self.quiet = quiet
+        self.out, self.quiet = out, quiet
+        self.trained: str | None = None  # the point being trained now (its run directory)
         self.bar = ProgressPrinter(disable=quiet)
 
     def __call__(self, kind: str, info: dict) -> None:
         if kind == "point":
             self.bar.close()
+            self.trained = None if info["reused"] else info["run_dir"]
             if not self.quiet:
                 what = "finished before, reused" if info["reused"] else "training"
                 print(f"[{info['index'] + 1}/{info['total']}] {info['encoding']} input, {info['num_steps']} time "
                       f"steps: {what} ({info['run_dir']})", file=sys.stderr)
         elif kind == "point_done":
             self.bar.close()
+            from spikevision.pictures import figures  # matplotlib once there is a point to draw
+
+            if self.trained is not None:  # its loss.png and accuracy.png, as spikevision train draws them
+                figures.training_curves(self.trained)
+            figures.sweep_picture(self.out)  # the points so far: an interrupted sweep keeps its picture
         else:
             self.bar(kind, info)
 

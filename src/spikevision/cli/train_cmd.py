@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_mod.resolve(args.preset or "seed", args.overrides, epochs=args.epochs, seed=args.seed)
     # A finished run resumed: fit still checks its checkpoint, clears what a kill left half written and
-    # rewrites the summary and the curves, but there is nothing to train, and the command says so.
+    # rewrites the summary (the command redraws the curves), but there is nothing to train, and it says so.
     state = rundir.training_state(out, config) if args.resume and (out / rundir.SUMMARY).is_file() else None
     finished = state is not None and state.finished
     bar = ProgressPrinter(disable=args.quiet or finished)
@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     if not main_process:
         return 0
+    from spikevision.pictures import figures  # matplotlib only once the training is done
+
+    figures.training_curves(out)  # loss.png, accuracy.png, from the run's metrics.jsonl
     if finished:
         print(f"{out} is already {state.describe(out)}; nothing left to train. "
               "Start another run with another --out.")

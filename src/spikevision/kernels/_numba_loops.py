@@ -47,7 +47,7 @@ def _compile(**options):
 
 class Loop:
     """One loop in two builds: ``serial`` (compiled at once; releases the GIL) and ``parallel`` (its ``prange``
-    over chunks on numba's threads; compiled on first use). ``family`` names it for ``kernels.warm``."""
+    over chunks on numba's threads; compiled on first use). ``family`` names it for ``kernels.cache``."""
 
     def __init__(self, fn, family: str):
         self.family = family

@@ -53,16 +53,16 @@ def threads() -> int:
 
 def build(loop, size: int):
     """The build of ``loop`` to run on ``size`` neurons: the parallel one where threads pay and it is compiled
-    (in this process, or in numba's cache); else the serial one, while ``kernels.warm`` compiles the parallel
-    one in a background process for the calls after it."""
+    (in this process, or in numba's cache); else the serial one, while a ``kernels.warm`` process compiles the
+    parallel one in the background for the calls after it (``kernels.cache``)."""
     from spikevision.errors import InvalidValue
-    from spikevision.kernels import warm
+    from spikevision.kernels import cache
 
     wanted = os.environ.get(LOOPS_ENV, "auto")
     if wanted not in ("auto", "serial", "parallel"):
         raise InvalidValue(f"{LOOPS_ENV}={wanted!r} is not a choice; use auto, serial or parallel, or unset it")
     if wanted == "serial" or (wanted == "auto" and (size < PARALLEL_MIN or torch.get_num_threads() == 1
-                                                    or not warm.parallel_ready(loop.family))):
+                                                    or not cache.parallel_ready(loop.family))):
         return loop.serial
     threads()
     return loop.parallel

@@ -20,6 +20,15 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def sweep_picture(out_dir: Path) -> Path:
+    """Draw ``sweep.png`` of a sweep directory from its ``sweep.json`` (the points so far); returns its path."""
+    from spikevision import sweep
+
+    meta, points = sweep.read_results(out_dir)
+    figure = sweep_figure(points, title=sweep.title(meta), note=sweep.budget_note(meta))
+    return plotting.save_figure(figure, Path(out_dir) / sweep.PLOT_NAME)
+
+
 def training_curves(run_dir: Path) -> list[Path]:
     """Write ``loss.png`` (per step, with the test loss after each epoch) and ``accuracy.png`` (test accuracy per
     epoch) into ``run_dir``."""
