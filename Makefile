@@ -67,6 +67,7 @@ $(CHROMIUM):
 	fi
 
 test: install-dev $(CHROMIUM)
+	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest
 
 # The tests that compare floats, again as another processor rounds (CI runs this after make test): torch's

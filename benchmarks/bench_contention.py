@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; {args.repeats} round(s)")
-    print("| preset | competitors | threads | policy | s/step (median of the rounds, their range) | vs best of this load |")
+    print("| preset | competitors | threads | policy | s/step (median of the rounds, their range) "
+          "| vs best of this load |")
     print("|---|---|---|---|---|---|")
     for preset in args.presets.split(","):
         for load in map(int, args.loads.split(",")):

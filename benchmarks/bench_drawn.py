@@ -33,7 +33,8 @@ def uci_digits(csv: Path | None) -> tuple[list[Image.Image], np.ndarray] | None:
             return None
         found = load_digits()
         pixels, labels = found.data, found.target.astype(np.int64)
-    pictures = [Image.fromarray((p.reshape(8, 8) / 16 * 255).astype(np.uint8)).resize((64, 64), Image.Resampling.BICUBIC)
+    pictures = [Image.fromarray((p.reshape(8, 8) / 16 * 255).astype(np.uint8)).resize((64, 64),
+                                                                                    Image.Resampling.BICUBIC)
                 for p in pixels]
     return pictures, labels
 

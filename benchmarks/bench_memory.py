@@ -64,7 +64,8 @@ def call_memory(events: list[dict], name: str) -> dict:
     nodes = [e["name"].split(": ")[-1] for e in around if e["name"].startswith(NODE)]  # the autograd node, if any
     before, peak = (earlier[-1] if earlier else 0), top["args"]["Total Allocated"]
     return {"before_mib": round(before / MIB, 3), "peak_mib": round(peak / MIB, 3),
-            "rise_mib": round((peak - before) / MIB, 3), "at": around[0]["name"], "in": nodes[0] if nodes else "forward"}
+            "rise_mib": round((peak - before) / MIB, 3), "at": around[0]["name"],
+            "in": nodes[0] if nodes else "forward"}
 
 
 def measure(sizes: tuple) -> dict:
@@ -79,7 +80,8 @@ def measure(sizes: tuple) -> dict:
 
 
 def table(result: dict) -> str:
-    rows = ["| library | allocated before the call | peak in the call | rise | at the peak | in |", "|---|---|---|---|---|---|"]
+    rows = ["| library | allocated before the call | peak in the call | rise | at the peak | in |",
+            "|---|---|---|---|---|---|"]
     for name in ("snntorch", "spikevision"):
         row = result[name]
         rows.append(f"| {name} | {row['before_mib']:.0f} MiB | {row['peak_mib']:.0f} MiB | {row['rise_mib']:.0f} MiB"

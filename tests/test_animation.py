@@ -119,7 +119,8 @@ def test_signed_frames_use_the_whole_colour_map(tmp_path):
     frames = torch.zeros(3, 28, 28)
     frames[1, 0, 0] = 1
     frames[2, 0, 0] = -1
-    decoded, _ = _gif_frames(animation.save_animation(frames, tmp_path / "d.gif", cmap=plotting.ON_OFF_CMAP, counter=False))
+    decoded, _ = _gif_frames(animation.save_animation(frames, tmp_path / "d.gif", cmap=plotting.ON_OFF_CMAP,
+                                                      counter=False))
     on, none, off = (decoded[k, 4, 4] for k in (1, 0, 2))
     assert tuple(on) == (0xE6, 0x9F, 0x00) and tuple(off) == (0x00, 0x72, 0xB2)
     assert int(none.max()) <= 2  # the middle of the map is black (to rounding)
@@ -206,7 +207,8 @@ def test_spike_count_animation_bars_grow_with_the_running_count(tmp_path, suffix
     assert _bar_heights(frames[-1], [red]) == [heights[int(np.argmax(counts))]]
     # Early frames show the counts so far, not the final ones.
     early = spk[:10].sum(0).numpy()
-    np.testing.assert_allclose(_bar_heights(frames[9], [blue, red]), early[early > 0] * heights.max() / counts.max(), atol=3)
+    np.testing.assert_allclose(_bar_heights(frames[9], [blue, red]), early[early > 0] * heights.max() / counts.max(),
+                               atol=3)
     _no_debris(tmp_path, f"bars{suffix}")
 
 

@@ -5,8 +5,8 @@ them. So the script itself is checked here, on the CPU, on every run.
 """
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_train import TINY_OVERRIDES, reference_run  # noqa: F401
 
 from spikevision import cli, encoding
 from spikevision.checkpoint import CHECKPOINT_NAME
-from test_train import TINY_OVERRIDES, reference_run  # noqa: F401
 
 
 def run(capsys, argv: list[str]) -> tuple[int, str, str, list]:

@@ -144,7 +144,8 @@ def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps
 
 def test_auto_takes_the_kernel_where_it_is_exact_and_the_reference_elsewhere():
     params = cuba.CubaParams(0.9, 0.8, 1.0)
-    assert fused.applies(torch.zeros(2, 1, 3), params) and fused.applies(torch.zeros(2, 1, 3, dtype=torch.float64), params)
+    assert fused.applies(torch.zeros(2, 1, 3), params)
+    assert fused.applies(torch.zeros(2, 1, 3, dtype=torch.float64), params)
     assert not fused.applies(torch.zeros(2, 1, 3, dtype=torch.float16), params)  # half: the reference upcasts
     assert not fused.applies(torch.zeros(2, 1, 3, device="meta"), params)
     other_dtype = cuba.CubaParams(torch.full((3,), 0.9, dtype=torch.float64), 0.8, 1.0)

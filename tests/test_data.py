@@ -445,7 +445,8 @@ def test_nothing_reachable_names_every_source_and_tries_each_mirror_once(tmp_pat
     calls = []
     real = data.urllib.request.urlopen
     monkeypatch.setattr(data.urllib.request, "urlopen",
-                        lambda request, timeout: calls.append((request.full_url, timeout)) or real(request, timeout=timeout))
+                        lambda request, timeout: calls.append((request.full_url, timeout))
+                        or real(request, timeout=timeout))
     with pytest.raises(data.DataNotFoundError) as err:
         data.fetch("mnist", tmp_path)
     # One attempt per mirror, each with the short timeout: a dead mirror is not asked again for the other

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train import assert_same_run
 from torch.utils.data import DistributedSampler
 
 from spikevision import config, distributed, train
 from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from spikevision.model import build_model
-from test_train import assert_same_run
 
 OVERRIDES = [
     "model.hidden=[32]", "train.num_steps=6", "train.batch_size=49", "train.drop_last=false",

@@ -33,11 +33,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from safetensors.torch import save_file
+from test_train import STEPS_PER_EPOCH, assert_same_run, checkpoint_step, cli_args, reference_run  # noqa: F401
 
 import spikevision
 from spikevision import checkpoint, cli, config, train
 from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
-from test_train import STEPS_PER_EPOCH, assert_same_run, checkpoint_step, cli_args, reference_run  # noqa: F401
 
 SOURCE = Path(spikevision.__file__).parent
 KILLS = 5  # SIGKILLs at random moments per test run (issue 7: at least 5)
@@ -174,7 +174,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp
         if mid_write:
             delay = kill_mid_write(proc, run_dir, after_first=write_kills % 2 == 1)
         else:
-            delay = kill_at_random_moment(proc, lambda: (run_dir / "config.json").is_file(), (training, whole), rng)
+            delay = kill_at_random_moment(proc, lambda run_dir=run_dir: (run_dir / "config.json").is_file(),
+                                          (training, whole), rng)
         if delay is None:
             if not mid_write:
                 # The run ended before its moment came: the machine is faster now than when it was timed
@@ -190,8 +191,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_resume_is_bitwise_equal(tmp
             # Kill the resumed run too, once it has rewritten metrics.jsonl (its first write).
             before = inode(run_dir / "metrics.jsonl")
             proc = spawn(resume)
-            delay = kill_at_random_moment(proc, lambda: inode(run_dir / "metrics.jsonl") != before,
-                                          (training, whole), rng)
+            delay = kill_at_random_moment(proc, lambda run_dir=run_dir, before=before: inode(
+                run_dir / "metrics.jsonl") != before, (training, whole), rng)
             if delay is not None:
                 log.add(episode, "resumed run", delay, run_dir)
                 random_kills += 1

@@ -9,13 +9,12 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_RUN_STEPS as STEPS
 from PIL import Image
 
 from spikevision import inspection, metrics, train
 from spikevision.cli import main
 from spikevision.pictures import figures, plotting
-
-from conftest import TINY_RUN_STEPS as STEPS
 
 
 @pytest.fixture(scope="module")

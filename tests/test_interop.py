@@ -9,30 +9,28 @@ connected one that resets by subtraction (our default, which NIR cannot express)
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
-import math
 
 import nir
 import numpy as np
 import pytest
+import rounding
+import snntorch as snn  # dev dependencies (pip install -e '.[dev]'), with nirtorch for its NIR importer
 import torch
+from snntorch.export_nir import export_to_nir
+from snntorch.import_nir import import_from_nir
 from torch import nn
 
 from spikevision import cli, config, train
 from spikevision.interop import DT, agreement, export_run, from_nir, load_nir, readers, save_nir, to_nir
-from spikevision.interop.readers import snntorch_import
 from spikevision.interop.agreement import snntorch_outputs as snntorch_run
 from spikevision.interop.agreement import spikevision_outputs as ours
 from spikevision.interop.nir import RESET_KEY
+from spikevision.interop.readers import snntorch_import
 from spikevision.model import ModelConfig, build_model
 from spikevision.neuron import LIFParams, lif_sequence
-
-import snntorch as snn  # dev dependencies (pip install -e '.[dev]'), with nirtorch for its NIR importer
-from snntorch.export_nir import export_to_nir
-from snntorch.import_nir import import_from_nir
-
-import rounding
 
 SMALL = ["train.train_subset=2048", "train.eval_batch_size=2000"]
 RUNS = {
@@ -274,7 +272,8 @@ def test_a_spike_counting_reader_gets_the_exportable_quick_presets_answer(tmp_pa
     train.fit(config.resolve("quick-nir", [*SMALL, "train.epochs=1"]), run, data_root=mnist_root)
     view = agreement.nir_reader_view(run, data_root=mnist_root)
     summary = json.loads((run / "summary.json").read_text())
-    assert view["prediction_agreement"] == 1.0 and view["reader_accuracy"] == summary["test_accuracy"] > 0.7  # trained, not chance
+    # Trained, not chance:
+    assert view["prediction_agreement"] == 1.0 and view["reader_accuracy"] == summary["test_accuracy"] > 0.7
     # The same model read with the default rule and loss would lean on the membrane tie-break; here it does not.
     assert summary["test_accuracy_by_rule"]["spikes"] == summary["test_accuracy"]
 

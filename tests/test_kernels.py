@@ -22,7 +22,7 @@ from spikevision.kernels import _autograd
 from spikevision.kernels.lif_linear import lif_linear
 from spikevision.kernels.lif_linear import supported as lif_linear_supported
 from spikevision.model import ModelConfig, build_model
-from spikevision.neuron import BACKENDS, RESETS, LIF, LIFParams, LIFState, lif_sequence
+from spikevision.neuron import BACKENDS, LIF, RESETS, LIFParams, LIFState, lif_sequence
 
 CUDA = torch.cuda.is_available()
 
@@ -632,7 +632,8 @@ def test_half_currents_keep_float32_membranes_and_equal_the_upcast_reference(dty
     assert torch.equal(spk.float(), ref[0]) and torch.equal(mem, ref[1]) and torch.equal(last, ref[2])
     assert grad.dtype == dtype
     # The gradient is computed in float32 and rounded once to the half dtype: within one unit in its last place.
-    torch.testing.assert_close(grad.float(), ref[3], rtol=HALF_ULP[dtype], atol=HALF_ULP[dtype] * float(ref[3].abs().max()))
+    torch.testing.assert_close(grad.float(), ref[3], rtol=HALF_ULP[dtype],
+                               atol=HALF_ULP[dtype] * float(ref[3].abs().max()))
 
 
 # --- the spikes' gradient, read as it arrives ---------------------------------------------------------
@@ -685,6 +686,7 @@ def test_a_spike_gradient_the_same_at_every_step_is_read_once_not_copied_per_ste
         spikes = _spikes_of(family, current, engine)
         summed = loss(spikes)
         got = []
-        peak = _peak_bytes_of(lambda: got.append(torch.autograd.grad(summed, current)[0]), device, tmp_path)
+        peak = _peak_bytes_of(lambda got=got, summed=summed: got.append(torch.autograd.grad(summed, current)[0]),
+                              device, tmp_path)
         _close(got[0], expected, torch.float32, f"{family} on {engine}")  # a GPU may round its division apart
         assert one_step <= peak < 1.5 * one_step, (peak / one_step, family, engine)

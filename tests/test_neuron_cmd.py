@@ -12,9 +12,8 @@ import snntorch as snn
 import torch
 from PIL import Image
 
-from spikevision.cli import main
 from spikevision import single_neuron
-from spikevision.cli import neuron_cmd
+from spikevision.cli import main, neuron_cmd
 from spikevision.pictures import lab
 
 
@@ -112,7 +111,8 @@ def test_figures_draw_snntorch_membranes_and_thresholds():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     for beta in (0.6, 0.8, 0.9):
         n = int(_leaky(current, beta, 1.0)[0].sum())
-        assert any(t.startswith(f"beta {beta:g} ") and t.endswith(f": {n} spike{'s' if n != 1 else ''}") for t in titles)
+        assert any(t.startswith(f"beta {beta:g} ") and t.endswith(f": {n} spike{'s' if n != 1 else ''}")
+                   for t in titles)
     for threshold in (0.5, 1.0, 2.0):
         n = int(_leaky(current, 0.8, threshold)[0].sum())
         assert f"threshold {threshold:g}: {n} spike{'s' if n != 1 else ''}" in titles

@@ -212,7 +212,8 @@ def test_an_uploaded_photo_of_a_digit_on_paper_gets_the_prediction_of_spikevisio
     page.wait_for_selector("body[data-busy=false]")
     expected = predict(capsys, runs_dir / "mlp", photo)
     assert shown(page)["message"] == ""
-    assert shown(page)["prediction"] == str(expected["prediction"]) and shown(page)["counts"] == expected["spike_counts"]
+    assert shown(page)["prediction"] == str(expected["prediction"])
+    assert shown(page)["counts"] == expected["spike_counts"]
     received = np.array(page.evaluate("window.spikevisionPlay.result.image"), dtype=np.float32).reshape(28, 28)
     # The digit, not the unevenly lit paper, was found: MNIST's geometry, the ink's box 20 pixels across.
     rows, cols = np.flatnonzero(received.max(1) > 0.1), np.flatnonzero(received.max(0) > 0.1)
@@ -526,7 +527,8 @@ def test_the_page_in_chinese_shows_no_english_but_names(browser, server, run):
     page.select_option("#run", run)
     draw(page, 3, seed=8)
     names = set(re.findall(r"[A-Za-z]{2,}", page.evaluate("""() => window.spikevisionPlay.runs
-        .flatMap((r) => [r.name, r.kind, r.preset || '']).concat(window.spikevisionPlay.result.layers.map((l) => l.name))
+        .flatMap((r) => [r.name, r.kind, r.preset || ''])
+        .concat(window.spikevisionPlay.result.layers.map((l) => l.name))
         .join(' ')""")))
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert visible_words(page) - NAMES - names == set()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import time
 
-from spikevision import data, train
-from spikevision.pictures import figures
-from spikevision.kernels import cache, warm
-from spikevision.progress import ProgressPrinter
 from test_train import tiny_config
+
+from spikevision import data, train
+from spikevision.kernels import cache, warm
+from spikevision.pictures import figures
+from spikevision.progress import ProgressPrinter
 
 
 def test_fit_from_python_shows_progress_and_writes_the_run_files_and_the_caller_draws(tmp_path, mnist_root, capsys):

@@ -16,12 +16,11 @@ import shutil
 
 import pytest
 import torch
+from conftest import TINY_RUN_STEPS as STEPS
 from PIL import Image
 
 from spikevision import report
 from spikevision.cli import main
-
-from conftest import TINY_RUN_STEPS as STEPS
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +112,11 @@ def test_report_numbers_match_the_evaluation_and_the_test_set(built, mnist_test)
     totals = torch.bincount(mnist_test.labels, minlength=10).tolist()
     assert [int(c) for c, _, _ in per_class] == list(range(10))
     assert [int(n.replace(",", "")) for _, _, n in per_class] == totals
-    assert [int(r.replace(",", "")) for _, r, _ in per_class] == [row[i] for i, row in enumerate(evaluation["confusion"])]
+    right = [row[i] for i, row in enumerate(evaluation["confusion"])]
+    assert [int(r.replace(",", "")) for _, r, _ in per_class] == right
     energy = evaluation["energy"]
-    assert f"{energy['snn_nj_per_sample']:,.1f} nJ" in page_html and f"{energy['ann_nj_per_sample']:,.1f} nJ" in page_html
+    assert f"{energy['snn_nj_per_sample']:,.1f} nJ" in page_html
+    assert f"{energy['ann_nj_per_sample']:,.1f} nJ" in page_html
     spikes = evaluation["spikes_per_sample"]["layers"]
     assert re.search(rf"<td>fc1</td><td>512</td><td>{spikes[0]:,.1f}</td>", page_html)
     assert re.search(rf"<td>fc2</td><td>10</td><td>{spikes[1]:,.1f}</td>", page_html)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import rounding
 import torch
 import torch.nn.functional as F
 
 from spikevision import cli, config, data, inference, losses, metrics, rundir
 from spikevision.inputs import TensorData, dense_input_macs, model_input, row_pictures, rows
 from spikevision.interop import nir as nir_interop
-
-import rounding
 
 
 def test_rows_feed_row_t_at_step_t_and_the_pictures_put_it_in_place():

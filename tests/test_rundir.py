@@ -62,7 +62,8 @@ def test_a_run_records_its_prediction_rule_and_its_accuracy_by_every_rule(tiny_r
     graph = export_run(tiny_run, tmp_path / "tiny.nir")
     assert graph.metadata["prediction"] == "spikes_then_membrane"
     assert "the output neuron with the most spikes" in graph.metadata["how_to_read"]
-    other = train.fit(config.resolve("quick", ["train.train_subset=512", "train.num_steps=8", "train.prediction=spikes"]),
+    handout_rule = ["train.train_subset=512", "train.num_steps=8", "train.prediction=spikes"]
+    other = train.fit(config.resolve("quick", handout_rule),
                       tmp_path / "handout-rule", data_root=mnist_root, progress=False)
     assert other["prediction"] == "spikes" and other["test_accuracy"] == other["test_accuracy_by_rule"]["spikes"]
     shutil.copytree(tiny_run, tmp_path / "copy")  # the shared run stays as it is

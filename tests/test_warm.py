@@ -42,8 +42,7 @@ def test_the_families_a_network_runs_are_those_its_forward_pass_calls(preset, ov
 
     for owner, name, family in [(neuron, "BACKENDS", "lif"), (alif, "BACKENDS", "alif"), (cuba, "BACKENDS", "cuba")]:
         table = dict(getattr(owner, name))
-        table["numba"] = (lambda run, family: lambda *a, **k: called.add(family) or run(*a, **k))(table["numba"],
-                                                                                                  family)
+        table["numba"] = (lambda run, label: lambda *a, **k: called.add(label) or run(*a, **k))(table["numba"], family)
         monkeypatch.setattr(owner, name, table)
     pair = model.kernels.lif_linear
     monkeypatch.setattr(model.kernels, "lif_linear", lambda *a, **k: called.add("lif_linear") or pair(*a, **k))

@@ -22,8 +22,9 @@ reference learns a tensor threshold too).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 
@@ -33,7 +34,7 @@ from spikevision.neuron import HALF, LIF, RESETS, _check_coefficient, _check_cur
 from spikevision.neuron import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
-Number = Union[float, int]
+Number = float | int
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,7 +210,8 @@ class ALIF(LIF):
 
 
 def threshold_trace(spikes: Tensor, params: ALIFParams) -> Tensor:
-    """The adaptive threshold ``A_t`` ``[T, ...]`` over given spikes ``[T, ...]``, from rest (it depends on them alone)."""
+    """The adaptive threshold ``A_t`` ``[T, ...]`` over given spikes ``[T, ...]``, from rest (it depends on them
+    alone)."""
     thr = torch.broadcast_to(torch.as_tensor(params.threshold, dtype=spikes.dtype), spikes.shape[1:])
     threshold, rows, reset = thr, [], torch.zeros_like(spikes[0])
     for spk in spikes.unbind(0):

@@ -4,7 +4,8 @@ Digits drawn with a mouse differ from MNIST's in size, slant, stroke width and w
 ``random_stroke`` and ``random_elastic`` train a network for them (the ``drawn`` preset). ``random_erase``
 blanks a random rectangle (random erasing, Zhong et al. 2020): a network must then read a garment from what
 is left of it (tried on ``fashion``: the README's notes). Each takes the step's generator and draws nothing
-when it is off, so turning one on never changes the draws of the others in runs that leave it off. Draws are made on the CPU generator, wherever the images are.
+when it is off, so turning one on never changes the draws of the others in runs that leave it off. Draws are
+made on the CPU generator, wherever the images are.
 """
 
 from __future__ import annotations

@@ -163,7 +163,8 @@ def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor],
         if extra:
             parts.append(f"unexpected {extra[:4]}")
         if wrong:
-            parts.append("shape mismatch " + ", ".join(f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in wrong[:4]))
+            parts.append("shape mismatch " + ", ".join(f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                                                       for k in wrong[:4]))
         raise InvalidValue(f"checkpoint {source} is for a different architecture: " + "; ".join(parts))
     model.load_state_dict(state)
 

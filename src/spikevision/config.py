@@ -21,11 +21,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 import torch
 
 from spikevision import devices, encoding
-from spikevision.catalog import DATASETS, ENCODINGS, PRESET_DIR, available_presets  # noqa: F401  (re-exported)
+
+# DATASETS, ENCODINGS, PRESET_DIR and available_presets are re-exported: config.DATASETS and so on, as before.
+from spikevision.catalog import DATASETS as DATASETS
+from spikevision.catalog import ENCODINGS as ENCODINGS
+from spikevision.catalog import PRESET_DIR as PRESET_DIR
 from spikevision.catalog import ROW_STEPS, SPIKE_ENCODINGS
+from spikevision.catalog import available_presets as available_presets
 from spikevision.errors import InvalidValue
-from spikevision.model import ModelConfig
 from spikevision.metrics import PREDICTION_RULES
+from spikevision.model import ModelConfig
 from spikevision.precision import PRECISIONS
 from spikevision.validators import check_choice, check_number, is_whole_number
 
@@ -142,7 +147,7 @@ class RunConfig:
         return {"preset": self.preset, "model": self.model.to_dict(), "train": _dataclass_dict(self.train)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         # config.json may have been edited by hand: say what is wrong instead of failing deep inside.
         if not isinstance(data, dict):
             raise InvalidValue(f"a run config must be a table with model and train sections, got {type(data).__name__}")

@@ -25,19 +25,28 @@ which equal it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 
 from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidValue
-from spikevision.neuron import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, coefficient
+from spikevision.neuron import (
+    HALF,
+    LIF,
+    RESETS,
+    _check_coefficient,
+    _check_current,
+    check_state,
+    coefficient,
+    state_dtype,
+)
 from spikevision.neuron import _coefficients as neuron_coefficients
-from spikevision.neuron import state_dtype
 
 Tensor = torch.Tensor
-Number = Union[float, int]
+Number = float | int
 
 
 @dataclass(frozen=True, eq=False)

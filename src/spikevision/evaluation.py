@@ -22,7 +22,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed: int = 0,
-             ctx: distributed.Context = distributed.Context()) -> dict:
+             ctx: distributed.Context | None = None) -> dict:
     """Accuracy and activity of ``model`` on every sample of ``test`` (no dropped batches).
 
     In a process group (``ctx``) each process takes every ``world_size``-th batch and the sums are combined,
@@ -32,6 +32,7 @@ def evaluate(model: torch.nn.Module, test: TensorData, cfg: TrainConfig, *, seed
     Returns a dict: accuracy, loss, per_class_accuracy, confusion, spikes_per_sample (per layer and total),
     synops_per_sample, energy estimate.
     """
+    ctx = distributed.Context() if ctx is None else ctx  # one process
     model.eval()
     device = model_device(model)
     tally = _Tally(len(test.classes), model.synaptic_layers(), metrics.compared_rules(cfg.prediction))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 
 from spikevision import data, encoding
-from spikevision.catalog import SPIKE_ENCODINGS
-from spikevision.errors import InvalidValue
 from spikevision.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
+from spikevision.catalog import SPIKE_ENCODINGS
 from spikevision.config import TrainConfig
+from spikevision.errors import InvalidValue
 
 
 @dataclass
@@ -27,13 +27,13 @@ class TensorData:
     classes: tuple
 
     @classmethod
-    def from_split(cls, split: "data.Split", limit: int = 0) -> "TensorData":
+    def from_split(cls, split: data.Split, limit: int = 0) -> TensorData:
         images, labels = split.images, split.labels
         if limit:
             images, labels = images[:limit], labels[:limit]
         return cls(data.to_float(images), labels.long(), tuple(split.classes))
 
-    def to(self, device: torch.device) -> "TensorData":
+    def to(self, device: torch.device) -> TensorData:
         """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32)."""
         return TensorData(self.images.to(device), self.labels.to(device), self.classes)
 

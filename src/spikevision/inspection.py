@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
-from spikevision import metrics, precision
-from spikevision.config import TrainConfig
-from spikevision import alif
+from spikevision import alif, metrics, precision
 from spikevision.alif import ALIF
+from spikevision.config import TrainConfig
 from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.evaluation import model_device
@@ -127,7 +126,8 @@ def find_examples(
     """
     for name, value in (("right", right), ("wrong", wrong), ("batch_size", batch_size)):
         if not is_whole_number(value) or value < (1 if name == "batch_size" else 0):
-            raise InvalidValue(f"find_examples: {name} must be a whole number >= {int(name == 'batch_size')}; got {value!r}")
+            raise InvalidValue(f"find_examples: {name} must be a whole number >= {int(name == 'batch_size')}; "
+                               f"got {value!r}")
     found: tuple[list[int], list[int]] = ([], [])
     n = len(test.labels)
     for start in range(0, n, batch_size):
@@ -143,7 +143,8 @@ def find_examples(
 
 
 @torch.no_grad()
-def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData, indices: Sequence[int]) -> list[Inspection]:
+def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData,
+                    indices: Sequence[int]) -> list[Inspection]:
     """Run chosen test images through the network, recording every layer.
 
     Args:

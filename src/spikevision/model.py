@@ -30,12 +30,12 @@ from torch import nn
 
 from spikevision import kernels
 from spikevision import surrogate as surrogates
-from spikevision.errors import InvalidType, InvalidValue
 from spikevision.alif import ALIF
 from spikevision.cuba import CubaLIF
+from spikevision.errors import InvalidType, InvalidValue
+from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.readout import LI
 from spikevision.recurrent import RecurrentALIF, RecurrentLIF
-from spikevision.neuron import LEARN_MODES, LIF, RESETS
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
 Tensor = torch.Tensor
@@ -158,7 +158,7 @@ class ModelConfig:
                 ((f, getattr(self, f.name)) for f in dataclasses.fields(self))}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         """The config from a dict such as ``to_dict`` writes; unknown keys are a ValueError listing the valid ones."""
         valid = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(valid))

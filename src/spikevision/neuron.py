@@ -19,8 +19,9 @@ CPU, ``"triton"`` on CUDA), which equal it and are chosen by ``backend="auto"`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
 
 Tensor = torch.Tensor
-Number = Union[float, int]
+Number = float | int
 
 RESETS = ("subtract", "zero", "none")
 # Half-precision currents (autocast on a GPU) are integrated in float32: the membranes stay float32 and only
@@ -249,7 +250,8 @@ def _check_current(current, name: str, min_dim: int) -> None:
     if not current.is_floating_point():
         raise InvalidType(f"{name} must be floating point, got dtype {current.dtype}; convert it with .float()")
     if current.dim() < min_dim:
-        raise InvalidValue(f"{name} must have at least {min_dim} dimension(s) (time first), got shape {tuple(current.shape)}")
+        raise InvalidValue(f"{name} must have at least {min_dim} dimension(s) (time first), "
+                           f"got shape {tuple(current.shape)}")
 
 
 def _check_state(state: LIFState | None, like: Tensor) -> LIFState:

@@ -168,12 +168,12 @@ def _results(run_dir: Path, result: dict) -> str:
     classes = result["classes"]
     confusion = result["confusion"]
     rows = []
-    known = [a for a in result["per_class_accuracy"] if a is not None and a == a]
+    known = [a for a in result["per_class_accuracy"] if a is not None and not math.isnan(a)]
     # The bars start at a round number below the worst class, so that 92.9 % and 99 % look different.
     floor = max(0.0, 5.0 * math.floor((min(known, default=0.0) * 100 - 2.0) / 5.0))
     for i, (name, acc) in enumerate(zip(classes, result["per_class_accuracy"])):
         total = sum(confusion[i])
-        shown = "n/a" if acc is None or acc != acc else f"{acc * 100:.2f}%"
+        shown = "n/a" if acc is None or math.isnan(acc) else f"{acc * 100:.2f}%"
         width = 0.0 if shown == "n/a" else max(0.0, (acc * 100 - floor) / (100 - floor) * 100)
         bar = "" if shown == "n/a" else f'<span class="bar" style="width:{width:.1f}%"></span>'
         rows.append((_e(name), f"{confusion[i][i]:,} / {total:,}", f'<div class="meter">{bar}</div>', shown))
@@ -276,7 +276,7 @@ def _encodings(run_dir: Path, cfg, test: TensorData) -> str:
     parts.append("</div>")
     intro = ("<p>How an image becomes spikes: a rate code fires each pixel at random with its brightness as the "
              "probability; a latency code fires each pixel once, brighter pixels first. "
-             + ("This run feeds the image directly as a constant current, so these are for comparison." 
+             + ("This run feeds the image directly as a constant current, so these are for comparison."
                 if cfg.encoding == "direct" else "") + "</p>")
     return intro + "".join(parts)
 
@@ -302,7 +302,8 @@ section { background: var(--paper); border: 1px solid var(--line); border-radius
           margin-top: 1.25rem; }
 section > h2 { margin-top: 1rem; }
 table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.93rem; }
-th, td { text-align: left; padding: 0.3rem 0.75rem 0.3rem 0; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: 0.3rem 0.75rem 0.3rem 0; border-bottom: 1px solid var(--line);
+         vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
 td code { font-size: 0.85rem; }
 figure { margin: 1rem 0; }

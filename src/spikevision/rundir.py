@@ -16,8 +16,14 @@ from pathlib import Path
 import torch
 
 from spikevision import devices
-from spikevision.checkpoint import (CHECKPOINT_NAME, load_model_weights, read_checkpoint, read_metadata,
-                                    stale_temporaries, write_atomic)
+from spikevision.checkpoint import (
+    CHECKPOINT_NAME,
+    load_model_weights,
+    read_checkpoint,
+    read_metadata,
+    stale_temporaries,
+    write_atomic,
+)
 from spikevision.config import RunConfig
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.model import build_model

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from spikevision import config as config_mod
 from spikevision import catalog, rundir, train
+from spikevision import config as config_mod
 from spikevision.checkpoint import write_atomic
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.validators import is_whole_number
@@ -233,7 +233,8 @@ def read_point(run_dir: str | Path, sweep_dir: str | Path) -> SweepPoint:
     except FileNotFoundError:
         raise NotFound(f"{run_dir} has no {SUMMARY_NAME}: its training has not finished") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InvalidValue(f"{path} is not a readable run summary ({exc!r}); delete {run_dir} to train it again") from None
+        raise InvalidValue(f"{path} is not a readable run summary ({exc!r}); "
+                           f"delete {run_dir} to train it again") from None
     input_spikes = summary.get("input_spikes_per_sample")  # None for direct input
     return SweepPoint(
         encoding=cfg.encoding,

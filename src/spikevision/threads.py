@@ -7,8 +7,9 @@ sleeps) while the peer it waits for has been descheduled, and a step can take se
 (docs/PERFORMANCE.md, "On a busy machine"; ``benchmarks/bench_contention.py`` measures it). So a command
 looks, for a tenth of a second, at how busy the cores are before it loads torch: when other work keeps them
 busy, the pools sleep at once when idle (``OMP_WAIT_POLICY=PASSIVE``) and use the cores that are free (all
-of them when none is); otherwise nothing changes. What the user set wins: any of those variables, ``NUMBA_NUM_THREADS``, or a
-command's ``--threads N``. ``torchrun``'s ``OMP_NUM_THREADS=1`` per process is the user's setting too.
+of them when none is); otherwise nothing changes. What the user set wins: any of those variables,
+``NUMBA_NUM_THREADS``, or a command's ``--threads N``. ``torchrun``'s ``OMP_NUM_THREADS=1`` per process is
+the user's setting too.
 
 From Python the same choice is made when ``import spikevision`` comes before ``import torch`` (the package
 calls ``apply()``; ``AT_IMPORT`` holds what it set), or by calling ``apply()`` before torch loads.

@@ -20,18 +20,22 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from spikevision import data, devices, distributed, metrics, precision, rundir
-from spikevision.checkpoint import (load_model_weights, load_optimizer_state, read_checkpoint, read_metadata,
-                                    save_checkpoint)
+from spikevision.checkpoint import (
+    load_model_weights,
+    load_optimizer_state,
+    read_checkpoint,
+    read_metadata,
+    save_checkpoint,
+)
 from spikevision.config import RunConfig, TrainConfig
 from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
-from spikevision.kernels import cache, cpu, gpu, warm
 from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
 from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
@@ -42,6 +46,7 @@ from spikevision.inputs import (  # noqa: F401  (the names Python users know as 
     random_shift,
     step_generator,
 )
+from spikevision.kernels import cache, cpu, gpu, warm
 from spikevision.losses import loss_fn
 from spikevision.model import build_model
 from spikevision.progress import ProgressPrinter
@@ -162,7 +167,7 @@ class Progress:
         return {key: getattr(self, key) for key in self.KEYS if getattr(self, key) is not None}
 
     @classmethod
-    def from_checkpoint(cls, meta: dict, path: Path, cfg: TrainConfig, steps_per_epoch: int) -> "Progress":
+    def from_checkpoint(cls, meta: dict, path: Path, cfg: TrainConfig, steps_per_epoch: int) -> Progress:
         """The checkpoint's progress record, checked against the run's config before training relies on it."""
         progress = _checked_progress(meta, path, cfg, steps_per_epoch)
         return cls(**{key: progress.get(key) for key in cls.KEYS if key in progress})

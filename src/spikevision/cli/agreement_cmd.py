@@ -1,4 +1,5 @@
-"""`spikevision agreement RUN`: export a run to NIR, run the graph in another simulator, and say how often they agree."""
+"""`spikevision agreement RUN`: export a run to NIR, run the graph in another simulator, and say how often they
+agree."""
 
 from __future__ import annotations
 

@@ -55,12 +55,14 @@ def register(subparsers) -> None:
     lat = p.add_argument_group("latency coding")
     lat.add_argument("--tau", type=float, default=None, help="RC time constant in steps (default 5, as in the handout)")
     lat.add_argument("--threshold", type=float, default=None,
-                     help="latency: pixels below it fire last (default 0.01); delta: smallest change that spikes (default 0.1)")
+                     help="latency: pixels below it fire last (default 0.01); delta: smallest change that spikes "
+                          "(default 0.1)")
     lat.add_argument("--linear", action="store_true", default=None, help="linear instead of logarithmic spike times")
     lat.add_argument("--normalize", action="store_true", default=None, help="stretch spike times over the whole window")
     lat.add_argument("--clip", action="store_true", default=None, help="drop pixels below the threshold")
     dlt = p.add_argument_group("delta coding (the digit moves along a small triangle, as in N-MNIST)")
-    dlt.add_argument("--off-spike", action="store_true", default=None, help="also emit -1 spikes where brightness falls")
+    dlt.add_argument("--off-spike", action="store_true", default=None,
+                     help="also emit -1 spikes where brightness falls")
     dlt.add_argument("--amplitude", type=int, default=None, help="largest shift of the digit in pixels (default 2)")
     p.add_argument("--samples", type=int, default=4, help="encode the first N digits of the split (default 4)")
     p.add_argument("--index", type=int, nargs="+", default=None, metavar="I",
@@ -69,7 +71,8 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist", help="dataset (default mnist)")
     p.add_argument("--seed", type=int, default=0, help="seed of the rate code's random draws (default 0)")
     p.add_argument("--fps", type=float, default=25, help="animation frames per second (default 25)")
-    p.add_argument("--root", type=Path, default=None, help="data directory (default $SPIKEVISION_DATA or the user cache)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="data directory (default $SPIKEVISION_DATA or the user cache)")
     p.add_argument("--out", type=Path, required=True, help="directory for the pictures")
     p.set_defaults(func=run)
 

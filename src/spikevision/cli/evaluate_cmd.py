@@ -90,7 +90,8 @@ def format_report(result: dict, run_dir: Path, saved: bool = True) -> str:
     from spikevision.metrics import RULE_TEXT
 
     lines = [
-        f"Test accuracy: {result['accuracy'] * 100:.2f}% on {result['num_samples']:,} images (loss {result['loss']:.4f})",
+        f"Test accuracy: {result['accuracy'] * 100:.2f}% on {result['num_samples']:,} images "
+        f"(loss {result['loss']:.4f})",
         f"  prediction: {RULE_TEXT[result['prediction']]}",
         *(f"  by the rule '{rule}' ({RULE_TEXT[rule]}): {acc * 100:.2f}%"
           for rule, acc in result["accuracy_by_rule"].items() if rule != result["prediction"]),

@@ -66,7 +66,8 @@ def _say_what_readers_get(args: argparse.Namespace, device) -> None:
     view = nir_reader_view(args.run, data_root=args.root, device=device)
     print(f"A NIR reader that resets to zero and counts spikes agrees with spikevision on "
           f"{view['prediction_agreement'] * 100:.2f}% of the {view['images']:,} test images "
-          f"(its accuracy {view['reader_accuracy'] * 100:.2f}%, spikevision's {view['spikevision_accuracy'] * 100:.2f}%)"
+          f"(its accuracy {view['reader_accuracy'] * 100:.2f}%, "
+          f"spikevision's {view['spikevision_accuracy'] * 100:.2f}%)"
           + ("" if view["prediction_agreement"] >= 0.995 else
              "; for an export that readers agree with, train with --set model.reset=zero --set train.loss=count_ce "
              "--set train.prediction=spikes, as the quick-nir and conv-nir presets do (docs/INTEROP.md)"),

@@ -54,8 +54,8 @@ def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
 
 def run(args: argparse.Namespace) -> int:
     from spikevision import data, inspection, rundir
-    from spikevision.pictures import animation, figures, plotting
     from spikevision.inputs import TensorData
+    from spikevision.pictures import animation, figures, plotting
 
     if not 0 < args.fps <= 100:
         raise InvalidValue(f"--fps must be in (0, 100]; got {args.fps:g}")

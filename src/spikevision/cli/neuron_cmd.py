@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     what = sn.describe(args.input, amplitude, args.num_steps)
     count = int(spk.sum())
     first = int(spk.nonzero()[0, 0]) if count else None
-    settings = ("" if args.alpha is None else f"alpha {args.alpha:g}, ") + f"beta {args.beta:g}, threshold {args.threshold:g}"
+    settings = (("" if args.alpha is None else f"alpha {args.alpha:g}, ")
+                + f"beta {args.beta:g}, threshold {args.threshold:g}")
     if args.model == "alif":
         settings += f", adapt_decay {args.adapt_decay:g}, adapt_step {args.adapt_step:g}"
     title = figure_title(args.model, settings, f"{what}; {sn.spikes_text(count)}")

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=catalog.SWEEP_EPOCHS,
                    help=f"training epochs per point (default {catalog.SWEEP_EPOCHS})")
     p.add_argument("--train-subset", type=int, default=catalog.SWEEP_TRAIN_SUBSET, metavar="N",
-                   help=f"train on the first N training images, 0 for all 60,000 (default {catalog.SWEEP_TRAIN_SUBSET})")
+                   help=f"train on the first N training images, 0 for all 60,000 "
+                        f"(default {catalog.SWEEP_TRAIN_SUBSET})")
     p.add_argument("--preset", default="quick", help="preset name or .toml path of the network (default quick)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key of every point, e.g. --set model.beta=0.9 (repeatable)")

@@ -42,15 +42,15 @@ from torch import nn
 
 from spikevision import __version__, metrics
 from spikevision import surrogate as surrogates
-from spikevision.checkpoint import write_atomic
-from spikevision.config import RunConfig
 from spikevision.alif import ALIF
+from spikevision.checkpoint import write_atomic
+from spikevision.config import RunConfig, TrainConfig
 from spikevision.cuba import CubaLIF
-from spikevision.readout import LI
-from spikevision.recurrent import RecurrentLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neuron import RESETS
+from spikevision.readout import LI
+from spikevision.recurrent import RecurrentLIF
 
 DT = 1e-4  # seconds per step: snnTorch's NIR convention (its importer assumes it)
 POOLS = ("avg", "sum")  # how average pooling is written: AvgPool2d, or SumPool2d with 1/k^2 in the conv weights
@@ -222,12 +222,12 @@ def export_run(run_dir: Path, path: Path, *, dt: float = DT, pool: str = "avg") 
     return graph
 
 
-def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: str = "mnist") -> "TrainConfig":
+def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: str = "mnist") -> TrainConfig:
     """How to run ``graph`` on a dataset's test set: the steps, input encoding and prediction rule its metadata
     records (spikevision writes them), ``steps`` where given or where a graph (another library's) has none.
     Without a recorded rule the class is read by spike counts, the rule every NIR reader can follow."""
-    from spikevision.config import TrainConfig
     from spikevision.catalog import ENCODINGS
+    from spikevision.config import TrainConfig
 
     recorded = graph.metadata.get("num_steps")
     steps = steps if steps is not None else (int(recorded) if recorded is not None else None)
@@ -457,8 +457,9 @@ def _lif_values(name: str, node: nir.NIRNode, dt: float) -> tuple[np.ndarray, np
     if isinstance(node, nir.IF):
         return _if_values(name, node, dt)
     if isinstance(node, nir.LI):
-        beta, _, scale = _lif_values(name, nir.LIF(tau=node.tau, r=node.r, v_leak=node.v_leak,
-                                                   v_threshold=np.ones_like(node.tau), v_reset=np.zeros_like(node.tau)), dt)
+        as_lif = nir.LIF(tau=node.tau, r=node.r, v_leak=node.v_leak, v_threshold=np.ones_like(node.tau),
+                         v_reset=np.zeros_like(node.tau))
+        beta, _, scale = _lif_values(name, as_lif, dt)
         return beta, None, scale
     for field in ("v_leak", "v_reset"):
         if not np.all(np.asarray(getattr(node, field)) == 0):

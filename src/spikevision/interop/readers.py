@@ -38,7 +38,8 @@ READERS = ("snntorch", "spikingjelly", "norse")
 
 
 def import_graph(reader: str, graph: nir.NIRGraph) -> nn.Module:
-    """``reader``'s own NIR importer applied to ``graph``, its bugs worked around; called ``out, state = net(x, state)``."""
+    """``reader``'s own NIR importer applied to ``graph``, its bugs worked around; called
+    ``out, state = net(x, state)``."""
     if reader not in _IMPORTERS:
         raise InvalidValue(f"unknown NIR reader {reader!r}; valid: {', '.join(READERS)}")
     return _IMPORTERS[reader](graph)

@@ -24,5 +24,5 @@ def check_runs_here(engine: str, model: str, current: torch.Tensor) -> None:
         raise InvalidValue(f"the {engine!r} {model} backend runs on {' or '.join(devices)} tensors, got "
                            f"{current.device.type}; use backend='auto'")
     if not ready:
-        raise InvalidValue(f"the {engine!r} {model} backend needs {'numba' if engine == 'numba' else 'triton and a GPU'}"
-                           " here; use backend='auto'")
+        needs = "numba" if engine == "numba" else "triton and a GPU"
+        raise InvalidValue(f"the {engine!r} {model} backend needs {needs} here; use backend='auto'")

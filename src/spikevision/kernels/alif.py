@@ -21,9 +21,17 @@ import torch
 
 from spikevision.errors import InvalidValue
 from spikevision.kernels import cpu, gpu
+from spikevision.kernels._autograd import (
+    RESET_CODES,
+    _coefficient_grad,
+    _like,
+    coefficient_array,
+    constant_source,
+    spike_grad_rows,
+    supported,
+    surrogate_constants,
+)
 from spikevision.kernels._engines import check_runs_here, fastest
-from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                        constant_source, spike_grad_rows, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 

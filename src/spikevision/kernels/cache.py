@@ -28,7 +28,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 _PARALLEL = "_parallel"  # the parallel build's name suffix (``Loop.parallel``)
 IDLE_GRACE_SECONDS = 10.0  # how long the parallel build's compile runs at the lowest priority
 RECHECK_SECONDS = 2.0  # how often a process waiting for another's compile looks at the cache
-_background: dict[str, "_ParallelCompile"] = {}  # family -> its parallel build's compile, as seen here
+_background: dict[str, _ParallelCompile] = {}  # family -> its parallel build's compile, as seen here
 _parallel_state: dict[str, bool] = {}  # family -> whether its parallel build can run (once known)
 
 

@@ -19,9 +19,17 @@ from types import SimpleNamespace
 import torch
 
 from spikevision.kernels import cpu, gpu
+from spikevision.kernels._autograd import (
+    RESET_CODES,
+    _coefficient_grad,
+    _like,
+    coefficient_array,
+    constant_source,
+    spike_grad_rows,
+    supported,
+    surrogate_constants,
+)
 from spikevision.kernels._engines import check_runs_here, fastest
-from spikevision.kernels._autograd import (RESET_CODES, _coefficient_grad, _like, coefficient_array,
-                                        constant_source, spike_grad_rows, supported, surrogate_constants)
 
 Tensor = torch.Tensor
 
@@ -29,7 +37,8 @@ Tensor = torch.Tensor
 def choose(current: Tensor, params) -> str:
     """The fastest backend exact for this input and these ``CubaParams``: "numba", "triton" or "reference"."""
     alpha = params.alpha
-    if isinstance(alpha, Tensor) and alpha.dim() > 0 and (alpha.dtype != current.dtype or alpha.device != current.device):
+    if (isinstance(alpha, Tensor) and alpha.dim() > 0
+            and (alpha.dtype != current.dtype or alpha.device != current.device)):
         return "reference"
     if not supported(current, params.beta, params.threshold, params.reset, params.surrogate):
         return "reference"

@@ -24,8 +24,8 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from spikevision.pictures import plotting
 from spikevision.errors import InvalidType, InvalidValue
+from spikevision.pictures import plotting
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -70,7 +70,8 @@ def _checked(frames: Iterator[np.ndarray], shape: tuple[int, ...]) -> Iterator[n
     for i, frame in enumerate(frames):
         frame = np.asarray(frame)
         if frame.shape != shape or frame.dtype != np.uint8:
-            raise InvalidValue(f"frame {i} is {frame.dtype} {frame.shape}; every frame must be uint8 {shape} like the first")
+            raise InvalidValue(f"frame {i} is {frame.dtype} {frame.shape}; every frame must be uint8 {shape} "
+                               "like the first")
         yield frame
 
 
@@ -110,7 +111,8 @@ def write_video(
         if palette is None:
             raise InvalidValue("index frames [H, W] need a palette [K, 3]; pass palette= or give RGB frames [H, W, 3]")
         if int(first.max()) >= palette.shape[0]:
-            raise InvalidValue(f"frame values index a palette of {palette.shape[0]} colours; got index {int(first.max())}")
+            raise InvalidValue(f"frame values index a palette of {palette.shape[0]} colours; "
+                               f"got index {int(first.max())}")
     with plotting.atomic_output(path) as tmp:
         if path.suffix.lower() == ".gif":
             _write_gif(frames, tmp, fps, palette, indexed=first.ndim == 2)
@@ -334,7 +336,8 @@ def spike_count_animation(
     bars = plotting.spike_count_bars(
         ax, counts[-1], labels, highlight=None, ymax=ymax, title=title or "Cumulative spike count per output neuron"
     )
-    step_text = ax.text(0.02, 0.96, "", transform=ax.transAxes, ha="left", va="top", fontsize=plotting.STYLE["label_size"])
+    step_text = ax.text(0.02, 0.96, "", transform=ax.transAxes, ha="left", va="top",
+                        fontsize=plotting.STYLE["label_size"])
     for artist in (*bars.patches, step_text):
         artist.set_animated(True)  # left out of the background, drawn per frame
     canvas = fig.canvas

@@ -47,7 +47,8 @@ def neuron_comparison_figure(current, beta: float, threshold: float, what: str, 
         bottom = min(0.0, min(float(mem.min()) for _, mem in results)) * 1.08
         for col, ((b, t), (spk, mem)) in enumerate(zip(settings, results)):
             varied = f"beta {b:g} ({single_neuron.time_constant(b)})" if row == 0 else f"threshold {t:g}"
-            plotting.membrane_traces(mem_axes[col], mem, t, title=f"{varied}: {single_neuron.spikes_text(int(spk.sum()))}")
+            plotting.membrane_traces(mem_axes[col], mem, t,
+                                     title=f"{varied}: {single_neuron.spikes_text(int(spk.sum()))}")
             plotting.neuron_raster(spk_axes[col], spk, title="")
             mem_axes[col].set_ylim(bottom, top)
             mem_axes[col].set_xlabel("")

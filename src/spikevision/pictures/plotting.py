@@ -429,15 +429,16 @@ def raster(
     }
     values = spikes[t, n]
     signed = bool(np.any(values < 0))
-    kwargs["c"] = np.where(values > 0, STYLE["on_color"], STYLE["off_color"]) if signed else (color or STYLE["spike_color"])
+    kwargs["c"] = (np.where(values > 0, STYLE["on_color"], STYLE["off_color"]) if signed
+                   else (color or STYLE["spike_color"]))
     if small and marker is None and size is None:
         points = _row_ticks(ax, t, n, kwargs["c"])
     else:
         points = ax.scatter(t, n, **kwargs)
     if signed:
         ax.legend(
-            handles=[Line2D([], [], linestyle="", marker="o", color=STYLE[f"{k}_color"], label=f"{k.upper()} spike ({v})")
-                     for k, v in (("on", "+1"), ("off", "-1"))],
+            handles=[Line2D([], [], linestyle="", marker="o", color=STYLE[f"{k}_color"],
+                            label=f"{k.upper()} spike ({v})") for k, v in (("on", "+1"), ("off", "-1"))],
             fontsize=STYLE["legend_size"], loc="lower right",  # image borders are blank: low pixel indices
         )
     ax.set_xlim(-0.5, num_steps - 0.5)
@@ -500,7 +501,8 @@ def current_map(ax: Axes, values: Any, *, title: str | None = None, ylabel: str 
     return image
 
 
-def layer_rasters(axes: Sequence[Axes], layers: Sequence[Any], names: Sequence[str], *, title: str | None = None) -> list:
+def layer_rasters(axes: Sequence[Axes], layers: Sequence[Any], names: Sequence[str], *,
+                  title: str | None = None) -> list:
     """Rasters of several layers stacked on one time axis (the handout's ``plot_snn_spikes``).
 
     Args:
@@ -560,7 +562,8 @@ def membrane_traces(
     steps = np.arange(mem.shape[0])
     lines = []
     for i in range(mem.shape[1]):
-        (line,) = ax.plot(steps, mem[:, i], linewidth=1.2, label=None if labels is None else str(labels[i]), **series_style(i))
+        (line,) = ax.plot(steps, mem[:, i], linewidth=1.2, label=None if labels is None else str(labels[i]),
+                          **series_style(i))
         lines.append(line)
     thr = None
     if threshold is not None:
@@ -726,7 +729,8 @@ def loss_curve(
         (raw,) = ax.plot(steps, losses, color=color, alpha=0.3, linewidth=1.0, label=label and f"{label} (each step)")
         kernel = np.ones(smooth) / smooth
         avg = np.convolve(losses, kernel, mode="valid")
-        (line,) = ax.plot(steps[smooth - 1:], avg, color=color, linewidth=1.6, label=label and f"{label} (mean of {smooth})")
+        (line,) = ax.plot(steps[smooth - 1:], avg, color=color, linewidth=1.6,
+                          label=label and f"{label} (mean of {smooth})")
         lines = [raw, line]
     else:
         (raw,) = ax.plot(steps, losses, color=color, linewidth=1.4, label=label)
