@@ -96,8 +96,9 @@ def main() -> None:
     p.add_argument("--no-training", action="store_true", help="leave out the whole first training")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
-    from spikevision import config, model
+    from spikevision import model
     from spikevision.kernels import cache
+    from spikevision.runs import config
 
     cfg = config.resolve(args.preset)
     used = model.build_model(cfg.model).kernel_families(cfg.train.encoding)

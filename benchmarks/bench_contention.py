@@ -31,7 +31,7 @@ POLICIES = {
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # sleep at once instead of spinning
     # spin briefly (libgomp's default: 300,000 spins), then sleep
     **{f"spin{n // 1000}k": {"GOMP_SPINCOUNT": str(n)} for n in (1_000, 3_000, 10_000, 30_000, 100_000)},
-    # what spikevision's commands do (spikevision.threads.apply: it looks at the load before torch loads)
+    # what spikevision's commands do (spikevision.runs.threads.apply: it looks at the load before torch loads)
     "spikevision": {"BENCH_SPIKEVISION_POLICY": "1"},
 }
 
@@ -40,7 +40,7 @@ def child(preset: str, threads: int, warmup: int, steps: int) -> None:
     """In a fresh process: time ``steps`` training steps of ``preset`` with ``threads`` threads."""
     chosen = {}
     if os.environ.get("BENCH_SPIKEVISION_POLICY"):
-        from spikevision import threads as thread_policy
+        from spikevision.runs import threads as thread_policy
 
         chosen = thread_policy.apply(threads or None)
     import torch

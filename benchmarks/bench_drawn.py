@@ -40,7 +40,8 @@ def uci_digits(csv: Path | None) -> tuple[list[Image.Image], np.ndarray] | None:
 
 
 def accuracy(model, cfg, pictures, labels) -> float:
-    from spikevision import inference, preprocess
+    from spikevision import preprocess
+    from spikevision.analysis import inference
 
     right = sum(inference.trace(model, cfg, preprocess.to_mnist(p), record=False).prediction == label
                 for p, label in zip(pictures, labels.tolist()))
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="run directories")
     parser.add_argument("--uci-csv", type=Path, default=None, help="scikit-learn's digits.csv.gz (else sklearn)")
     args = parser.parse_args(argv)
-    from spikevision import drawn, rundir
+    from spikevision import drawn
     from spikevision.play import drawn_network
+    from spikevision.runs import rundir
 
     strokes, stroke_labels = drawn.digit_set(drawn_network.DRAWN_PER_CLASS, drawn_network.DRAWN_SEED)
     strokes = [Image.fromarray(p) for p in strokes]

@@ -44,9 +44,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_lif import SnnTorchNet, case_config  # noqa: E402  (the CPU benchmark's snnTorch loop, reused)
 
-from spikevision import devices, kernels, neuron  # noqa: E402
+from spikevision import kernels  # noqa: E402
 from spikevision.model import build_model  # noqa: E402
-from spikevision.train import loss_fn  # noqa: E402
+from spikevision.neurons import lif
+from spikevision.runs import devices
+from spikevision.runs.train import loss_fn  # noqa: E402
 
 
 def synchronize(device: torch.device) -> None:
@@ -137,11 +139,11 @@ def open_neuromorphic_runners(device: torch.device, smoke: bool, sizes: tuple | 
     x = torch.randn(steps, batch, neurons, generator=torch.Generator().manual_seed(0)).to(device)
     linear = torch.nn.Linear(neurons, neurons).to(device)
     leaky = snn.Leaky(beta=0.95)
-    params = neuron.LIFParams(beta=0.95)
+    params = lif.LIFParams(beta=0.95)
 
     def spikevision_forward():
         current = linear(x.flatten(0, 1)).view(steps, batch, neurons)  # all steps in one matmul
-        return neuron.lif_sequence(current, None, params, need_mem=False)[0]
+        return lif.lif_sequence(current, None, params, need_mem=False)[0]
 
     def snntorch_forward():
         mem, out = leaky.init_leaky(), []
@@ -221,7 +223,7 @@ def same_seed_same_run(device: str, out: Path, smoke: bool, seconds_left: float)
     kernels, rate coding on the device's generator): are their checkpoints bitwise equal?"""
     from safetensors.torch import load_file
 
-    from spikevision.rundir import CHECKPOINT
+    from spikevision.runs.rundir import CHECKPOINT
 
     overrides = ["train.epochs=1", "train.train_subset=2048"] + (["train.num_steps=2"] if smoke else [])
     runs = [train_preset("conv", device, out / f"same-seed-{i}", overrides, seconds_left / 2) for i in (0, 1)]

@@ -56,10 +56,10 @@ from pathlib import Path
 import torch
 
 from spikevision import data, kernels
-from spikevision.config import available_presets, resolve
 from spikevision.kernels import lif_linear
 from spikevision.model import build_model
-from spikevision.train import TensorData, loss_fn
+from spikevision.runs.config import available_presets, resolve
+from spikevision.runs.train import TensorData, loss_fn
 
 # A run's steady state: the CPU loops' parallel build (a first run starts on the serial one, kernels.cpu.build).
 os.environ.setdefault("SPIKEVISION_CPU_LOOPS", "parallel")
@@ -262,8 +262,8 @@ def _status_mib(field: str) -> float:
 
 def _load_kernels() -> None:
     """Call every CPU loop once on tiny float32 inputs, so that numba has loaded them."""
-    from spikevision import surrogate
-    from spikevision.neuron import LIFParams, lif_sequence
+    from spikevision.neurons import surrogate
+    from spikevision.neurons.lif import LIFParams, lif_sequence
 
     base = torch.rand(2, 3, requires_grad=True)
     spk, mem, _ = lif_sequence(base.unsqueeze(0).expand(4, 2, 3), None, LIFParams(), backend="numba")

@@ -15,8 +15,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from spikevision.config import resolve
-from spikevision.train import loss_fn
+from spikevision.runs.config import resolve
+from spikevision.runs.train import loss_fn
 
 T, B, C = 200, 512, 10
 

@@ -30,7 +30,7 @@ TARGET_MS = {"quick": 300, "conv": 600}  # the issue's targets on a 2-core machi
 
 def brief_run(preset: str, out: Path, train_subset: int) -> Path:
     """A run of ``preset``'s network trained on ``train_subset`` images for one epoch (its shape is what counts)."""
-    from spikevision import config, train
+    from spikevision.runs import config, train
 
     cfg = config.resolve(preset, [f"train.train_subset={train_subset}", "train.epochs=1"])
     train.fit(cfg, out, progress=False)

@@ -31,9 +31,9 @@ import torch
 from bench_lif import SnnTorchNet
 
 from spikevision import data
-from spikevision.config import resolve
 from spikevision.model import build_model
-from spikevision.train import TensorData, loss_fn
+from spikevision.runs.config import resolve
+from spikevision.runs.train import TensorData, loss_fn
 
 STEPS = 351  # 3 epochs of 117 batches of 512: what `spikevision train --preset seed` runs
 

@@ -29,7 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_train import cli_args, final_tensors, tensor_differences, tiny_config  # noqa: E402
 
-from spikevision import data, train  # noqa: E402
+from spikevision import data  # noqa: E402
+from spikevision.runs import train
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ if not torch.cuda.is_available():
 
 # The subprocesses the tests start (`python -m spikevision ...`) use this process's thread count, so that their
 # arithmetic matches the in-process references bit for bit whatever the load: a user-set count turns off
-# spikevision.threads' load-dependent choice (tests/test_threads.py tests that choice with these unset).
+# spikevision.runs.threads' load-dependent choice (tests/test_threads.py tests that choice with these unset).
 os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 # The CPU loops have a serial build and a parallel one, bit for bit the same (tests/test_kernels.py runs each on
@@ -78,7 +78,7 @@ def tiny_run(tmp_path_factory, mnist_root) -> Path:
 
     Shared by several test files: treat it as read-only (copy it before writing into it).
     """
-    from spikevision import config, train
+    from spikevision.runs import config, train
 
     run_dir = tmp_path_factory.mktemp("tiny-run")
     cfg = config.resolve("quick", ["train.train_subset=1024", f"train.num_steps={TINY_RUN_STEPS}"])

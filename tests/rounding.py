@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from spikevision import kernels, metrics
-from spikevision.config import TrainConfig
-from spikevision.inputs import EVAL_STREAM, TensorData, model_input, stream_generator
-from spikevision.surrogate import Surrogate
+from spikevision.neurons.surrogate import Surrogate
+from spikevision.runs.config import TrainConfig
+from spikevision.runs.inputs import EVAL_STREAM, TensorData, model_input, stream_generator
 
 EPS32 = torch.finfo(torch.float32).eps
 

@@ -1,4 +1,4 @@
-"""Adaptive-threshold LIF (``spikevision.alif``): its equations, the LIF it contains, Norse's LSNN, the kernel.
+"""Adaptive-threshold LIF (``spikevision.neurons.alif``): its equations, the LIF it contains, Norse's LSNN, the kernel.
 
 Which equations each side solves. Ours: ``A_t = thr + rho (A_{t-1} - thr) + gamma S_{t-1}``, ``mem_t = beta
 mem_{t-1} + I_t`` with the reset, ``S_t = H(mem_t - A_t)``. Norse 1.1.0's ``lsnn_feed_forward_step`` (Euler,
@@ -15,10 +15,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikevision import alif, config, model
+from spikevision import model
 from spikevision.cli import main
 from spikevision.kernels import alif as fused
-from spikevision.neuron import LIFParams, lif_sequence
+from spikevision.neurons import alif
+from spikevision.neurons.lif import LIFParams, lif_sequence
+from spikevision.runs import config
 
 
 def _current(steps=40, batch=3, n=60, seed=0, scale=0.7):
@@ -147,8 +149,10 @@ def test_bad_parameters_are_refused_with_what_to_do():
 
 
 def test_an_alif_network_learns_is_inspected_and_is_refused_by_nir_in_one_line(tmp_path, mnist_root, capsys):
-    from spikevision import data, inspection, rundir, train
-    from spikevision.inputs import TensorData
+    from spikevision import data
+    from spikevision.analysis import inspection
+    from spikevision.runs import rundir, train
+    from spikevision.runs.inputs import TensorData
 
     cfg = config.resolve("quick", ["model.neuron=alif", "model.hidden=[32]", "train.num_steps=8",
                                    "train.train_subset=512", "train.eval_batch_size=5000"])

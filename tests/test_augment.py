@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from spikevision import augment, config
+from spikevision import augment
 from spikevision.errors import InvalidValue
+from spikevision.runs import config
 
 
 def test_random_erase_draws_nothing_and_returns_the_images_when_off():

@@ -3,8 +3,8 @@ import os
 import pytest
 import torch
 
-from spikevision import checkpoint
-from spikevision.checkpoint import CHECKPOINT_NAME
+from spikevision.runs import checkpoint
+from spikevision.runs.checkpoint import CHECKPOINT_NAME
 
 
 def _trained_pair():

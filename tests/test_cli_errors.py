@@ -23,7 +23,7 @@ from PIL import Image
 from test_train import TINY_OVERRIDES, reference_run  # noqa: F401
 
 from spikevision import cli, encoding
-from spikevision.checkpoint import CHECKPOINT_NAME
+from spikevision.runs.checkpoint import CHECKPOINT_NAME
 
 
 def run(capsys, argv: list[str]) -> tuple[int, str, str, list]:

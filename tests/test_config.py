@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from spikevision import config
+from spikevision.runs import config
 
 
 def test_every_preset_resolves_and_round_trips_through_json():

@@ -1,4 +1,4 @@
-"""Current-based LIF (``spikevision.cuba``): its equations, snnTorch's Synaptic, the numba kernel, models, NIR.
+"""Current-based LIF (``spikevision.neurons.cuba``): its equations, snnTorch's Synaptic, the numba kernel, models, NIR.
 
 Which equations each side solves: ``syn_t = alpha syn_{t-1} + I_t``, ``mem_t = beta mem_{t-1} + syn_t`` then
 the reset. snnTorch 1.0.0's ``Synaptic`` is the same for reset by subtraction and none (to the bit, tested
@@ -12,8 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikevision import config, cuba, model, single_neuron
+from spikevision import model
+from spikevision.analysis import single_neuron
 from spikevision.kernels import cuba as fused
+from spikevision.neurons import cuba
+from spikevision.runs import config
 
 snn = pytest.importorskip("snntorch")  # a dev dependency: make test always has it
 
@@ -204,9 +207,9 @@ def test_one_neuron_simulated_step_by_step_matches_the_layer():
 
 
 def test_inspect_records_the_output_layers_synaptic_current_and_draws_it(mnist_test):
-    from spikevision import inspection
-    from spikevision.inputs import TensorData
+    from spikevision.analysis import inspection
     from spikevision.pictures import figures
+    from spikevision.runs.inputs import TensorData
 
     cfg = config.resolve("quick", ["model.neuron=cuba", "model.alpha=0.7", "model.hidden=[48]", "train.num_steps=12"])
     net = model.build_model(cfg.model, seed=3).eval()

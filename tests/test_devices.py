@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from spikevision import config, devices, distributed, precision, train
+from spikevision.runs import config, devices, distributed, precision, train
 
 
 @pytest.mark.parametrize("name", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])
@@ -145,7 +145,7 @@ def test_half_precision_inference_gives_the_float32_predictions(name, tiny_run, 
     # Measured on this tiny run (T=8, about 80 % accurate), 1,000 test images: predictions 98.8 % (bf16) and
     # 99.8 % (fp16) the same, output spikes 99.4 % and 99.9 %; on the quick preset's run, predictions 100 %.
     from spikevision import metrics
-    from spikevision.inspection import run_model
+    from spikevision.analysis.inspection import run_model
 
     cfg, model = train.load_run(tiny_run)
     images = train.TensorData.from_split(mnist_test).images[:1000]
@@ -165,7 +165,7 @@ def test_fp16_training_resumes_with_its_loss_scale(tmp_path, mnist_root):
     run_dir = tmp_path / "run"
     summary = train.fit(config.resolve("quick", overrides), run_dir, data_root=mnist_root)
     assert summary["precision"] == "fp16" and summary["test_accuracy"] > 0.5
-    from spikevision.checkpoint import read_checkpoint
+    from spikevision.runs.checkpoint import read_checkpoint
 
     scaler = read_checkpoint(run_dir / "checkpoint.safetensors")[1]["progress"]["scaler"]
     assert scaler["scale"] > 0 and set(scaler) >= {"scale", "growth_factor", "backoff_factor", "growth_interval"}
@@ -194,7 +194,7 @@ def _agreement(run, mnist_root, device) -> dict:
 @pytest.mark.parametrize("command", ["export", "agreement"])
 def test_export_and_agreement_load_their_networks_onto_the_chosen_device(command, tiny_run, mnist_root, tmp_path,
                                                                         monkeypatch):
-    from spikevision import rundir
+    from spikevision.runs import rundir
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # two GPUs, as far as the names go
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

@@ -22,9 +22,9 @@ import torch
 from test_train import assert_same_run
 from torch.utils.data import DistributedSampler
 
-from spikevision import config, distributed, train
-from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
 from spikevision.model import build_model
+from spikevision.runs import config, distributed, train
+from spikevision.runs.checkpoint import CHECKPOINT_NAME, read_checkpoint
 
 OVERRIDES = [
     "model.hidden=[32]", "train.num_steps=6", "train.batch_size=49", "train.drop_last=false",
@@ -170,7 +170,7 @@ def test_only_rank_0_writes_even_when_each_process_has_its_own_disk(tmp_path, mn
     """Each process gets its own run directory (as on machines that share no disk): rank 1's stays absent."""
     script = tmp_path / "fit.py"
     script.write_text(
-        "import os, sys\nfrom pathlib import Path\nfrom spikevision import config, train\n"
+        "import os, sys\nfrom pathlib import Path\nfrom spikevision.runs import config, train\n"
         f"cfg = config.resolve('quick', {OVERRIDES + ['train.epochs=1']!r})\n"
         "summary = train.fit(cfg, Path(sys.argv[1]) / ('rank' + os.environ['RANK']), data_root=Path(sys.argv[2]))\n"
         "print('rank', os.environ['RANK'], 'accuracy', summary['test_accuracy'])\n")

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from spikevision import cli, config, errors, train
+from spikevision import cli, errors
+from spikevision.runs import config, train
 
 
 def _command_raising(monkeypatch, exc: BaseException) -> None:

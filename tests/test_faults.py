@@ -36,8 +36,9 @@ from safetensors.torch import save_file
 from test_train import STEPS_PER_EPOCH, assert_same_run, checkpoint_step, cli_args, reference_run  # noqa: F401
 
 import spikevision
-from spikevision import checkpoint, cli, config, train
-from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from spikevision import cli
+from spikevision.runs import checkpoint, config, train
+from spikevision.runs.checkpoint import CHECKPOINT_NAME, read_checkpoint
 
 SOURCE = Path(spikevision.__file__).parent
 KILLS = 5  # SIGKILLs at random moments per test run (issue 7: at least 5)

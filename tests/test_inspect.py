@@ -12,9 +12,11 @@ import torch
 from conftest import TINY_RUN_STEPS as STEPS
 from PIL import Image
 
-from spikevision import inspection, metrics, train
+from spikevision import metrics
+from spikevision.analysis import inspection
 from spikevision.cli import main
 from spikevision.pictures import figures, plotting
+from spikevision.runs import train
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,15 @@ from snntorch.export_nir import export_to_nir
 from snntorch.import_nir import import_from_nir
 from torch import nn
 
-from spikevision import cli, config, train
+from spikevision import cli
 from spikevision.interop import DT, agreement, export_run, from_nir, load_nir, readers, save_nir, to_nir
 from spikevision.interop.agreement import snntorch_outputs as snntorch_run
 from spikevision.interop.agreement import spikevision_outputs as ours
 from spikevision.interop.nir import RESET_KEY
 from spikevision.interop.readers import snntorch_import
 from spikevision.model import ModelConfig, build_model
-from spikevision.neuron import LIFParams, lif_sequence
+from spikevision.neurons.lif import LIFParams, lif_sequence
+from spikevision.runs import config, train
 
 SMALL = ["train.train_subset=2048", "train.eval_batch_size=2000"]
 RUNS = {

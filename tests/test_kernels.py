@@ -1,7 +1,7 @@
 """The fast LIF engine equals the reference loop: same spikes and membranes bit for bit, same gradients.
 
 Every fast path (the numba CPU kernel here; the Triton GPU kernel where CUDA is present) is run against
-``neuron._reference_sequence`` on the same inputs, over random shapes, every reset mode and surrogate,
+``lif._reference_sequence`` on the same inputs, over random shapes, every reset mode and surrogate,
 float32 and float64, fixed and learnable (per layer, per neuron) beta and threshold, a constant
 (stride-0) current or a full one, and gradients arriving through the spikes, the membranes and the
 final state. Then: the dispatch picks the kernel only where it is exact, the model gives the same
@@ -17,12 +17,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spikevision import kernels, surrogate
+from spikevision import kernels
 from spikevision.kernels import _autograd
 from spikevision.kernels.lif_linear import lif_linear
 from spikevision.kernels.lif_linear import supported as lif_linear_supported
 from spikevision.model import ModelConfig, build_model
-from spikevision.neuron import BACKENDS, LIF, RESETS, LIFParams, LIFState, lif_sequence
+from spikevision.neurons import surrogate
+from spikevision.neurons.lif import BACKENDS, LIF, RESETS, LIFParams, LIFState, lif_sequence
 
 CUDA = torch.cuda.is_available()
 
@@ -585,7 +586,7 @@ def test_running_a_kernel_keeps_torchs_thread_count():
     # torchrun sets OMP_NUM_THREADS=1 per process; numba's thread pool must not raise torch's count behind it.
     code = (
         "import torch\n"
-        "from spikevision.neuron import LIFParams, lif_sequence\n"
+        "from spikevision.neurons.lif import LIFParams, lif_sequence\n"
         "before = torch.get_num_threads()\n"
         "lif_sequence(torch.rand(5, 4, 3), None, LIFParams(), backend='numba')\n"
         "print(before, torch.get_num_threads())\n"
@@ -641,7 +642,7 @@ def test_half_currents_keep_float32_membranes_and_equal_the_upcast_reference(dty
 
 def _spikes_of(family: str, current: torch.Tensor, backend: str) -> torch.Tensor:
     """The spikes of a LIF, CubaLIF or ALIF sequence over ``current`` through ``backend``."""
-    from spikevision import alif, cuba
+    from spikevision.neurons import alif, cuba
 
     if family == "cuba":
         return cuba.cuba_sequence(current, None, cuba.CubaParams(alpha=0.8, beta=0.9), backend=backend,

@@ -22,13 +22,11 @@ PACKAGE = Path(spikevision.__file__).parent
 LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": (("errors", "validators", "catalog"), ()),
     "kernels": (("kernels.*",), ("base",)),
-    "neurons": (("surrogate", "neuron", "cuba", "alif", "recurrent", "readout"), ("base", "kernels")),
+    "neurons": (("neurons.*",), ("base", "kernels")),
     "data": (("data", "encoding", "augment", "preprocess", "drawn"), ("base",)),
     "model": (("model", "metrics"), ("base", "kernels", "neurons")),
-    "runs": (("config", "rundir", "checkpoint", "inputs", "losses", "evaluation", "train", "sweep", "progress",
-              "devices", "precision", "distributed", "threads"), ("base", "kernels", "neurons", "data", "model")),
-    "analysis": (("inference", "inspection", "single_neuron"),
-                 ("base", "kernels", "neurons", "data", "model", "runs")),
+    "runs": (("runs.*",), ("base", "kernels", "neurons", "data", "model")),
+    "analysis": (("analysis.*",), ("base", "kernels", "neurons", "data", "model", "runs")),
     "edge": (("", "__main__", "report", "cli.*", "play.*", "interop.*", "pictures.*"),
              ("base", "kernels", "neurons", "data", "model", "runs", "analysis")),
 }
@@ -146,14 +144,16 @@ def test_the_checks_see_a_circle_and_an_upward_import_where_there_is_one():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
     assert layer_of("kernels.warm") == "kernels" and layer_of("pictures.figures") == "edge"
+    assert layer_of("neurons") == "neurons" and layer_of("runs.train") == "runs" and layer_of("") == "edge"
     assert "kernels" not in LAYERS["neurons"][1] or "neurons" not in LAYERS["kernels"][1]
 
 
 @pytest.mark.parametrize("source, expected", [
     ("from spikevision.kernels import cpu\n", {"kernels.cpu"}),
     ("def f():\n    from spikevision import model\n", {"model"}),       # deferred: counted
-    ("import spikevision.neuron as n\n", {"neuron"}),
-    ("from spikevision.neuron import LIF, lif_sequence\n", {"neuron"}),  # names of a module: the module
+    ("import spikevision.neurons.lif as n\n", {"neurons.lif"}),
+    ("from spikevision.neurons.lif import LIF, lif_sequence\n", {"neurons.lif"}),  # names in a module: the module
+    ("from spikevision.neurons import lif, surrogate\n", {"neurons.lif", "neurons.surrogate"}),
     ("from . import warm\n", {"kernels.warm"}),                          # relative, from kernels/cache.py
     ("import torch\n", set()),
 ])

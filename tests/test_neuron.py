@@ -7,8 +7,8 @@ import snntorch as snn
 import torch
 from snntorch import surrogate as sn_surrogate
 
-from spikevision import surrogate
-from spikevision.neuron import (
+from spikevision.neurons import surrogate
+from spikevision.neurons.lif import (
     BACKENDS,
     LIF,
     RESETS,
@@ -322,7 +322,7 @@ def test_learn_tau_is_refused_where_it_makes_no_sense():
 
 
 def test_a_run_learns_its_time_constants_and_loads_them_back(tmp_path, mnist_root):
-    from spikevision import config, rundir, train
+    from spikevision.runs import config, rundir, train
 
     cfg = config.resolve("quick", ["model.learn_tau=neuron", "model.hidden=[32]", "train.num_steps=6",
                                    "train.train_subset=512", "train.eval_batch_size=5000"])

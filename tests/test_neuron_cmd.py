@@ -12,7 +12,7 @@ import snntorch as snn
 import torch
 from PIL import Image
 
-from spikevision import single_neuron
+from spikevision.analysis import single_neuron
 from spikevision.cli import main, neuron_cmd
 from spikevision.pictures import lab
 

@@ -26,9 +26,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spikevision import config, data, drawn, preprocess, train
+from spikevision import data, drawn, preprocess
 from spikevision.cli import main
 from spikevision.play import runs as play_runs
+from spikevision.runs import config, train
 
 START_TIMEOUT = 120  # seconds for a server to print its address (it loads and warms its first run)
 
@@ -436,8 +437,8 @@ def test_drawn_digits_are_the_canvas_size_white_on_black_and_the_same_for_a_seed
 
 
 def test_the_tiny_run_reads_most_drawn_digits_so_the_strokes_are_digits(tiny_run):
-    from spikevision import rundir
     from spikevision.play import drawn_network
+    from spikevision.runs import rundir
 
     cfg, model = rundir.load_run(tiny_run)
     # A network trained seconds on 1,024 MNIST digits, with no augmentation: far above chance (10 %).
@@ -489,7 +490,7 @@ def test_the_top_three_break_ties_as_the_prediction_rule_does():
     breaks a tie by the higher mean membrane."""
     import torch
 
-    from spikevision import inference
+    from spikevision.analysis import inference
     from spikevision.play import look
 
     spk = torch.zeros(4, 10)

@@ -7,10 +7,11 @@ import time
 
 from test_train import tiny_config
 
-from spikevision import data, train
+from spikevision import data
 from spikevision.kernels import cache, warm
 from spikevision.pictures import figures
-from spikevision.progress import ProgressPrinter
+from spikevision.runs import train
+from spikevision.runs.progress import ProgressPrinter
 
 
 def test_fit_from_python_shows_progress_and_writes_the_run_files_and_the_caller_draws(tmp_path, mnist_root, capsys):

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikevision import cli, config, metrics, train
+from spikevision import cli, metrics
 from spikevision.interop import from_nir, to_nir
 from spikevision.model import ModelConfig, build_model
-from spikevision.readout import LI
+from spikevision.neurons.readout import LI
+from spikevision.runs import config, train
 
 
 def test_the_readout_integrates_its_current_with_a_leak_and_never_spikes():
@@ -44,7 +45,7 @@ def test_a_network_with_the_readout_reads_its_class_from_membranes():
         out = model(torch.rand(6, 1, 28, 28), num_steps=8)
     assert out.spk.shape == out.mem.shape == (8, 6, 10) and not out.spk.any()
     assert torch.equal(metrics.predict(out.spk, out.mem, "membrane"), out.mem.mean(0).argmax(1))
-    from spikevision.inspection import output_threshold
+    from spikevision.analysis.inspection import output_threshold
 
     assert output_threshold(model) is None  # pictures draw no firing threshold for a readout that never fires
 

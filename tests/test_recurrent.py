@@ -1,4 +1,4 @@
-"""Recurrent LIF (``spikevision.recurrent``): snnTorch 1.0.0's RLeaky to the bit, gradients through the
+"""Recurrent LIF (``spikevision.neurons.recurrent``): snnTorch 1.0.0's RLeaky to the bit, gradients through the
 recurrence, models with recurrent hidden layers, and the refusals.
 
 Where the two differ: reset to zero. Ours zeroes the old membrane (as our LIF and NIR's reset do); RLeaky's
@@ -12,8 +12,9 @@ import pytest
 import snntorch as snn
 import torch
 
-from spikevision import config, model
-from spikevision.recurrent import RecurrentLIF
+from spikevision import model
+from spikevision.neurons.recurrent import RecurrentLIF
+from spikevision.runs import config
 
 T, B, N = 30, 4, 40
 
@@ -61,7 +62,7 @@ def test_reset_to_zero_fires_the_spikes_of_rleaky_resetting_at_once():
 
 
 def test_with_a_zero_recurrent_weight_it_is_the_lif():
-    from spikevision.neuron import LIFParams, lif_sequence
+    from spikevision.neurons.lif import LIFParams, lif_sequence
 
     layer = RecurrentLIF(N, 0.9, 1.0)
     with torch.no_grad():
@@ -74,7 +75,7 @@ def test_with_a_zero_recurrent_weight_it_is_the_lif():
 
 
 def test_a_recurrent_model_trains_and_its_hidden_layers_only_are_recurrent(tmp_path, mnist_root):
-    from spikevision import rundir, train
+    from spikevision.runs import rundir, train
 
     cfg = config.resolve("quick", ["model.recurrent=true", "model.hidden=[64, 32]", "train.num_steps=8",
                                    "train.train_subset=2048", "train.eval_batch_size=5000"])
@@ -107,8 +108,8 @@ def test_recurrent_is_refused_where_it_does_not_apply(tmp_path):
 
 
 def test_recurrent_alif_with_a_zero_recurrent_weight_is_the_alif():
-    from spikevision.alif import ALIFParams, alif_sequence
-    from spikevision.recurrent import RecurrentALIF
+    from spikevision.neurons.alif import ALIFParams, alif_sequence
+    from spikevision.neurons.recurrent import RecurrentALIF
 
     layer = RecurrentALIF(N, 0.9, 1.0, adapt_decay=0.9, adapt_step=0.3)
     with torch.no_grad():
@@ -122,7 +123,7 @@ def test_recurrent_alif_with_a_zero_recurrent_weight_is_the_alif():
 
 
 def test_recurrent_alif_without_adaptation_fires_the_recurrent_lif_spikes_and_learns_its_weight():
-    from spikevision.recurrent import RecurrentALIF
+    from spikevision.neurons.recurrent import RecurrentALIF
 
     torch.manual_seed(5)
     plain = RecurrentLIF(N, 0.9, 1.0)

@@ -11,9 +11,11 @@ import rounding
 import torch
 import torch.nn.functional as F
 
-from spikevision import cli, config, data, inference, losses, metrics, rundir
-from spikevision.inputs import TensorData, dense_input_macs, model_input, row_pictures, rows
+from spikevision import cli, data, metrics
+from spikevision.analysis import inference
 from spikevision.interop import nir as nir_interop
+from spikevision.runs import config, losses, rundir
+from spikevision.runs.inputs import TensorData, dense_input_macs, model_input, row_pictures, rows
 
 
 def test_rows_feed_row_t_at_step_t_and_the_pictures_put_it_in_place():

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from spikevision import rundir
+from spikevision.runs import rundir
 
 
 def test_load_run_gives_the_trained_model_on_the_asked_device(tiny_run):
@@ -36,14 +36,15 @@ def test_json_files_are_written_whole_and_read_back_or_defaulted(tmp_path):
 
 
 @pytest.mark.parametrize("module", [
-    "spikevision.inspection", "spikevision.report", "spikevision.interop.nir", "spikevision.interop.agreement",
-    "spikevision.cli.predict_cmd", "spikevision.cli.evaluate_cmd", "spikevision.cli.inspect_cmd",
-    "spikevision.inference", "spikevision.play.server", "spikevision.play.drawn_network", "spikevision.cli.play_cmd",
+    "spikevision.analysis.inspection", "spikevision.report", "spikevision.interop.nir",
+    "spikevision.interop.agreement", "spikevision.cli.predict_cmd", "spikevision.cli.evaluate_cmd",
+    "spikevision.cli.inspect_cmd", "spikevision.analysis.inference", "spikevision.play.server",
+    "spikevision.play.drawn_network", "spikevision.cli.play_cmd",
 ])
 def test_inference_never_imports_the_training_loop(module):
     code = (f"import sys, importlib; importlib.import_module({module!r}); "
-            "from spikevision import rundir, evaluation, inputs; "
-            "print('spikevision.train' in sys.modules)")
+            "from spikevision.runs import rundir, evaluation, inputs; "
+            "print('spikevision.runs.train' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
@@ -52,8 +53,9 @@ def test_inference_never_imports_the_training_loop(module):
 def test_a_run_records_its_prediction_rule_and_its_accuracy_by_every_rule(tiny_run, tmp_path, mnist_root, capsys):
     import shutil
 
-    from spikevision import cli, config, train
+    from spikevision import cli
     from spikevision.interop import export_run
+    from spikevision.runs import config, train
 
     summary = json.loads((tiny_run / rundir.SUMMARY).read_text())
     assert summary["prediction"] == "spikes_then_membrane"

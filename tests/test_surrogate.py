@@ -14,7 +14,7 @@ import pytest
 import torch
 from snntorch import surrogate as sn_surrogate
 
-from spikevision import surrogate
+from spikevision.neurons import surrogate
 
 SNNTORCH = {  # our name -> snnTorch's function with the same default parameters
     "atan": sn_surrogate.atan,

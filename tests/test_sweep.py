@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spikevision import cli, sweep, train
+from spikevision import cli
 from spikevision.pictures import figures
+from spikevision.runs import sweep, train
 
 TINY = ["model.hidden=[32]", "train.eval_batch_size=2500"]
 SUBSET = 512

@@ -1,4 +1,4 @@
-"""The thread policy of spikevision's processes (spikevision.threads): what it chooses, and that the user's
+"""The thread policy of spikevision's processes (spikevision.runs.threads): what it chooses, and that the user's
 choices win. Timings are benchmarks/bench_contention.py's job; these tests check behaviour only."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from spikevision import cli, threads
+from spikevision import cli
+from spikevision.runs import threads
 
 
 def test_a_quiet_machine_keeps_the_thread_pools_defaults():
@@ -69,7 +70,7 @@ def test_a_process_beside_cpu_bound_work_chooses_sleeping_threads():
     does) sees them and its threads sleep when idle."""
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
     try:
-        code = ("import json, os; from spikevision import threads; import torch; "
+        code = ("import json, os; from spikevision.runs import threads; import torch; "
                 "print(json.dumps({**threads.AT_IMPORT, 'torch_threads': torch.get_num_threads()}))")
         env = {k: v for k, v in os.environ.items() if k not in threads.KNOBS}
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -25,8 +25,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from spikevision import cli, config, train
-from spikevision.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from spikevision import cli
+from spikevision.runs import config, train
+from spikevision.runs.checkpoint import CHECKPOINT_NAME, read_checkpoint
 
 # A run small enough for a test, with every random draw the trainer makes.
 TINY_OVERRIDES = [

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spikevision import alif, cuba, neuron, surrogate
 from spikevision.kernels import lif_linear
+from spikevision.neurons import alif, cuba, lif, surrogate
 
 triton = pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
 
@@ -100,13 +100,13 @@ def _run_every_layer() -> None:
                 for constant, learn, need_mem in ((True, False, True), (False, True, False)):
                     leaf, current = _current(dtype, constant)
                     beta, thr = (_learnable(0.9, dtype), _learnable(1.0, dtype)) if learn else (0.9, 1.0)
-                    spk, mem, last = neuron.lif_sequence(current, None, neuron.LIFParams(beta, thr, reset, name),
+                    spk, mem, last = lif.lif_sequence(current, None, lif.LIFParams(beta, thr, reset, name),
                                                          backend="triton", need_mem=need_mem)
                     _backward(leaf, spk, mem, last.mem, spikes_only=not need_mem, per_step=not constant)
     for dtype in (torch.bfloat16, torch.float16):
         for constant in (True, False):
             leaf, current = _current(dtype, constant)
-            spk, mem, last = neuron.lif_sequence(current, None, neuron.LIFParams(), backend="triton")
+            spk, mem, last = lif.lif_sequence(current, None, lif.LIFParams(), backend="triton")
             _backward(leaf, spk, mem, last.mem, spikes_only=False, per_step=not constant)
     for reset in ("subtract", "zero", "none"):
         for constant, learn in ((True, False), (False, True)):

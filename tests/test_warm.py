@@ -14,8 +14,9 @@ import time
 import pytest
 import torch
 
-from spikevision import config, model
+from spikevision import model
 from spikevision.kernels import cache, cpu, warm
+from spikevision.runs import config
 
 pytestmark = pytest.mark.skipif(not cpu.available(), reason="numba is a dependency; absent only in a broken install")
 
@@ -38,9 +39,9 @@ def test_the_families_a_network_runs_are_those_its_forward_pass_calls(preset, ov
     # The statement is checked against what runs: every family named is called by a forward pass (training
     # or evaluation), and no other.
     called = set()
-    from spikevision import alif, cuba, neuron
+    from spikevision.neurons import alif, cuba, lif
 
-    for owner, name, family in [(neuron, "BACKENDS", "lif"), (alif, "BACKENDS", "alif"), (cuba, "BACKENDS", "cuba")]:
+    for owner, name, family in [(lif, "BACKENDS", "lif"), (alif, "BACKENDS", "alif"), (cuba, "BACKENDS", "cuba")]:
         table = dict(getattr(owner, name))
         table["numba"] = (lambda run, label: lambda *a, **k: called.add(label) or run(*a, **k))(table["numba"], family)
         monkeypatch.setattr(owner, name, table)
@@ -66,9 +67,9 @@ def test_a_worker_fills_the_cache_that_a_later_process_running_neurons_loads_wit
     probe = """if True:
         import json, torch
         from spikevision import model
-        from spikevision.alif import ALIFParams, alif_sequence
-        from spikevision.cuba import CubaParams, cuba_sequence
-        from spikevision.neuron import LIFParams, lif_sequence
+        from spikevision.neurons.alif import ALIFParams, alif_sequence
+        from spikevision.neurons.cuba import CubaParams, cuba_sequence
+        from spikevision.neurons.lif import LIFParams, lif_sequence
         from spikevision.kernels import _alif_loops, _cuba_loops, _numba_loops
         x = torch.rand(4, 3, 5, requires_grad=True)
         lif_sequence(x, None, LIFParams(0.8, 1.0), backend='numba')[0].sum().backward()

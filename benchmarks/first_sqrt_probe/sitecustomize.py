@@ -13,7 +13,7 @@ _log = os.environ.get("FIRST_SQRT_LOG")
 if _log:
     import torch
 
-    from spikevision import train
+    from spikevision.runs import train
 
     if os.environ.get("FIRST_SQRT_NO_WARMUP"):
         train._settle_vector_math = lambda: None

@@ -3,7 +3,7 @@
 A network is a chain of stages. Each stage turns its input (the image, or the previous stage's spikes)
 into a current with stateless layers (Dropout, Linear or Conv2d, then BatchNorm / pooling) and feeds it
 to a layer of LIF neurons. Stateless layers run over all ``T*B`` samples at once; the LIF layers run
-through ``neuron.lif_sequence``, the one time loop. With a static image (direct encoding) the first
+through ``lif.lif_sequence``, the one time loop. With a static image (direct encoding) the first
 stage's current is computed once and expanded over time, not recomputed T times; where the next stage
 is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
 
@@ -29,13 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikevision import kernels
-from spikevision import surrogate as surrogates
-from spikevision.alif import ALIF
-from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue
-from spikevision.neuron import LEARN_MODES, LIF, RESETS
-from spikevision.readout import LI
-from spikevision.recurrent import RecurrentALIF, RecurrentLIF
+from spikevision.neurons import surrogate as surrogates
+from spikevision.neurons.alif import ALIF
+from spikevision.neurons.cuba import CubaLIF
+from spikevision.neurons.lif import LEARN_MODES, LIF, RESETS
+from spikevision.neurons.readout import LI
+from spikevision.neurons.recurrent import RecurrentALIF, RecurrentLIF
 from spikevision.validators import check_choice, check_whole_number, is_whole_number
 
 Tensor = torch.Tensor
@@ -44,8 +44,9 @@ KINDS = ("mlp", "cnn")
 PADDINGS = ("valid", "same")
 # The neuron of every layer: "lif" (leaky: decays by beta each step), "if" (integrate-and-fire: no leak,
 # beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included) or "cuba"
-# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.cuba) or
-# "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay; spikevision.alif).
+# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.neurons.cuba)
+# or "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay;
+# spikevision.neurons.alif).
 NEURONS = ("lif", "if", "cuba", "alif")
 RECURRENT_NEURONS = ("lif", "alif")  # model.recurrent: recurrent.RecurrentLIF, RecurrentALIF
 READOUTS = ("spikes", "li")  # the output layer: the network's spiking neurons, or a leaky integrator (readout.LI)
@@ -71,7 +72,7 @@ class ModelConfig:
         num_classes: output neurons.
         neuron: "lif", "if" (no leak: beta is 1), "cuba" (current-based) or "alif" (adaptive threshold;
             see ``NEURONS``).
-        beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``neuron.LIFParams``).
+        beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``lif.LIFParams``).
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         adapt_decay, adapt_step: for neuron "alif", the threshold's decay back per step, in [0, 1], and its
             rise per spike, >= 0 (``alif.ALIFParams``).
@@ -82,7 +83,7 @@ class ModelConfig:
             ``recurrent.RecurrentALIF``, LSNN's recurrent adaptive network).
         learn_beta, learn_threshold: "none", "layer" (one learnable value per layer) or "neuron".
         learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF:
-            ``beta = sigmoid(w)``, ``w`` learned; ``neuron.LIF``); instead of learn_beta.
+            ``beta = sigmoid(w)``, ``w`` learned; ``lif.LIF``); instead of learn_beta.
         dropout: probability of dropping a spike entering each fully-connected layer after the first.
     """
 

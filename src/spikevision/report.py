@@ -21,11 +21,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import data, encoding, inspection, metrics, rundir
+from spikevision import data, encoding, metrics
+from spikevision.analysis import inspection
 from spikevision.errors import InvalidValue
-from spikevision.evaluation import evaluate
-from spikevision.inputs import TensorData, dense_input_macs, step_generator
 from spikevision.pictures import animation, figures, plotting
+from spikevision.runs import rundir
+from spikevision.runs.evaluation import evaluate
+from spikevision.runs.inputs import TensorData, dense_input_macs, step_generator
 from spikevision.validators import check_whole_number
 
 # Latency code of the encode section when the run has its own none: the handout's tau and threshold,

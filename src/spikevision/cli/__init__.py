@@ -80,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _choose_threads(args: argparse.Namespace) -> None:
-    """The thread policy (``spikevision.threads``), set before the command loads torch; said when it acts."""
+    """The thread policy (``spikevision.runs.threads``), set before the command loads torch; said when it acts."""
     if args.command == "data":  # downloads and checks files: no thread pools
         return
-    from spikevision import threads
+    from spikevision.runs import threads
 
     asked = getattr(args, "threads", None)  # the policy itself was applied when the package was imported
     chosen = threads.apply(asked) if asked is not None else threads.AT_IMPORT

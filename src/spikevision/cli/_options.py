@@ -11,7 +11,7 @@ def add_device(parser, default: str | None = "auto", help_default: str = "auto")
 
 
 def add_threads(parser) -> None:
-    """``--threads N``: CPU threads for torch and the numba kernels, instead of spikevision.threads' choice."""
+    """``--threads N``: CPU threads for torch and the numba kernels, instead of spikevision.runs.threads' choice."""
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU threads to use (default: all cores on a quiet machine, the free ones with "
                              "waiting threads asleep when other work keeps cores busy; OMP_NUM_THREADS too)")

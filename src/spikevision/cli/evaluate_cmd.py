@@ -31,8 +31,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data, report, rundir
-    from spikevision.inputs import TensorData
+    from spikevision import data, report
+    from spikevision.runs import rundir
+    from spikevision.runs.inputs import TensorData
 
     if args.run.suffix == ".nir":
         return _evaluate_graph(args)
@@ -53,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate_graph(args: argparse.Namespace) -> int:
     """Run a NIR file in spikevision (``interop.from_nir``) on a test set and print its accuracy; nothing is written."""
-    from spikevision import data, devices, evaluation
+    from spikevision import data
     from spikevision.errors import InvalidValue
-    from spikevision.inputs import TensorData
     from spikevision.interop import nir as nir_interop
+    from spikevision.runs import devices, evaluation
+    from spikevision.runs.inputs import TensorData
 
     graph = nir_interop.load_nir(args.run)
     model = nir_interop.from_nir(graph, dt=args.dt)
@@ -83,7 +85,7 @@ def _evaluate_graph(args: argparse.Namespace) -> int:
 
 
 def format_report(result: dict, run_dir: Path, saved: bool = True) -> str:
-    from spikevision.rundir import CONFUSION_PLOT, CONFUSION_TABLE, EVALUATION
+    from spikevision.runs.rundir import CONFUSION_PLOT, CONFUSION_TABLE, EVALUATION
 
     spikes = result["spikes_per_sample"]
     energy = result["energy"]

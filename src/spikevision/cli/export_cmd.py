@@ -33,8 +33,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import devices
     from spikevision.interop import nir as nir_interop  # nir and h5py load only when the command runs
+    from spikevision.runs import devices
 
     out = args.out or args.run / "model.nir"
     if out.suffix != ".nir":

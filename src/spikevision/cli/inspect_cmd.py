@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 
 def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
     """The first ``count`` test images, plus the first misclassified one if they hold none; and a note."""
-    from spikevision import inspection
+    from spikevision.analysis import inspection
 
     chosen = list(range(min(count, len(test.labels))))
     if not all(inspection.predict(model, cfg, test, chosen) == test.labels[chosen]):
@@ -53,9 +53,11 @@ def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data, inspection, rundir
-    from spikevision.inputs import TensorData
+    from spikevision import data
+    from spikevision.analysis import inspection
     from spikevision.pictures import animation, figures, plotting
+    from spikevision.runs import rundir
+    from spikevision.runs.inputs import TensorData
 
     if not 0 < args.fps <= 100:
         raise InvalidValue(f"--fps must be in (0, 100]; got {args.fps:g}")

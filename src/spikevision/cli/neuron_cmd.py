@@ -7,7 +7,7 @@ Writes two figures into ``--out``:
 - ``neuron-<input>-beta-threshold.png``: the same input through a faster and a slower leak (beta) and a
   lower and a higher threshold, side by side.
 
-The neuron is ``neuron.lif_sequence`` with reset by subtraction, as in snnTorch's ``Leaky`` (``--model cuba``:
+The neuron is ``lif.lif_sequence`` with reset by subtraction, as in snnTorch's ``Leaky`` (``--model cuba``:
 ``cuba.cuba_step``, snnTorch's ``Synaptic``, with its synaptic current drawn over the input).
 """
 
@@ -119,7 +119,7 @@ def figure_title(model: str, settings: str, result: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import single_neuron as sn
+    from spikevision.analysis import single_neuron as sn
     from spikevision.pictures import lab, plotting
 
     amplitude = _check(args)

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 def _drawn_network(root: Path | None) -> Path:
     """The drawn network's run directory, trained now (with progress) if the cache has none."""
     from spikevision.play import drawn_network
-    from spikevision.progress import ProgressPrinter
+    from spikevision.runs.progress import ProgressPrinter
 
     path = drawn_network.cached(root)
     if path is not None:

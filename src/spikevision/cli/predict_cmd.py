@@ -23,7 +23,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import inference, preprocess, rundir
+    from spikevision import preprocess
+    from spikevision.analysis import inference
+    from spikevision.runs import rundir
 
     config, model = rundir.load_run(args.run, args.device)
     images = [preprocess.image_file_to_mnist(path) for path in args.images]  # every file checked before any work

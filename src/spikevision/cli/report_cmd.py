@@ -29,7 +29,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from spikevision import report, rundir
+    from spikevision import report
+    from spikevision.runs import rundir
 
     start = time.perf_counter()
     path = report.build_report(args.run, root=args.root, examples=args.examples, device=args.device)

@@ -64,7 +64,7 @@ def _whole_numbers(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import sweep, train
+    from spikevision.runs import sweep, train
 
     if args.epochs < 1:
         raise InvalidValue(f"--epochs must be >= 1; got {args.epochs}")
@@ -93,7 +93,7 @@ class _Progress:
     """Event handler for sweep.run_sweep: a line per point and the training progress bar of each."""
 
     def __init__(self, out: Path, quiet: bool):
-        from spikevision.progress import ProgressPrinter
+        from spikevision.runs.progress import ProgressPrinter
 
         self.out, self.quiet = out, quiet
         self.trained: str | None = None  # the point being trained now (its run directory)

@@ -38,9 +38,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import config as config_mod  # heavy imports only when the command runs
-    from spikevision import distributed, rundir, train
-    from spikevision.progress import ProgressPrinter
+    from spikevision.runs import config as config_mod  # heavy imports only when the command runs
+    from spikevision.runs import distributed, rundir, train
+    from spikevision.runs.progress import ProgressPrinter
 
     main_process = distributed.is_main_process()  # under torchrun only rank 0 prints and draws
 

@@ -19,12 +19,13 @@ import nir
 import torch
 from torch import nn
 
-from spikevision import data, metrics, rundir
+from spikevision import data, metrics
 from spikevision.errors import InvalidValue
-from spikevision.evaluation import model_device
-from spikevision.inputs import TensorData
 from spikevision.interop import readers
 from spikevision.interop.nir import to_nir
+from spikevision.runs import rundir
+from spikevision.runs.evaluation import model_device
+from spikevision.runs.inputs import TensorData
 
 Tensor = torch.Tensor
 
@@ -101,7 +102,7 @@ def nir_reader_view(run_dir: Path, *, data_root: Path | None = None, limit: int 
     """
     import dataclasses
 
-    from spikevision.inspection import run_model
+    from spikevision.analysis.inspection import run_model
     from spikevision.model import build_model
 
     run_config, model = rundir.load_run(run_dir, device)

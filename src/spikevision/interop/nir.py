@@ -1,6 +1,6 @@
 """NIR export and import: a trained SpikingMLP / SpikingCNN <-> a ``nir.NIRGraph`` (and a ``.nir`` HDF5 file).
 
-Our LIF neuron is discrete-time (``spikevision.neuron``)::
+Our LIF neuron is discrete-time (``spikevision.neurons.lif``)::
 
     mem_t = beta * mem_{t-1} + I_t - S_{t-1} * thr,     S_t = H(mem_t - thr)
 
@@ -41,16 +41,16 @@ import torch
 from torch import nn
 
 from spikevision import __version__, metrics
-from spikevision import surrogate as surrogates
-from spikevision.alif import ALIF
-from spikevision.checkpoint import write_atomic
-from spikevision.config import RunConfig, TrainConfig
-from spikevision.cuba import CubaLIF
 from spikevision.errors import InvalidType, InvalidValue, NotFound
 from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
-from spikevision.neuron import RESETS
-from spikevision.readout import LI
-from spikevision.recurrent import RecurrentLIF
+from spikevision.neurons import surrogate as surrogates
+from spikevision.neurons.alif import ALIF
+from spikevision.neurons.cuba import CubaLIF
+from spikevision.neurons.lif import RESETS
+from spikevision.neurons.readout import LI
+from spikevision.neurons.recurrent import RecurrentLIF
+from spikevision.runs.checkpoint import write_atomic
+from spikevision.runs.config import RunConfig, TrainConfig
 
 DT = 1e-4  # seconds per step: snnTorch's NIR convention (its importer assumes it)
 POOLS = ("avg", "sum")  # how average pooling is written: AvgPool2d, or SumPool2d with 1/k^2 in the conv weights
@@ -214,7 +214,7 @@ def in_edge_order(graph: nir.NIRGraph) -> nir.NIRGraph:
 
 def export_run(run_dir: Path, path: Path, *, dt: float = DT, pool: str = "avg") -> nir.NIRGraph:
     """Export the trained model of a run directory to the NIR file ``path``; returns the graph."""
-    from spikevision.rundir import load_run
+    from spikevision.runs.rundir import load_run
 
     config, model = load_run(run_dir)
     graph = to_nir(model, config, dt=dt, pool=pool)
@@ -227,7 +227,7 @@ def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: st
     records (spikevision writes them), ``steps`` where given or where a graph (another library's) has none.
     Without a recorded rule the class is read by spike counts, the rule every NIR reader can follow."""
     from spikevision.catalog import ENCODINGS
-    from spikevision.config import TrainConfig
+    from spikevision.runs.config import TrainConfig
 
     recorded = graph.metadata.get("num_steps")
     steps = steps if steps is not None else (int(recorded) if recorded is not None else None)

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikevision import devices
 from spikevision.errors import InvalidValue
-from spikevision.evaluation import model_device
 from spikevision.interop.nir import DT, in_edge_order
+from spikevision.runs import devices
+from spikevision.runs.evaluation import model_device
 
 Tensor = torch.Tensor
 READERS = ("snntorch", "spikingjelly", "norse")

@@ -1,4 +1,4 @@
-"""Fast implementations of ``neuron.lif_sequence``: a fused CPU kernel (numba) and a GPU kernel (Triton).
+"""Fast implementations of ``lif.lif_sequence``: a fused CPU kernel (numba) and a GPU kernel (Triton).
 
 Each one runs the whole LIF recurrence of a layer in one call, forward and backward (the surrogate
 gradient through time, the reset detached as in the reference), and is tested equal to the reference

@@ -1,4 +1,4 @@
-"""The compiled loops of the adaptive-threshold LIF (``spikevision.alif``) on the CPU, laid out as
+"""The compiled loops of the adaptive-threshold LIF (``spikevision.neurons.alif``) on the CPU, laid out as
 ``_numba_loops`` (flat arrays, a range of chunks of neurons per call, a serial and a parallel build,
 plain loops, no fastmath, constants in the dtype), so that spikes, membranes and thresholds are bit for bit
 the reference's. The threshold's parameters are fixed

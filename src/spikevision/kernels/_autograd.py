@@ -94,7 +94,7 @@ def run(engine, current: Tensor, mem0: Tensor, beta, threshold, reset: str, surr
         current: ``[T, B, ...]``; a stride-0 expansion of one ``[B, ...]`` current is read once.
         mem0: the initial membrane ``[B, ...]``.
         beta, threshold: numbers, or tensors broadcastable to ``[B, ...]`` (beta already clamped).
-        reset, surrogate: as in ``neuron.LIFParams``.
+        reset, surrogate: as in ``lif.LIFParams``.
         need_mem: also return the membranes over time (otherwise they are never written).
 
     A float16/bfloat16 current (engines that read it: Triton) comes with a float32 ``mem0``: the membranes

@@ -1,4 +1,4 @@
-"""The compiled loops of the current-based LIF (``spikevision.cuba``) on the CPU: forward, and backward by
+"""The compiled loops of the current-based LIF (``spikevision.neurons.cuba``) on the CPU: forward, and backward by
 recomputing the forward. Laid out as ``_numba_loops`` (flat ``[T, M]`` arrays, a range of chunks of neurons
 per call, a serial and a parallel build, plain loops, no fastmath, constants in the array's dtype), so
 spikes, currents and membranes are bit for bit the reference's. Reset codes: 0 subtract, 1 zero, 2 none.

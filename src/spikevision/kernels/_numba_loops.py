@@ -12,7 +12,7 @@ which compiles in 10-20 s (numba's parfor passes and LLVM on the threaded body) 
 on 2 cores. ``cpu.build`` picks one per call (docs/PERFORMANCE.md, "The first run"). No array expressions:
 outside ``parallel=True`` numba runs them slower than the plain loops here. Branches on the reset mode and
 the surrogate sit outside the innermost loops, which are plain enough for LLVM to vectorise. The arithmetic
-is written op for op as ``neuron._advance``, with no fastmath (no reassociation, no fused multiply-add) and
+is written op for op as ``lif._advance``, with no fastmath (no reassociation, no fused multiply-add) and
 every constant in the array's dtype, so that spikes and membranes are bit for bit the reference's in both
 builds.
 

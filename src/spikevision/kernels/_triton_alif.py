@@ -1,4 +1,4 @@
-"""The Triton kernels of the adaptive-threshold LIF (``spikevision.alif``), for CUDA tensors (or CPU tensors
+"""The Triton kernels of the adaptive-threshold LIF (``spikevision.neurons.alif``), for CUDA tensors (or CPU tensors
 under ``TRITON_INTERPRET=1``). They mirror ``_alif_loops``: membranes and thresholds in registers for the whole
 time loop, op for op ``alif._advance``, launched with floating-point fusion off. The threshold's constants
 (``threshold``, ``rho``, ``gamma``) come in a tensor of the states' dtype.

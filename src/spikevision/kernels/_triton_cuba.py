@@ -1,4 +1,4 @@
-"""The Triton kernels of the current-based LIF (``spikevision.cuba``), for CUDA tensors (or CPU tensors under
+"""The Triton kernels of the current-based LIF (``spikevision.neurons.cuba``), for CUDA tensors (or CPU tensors under
 ``TRITON_INTERPRET=1``). They mirror ``_cuba_loops``: one program per block of neurons runs the whole time
 loop with the synaptic currents and membranes in registers, op for op ``cuba._advance``, launched with
 floating-point fusion off. Reset codes: 0 subtract, 1 zero, 2 none; surrogates as ``_triton_loops``.

@@ -1,7 +1,7 @@
 """The Triton kernels of the GPU engine (imported by ``gpu.py`` on first use; needs triton).
 
 They mirror the CPU loops of ``_numba_loops``: one program per block of neurons runs the whole time loop
-with the membranes in registers; the arithmetic is op for op ``neuron._advance``, and the caller
+with the membranes in registers; the arithmetic is op for op ``lif._advance``, and the caller
 launches them with floating-point fusion off so that each step rounds as torch's elementwise ops do.
 Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
 4 straight_through, with the constants ``(a, c)`` of ``_autograd.surrogate_constants``, read from the

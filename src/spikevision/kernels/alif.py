@@ -1,4 +1,4 @@
-"""The adaptive-threshold LIF (``spikevision.alif``) in one fused kernel, forward and backward: numba on the
+"""The adaptive-threshold LIF (``spikevision.neurons.alif``) in one fused kernel, forward and backward: numba on the
 CPU, Triton on CUDA (and on CPU tensors under ``TRITON_INTERPRET=1``, how the tests run it).
 
 It applies where the threshold is a fixed number and the state's threshold carries no gradient: the adaptive

@@ -1,4 +1,4 @@
-"""The current-based LIF (``spikevision.cuba``) in one fused kernel, forward and backward: numba on the CPU,
+"""The current-based LIF (``spikevision.neurons.cuba``) in one fused kernel, forward and backward: numba on the CPU,
 Triton on CUDA (and on CPU tensors under ``TRITON_INTERPRET=1``, how the tests run it).
 
 Like the LIF engine (``_autograd``): a constant current (direct encoding) is read once and its gradient

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spikevision import rundir
 from spikevision.errors import InvalidValue, NotFound
 from spikevision.pictures import plotting
+from spikevision.runs import rundir
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -22,7 +22,7 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def sweep_picture(out_dir: Path) -> Path:
     """Draw ``sweep.png`` of a sweep directory from its ``sweep.json`` (the points so far); returns its path."""
-    from spikevision import sweep
+    from spikevision.runs import sweep
 
     meta, points = sweep.read_results(out_dir)
     figure = sweep_figure(points, title=sweep.title(meta), note=sweep.budget_note(meta))

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from spikevision import encoding, single_neuron
+from spikevision import encoding
+from spikevision.analysis import single_neuron
 from spikevision.pictures import plotting
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import torch
 
-from spikevision import config as config_mod
-from spikevision import data, drawn, inference, preprocess, rundir
+from spikevision import data, drawn, preprocess
+from spikevision.analysis import inference
 from spikevision.play.runs import is_run
+from spikevision.runs import config as config_mod
+from spikevision.runs import rundir
 
 PRESET = "drawn"
 NETWORKS = "networks"  # the folder of trained networks in the data root
@@ -51,7 +53,7 @@ def ensure(root: Path | None = None, *, overrides: tuple[str, ...] = (), on_even
     if final is not None:
         return final
     final = network_dir(root, overrides)
-    from spikevision import train  # only here: serving a trained network needs nothing of training
+    from spikevision.runs import train  # only here: serving a trained network needs nothing of training
 
     partial = final.with_name(f".{final.name}.partial")
     resume = (partial / rundir.CHECKPOINT).is_file()

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from spikevision import encoding as encoding_mod
-from spikevision import inference, preprocess
+from spikevision import preprocess
+from spikevision.analysis import inference
+from spikevision.analysis.inspection import output_threshold
 from spikevision.catalog import ENCODINGS
-from spikevision.config import TrainConfig
 from spikevision.errors import InvalidValue
-from spikevision.inspection import output_threshold
+from spikevision.runs.config import TrainConfig
 
 MAX_STEPS = 100  # time steps a page may ask for
 # The options the page may set for each coding, and how each is read from the query string.

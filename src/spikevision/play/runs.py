@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from spikevision import inference, rundir
+from spikevision.analysis import inference
 from spikevision.errors import InvalidValue, NotFound
+from spikevision.runs import rundir
 
 SEARCH_DEPTH = 3  # levels of folders below a directory of runs searched for run directories
 

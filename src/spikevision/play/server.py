@@ -89,7 +89,7 @@ def create_app(library: RunLibrary, *, max_body: int = MAX_BODY_BYTES, max_pixel
 
 def _describe(library: RunLibrary, name: str) -> dict:
     """What the page shows of a run before it is loaded: from its config and summary."""
-    from spikevision import rundir
+    from spikevision.runs import rundir
 
     config = rundir.load_config(library.entries[name].path)
     summary = library.summary(name)

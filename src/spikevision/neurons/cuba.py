@@ -17,7 +17,7 @@ input included (``tests/test_cuba.py`` pins both). ``S_{t-1}`` is recomputed fro
 ``neuron``. An input spike thus raises the membrane over several steps (a smoothed, delayed response)
 instead of in one jump: the model of a synapse with its own time constant.
 
-``cuba_sequence`` is the time loop, behind one dispatch like ``neuron.lif_sequence``: the plain torch loop
+``cuba_sequence`` is the time loop, behind one dispatch like ``lif.lif_sequence``: the plain torch loop
 (``"reference"``) or the fused kernels of ``kernels.cuba`` (``"numba"`` on the CPU, ``"triton"`` on CUDA),
 which equal it.
 """
@@ -31,9 +31,9 @@ from typing import NamedTuple
 
 import torch
 
-from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidValue
-from spikevision.neuron import (
+from spikevision.neurons import surrogate as surrogates
+from spikevision.neurons.lif import (
     HALF,
     LIF,
     RESETS,
@@ -43,7 +43,7 @@ from spikevision.neuron import (
     coefficient,
     state_dtype,
 )
-from spikevision.neuron import _coefficients as neuron_coefficients
+from spikevision.neurons.lif import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
 Number = float | int
@@ -117,7 +117,7 @@ def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, 
     if current.shape[0] == 0:
         raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
     state = _check_state(state, current[0])
-    if current.dtype in HALF:  # as neuron.lif_sequence: integrated in float32, spikes back in the input's dtype
+    if current.dtype in HALF:  # as lif.lif_sequence: integrated in float32, spikes back in the input's dtype
         spk, mem, state = cuba_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
         return spk.to(current.dtype), mem, state
     if backend == "auto":
@@ -186,11 +186,11 @@ def _check_state(state: CubaState | None, like: Tensor) -> CubaState:
 class CubaLIF(LIF):
     """A layer of current-based LIF neurons: holds alpha, beta and threshold (fixed or learnable), never the state.
 
-    ``neuron.LIF`` with a synaptic current: the same beta, threshold and learning options (alpha stays fixed).
+    ``lif.LIF`` with a synaptic current: the same beta, threshold and learning options (alpha stays fixed).
 
     Args:
         alpha, beta, threshold, reset, surrogate: as in ``CubaParams``.
-        learn_beta, learn_threshold, learn_tau: "none", "layer" or "neuron" (as ``neuron.LIF``).
+        learn_beta, learn_threshold, learn_tau: "none", "layer" or "neuron" (as ``lif.LIF``).
         shape: the neurons' shape without batch; needed for "neuron".
     """
 

@@ -28,10 +28,10 @@ from typing import NamedTuple
 
 import torch
 
-from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidValue
-from spikevision.neuron import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, state_dtype
-from spikevision.neuron import _coefficients as neuron_coefficients
+from spikevision.neurons import surrogate as surrogates
+from spikevision.neurons.lif import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, state_dtype
+from spikevision.neurons.lif import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
 Number = float | int
@@ -46,7 +46,7 @@ class ALIFParams:
         threshold: the resting threshold, > 0 (a number or a tensor).
         adapt_decay: ``rho``, the adaptive threshold's decay back to ``threshold`` per step, in [0, 1].
         adapt_step: ``gamma``, how much each spike raises the threshold, >= 0.
-        reset, surrogate: as in ``neuron.LIFParams``.
+        reset, surrogate: as in ``lif.LIFParams``.
     """
 
     beta: Number | Tensor = 0.9
@@ -110,7 +110,7 @@ def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, 
         raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
     beta, threshold = _coefficients(params, current[0])
     state = _check_state(state, current[0], threshold)
-    if current.dtype in HALF:  # integrated in float32, spikes back in the input's dtype (as neuron.lif_sequence)
+    if current.dtype in HALF:  # integrated in float32, spikes back in the input's dtype (as lif.lif_sequence)
         spk, mem, state = alif_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
         return spk.to(current.dtype), mem, state
     if backend == "auto":
@@ -176,10 +176,10 @@ def _check_state(state: ALIFState | None, like: Tensor, threshold) -> ALIFState:
 
 
 class ALIF(LIF):
-    """A layer of adaptive-threshold LIF neurons: ``neuron.LIF`` whose threshold rises with each spike.
+    """A layer of adaptive-threshold LIF neurons: ``lif.LIF`` whose threshold rises with each spike.
 
     Args:
-        beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau, shape: as ``neuron.LIF``.
+        beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau, shape: as ``lif.LIF``.
         adapt_decay, adapt_step: ``rho`` and ``gamma`` (``ALIFParams``), fixed numbers.
     """
 

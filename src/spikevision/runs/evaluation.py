@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import torch
 
-from spikevision import distributed, metrics, precision
-from spikevision.config import TrainConfig
-from spikevision.inputs import EVAL_STREAM, TensorData, dense_input_macs, feeds_spikes, model_input, stream_generator
-from spikevision.losses import loss_fn
+from spikevision import metrics
+from spikevision.runs import distributed, precision
+from spikevision.runs.config import TrainConfig
+from spikevision.runs.inputs import (
+    EVAL_STREAM,
+    TensorData,
+    dense_input_macs,
+    feeds_spikes,
+    model_input,
+    stream_generator,
+)
+from spikevision.runs.losses import loss_fn
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from spikevision.config import TrainConfig
+from spikevision.runs.config import TrainConfig
 
 
 def loss_fn(spk: torch.Tensor, mem: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from spikevision import kernels
-from spikevision import surrogate as surrogates
 from spikevision.errors import InvalidType, InvalidValue
+from spikevision.neurons import surrogate as surrogates
 
 Tensor = torch.Tensor
 Number = float | int

@@ -28,10 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from spikevision import catalog, rundir, train
-from spikevision import config as config_mod
-from spikevision.checkpoint import write_atomic
+from spikevision import catalog
 from spikevision.errors import InvalidValue, NotFound
+from spikevision.runs import config as config_mod
+from spikevision.runs import rundir, train
+from spikevision.runs.checkpoint import write_atomic
 from spikevision.validators import is_whole_number
 
 ENCODINGS = catalog.IMAGE_ENCODINGS  # a rows input needs its own network shape: not a sweep axis

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import torch
 
-from spikevision import devices
-from spikevision.checkpoint import (
+from spikevision.errors import InvalidValue, NotFound
+from spikevision.model import build_model
+from spikevision.runs import devices
+from spikevision.runs.checkpoint import (
     CHECKPOINT_NAME,
     load_model_weights,
     read_checkpoint,
@@ -24,9 +26,7 @@ from spikevision.checkpoint import (
     stale_temporaries,
     write_atomic,
 )
-from spikevision.config import RunConfig
-from spikevision.errors import InvalidValue, NotFound
-from spikevision.model import build_model
+from spikevision.runs.config import RunConfig
 
 CONFIG = "config.json"
 CHECKPOINT = CHECKPOINT_NAME

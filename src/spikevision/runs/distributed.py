@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from spikevision import devices
 from spikevision.errors import InvalidValue
+from spikevision.runs import devices
 
 # The variables torchrun (torch.distributed.run) sets in every process it starts.
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import torch
 
 from spikevision import metrics
-from spikevision.config import TrainConfig
+from spikevision.analysis.inspection import run_model
 from spikevision.errors import InvalidValue
-from spikevision.inputs import PREDICT_STREAM, feeds_spikes, model_input, row_pictures, stream_generator
-from spikevision.inspection import run_model
+from spikevision.runs.config import TrainConfig
+from spikevision.runs.inputs import PREDICT_STREAM, feeds_spikes, model_input, row_pictures, stream_generator
 
 Tensor = torch.Tensor
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spikevision import alif
 from spikevision.errors import InvalidValue
-from spikevision.neuron import LIF, LIFState, _check_current, _coefficients, _fired, initial_state
+from spikevision.neurons import alif
+from spikevision.neurons.lif import LIF, LIFState, _check_current, _coefficients, _fired, initial_state
 
 Tensor = torch.Tensor
 
@@ -59,11 +59,11 @@ class _Recurrence:
 
 
 class RecurrentLIF(_Recurrence, LIF):
-    """A layer of recurrent LIF neurons: ``neuron.LIF`` plus an all-to-all recurrent ``nn.Linear(N, N)``.
+    """A layer of recurrent LIF neurons: ``lif.LIF`` plus an all-to-all recurrent ``nn.Linear(N, N)``.
 
     Args:
         size: the number of neurons ``N`` (flat layers only).
-        beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau: as ``neuron.LIF``.
+        beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau: as ``lif.LIF``.
     """
 
     def __init__(self, size: int, beta: float = 0.95, threshold: float = 1.0, **options) -> None:

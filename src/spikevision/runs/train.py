@@ -7,7 +7,7 @@ optimiser, schedule and progress, written atomically every epoch and on interrup
 Every random draw of step ``s`` comes from a generator seeded by (seed, s) and every epoch's order from
 (seed, epoch), so a resumed run replays exactly what the uninterrupted run would have done.
 
-Started by torchrun, ``fit`` trains with DistributedDataParallel (``spikevision.distributed``): each
+Started by torchrun, ``fit`` trains with DistributedDataParallel (``spikevision.runs.distributed``): each
 process draws the same global batch and keeps its shard, gradients are averaged over the processes, the
 test set is split between them and the sums combined, and only rank 0 writes files or reports progress.
 """
@@ -26,18 +26,21 @@ from pathlib import Path
 
 import torch
 
-from spikevision import data, devices, distributed, metrics, precision, rundir
-from spikevision.checkpoint import (
+from spikevision import data, metrics
+from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
+from spikevision.kernels import cache, cpu, gpu, warm
+from spikevision.model import build_model
+from spikevision.runs import devices, distributed, precision, rundir
+from spikevision.runs.checkpoint import (
     load_model_weights,
     load_optimizer_state,
     read_checkpoint,
     read_metadata,
     save_checkpoint,
 )
-from spikevision.config import RunConfig, TrainConfig
-from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
-from spikevision.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
-from spikevision.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
+from spikevision.runs.config import RunConfig, TrainConfig
+from spikevision.runs.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
+from spikevision.runs.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
     TensorData,
     augment,
     epoch_order,
@@ -46,12 +49,10 @@ from spikevision.inputs import (  # noqa: F401  (the names Python users know as 
     random_shift,
     step_generator,
 )
-from spikevision.kernels import cache, cpu, gpu, warm
-from spikevision.losses import loss_fn
-from spikevision.model import build_model
-from spikevision.progress import ProgressPrinter
-from spikevision.rundir import load_config as load_run_config  # noqa: F401  (re-exported)
-from spikevision.rundir import load_run  # noqa: F401  (re-exported)
+from spikevision.runs.losses import loss_fn
+from spikevision.runs.progress import ProgressPrinter
+from spikevision.runs.rundir import load_config as load_run_config  # noqa: F401  (re-exported)
+from spikevision.runs.rundir import load_run  # noqa: F401  (re-exported)
 
 EventHandler = Callable[[str, dict], None]
 

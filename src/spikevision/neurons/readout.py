@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import torch
 
-from spikevision.neuron import LIF, LIFState, _check_current, coefficient, initial_state
+from spikevision.neurons.lif import LIF, LIFState, _check_current, coefficient, initial_state
 
 Tensor = torch.Tensor
 
 
 class LI(LIF):
-    """A layer of leaky integrators: ``neuron.LIF``'s decay (fixed, learnable or PLIF's) without its threshold.
+    """A layer of leaky integrators: ``lif.LIF``'s decay (fixed, learnable or PLIF's) without its threshold.
 
     Args:
         beta: the membrane's decay per step, in [0, 1].
-        surrogate, learn_beta, learn_tau, shape: as ``neuron.LIF`` (the surrogate is unused: nothing spikes).
+        surrogate, learn_beta, learn_tau, shape: as ``lif.LIF`` (the surrogate is unused: nothing spikes).
     """
 
     kernel_family = None  # its loop is its own: no kernel runs it

@@ -14,8 +14,8 @@ import torch
 from spikevision import data, encoding
 from spikevision.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.catalog import SPIKE_ENCODINGS
-from spikevision.config import TrainConfig
 from spikevision.errors import InvalidValue
+from spikevision.runs.config import TrainConfig
 
 
 @dataclass

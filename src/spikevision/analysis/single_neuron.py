@@ -1,6 +1,6 @@
 """One LIF neuron driven by a chosen input current: section 5 of the lab handout, as data.
 
-``input_current`` makes the step, pulse or random-spike current, ``simulate`` runs ``neuron.lif_sequence``
+``input_current`` makes the step, pulse or random-spike current, ``simulate`` runs ``lif.lif_sequence``
 on it (reset by subtraction, as snnTorch's ``Leaky``) or, with ``alpha``, a current-based neuron
 (``simulate_cuba``: ``cuba.cuba_step``, snnTorch's ``Synaptic``), and ``compared_betas`` / ``compared_thresholds``
 choose the settings the comparison figure sets beside the given ones (``pictures.lab`` draws them).
@@ -12,9 +12,9 @@ import math
 
 import torch
 
-from spikevision import alif, cuba, neuron
 from spikevision.catalog import NEURON_AMPLITUDE, NEURON_INPUTS, NEURON_RATE_PROBABILITY
 from spikevision.errors import InvalidValue
+from spikevision.neurons import alif, cuba, lif
 
 # The inputs, their default strengths and the rate input's spike chance (in catalog: the parser lists them).
 INPUTS, AMPLITUDE, RATE_PROBABILITY = NEURON_INPUTS, NEURON_AMPLITUDE, NEURON_RATE_PROBABILITY
@@ -54,7 +54,7 @@ def input_current(kind: str, num_steps: int, amplitude: float, *, seed: int = 0)
 
 def simulate(current, beta: float, threshold: float):
     """One LIF neuron (reset by subtraction) over ``current`` ``[T]`` -> ``(spk [T], mem [T])``."""
-    spk, mem, _ = neuron.lif_sequence(current[:, None], None, neuron.LIFParams(beta, threshold))  # (T, 1)
+    spk, mem, _ = lif.lif_sequence(current[:, None], None, lif.LIFParams(beta, threshold))  # (T, 1)
     return spk[:, 0], mem[:, 0]
 
 

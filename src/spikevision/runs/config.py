@@ -20,7 +20,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 import torch
 
-from spikevision import devices, encoding
+from spikevision import encoding
 
 # DATASETS, ENCODINGS, PRESET_DIR and available_presets are re-exported: config.DATASETS and so on, as before.
 from spikevision.catalog import DATASETS as DATASETS
@@ -31,7 +31,8 @@ from spikevision.catalog import available_presets as available_presets
 from spikevision.errors import InvalidValue
 from spikevision.metrics import PREDICTION_RULES
 from spikevision.model import ModelConfig
-from spikevision.precision import PRECISIONS
+from spikevision.runs import devices
+from spikevision.runs.precision import PRECISIONS
 from spikevision.validators import check_choice, check_number, is_whole_number
 
 LOSSES = ("membrane_ce", "mean_membrane_ce", "count_ce", "rate_mse")
@@ -165,7 +166,7 @@ class RunConfig:
         )
 
     def save(self, path: Path) -> None:
-        from spikevision.checkpoint import write_atomic  # local: checkpoint imports config
+        from spikevision.runs.checkpoint import write_atomic  # local: checkpoint imports config
 
         write_atomic(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 

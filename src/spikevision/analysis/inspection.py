@@ -22,15 +22,17 @@ from dataclasses import dataclass
 
 import torch
 
-from spikevision import alif, metrics, precision
-from spikevision.alif import ALIF
-from spikevision.config import TrainConfig
-from spikevision.cuba import CubaLIF
+from spikevision import metrics
 from spikevision.errors import InvalidType, InvalidValue
-from spikevision.evaluation import model_device
-from spikevision.inputs import SAMPLE_STREAM, TensorData, feeds_spikes, model_input, stream_generator
 from spikevision.model import ModelOutput
-from spikevision.readout import LI
+from spikevision.neurons import alif
+from spikevision.neurons.alif import ALIF
+from spikevision.neurons.cuba import CubaLIF
+from spikevision.neurons.readout import LI
+from spikevision.runs import precision
+from spikevision.runs.config import TrainConfig
+from spikevision.runs.evaluation import model_device
+from spikevision.runs.inputs import SAMPLE_STREAM, TensorData, feeds_spikes, model_input, stream_generator
 from spikevision.validators import is_whole_number
 
 Tensor = torch.Tensor
