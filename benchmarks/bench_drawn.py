@@ -1,8 +1,8 @@
-"""How runs read digits that are not MNIST's: the strokes of ``spikevision.drawn``, and the UCI digits.
+"""How runs read digits that are not MNIST's: the strokes of ``spikevision.data.drawn``, and the UCI digits.
 
 Two sets, neither from MNIST's writers, each picture made MNIST-like by ``preprocess.to_mnist`` and run
 through ``inference.trace`` exactly as ``spikevision play`` and ``predict`` run it:
-- ``drawn``: 500 digits drawn by ``spikevision.drawn``'s stroke paths (the figure the drawn network records);
+- ``drawn``: 500 digits drawn by ``spikevision.data.drawn``'s stroke paths (the figure the drawn network records);
 - ``uci``: the 1,797 8x8 digits of 43 other writers that scikit-learn ships (``sklearn.datasets.load_digits``;
   UCI "Optical Recognition of Handwritten Digits"), scaled up to 64x64 first. Needs scikit-learn installed
   (``pip install scikit-learn``), or ``--uci-csv`` naming its ``digits.csv.gz``; otherwise it is left out.
@@ -40,8 +40,8 @@ def uci_digits(csv: Path | None) -> tuple[list[Image.Image], np.ndarray] | None:
 
 
 def accuracy(model, cfg, pictures, labels) -> float:
-    from spikevision import preprocess
     from spikevision.analysis import inference
+    from spikevision.data import preprocess
 
     right = sum(inference.trace(model, cfg, preprocess.to_mnist(p), record=False).prediction == label
                 for p, label in zip(pictures, labels.tolist()))
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="run directories")
     parser.add_argument("--uci-csv", type=Path, default=None, help="scikit-learn's digits.csv.gz (else sklearn)")
     args = parser.parse_args(argv)
-    from spikevision import drawn
+    from spikevision.data import drawn
     from spikevision.play import drawn_network
     from spikevision.runs import rundir
 

@@ -1,7 +1,7 @@
 """How live `spikevision play` feels: milliseconds from a finished stroke to updated pictures, per preset.
 
 For each preset it starts the real command (``spikevision play RUN --port 0``), opens the page in Debian's
-chromium, draws ``--digits`` digits with mouse events along ``spikevision.drawn``'s strokes (clearing the pad
+chromium, draws ``--digits`` digits with mouse events along ``spikevision.data.drawn``'s strokes (clearing the pad
 before each), and reads the page's own timings: from the stroke's ``pointerup`` to the last picture drawn,
 and the server's part of it. Latency depends on the network's shape, not its weights, so a preset with no
 run given is trained briefly (``--train-subset`` images, one epoch) into a temporary folder; say ``--run``

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from spikevision import augment
+from spikevision.data import augment
 from spikevision.errors import InvalidValue
 from spikevision.runs import config
 

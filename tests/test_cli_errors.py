@@ -22,7 +22,8 @@ import torch
 from PIL import Image
 from test_train import TINY_OVERRIDES, reference_run  # noqa: F401
 
-from spikevision import cli, encoding
+from spikevision import cli
+from spikevision.data import encoding
 from spikevision.runs.checkpoint import CHECKPOINT_NAME
 
 

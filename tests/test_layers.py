@@ -23,7 +23,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": (("errors", "validators", "catalog"), ()),
     "kernels": (("kernels.*",), ("base",)),
     "neurons": (("neurons.*",), ("base", "kernels")),
-    "data": (("data", "encoding", "augment", "preprocess", "drawn"), ("base",)),
+    "data": (("data.*",), ("base",)),
     "model": (("model", "metrics"), ("base", "kernels", "neurons")),
     "runs": (("runs.*",), ("base", "kernels", "neurons", "data", "model")),
     "analysis": (("analysis.*",), ("base", "kernels", "neurons", "data", "model", "runs")),
@@ -133,6 +133,12 @@ def test_no_module_imports_a_layer_above_its_own():
         upward += [f"{name} ({layer}) imports {target} ({layer_of(target)})" for target in sorted(targets)
                    if layer_of(target) not in allowed]
     assert upward == []
+
+
+def test_the_package_root_holds_few_modules_the_rest_live_in_their_layers_packages():
+    root = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert root == ["__init__.py", "__main__.py", "catalog.py", "errors.py", "metrics.py", "model.py", "report.py",
+                    "validators.py"]
 
 
 def test_there_is_no_import_circle():

@@ -2,7 +2,7 @@
 
 The server runs as the user starts it (``python -m spikevision play ... --port 0``) in a subprocess, and is
 stopped with SIGINT as Ctrl-C stops it. The page is drawn on with mouse events along the strokes of
-``spikevision.drawn``, and what it shows is compared with ``spikevision predict`` on the same picture.
+``spikevision.data.drawn``, and what it shows is compared with ``spikevision predict`` on the same picture.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spikevision import data, drawn, preprocess
+from spikevision import data
 from spikevision.cli import main
+from spikevision.data import drawn, preprocess
 from spikevision.play import runs as play_runs
 from spikevision.runs import config, train
 
@@ -545,9 +546,9 @@ def reasons_raised() -> set[str]:
     """Every ``reason=`` a module under the play page raises with (the page's pictures and the server's own)."""
     import ast
 
-    package = Path(preprocess.__file__).parent
+    package = Path(preprocess.__file__).parent.parent
     found = set()
-    for path in [package / "preprocess.py", *(package / "play").glob("*.py")]:
+    for path in [package / "data" / "preprocess.py", *(package / "play").glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.keyword) and node.arg == "reason" and isinstance(node.value, ast.Constant):
                 found.add(node.value.value)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spikevision import preprocess
+from spikevision.data import preprocess
 
 
 def _drawing(size=(120, 90), dark_on_light=True) -> np.ndarray:

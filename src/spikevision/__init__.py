@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "SpikevisionError": ("spikevision.errors", "SpikevisionError"),
     "load_dataset": ("spikevision.data", "load"),
-    "encode": ("spikevision.encoding", "encode"),
+    "encode": ("spikevision.data.encoding", "encode"),
     "LIF": ("spikevision.neurons.lif", "LIF"),
     "LIFParams": ("spikevision.neurons.lif", "LIFParams"),
     "lif_sequence": ("spikevision.neurons.lif", "lif_sequence"),

@@ -21,8 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import data, encoding, metrics
+from spikevision import data, metrics
 from spikevision.analysis import inspection
+from spikevision.data import encoding
 from spikevision.errors import InvalidValue
 from spikevision.pictures import animation, figures, plotting
 from spikevision.runs import rundir

@@ -88,7 +88,7 @@ def coding_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise InvalidValue(f"{flag} applies to --coding {' or '.join(codings)}, not {args.coding}; leave it out")
         kwargs[key] = value
     if args.coding == "latency":
-        from spikevision.encoding import HANDOUT_LATENCY
+        from spikevision.data.encoding import HANDOUT_LATENCY
 
         kwargs = {**HANDOUT_LATENCY, **kwargs}
     return kwargs
@@ -113,7 +113,8 @@ def _describe(coding: str, kwargs: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from spikevision import data, encoding
+    from spikevision import data
+    from spikevision.data import encoding
     from spikevision.pictures import plotting
 
     kwargs = coding_kwargs(args)
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _gain_comparison(x, spikes, args: argparse.Namespace, kwargs: dict, generator) -> dict:
     """Rate-coded spikes at gain 1 and at the other gain the lab compares (the run's own is one of the two)."""
-    from spikevision import encoding
+    from spikevision.data import encoding
 
     gain = kwargs.get("gain", 1.0)
     other = _LOW_GAIN if gain == 1.0 else 1.0

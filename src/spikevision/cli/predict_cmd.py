@@ -23,8 +23,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import preprocess
     from spikevision.analysis import inference
+    from spikevision.data import preprocess
     from spikevision.runs import rundir
 
     config, model = rundir.load_run(args.run, args.device)

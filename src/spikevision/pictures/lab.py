@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from spikevision import encoding
 from spikevision.analysis import single_neuron
+from spikevision.data import encoding
 from spikevision.pictures import plotting
 
 

@@ -1,7 +1,7 @@
 """The network ``spikevision play`` uses when no run is named: the ``drawn`` preset, trained on first use.
 
 It is trained once into the data cache (``<data root>/networks/drawn-<config hash>``, so a changed preset
-trains a new one), with a progress bar, and measured there on digits drawn by ``spikevision.drawn``'s
+trains a new one), with a progress bar, and measured there on digits drawn by ``spikevision.data.drawn``'s
 strokes (not MNIST's writers) beside its MNIST test accuracy. Training goes into a hidden partial folder
 that is renamed into place only when it is finished; one that was stopped is resumed on the next start.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from spikevision import data, drawn, preprocess
+from spikevision import data
 from spikevision.analysis import inference
+from spikevision.data import drawn, preprocess
 from spikevision.play.runs import is_run
 from spikevision.runs import config as config_mod
 from spikevision.runs import rundir
@@ -71,7 +72,7 @@ def ensure(root: Path | None = None, *, overrides: tuple[str, ...] = (), on_even
 
 
 def drawn_accuracy(model: torch.nn.Module, cfg, *, per_class: int = DRAWN_PER_CLASS, seed: int = DRAWN_SEED) -> float:
-    """The fraction of ``spikevision.drawn`` digits (``per_class`` of each) that ``model`` classifies right.
+    """The fraction of ``spikevision.data.drawn`` digits (``per_class`` of each) that ``model`` classifies right.
 
     Each picture goes through ``preprocess.to_mnist`` and ``inference.trace``, as the play page's do.
     """

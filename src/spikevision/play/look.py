@@ -16,11 +16,11 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from spikevision import encoding as encoding_mod
-from spikevision import preprocess
 from spikevision.analysis import inference
 from spikevision.analysis.inspection import output_threshold
 from spikevision.catalog import ENCODINGS
+from spikevision.data import encoding as encoding_mod
+from spikevision.data import preprocess
 from spikevision.errors import InvalidValue
 from spikevision.runs.config import TrainConfig
 

@@ -20,14 +20,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 import torch
 
-from spikevision import encoding
-
 # DATASETS, ENCODINGS, PRESET_DIR and available_presets are re-exported: config.DATASETS and so on, as before.
 from spikevision.catalog import DATASETS as DATASETS
 from spikevision.catalog import ENCODINGS as ENCODINGS
 from spikevision.catalog import PRESET_DIR as PRESET_DIR
 from spikevision.catalog import ROW_STEPS, SPIKE_ENCODINGS
 from spikevision.catalog import available_presets as available_presets
+from spikevision.data import encoding
 from spikevision.errors import InvalidValue
 from spikevision.metrics import PREDICTION_RULES
 from spikevision.model import ModelConfig

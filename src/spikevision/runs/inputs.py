@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from spikevision import data, encoding
-from spikevision.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
+from spikevision import data
 from spikevision.catalog import SPIKE_ENCODINGS
+from spikevision.data import encoding
+from spikevision.data.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.errors import InvalidValue
 from spikevision.runs.config import TrainConfig
 

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const PEN_WIDTH = 18;          // pixels on the 280x280 pad (spikevision.drawn.LINE_WIDTH draws the same)
+const PEN_WIDTH = 18;          // pixels on the 280x280 pad (spikevision.data.drawn.LINE_WIDTH draws the same)
 const PLAY_MS_PER_STEP = 60;   // the player's pace
 
 const state = {
