@@ -30,7 +30,8 @@ import torch
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.lif import HALF, LIF, RESETS, _check_coefficient, _check_current, check_state, state_dtype
+from spikevision.neurons.base import check_current, run_sequence
+from spikevision.neurons.lif import LIF, RESETS, _check_coefficient, check_state, state_dtype
 from spikevision.neurons.lif import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
@@ -85,7 +86,7 @@ def initial_state(like: Tensor, threshold) -> ALIFState:
 
 def alif_step(current: Tensor, state: ALIFState | None, params: ALIFParams) -> tuple[Tensor, ALIFState]:
     """Advance ALIF neurons by one step: ``(spk [B, ...], ALIFState)`` (see the module docstring)."""
-    _check_current(current, "current", min_dim=0)
+    check_current(current, "current", min_dim=0)
     beta, threshold = _coefficients(params, current)
     state = _check_state(state, current, threshold)
     reset = (state.mem - state.thr > 0).to(state.mem.dtype)
@@ -105,21 +106,13 @@ def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, 
             CPU tensors under ``TRITON_INTERPRET=1``).
         need_mem: return the membranes over time (else None in their place).
     """
-    _check_current(current, "current", min_dim=1)
-    if current.shape[0] == 0:
-        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
-    beta, threshold = _coefficients(params, current[0])
-    state = _check_state(state, current[0], threshold)
-    if current.dtype in HALF:  # integrated in float32, spikes back in the input's dtype (as lif.lif_sequence)
-        spk, mem, state = alif_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
-        return spk.to(current.dtype), mem, state
-    if backend == "auto":
-        from spikevision.kernels import alif as fused
+    from spikevision.kernels import alif as fused
 
-        backend = fused.choose(current, state, params)
-    if backend not in BACKENDS:
-        raise InvalidValue(f"unknown ALIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
-    return BACKENDS[backend](current, state, params, need_mem)
+    def check(state: ALIFState | None, like: Tensor) -> ALIFState:
+        return _check_state(state, like, _coefficients(params, like)[1])
+
+    return run_sequence("ALIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
+                        check_state=check, choose=lambda current, state: fused.choose(current, state, params))
 
 
 def _reference_sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):

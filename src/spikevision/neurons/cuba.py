@@ -33,16 +33,8 @@ import torch
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.lif import (
-    HALF,
-    LIF,
-    RESETS,
-    _check_coefficient,
-    _check_current,
-    check_state,
-    coefficient,
-    state_dtype,
-)
+from spikevision.neurons.base import check_current, run_sequence
+from spikevision.neurons.lif import LIF, RESETS, _check_coefficient, check_state, coefficient, state_dtype
 from spikevision.neurons.lif import _coefficients as neuron_coefficients
 
 Tensor = torch.Tensor
@@ -91,7 +83,7 @@ def initial_state(like: Tensor) -> CubaState:
 
 def cuba_step(current: Tensor, state: CubaState | None, params: CubaParams) -> tuple[Tensor, CubaState]:
     """Advance current-based LIF neurons by one step: ``(spk [B, ...], CubaState)`` (see the module docstring)."""
-    _check_current(current, "current", min_dim=0)
+    check_current(current, "current", min_dim=0)
     state = _check_state(state, current)
     alpha, beta, threshold = _coefficients(params, current)
     reset = (state.mem - threshold > 0).to(state.mem.dtype)
@@ -113,20 +105,10 @@ def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, 
     Returns:
         ``(spk [T, B, ...], mem [T, B, ...] or None, final CubaState)``.
     """
-    _check_current(current, "current", min_dim=1)
-    if current.shape[0] == 0:
-        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
-    state = _check_state(state, current[0])
-    if current.dtype in HALF:  # as lif.lif_sequence: integrated in float32, spikes back in the input's dtype
-        spk, mem, state = cuba_sequence(current.float(), state, params, backend=backend, need_mem=need_mem)
-        return spk.to(current.dtype), mem, state
-    if backend == "auto":
-        from spikevision.kernels import cuba as fused
+    from spikevision.kernels import cuba as fused
 
-        backend = fused.choose(current, params)
-    if backend not in BACKENDS:
-        raise InvalidValue(f"unknown CubaLIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
-    return BACKENDS[backend](current, state, params, need_mem)
+    return run_sequence("CubaLIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
+                        check_state=_check_state, choose=lambda current, state: fused.choose(current, params))
 
 
 def _reference_sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):

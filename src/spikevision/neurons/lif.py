@@ -29,6 +29,7 @@ from torch import nn
 from spikevision import kernels
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.neurons import surrogate as surrogates
+from spikevision.neurons.base import HALF, check_current, run_sequence
 
 Tensor = torch.Tensor
 Number = float | int
@@ -36,7 +37,6 @@ Number = float | int
 RESETS = ("subtract", "zero", "none")
 # Half-precision currents (autocast on a GPU) are integrated in float32: the membranes stay float32 and only
 # the spikes, exact 0/1 in any dtype, come back in the input's dtype.
-HALF = (torch.float16, torch.bfloat16)
 LEARN_MODES = ("none", "layer", "neuron")
 
 
@@ -93,7 +93,7 @@ def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tupl
     Returns:
         ``(spk [B, ...], LIFState(mem [B, ...]))``: spikes ``S_t`` in ``current``'s dtype and the new state.
     """
-    _check_current(current, "current", min_dim=0)
+    check_current(current, "current", min_dim=0)
     state = _check_state(state, current)
     beta, threshold = _coefficients(params, current)
     reset = _fired(state.mem, threshold)
@@ -118,30 +118,15 @@ def lif_sequence(
         ``(spk [T, B, ...], mem [T, B, ...] or None, final LIFState)``, spikes in ``current``'s dtype; for a
         float16/bfloat16 current the membranes are float32 (see ``HALF``).
     """
-    _check_current(current, "current", min_dim=1)
-    if current.shape[0] == 0:
-        raise InvalidValue("current has no time steps (shape[0] == 0); give at least one step")
-    state = _check_state(state, current[0])
-    if current.dtype in HALF and not _reads_half(backend, current, params):
-        # The same arithmetic as the Triton kernel's half path: exact upcast, float32 loop, spikes cast back.
-        spk, mem, state = lif_sequence(_upcast(current), state, params, backend=backend, need_mem=need_mem)
-        return spk.to(current.dtype), mem, state
-    return _select_backend(backend, current, params)(current, state, params, need_mem)
 
+    def choose(current: Tensor, state: LIFState) -> str:
+        return kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)
 
-def _reads_half(backend: str, current: Tensor, params: LIFParams) -> bool:
-    """Whether the backend that will run reads half-precision currents itself (Triton) rather than upcast ones."""
-    if backend == "auto":
-        backend = kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)
-    return backend == "triton"
+    def reads_half(name: str) -> bool:  # the Triton kernel reads half currents itself; the others get float32
+        return (choose(current, None) if name == "auto" else name) == "triton"
 
-
-def _upcast(current: Tensor) -> Tensor:
-    """``current`` in float32; a stride-0 expansion over time stays one (its ``[B, ...]`` source is converted)."""
-    source = kernels.constant_source(current)
-    if source is not None:
-        return source.float().unsqueeze(0).expand(current.shape)
-    return current.float()
+    return run_sequence("LIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
+                        check_state=_check_state, choose=choose, reads_half=reads_half)
 
 
 def _reference_sequence(
@@ -178,15 +163,6 @@ BACKENDS: dict[str, Callable[..., tuple[Tensor, Tensor | None, LIFState]]] = {
     "numba": _kernel(kernels.cpu_sequence),
     "triton": _kernel(kernels.gpu_sequence),
 }
-
-
-def _select_backend(backend: str, current: Tensor, params: LIFParams) -> Callable:
-    """The one dispatch point of lif_sequence: "auto" takes the fastest backend exact for this input."""
-    if backend == "auto":
-        return BACKENDS[kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)]
-    if backend not in BACKENDS:
-        raise InvalidValue(f"unknown LIF backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
-    return BACKENDS[backend]
 
 
 def _advance(
@@ -242,16 +218,6 @@ def _check_coefficient(name: str, value, ok: Callable[[float], bool], rule: str)
         raise InvalidType(f"{name} must be a number or a tensor, got {type(value).__name__}")
     if not ok(value):  # NaN fails every comparison, so it lands here too
         raise InvalidValue(f"{name} must {rule}, got {value}")
-
-
-def _check_current(current, name: str, min_dim: int) -> None:
-    if not isinstance(current, Tensor):
-        raise InvalidType(f"{name} must be a torch.Tensor, got {type(current).__name__}")
-    if not current.is_floating_point():
-        raise InvalidType(f"{name} must be floating point, got dtype {current.dtype}; convert it with .float()")
-    if current.dim() < min_dim:
-        raise InvalidValue(f"{name} must have at least {min_dim} dimension(s) (time first), "
-                           f"got shape {tuple(current.shape)}")
 
 
 def _check_state(state: LIFState | None, like: Tensor) -> LIFState:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from spikevision.neurons.lif import LIF, LIFState, _check_current, coefficient, initial_state
+from spikevision.neurons.base import check_current
+from spikevision.neurons.lif import LIF, LIFState, coefficient, initial_state
 
 Tensor = torch.Tensor
 
@@ -36,7 +37,7 @@ class LI(LIF):
                 need_mem: bool = True):
         """The membranes over ``current`` ``[T, B, ...]`` -> ``(zeros, mem [T, B, ...], LIFState)`` (no spikes;
         ``backend`` and ``need_mem`` unused: a readout's membranes are what it is for)."""
-        _check_current(current, "current", min_dim=2)
+        check_current(current, "current", min_dim=2)
         mem = initial_state(current[0]).mem if state is None else state.mem
         beta = coefficient("beta", self.beta, current[0], clamp=True)
         mems = []

@@ -28,7 +28,8 @@ from torch import nn
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import alif
-from spikevision.neurons.lif import LIF, LIFState, _check_current, _coefficients, _fired, initial_state
+from spikevision.neurons.base import check_current
+from spikevision.neurons.lif import LIF, LIFState, _coefficients, _fired, initial_state
 
 Tensor = torch.Tensor
 
@@ -45,7 +46,7 @@ class _Recurrence:
         self.recurrent = nn.Linear(size, size)
 
     def _check_sequence(self, current: Tensor) -> None:
-        _check_current(current, "current", min_dim=3)
+        check_current(current, "current", min_dim=3)
         if current.shape[-1] != self.size:
             raise InvalidValue(f"a recurrent layer of {self.size} neurons takes currents [T, B, {self.size}]; "
                                f"got {list(current.shape)}")

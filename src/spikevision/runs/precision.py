@@ -1,7 +1,7 @@
 """Mixed precision: ``fp32`` (the default), ``bf16`` or ``fp16`` autocast for training and inference.
 
 Under autocast the matrix products and convolutions run in the half dtype; the LIF layers then receive
-half currents, integrate them in float32 and pass half spikes on (``lif.HALF``), and the loss is taken in
+half currents, integrate them in float32 and pass half spikes on (``neurons.base.HALF``), and the loss is taken in
 float32. ``fp16`` training scales the loss (``torch.amp.GradScaler``) so that small gradients survive;
 ``bf16`` has float32's range and needs no scaling.
 """
