@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from spikevision.runs import config, devices, distributed, precision, train
+from spikevision.runs import config, devices, distributed, precision, rundir, train
 
 
 @pytest.mark.parametrize("name", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])
@@ -147,7 +147,7 @@ def test_half_precision_inference_gives_the_float32_predictions(name, tiny_run, 
     from spikevision import metrics
     from spikevision.analysis.inspection import run_model
 
-    cfg, model = train.load_run(tiny_run)
+    cfg, model = rundir.load_run(tiny_run)
     images = train.TensorData.from_split(mnist_test).images[:1000]
     ref = run_model(model, images, cfg.train)
     half = run_model(model, images, dataclasses.replace(cfg.train, precision=name))

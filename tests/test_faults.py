@@ -37,7 +37,7 @@ from test_train import STEPS_PER_EPOCH, assert_same_run, checkpoint_step, cli_ar
 
 import spikevision
 from spikevision import cli
-from spikevision.runs import checkpoint, config, train
+from spikevision.runs import checkpoint, config, rundir, train
 from spikevision.runs.checkpoint import CHECKPOINT_NAME, read_checkpoint
 
 SOURCE = Path(spikevision.__file__).parent
@@ -144,7 +144,7 @@ def assert_loadable(run_dir: Path, log: KillLog) -> None:
     config_ = train.load_run_config(run_dir)
     assert config_.train.epochs == 2, log
     if (run_dir / CHECKPOINT_NAME).is_file():
-        _, model = train.load_run(run_dir)
+        _, model = rundir.load_run(run_dir)
         assert all(torch.isfinite(p).all() for p in model.parameters()), log
         assert 0 < checkpoint_step(run_dir) <= 2 * STEPS_PER_EPOCH, log
 

@@ -16,12 +16,12 @@ from spikevision import metrics
 from spikevision.analysis import inspection
 from spikevision.cli import main
 from spikevision.pictures import figures, plotting
-from spikevision.runs import train
+from spikevision.runs import rundir, train
 
 
 @pytest.fixture(scope="module")
 def loaded(tiny_run, mnist_test):
-    config, model = train.load_run(tiny_run)
+    config, model = rundir.load_run(tiny_run)
     return config, model, train.TensorData.from_split(mnist_test)
 
 

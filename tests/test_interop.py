@@ -31,7 +31,7 @@ from spikevision.interop.nir import RESET_KEY
 from spikevision.interop.readers import snntorch_import
 from spikevision.model import ModelConfig, build_model
 from spikevision.neurons.lif import LIFParams, lif_sequence
-from spikevision.runs import config, train
+from spikevision.runs import config, rundir, train
 
 SMALL = ["train.train_subset=2048", "train.eval_batch_size=2000"]
 RUNS = {
@@ -138,7 +138,7 @@ def test_per_neuron_decay_and_threshold_survive_the_round_trip():
 def test_export_then_import_predicts_identically_on_all_test_images(runs, test_images, tmp_path, name):
     path = tmp_path / f"{name}.nir"
     graph = export_run(runs[name], path)
-    run_config, model = train.load_run(runs[name])
+    run_config, model = rundir.load_run(runs[name])
     back = from_nir(load_nir(path))
     assert back.config.reset == run_config.model.reset  # subtraction comes back through the node metadata
     assert (back.config.neuron, back.config.alpha) == (run_config.model.neuron, run_config.model.alpha)
@@ -158,7 +158,7 @@ def test_export_then_import_predicts_identically_on_all_test_images(runs, test_i
 
 
 def test_current_based_layers_are_nir_cubalif_nodes_as_snntorch_writes_them(runs):
-    run_config, model = train.load_run(runs["fc_cuba_zero"])
+    run_config, model = rundir.load_run(runs["fc_cuba_zero"])
     graph = to_nir(model, run_config)
     node = graph.nodes["fc1_lif"]
     assert isinstance(node, nir.CubaLIF) and node.metadata[RESET_KEY] == "zero"
@@ -171,7 +171,7 @@ def test_current_based_layers_are_nir_cubalif_nodes_as_snntorch_writes_them(runs
     for field in ("tau_syn", "tau_mem", "r", "w_in", "v_threshold"):
         np.testing.assert_allclose(np.asarray(getattr(node, field), dtype=np.float64),
                                    np.asarray(getattr(synaptic, field), dtype=np.float64), rtol=1e-6, err_msg=field)
-    mixed = to_nir(train.load_run(runs["fc_zero"])[1])
+    mixed = to_nir(rundir.load_run(runs["fc_zero"])[1])
     mixed.nodes["fc1_lif"] = node
     with pytest.raises(ValueError, match="mixes LIF and CubaLIF"):
         from_nir(mixed)
@@ -184,7 +184,7 @@ def test_snntorch_importer_flattens_the_batch(runs):
     """snnTorch 1.0.0's importer maps NIR's Flatten(start_dim=0), which excludes the batch by NIR's convention,
     to torch's Flatten(0), which flattens the batch too; its own exporter subtracts the 1. This test fails
     once that is fixed, and the workaround in snntorch_import can go."""
-    net = import_from_nir(to_nir(train.load_run(runs["fc_zero"])[1]))
+    net = import_from_nir(to_nir(rundir.load_run(runs["fc_zero"])[1]))
     assert net.flatten.start_dim == 0
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
         net(torch.rand(3, 1, 28, 28))
@@ -196,7 +196,7 @@ def test_snntorch_runs_our_exported_graph_to_the_same_predictions(runs, test_ima
     path = tmp_path / "net.nir"
     export_run(runs[name], path)
     graph = load_nir(path)
-    run_config, model = train.load_run(runs[name])
+    run_config, model = rundir.load_run(runs[name])
     steps = run_config.train.num_steps
     want_pred, want_spk = ours(model, test_images.images, steps)
     got_pred, got_spk = snntorch_run(snntorch_import(graph), test_images.images, steps)
@@ -219,7 +219,7 @@ def test_the_agreement_command_compares_a_run_with_snntorch(runs, capsys):
 def test_a_network_that_resets_by_subtraction_differs_in_snntorch_only_by_its_reset(runs, test_images):
     """NIR's LIF resets to zero; snnTorch follows it. Our subtract-reset network, run with reset="zero" and
     the same weights, is exactly what snnTorch runs; the measured prediction agreement is in docs/INTEROP.md."""
-    run_config, model = train.load_run(runs["fc_subtract"])
+    run_config, model = rundir.load_run(runs["fc_subtract"])
     steps = run_config.train.num_steps
     images = test_images.images[:2000]
     got_pred, got_spk = snntorch_run(snntorch_import(to_nir(model, run_config)), images, steps)
@@ -292,7 +292,7 @@ def test_every_reader_runs_our_exported_graph_to_the_same_spikes(runs, test_imag
     exported file; Norse gets the sum-pool export, the pooling it reads."""
     path = tmp_path / f"{name}.nir"
     export_run(runs[name], path, pool="sum" if reader == "norse" else "avg")
-    run_config, model = train.load_run(runs[name])
+    run_config, model = rundir.load_run(runs[name])
     steps, images = run_config.train.num_steps, test_images.images[:1000]
     want = ours(model, images, steps)[1]
     got = readers.output_spikes(reader, load_nir(path), images, steps)
@@ -304,7 +304,7 @@ def test_every_reader_runs_our_exported_graph_to_the_same_spikes(runs, test_imag
 
 def test_sum_pooling_is_the_same_network_to_the_bit(runs, test_images):
     """SumPool2d with 1/k^2 in the conv weights and bias: exact for k = 2, and read back as average pooling."""
-    run_config, model = train.load_run(runs["conv_zero"])
+    run_config, model = rundir.load_run(runs["conv_zero"])
     avg, summed = to_nir(model, run_config), to_nir(model, run_config, pool="sum")
     assert [type(n).__name__ for n in summed.nodes.values()].count("SumPool2d") == 2
     assert not any(isinstance(n, nir.AvgPool2d) for n in summed.nodes.values())
@@ -319,7 +319,7 @@ def test_norse_importer_flattens_the_batch_and_ignores_r(runs):
     """Norse 1.1.0's importer has snnTorch's flatten bug and simulates every LIF node with r = 1 (it warns and
     goes on). These assertions fail once Norse fixes either, and the workaround in interop.readers can go."""
     norse = pytest.importorskip("norse.torch")  # make install-dev installs norse 1.1.0
-    graph = to_nir(train.load_run(runs["fc_zero"])[1])
+    graph = to_nir(rundir.load_run(runs["fc_zero"])[1])
     net = norse.from_nir(graph, dt=DT, ignore_warnings=True)
     assert net.flatten.start_dim == 0
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
@@ -328,13 +328,13 @@ def test_norse_importer_flattens_the_batch_and_ignores_r(runs):
 
 
 def test_norse_is_told_which_pooling_it_reads(runs):
-    graph = to_nir(train.load_run(runs["conv_zero"])[1])
+    graph = to_nir(rundir.load_run(runs["conv_zero"])[1])
     with pytest.raises(ValueError, match=r"SumPool2d but not AvgPool2d.*--pool sum"):
         readers.import_graph("norse", graph)
     with pytest.raises(ValueError, match="unknown NIR reader 'nest'"):
         readers.import_graph("nest", graph)
     with pytest.raises(ValueError, match="pool must be one of avg, sum"):
-        to_nir(train.load_run(runs["conv_zero"])[1], pool="max")
+        to_nir(rundir.load_run(runs["conv_zero"])[1], pool="max")
 
 
 def test_a_norse_network_exported_to_nir_runs_the_same_in_spikevision(test_images, tmp_path, mnist_root, capsys):

@@ -26,7 +26,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from spikevision import cli
-from spikevision.runs import config, train
+from spikevision.data import augment
+from spikevision.runs import config, rundir, train
 from spikevision.runs.checkpoint import CHECKPOINT_NAME, read_checkpoint
 
 # A run small enough for a test, with every random draw the trainer makes.
@@ -310,7 +311,7 @@ def test_nan_weights_stop_the_run_and_the_last_good_checkpoint_stays(tmp_path, m
                        r"last good checkpoint \(step 3\) is kept .*Lower train.lr"):
         train.fit(tiny_config(), run_dir, data_root=mnist_root, on_event=poison)
     assert (run_dir / CHECKPOINT_NAME).read_bytes() == saved["bytes"]
-    _, model = train.load_run(run_dir)
+    _, model = rundir.load_run(run_dir)
     assert all(torch.isfinite(p).all() for p in model.parameters())
     # The poison never reached the disk, so the run resumes to the same end as if nothing had happened.
     monkeypatch.undo()
@@ -350,7 +351,7 @@ def test_nan_input_with_a_finite_loss_still_stops_at_that_step(tmp_path, mnist_r
                                                      r"last good checkpoint \(step 2\) is kept"):
         train.fit(tiny_config(), run_dir, data_root=mnist_root)
     assert checkpoint_step(run_dir) == 2
-    _, model = train.load_run(run_dir)
+    _, model = rundir.load_run(run_dir)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
@@ -363,7 +364,7 @@ def test_an_exploding_learning_rate_is_one_clear_line_and_keeps_the_checkpoint(t
     # inf or nan, by how the overflowing sums meet (the fused first pair adds +inf and -inf rows: nan)
     assert re.match(r"spikevision train: error: loss became (inf|nan) at step 2; the last good checkpoint "
                     r"\(step 1\) is kept", err), err
-    config_, model = train.load_run(run_dir)  # loadable, finite
+    config_, model = rundir.load_run(run_dir)  # loadable, finite
     assert config_.train.lr == 1e37 and all(torch.isfinite(p).all() for p in model.parameters())
     code = cli.main(cli_args(tmp_path / "other", mnist_root, "train.encoding=direct", "train.schedule=none",
                              "train.lr=1e38"))
@@ -440,7 +441,7 @@ def test_each_step_records_the_learning_rate_it_trained_with(reference_run):
 def test_random_shift_moves_each_image_by_its_own_offset_within_the_limit():
     images = torch.zeros(64, 1, 28, 28)
     images[:, 0, 14, 14] = 1.0
-    shifted = train.random_shift(images, 2, torch.Generator().manual_seed(0))
+    shifted = augment.random_shift(images, 2, torch.Generator().manual_seed(0))
     where = shifted[:, 0].flatten(1).argmax(1)
     dy, dx = where // 28 - 14, where % 28 - 14
     assert shifted.sum().item() == 64  # nothing lost: the pixel stays inside the frame
@@ -450,8 +451,8 @@ def test_random_shift_moves_each_image_by_its_own_offset_within_the_limit():
 
 def test_random_flip_mirrors_about_half_the_images_and_only_when_enabled():
     images = torch.rand(400, 1, 28, 28)
-    assert train.random_flip(images, False, torch.Generator().manual_seed(0)) is images
-    flipped = train.random_flip(images, True, torch.Generator().manual_seed(0))
+    assert augment.random_flip(images, False, torch.Generator().manual_seed(0)) is images
+    flipped = augment.random_flip(images, True, torch.Generator().manual_seed(0))
     mirrored = (flipped == images.flip(-1)).flatten(1).all(1)
     unchanged = (flipped == images).flatten(1).all(1)
     assert bool((mirrored ^ unchanged).all())  # each image is either mirrored or left alone

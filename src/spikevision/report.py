@@ -155,7 +155,7 @@ def _config(config) -> str:
 
 
 def _training(run_dir: Path) -> str:
-    epochs = [r for r in figures.read_metrics(run_dir) if r["kind"] == "epoch"]
+    epochs = [r for r in rundir.read_metrics(run_dir) if r["kind"] == "epoch"]
     parts = []
     if (run_dir / rundir.LOSS_PLOT).is_file():
         parts.append(_figure_file(run_dir / rundir.LOSS_PLOT, "Training loss of each batch (with its moving average on "

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from spikevision.errors import InvalidValue, NotFound
+from spikevision.errors import InvalidValue
 from spikevision.pictures import plotting
 from spikevision.runs import rundir
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / rundir.METRICS
-    if not path.is_file():
-        raise NotFound(f"{run_dir} has no {rundir.METRICS}; is it a run directory?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def sweep_picture(out_dir: Path) -> Path:
@@ -33,7 +25,7 @@ def training_curves(run_dir: Path) -> list[Path]:
     """Write ``loss.png`` (per step, with the test loss after each epoch) and ``accuracy.png`` (test accuracy per
     epoch) into ``run_dir``."""
     run_dir = Path(run_dir)
-    records = read_metrics(run_dir)
+    records = rundir.read_metrics(run_dir)
     steps = [r for r in records if r["kind"] == "step"]
     epochs = [r for r in records if r["kind"] == "epoch"]
     written = []

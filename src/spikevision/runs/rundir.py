@@ -127,6 +127,14 @@ def remove_stale_temporaries(run_dir: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """``metrics.jsonl``'s records in order (a step, an epoch, ...): what ``train`` appended, read back."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        raise NotFound(f"{run_dir} has no {METRICS}; is it a run directory?")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def rewrite_metrics(run_dir: Path, history: list) -> None:
     """``metrics.jsonl`` as of the checkpoint: steps after it (lost with a crash) are dropped, then replayed."""
     write_atomic(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in history).encode())

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from spikevision import data, metrics
-from spikevision.errors import InvalidValue, TrainingDiverged  # noqa: F401  (TrainingDiverged: re-exported)
+from spikevision.errors import InvalidValue, TrainingDiverged
 from spikevision.kernels import cache, cpu, gpu, warm
 from spikevision.model import build_model
 from spikevision.runs import devices, distributed, precision, rundir
@@ -39,20 +39,17 @@ from spikevision.runs.checkpoint import (
     save_checkpoint,
 )
 from spikevision.runs.config import RunConfig, TrainConfig
-from spikevision.runs.evaluation import evaluate, model_device  # noqa: F401  (model_device: re-exported)
-from spikevision.runs.inputs import (  # noqa: F401  (the names Python users know as train.*, re-exported)
+from spikevision.runs.evaluation import evaluate
+from spikevision.runs.inputs import (
     TensorData,
     augment,
     epoch_order,
     model_input,
-    random_flip,
-    random_shift,
     step_generator,
 )
 from spikevision.runs.losses import loss_fn
 from spikevision.runs.progress import ProgressPrinter
-from spikevision.runs.rundir import load_config as load_run_config  # noqa: F401  (re-exported)
-from spikevision.runs.rundir import load_run  # noqa: F401  (re-exported)
+from spikevision.runs.rundir import load_config as load_run_config
 
 EventHandler = Callable[[str, dict], None]
 
