@@ -219,3 +219,11 @@ def test_spike_count_animation_rejects_bad_input(tmp_path):
         animation.spike_count_animation(torch.zeros(10, 10), tmp_path / "x.gif", labels=["a", "b", "c"])
     with pytest.raises(ValueError, match="unknown animation suffix"):
         animation.spike_count_animation(torch.zeros(10, 10), tmp_path / "x.png")
+
+
+def test_the_spike_count_bars_count_steps_from_one_as_every_other_counter(tmp_path, monkeypatch):
+    shown = []
+    counter = animation.counter_text
+    monkeypatch.setattr(animation, "counter_text", lambda step, total: shown.append(counter(step, total)) or shown[-1])
+    animation.spike_count_animation(torch.ones(3, 4), tmp_path / "bars.gif", dpi=40)
+    assert sorted(set(shown)) == ["step 1 of 3", "step 2 of 3", "step 3 of 3"]

@@ -141,6 +141,26 @@ def test_the_package_root_holds_few_modules_the_rest_live_in_their_layers_packag
                     "validators.py"]
 
 
+# The compiled loops (numba and Triton kernels) run a whole recurrence in one function body, by design.
+COMPILED_LOOPS = ("kernels/_numba_loops.py", "kernels/_alif_loops.py", "kernels/_cuba_loops.py",
+                  "kernels/_triton_loops.py", "kernels/_triton_cuba.py", "kernels/_triton_alif.py",
+                  "kernels/_triton_lif_linear.py")
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_is_longer_than_60_lines_outside_the_compiled_loops():
+    long = []
+    for name, path in modules().items():
+        if str(path.relative_to(PACKAGE)) in COMPILED_LOOPS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert long == []
+
+
 def test_there_is_no_import_circle():
     assert circles(graph()) == []
 

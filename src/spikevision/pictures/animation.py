@@ -299,6 +299,14 @@ def save_animation(
 # --------------------------------------------------------------------------- spike count bars
 
 
+def _spikes_2d(spk: Any, caller: str) -> np.ndarray:
+    """``spk`` as a non-empty ``[T, K]`` array, or a clear refusal naming ``caller``."""
+    spk = plotting.as_array(spk, f"{caller}: spk", 2, "2-D [T, K] (time first, one sample)")
+    if 0 in spk.shape:
+        raise InvalidValue(f"{caller}: spk must be non-empty [T, K]; got shape {spk.shape}")
+    return spk
+
+
 def spike_count_animation(
     spk: Any,
     path: str | os.PathLike,
@@ -326,10 +334,7 @@ def spike_count_animation(
         The path written; frame ``t`` shows the counts of steps 0..t, the leading neuron highlighted.
     """
     path = _check_path(path, fps)
-    spk = plotting.as_array(spk, "spike_count_animation: spk", 2, "2-D [T, K] (time first, one sample)")
-    if 0 in spk.shape:
-        raise InvalidValue(f"spike_count_animation: spk must be non-empty [T, K]; got shape {spk.shape}")
-    counts = np.cumsum(spk != 0, axis=0)  # (T, K)
+    counts = np.cumsum(_spikes_2d(spk, "spike_count_animation") != 0, axis=0)  # (T, K)
     num_steps = counts.shape[0]
     fig, ax = plotting.new_figure(figsize=figsize, dpi=dpi)
     ymax = max(1.0, float(counts[-1].max()) * 1.2)  # headroom for the step label
@@ -351,7 +356,7 @@ def spike_count_animation(
             patch.set_height(counts[step, i])
             patch.set_color(plotting.STYLE["highlight_color"] if i == leader else plotting.STYLE["bar_color"])
             ax.draw_artist(patch)
-        step_text.set_text(f"time step {step} / {num_steps - 1}")
+        step_text.set_text(counter_text(step, num_steps))  # "step 1 of T" first, as every other counter
         ax.draw_artist(step_text)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
