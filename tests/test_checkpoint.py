@@ -116,15 +116,14 @@ def _temporary_name_of_a_write_cut_short(monkeypatch, write) -> str:
 
 
 def test_stale_temporaries_finds_what_each_atomic_writer_leaves_and_nothing_else(tmp_path, monkeypatch):
-    from spikevision.pictures import plotting
-
     def write_figure():
-        with plotting.atomic_output(tmp_path / "loss.png") as tmp:
+        with checkpoint.atomic_path(tmp_path / "loss.png") as tmp:
             tmp.write_bytes(b"png")
 
     left = [_temporary_name_of_a_write_cut_short(monkeypatch, lambda: checkpoint.write_atomic(
                 tmp_path / "summary.json", b"{}")),
             _temporary_name_of_a_write_cut_short(monkeypatch, write_figure)]
+    left.append(".summary.json.k2j3.tmp")  # what write_atomic left before it went through atomic_path
     for name in [*left, ".notes.tmp", ".loss.png.keep", "loss.png", ".summary.json.bak"]:
         (tmp_path / name).write_bytes(b"")
     found = checkpoint.stale_temporaries(tmp_path / "summary.json") + checkpoint.stale_temporaries(

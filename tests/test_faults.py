@@ -130,7 +130,7 @@ def kill_mid_write(proc: subprocess.Popen, run_dir: Path, after_first: bool) -> 
     if not wait_until(ready.is_file, proc):
         return None
     tick = time.monotonic()
-    pattern = f".{CHECKPOINT_NAME}.*.tmp"
+    pattern = f".{CHECKPOINT_NAME}.*.tmp*"  # atomic_path: .NAME.XXXX.tmp.SUFFIX
     while not any(run_dir.glob(pattern)):  # no sleep: the write lasts milliseconds
         if proc.poll() is not None:
             return None

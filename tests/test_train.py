@@ -172,7 +172,8 @@ def test_resume_clears_what_a_kill_left_half_written_and_nothing_else(tmp_path, 
     run_dir = tmp_path / "run"
     with pytest.raises(Crash):
         train.fit(tiny_config(), run_dir, data_root=mnist_root, on_event=crash_at("step", 3))
-    # The names a SIGKILL leaves mid-write: write_atomic's and plotting.atomic_output's (a figure's suffix last).
+    # The names a SIGKILL leaves mid-write: checkpoint.atomic_path's (the suffix last) and, from older versions,
+    # write_atomic's own (.NAME.XXXX.tmp).
     debris = [f".{CHECKPOINT_NAME}.k2j3.tmp", ".metrics.jsonl.x8w1.tmp", ".summary.json.q0a9.tmp",
               ".config.json.m3n4.tmp", ".loss.png.3fa1b2c4d5e6.tmp.png", ".accuracy.png.a1b2c3d4e5f6.tmp.png"]
     kept = [".notes.tmp", "my.tmp.png", ".loss.png.backup"]  # not ours: never touched

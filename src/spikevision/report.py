@@ -25,8 +25,9 @@ from spikevision import data, metrics
 from spikevision.analysis import inspection
 from spikevision.data import encoding
 from spikevision.errors import InvalidValue
-from spikevision.pictures import animation, figures, plotting
+from spikevision.pictures import animation, figures
 from spikevision.runs import rundir
+from spikevision.runs.checkpoint import atomic_path
 from spikevision.runs.evaluation import evaluate
 from spikevision.runs.inputs import TensorData, dense_input_macs, step_generator
 from spikevision.validators import check_whole_number
@@ -109,7 +110,7 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     title = f"spikevision run report: {run_dir.resolve().name}"
     page = _page(title, sections)
     path = run_dir / rundir.REPORT
-    with plotting.atomic_output(path) as tmp:  # readable by all, like the figures beside it
+    with atomic_path(path, make_folder=True) as tmp:  # readable by all, like the figures beside it
         tmp.write_text(page, encoding="utf-8")
     return path
 

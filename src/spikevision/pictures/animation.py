@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.pictures import plotting
+from spikevision.runs.checkpoint import atomic_path
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 
@@ -113,7 +114,7 @@ def write_video(
         if int(first.max()) >= palette.shape[0]:
             raise InvalidValue(f"frame values index a palette of {palette.shape[0]} colours; "
                                f"got index {int(first.max())}")
-    with plotting.atomic_output(path) as tmp:
+    with atomic_path(path, make_folder=True) as tmp:
         if path.suffix.lower() == ".gif":
             _write_gif(frames, tmp, fps, palette, indexed=first.ndim == 2)
         else:

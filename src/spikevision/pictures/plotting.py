@@ -12,10 +12,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import AffineDeltaTransform
 
 from spikevision.errors import InvalidType, InvalidValue
+from spikevision.runs.checkpoint import atomic_path
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -141,24 +140,6 @@ def new_figure(
     return fig, axes
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix); rename it onto ``path`` only on success.
-
-    A reader never sees a half-written file, and a failed write leaves no debris behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh random name that the writer creates itself, so the file gets the usual permissions
-    # (mkstemp would leave it readable by its owner only).
-    tmp_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-
-
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int | None = None) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix) atomically.
 
@@ -177,7 +158,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int | None = None)
         )
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
-    with atomic_output(path) as tmp:
+    with atomic_path(path, make_folder=True) as tmp:
         fig.savefig(tmp, dpi=dpi or fig.dpi, format=path.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
     return path
 

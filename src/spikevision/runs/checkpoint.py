@@ -7,9 +7,11 @@ renamed over the old one, so a crash at any moment leaves either the old or the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,42 +26,60 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = "spikevision-checkpoint-1"
 
 
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, make_folder: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer to fill (a figure's, a movie's, bytes): synced and renamed
+    onto ``path`` only when the block ends without an error, else removed. Readers see the old file or the
+    whole new one, never a part; a failure leaves no debris. The one atomic writer of the package (the data
+    files, a layer below, are installed by ``data.fetching``, which hashes them as they stream in).
+
+    The temporary name is ``.NAME.XXXX.tmp.SUFFIX``: fresh, created by the writer itself (so with the usual
+    permissions), its suffix last (image writers go by it). An error after the writer made it says that the
+    previous file is unchanged; one before (no such folder, a file in the way) is the place's, as it came.
+    """
     path = Path(path)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp{path.suffix}")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # the place itself: named, so that the command line can say what to do
-        raise OSError(exc.errno, exc.strerror, str(path.parent)) from None
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        _fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OSError(f"could not write {path}: {exc.strerror or exc}; the previous file is unchanged") from None
-        raise
+    except OSError as exc:
+        if not tmp.exists():
+            raise
+        raise OSError(f"could not write {path}: {exc.strerror or exc}; the previous file is unchanged") from None
+    finally:
+        with contextlib.suppress(OSError):  # cleaning up must not hide what went wrong (a file where a folder is)
+            tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+
+
+def write_atomic(path: str | os.PathLike, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through :func:`atomic_path`: the old file or the whole new one, never a part."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask gives the usual permissions
+        except OSError as exc:  # the place itself: named, so that the command line can say what to do
+            raise OSError(exc.errno, exc.strerror, str(path.parent)) from None
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
 
 
 def stale_temporaries(path: Path) -> list[Path]:
     """The temporary files that atomic writes of ``path`` left behind when a crash cut them short.
 
-    Both writers name them after ``path``: :func:`write_atomic` ``.NAME.XXXX.tmp``, and
-    ``plotting.atomic_output`` ``.NAME.XXXX.tmp.SUFFIX`` (keeping the suffix that image writers go by).
+    :func:`atomic_path` names them ``.NAME.XXXX.tmp.SUFFIX``; versions before 2026-12-07 wrote bytes through
+    ``.NAME.XXXX.tmp`` (found too, so that their runs are cleaned as well).
     """
     path = Path(path)
     return sorted({*path.parent.glob(f".{path.name}.*.tmp"), *path.parent.glob(f".{path.name}.*.tmp{path.suffix}")})
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as file:
+        os.fsync(file.fileno())
 
 
 def _fsync_dir(directory: Path) -> None:
