@@ -73,3 +73,19 @@ def test_a_run_records_its_prediction_rule_and_its_accuracy_by_every_rule(tiny_r
     by_rule = summary["test_accuracy_by_rule"]["spikes"] * 100
     assert f"  by the rule 'spikes' (the output neuron with the most spikes, ties to the lowest class index as in " \
            f"the handout): {by_rule:.2f}%" in capsys.readouterr().out
+
+
+def test_a_saved_evaluation_is_reused_only_when_whole_and_newer_than_the_checkpoint(tmp_path):
+    import os
+
+    (tmp_path / rundir.CHECKPOINT).write_bytes(b"weights")
+    assert rundir.saved_evaluation(tmp_path) is None  # none yet
+    whole = {"accuracy": 0.9, "confusion": [[1]], "classes": ["0"]}
+    rundir.write_json(tmp_path / rundir.EVALUATION, whole)
+    assert rundir.saved_evaluation(tmp_path) == whole
+    later = (tmp_path / rundir.EVALUATION).stat().st_mtime + 10
+    os.utime(tmp_path / rundir.CHECKPOINT, (later, later))  # more training since: stale
+    assert rundir.saved_evaluation(tmp_path) is None
+    (tmp_path / rundir.EVALUATION).write_text("{half")
+    os.utime(tmp_path / rundir.EVALUATION, (later + 10, later + 10))
+    assert rundir.saved_evaluation(tmp_path) is None  # damaged: made again

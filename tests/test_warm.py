@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(not cpu.available(), reason="numba is a dependen
     ("quick", [], ["lif", "lif_linear"]),                # the fused first layer, then the output LIF
     ("quick", ["train.encoding=rate"], ["lif"]),          # spikes in: no constant current to fuse
     ("quick", ["model.neuron=alif"], ["alif"]),
+    ("quick", ["model.neuron=alif", "model.learn_threshold=layer"], []),  # a learned threshold: the reference loop
     ("quick", ["model.neuron=cuba"], ["cuba"]),
     ("quick", ["model.neuron=cuba", "model.hidden=[64,32]"], ["cuba"]),
     ("quick", ["model.recurrent=true", "model.readout=li", "train.prediction=membrane"], []),  # loops, no kernel

@@ -47,12 +47,9 @@ def evaluation(run_dir: Path, model, config, test: TensorData, *, reuse: bool = 
     Otherwise it evaluates every test image (``evaluation.evaluate``) and writes ``evaluation.json``,
     ``confusion.png`` and ``confusion.json`` into ``run_dir``, as ``spikevision evaluate`` does.
     """
-    path = Path(run_dir) / rundir.EVALUATION
-    checkpoint = Path(run_dir) / rundir.CHECKPOINT
-    if reuse and path.is_file() and path.stat().st_mtime >= checkpoint.stat().st_mtime:
-        result = rundir.read_json(path, {})  # a damaged file is simply made again
-        if isinstance(result, dict) and "confusion" in result and "classes" in result:
-            return result
+    saved = rundir.saved_evaluation(run_dir) if reuse else None
+    if saved is not None:
+        return saved
     result = evaluate(model, test, config.train, seed=config.train.seed)
     result["classes"] = list(test.classes)
     if save:

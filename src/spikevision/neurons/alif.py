@@ -184,6 +184,8 @@ class ALIF(LIF):
                    options.get("surrogate", surrogates.DEFAULT))  # validates the adaptation too
         super().__init__(beta, threshold, **options)
         self.adapt_decay, self.adapt_step = float(adapt_decay), float(adapt_step)
+        if options.get("learn_threshold", "none") != "none":
+            self.kernel_family = None  # the fused kernels take the adaptation's numbers only: the reference loop
 
     @property
     def params(self) -> ALIFParams:

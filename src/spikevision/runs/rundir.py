@@ -127,6 +127,16 @@ def remove_stale_temporaries(run_dir: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def saved_evaluation(run_dir: Path) -> dict | None:
+    """``evaluation.json`` where it is whole and newer than the checkpoint (what ``evaluate`` wrote of this
+    checkpoint), else None: a stale or damaged one is for the caller to make again."""
+    path, checkpoint = Path(run_dir) / EVALUATION, Path(run_dir) / CHECKPOINT
+    if not path.is_file() or not checkpoint.is_file() or path.stat().st_mtime < checkpoint.stat().st_mtime:
+        return None
+    result = read_json(path, {})  # a damaged file reads as {}
+    return result if isinstance(result, dict) and "confusion" in result and "classes" in result else None
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
     """``metrics.jsonl``'s records in order (a step, an epoch, ...): what ``train`` appended, read back."""
     path = Path(run_dir) / METRICS
