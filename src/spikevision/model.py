@@ -1,9 +1,10 @@
-"""Spiking networks of LIF neurons: a plain-data ModelConfig, SpikingMLP, SpikingCNN and build_model.
+"""Spiking networks: a plain-data ModelConfig, SpikingMLP, SpikingCNN and build_model.
 
 A network is a chain of stages. Each stage turns its input (the image, or the previous stage's spikes)
 into a current with stateless layers (Dropout, Linear or Conv2d, then BatchNorm / pooling) and feeds it
-to a layer of LIF neurons. Stateless layers run over all ``T*B`` samples at once; the LIF layers run
-through ``lif.lif_sequence``, the one time loop. With a static image (direct encoding) the first
+to a layer of spiking neurons (LIF, IF, CUBA or ALIF: ``ModelConfig.neuron``). Stateless layers run over all
+``T*B`` samples at once; each neuron layer runs its model's time loop (``lif.lif_sequence`` and its kin, one
+skeleton: ``neurons.base.run_sequence``). With a static image (direct encoding) the first
 stage's current is computed once and expanded over time, not recomputed T times; where the next stage
 is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
 

@@ -332,7 +332,7 @@ def _page(title: str, sections: list[tuple[str, str, str]]) -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
-        f'<header><h1>{_e(title)}</h1><p class="sub">A spiking neural network of LIF neurons, trained and '
+        f'<header><h1>{_e(title)}</h1><p class="sub">A spiking neural network, trained and '
         "evaluated by spikevision. Every picture is inside this file.</p></header>"
         f'<nav aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>{body}'
         "<footer>Written by <code>spikevision report</code>.</footer></main></body></html>\n"

@@ -93,7 +93,7 @@ def cuba_step(current: Tensor, state: CubaState | None, params: CubaParams) -> t
 
 def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, *, backend: str = "auto",
                   need_mem: bool = True) -> tuple[Tensor, Tensor | None, CubaState]:
-    """Run current-based LIF neurons over a sequence: the one time loop, behind one dispatch point.
+    """Run current-based LIF neurons over a sequence: CUBA's time loop, behind the shared dispatch.
 
     Args:
         current: input currents ``[T, B, ...]`` (a stride-0 expansion of one current is read once by the kernel).

@@ -11,7 +11,7 @@ Dynamics, the same as snnTorch 1.0.0's ``snn.Leaky`` (``reset_delay=True``), for
 carries no gradient to the membrane (it still does to a learnable threshold). ``beta`` given as a tensor
 is clamped to [0, 1]; as a number it must lie in [0, 1].
 
-``lif_sequence`` is the one time loop. It dispatches to an implementation in ``BACKENDS``: the plain
+``lif_sequence`` is the LIF time loop. It dispatches to an implementation in ``BACKENDS``: the plain
 torch loop below (``"reference"``), or the fused kernels of ``spikevision.kernels`` (``"numba"`` on the
 CPU, ``"triton"`` on CUDA), which equal it and are chosen by ``backend="auto"`` where they apply.
 """
@@ -104,7 +104,7 @@ def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tupl
 def lif_sequence(
     current: Tensor, state: LIFState | None, params: LIFParams, *, backend: str = "auto", need_mem: bool = True
 ) -> tuple[Tensor, Tensor | None, LIFState]:
-    """Run LIF neurons over a whole sequence: the one time loop, behind one dispatch point.
+    """Run LIF neurons over a whole sequence: LIF's time loop, behind the shared dispatch (``base.run_sequence``).
 
     Args:
         current: input currents ``[T, B, ...]``; may be a stride-0 expanded view of a constant current
