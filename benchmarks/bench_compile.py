@@ -1,7 +1,7 @@
 """The first run's compile cost: a fresh install's numba kernels (their serial builds, which a run compiles
 before its first step) one after another in one process, or each family in a worker process of its own side
-by side (``kernels.warm``, what a run does); the parallel builds, which a run compiles in the background
-(``kernels.cpu.build``), one after another in one process; and a whole first ``spikevision train`` with an
+by side (``kernels.numba.warm``, what a run does); the parallel builds, which a run compiles in the background
+(``kernels.numba.runtime.build``), one after another in one process; and a whole first ``spikevision train`` with an
 empty cache, then a second one with that cache.
 
 Every measurement starts from an empty ``NUMBA_CACHE_DIR`` of its own, so nothing is loaded from an earlier
@@ -32,7 +32,7 @@ def _fresh_env(cache: str) -> dict:
 def in_process(families: list[str], parallel: bool = False) -> float:
     """Seconds to compile ``families`` (their serial or parallel builds) one after another in one fresh process."""
     with tempfile.TemporaryDirectory() as cache:
-        code = ("import sys, time; from spikevision.kernels import warm; t = time.perf_counter(); "
+        code = ("import sys, time; from spikevision.kernels.numba import warm; t = time.perf_counter(); "
                 f"[warm.compile_family(f, parallel={parallel}) for f in sys.argv[1:]]; "
                 "print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code, *families], env=_fresh_env(cache), check=True,
@@ -41,9 +41,10 @@ def in_process(families: list[str], parallel: bool = False) -> float:
 
 
 def side_by_side(families: list[str], workers: int) -> float:
-    """Seconds for ``kernels.warm.compile_in_parallel`` with ``workers`` processes (each starts python + torch)."""
+    """Seconds for ``kernels.numba.warm.compile_in_parallel`` with ``workers`` processes (each starts python and
+    torch)."""
     with tempfile.TemporaryDirectory() as cache:
-        code = ("import sys, time; from spikevision.kernels import warm; t = time.perf_counter(); "
+        code = ("import sys, time; from spikevision.kernels.numba import warm; t = time.perf_counter(); "
                 "failed = warm.compile_in_parallel(sys.argv[2:], int(sys.argv[1])); "
                 "assert not failed, failed; print(time.perf_counter() - t)")
         out = subprocess.run([sys.executable, "-c", code, str(workers), *families], env=_fresh_env(cache),
@@ -70,18 +71,18 @@ def first_training(preset: str, overrides: list[str]) -> dict:
 
 
 def _wait_for_background(cache: str, limit: float = 300.0) -> None:
-    """Until no ``kernels.warm`` worker on ``cache`` runs (a training leaves its parallel builds compiling)."""
+    """Until no ``kernels.numba.warm`` worker on ``cache`` runs (a training leaves its parallel builds compiling)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and any(cache in environ for environ in _warm_workers()):
         time.sleep(0.5)
 
 
 def _warm_workers() -> list[str]:
-    """The environments of the running ``spikevision.kernels.warm`` processes (Linux /proc)."""
+    """The environments of the running ``spikevision.kernels.numba.warm`` processes (Linux /proc)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if b"spikevision.kernels.warm" in (proc / "cmdline").read_bytes():
+            if b"spikevision.kernels.numba.warm" in (proc / "cmdline").read_bytes():
                 found.append((proc / "environ").read_bytes().decode(errors="replace"))
         except OSError:
             continue
@@ -97,7 +98,7 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     from spikevision import model
-    from spikevision.kernels import cache
+    from spikevision.kernels.numba import cache
     from spikevision.runs import config
 
     cfg = config.resolve(args.preset)

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# A run's steady state: the CPU loops' parallel build (a first run starts on the serial one, kernels.cpu.build).
+# A run's steady state: the CPU loops' parallel build (a first run starts on the serial one,
+# kernels.numba.runtime.build).
 os.environ.setdefault("SPIKEVISION_CPU_LOOPS", "parallel")
 # Thread pools' wait policies: what torch's and numba's OpenMP threads do when they run out of work.
 POLICIES = {

@@ -61,7 +61,8 @@ from spikevision.model import build_model
 from spikevision.runs.config import available_presets, resolve
 from spikevision.runs.train import TensorData, loss_fn
 
-# A run's steady state: the CPU loops' parallel build (a first run starts on the serial one, kernels.cpu.build).
+# A run's steady state: the CPU loops' parallel build (a first run starts on the serial one,
+# kernels.numba.runtime.build).
 os.environ.setdefault("SPIKEVISION_CPU_LOOPS", "parallel")
 
 IMPLS = ("snntorch", "reference", "unfused", "spikevision")
@@ -140,12 +141,8 @@ class SnnTorchNet(torch.nn.Module):
 def backend(impl: str):
     """spikevision as ``impl`` runs it: "reference", its plain torch loop; "unfused", the LIF kernels
     without the fused first pair (``kernels.lif_linear``); "spikevision", as dispatched."""
-    from spikevision.kernels import alif as alif_kernel
-    from spikevision.kernels import cuba as cuba_kernel
-
     if impl == "reference":
-        patches = [(kernels, "choose", lambda *args: "reference"), (cuba_kernel, "applies", lambda *args: False),
-                   (alif_kernel, "choose", lambda *args: "reference")]
+        patches = [(kernels, "select", lambda *args: "reference")]  # the one choice point, for every family
     elif impl == "unfused":
         patches = [(kernels, "lif_linear_supported", lambda *args: False)]
     else:

@@ -57,7 +57,7 @@ def compile_kernels() -> None:
     """Both builds of the seed network's kernel families into numba's cache (what a second run finds)."""
     for family in ("lif_linear", "lif"):
         for extra in ([], ["--parallel"]):
-            subprocess.run([sys.executable, "-m", "spikevision.kernels.warm", family, *extra], check=True)
+            subprocess.run([sys.executable, "-m", "spikevision.kernels.numba.warm", family, *extra], check=True)
 
 
 def snntorch_seconds(steps: int) -> float:

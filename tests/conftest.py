@@ -27,7 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
 # The CPU loops have a serial build and a parallel one, bit for bit the same (tests/test_kernels.py runs each on
 # both builds); by default a process runs the serial one until a background process has compiled the parallel
-# one (spikevision.kernels.cpu.build). The suite keeps to the serial build, so that no background compile runs
+# one (spikevision.kernels.numba.runtime.build). The suite keeps to the serial build, so that no background compile runs
 # on its own schedule beside the tests; tests/test_warm.py tests that choice.
 os.environ.setdefault("SPIKEVISION_CPU_LOOPS", "serial")
 
@@ -36,7 +36,7 @@ from spikevision import data
 
 @pytest.fixture(params=["serial", "parallel"])
 def cpu_build(request, monkeypatch) -> str:
-    """Runs a test once with each build of the CPU loops (``kernels.cpu.build``)."""
+    """Runs a test once with each build of the CPU loops (``kernels.numba.runtime.build``)."""
     monkeypatch.setenv("SPIKEVISION_CPU_LOOPS", request.param)
     return request.param
 

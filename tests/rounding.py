@@ -53,7 +53,7 @@ def decisions(model: nn.Module, cfg: TrainConfig, test: TensorData, dtype: torch
 
     parts = []
     with mock.patch.object(Surrogate, "__call__", recording), \
-            mock.patch.object(kernels, "choose", lambda *args: "reference"):
+            mock.patch.object(kernels, "select", lambda *args: "reference"):
         for start in range(0, len(test.labels), cfg.eval_batch_size):
             x = model_input(test.images[start : start + cfg.eval_batch_size], cfg,
                             stream_generator(0, EVAL_STREAM, start)).to(dtype)

@@ -17,8 +17,7 @@ import torch
 
 from spikevision import model
 from spikevision.cli import main
-from spikevision.kernels import alif as fused
-from spikevision.neurons import alif
+from spikevision.neurons import alif, base
 from spikevision.neurons.lif import LIFParams, lif_sequence
 from spikevision.runs import config
 
@@ -90,7 +89,7 @@ def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, eng
 
 @pytest.mark.parametrize("steps", [1, 2, 4, 5, 9, 17])
 def test_triton_backward_segments_cover_every_length(steps):
-    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.gpu.segment_steps).
+    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.triton.runtime.segment_steps).
     _compare_engines("triton", "zero", False, True, steps)
     _compare_engines("triton", "subtract", True, False, steps)
 
@@ -112,7 +111,7 @@ def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps
     for backend in ("reference", engine):
         start = mem0.clone().requires_grad_()
         state = alif.ALIFState(start, thr0.clone())
-        assert fused.applies(current, state, params)
+        assert base.select(alif.DYNAMICS, current, state, params) != "reference"
         spk, mem, last = alif.alif_sequence(current, state, params, backend=backend)
         loss = (spk * torch.linspace(-1, 1, n, device=device)).sum() + 0.01 * (mem**2).sum() + 0.2 * last.mem.sum()
         inputs = [source, start] + ([beta] if learn else [])
@@ -129,7 +128,7 @@ def test_a_learnable_threshold_runs_the_reference_loop_and_gets_its_gradient():
     params = alif.ALIFParams(0.9, threshold, 0.9, 0.3)
     current = _current()
     state = alif.initial_state(current[0], 1.0)
-    assert not fused.applies(current, state, params)
+    assert base.select(alif.DYNAMICS, current, state, params) == "reference"
     spk, mem, _ = alif.alif_sequence(current, None, params)
     (spk.sum() + mem.sum()).backward()
     assert threshold.grad is not None and float(threshold.grad) != 0

@@ -14,8 +14,7 @@ import torch
 
 from spikevision import model
 from spikevision.analysis import single_neuron
-from spikevision.kernels import cuba as fused
-from spikevision.neurons import cuba
+from spikevision.neurons import base, cuba
 from spikevision.runs import config
 
 snn = pytest.importorskip("snntorch")  # a dev dependency: make test always has it
@@ -106,7 +105,7 @@ def test_each_fused_kernel_equals_the_reference_loop(reset, constant, learn, eng
 
 @pytest.mark.parametrize("steps", [1, 2, 4, 5, 9, 17])
 def test_triton_backward_segments_cover_every_length(steps):
-    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.gpu.segment_steps).
+    # The backward recomputes the states in segments of ceil(sqrt(T)) steps (kernels.triton.runtime.segment_steps).
     _compare_engines("triton", "zero", False, True, steps)
     _compare_engines("triton", "subtract", True, False, steps)
 
@@ -125,7 +124,7 @@ def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps
     thr = torch.tensor(1.0, device=device, requires_grad=True) if learn else 1.0
     params = cuba.CubaParams(alpha, beta, thr, reset, "atan")
     # auto: numba on CPU tensors (Triton only when asked for), Triton on CUDA tensors
-    assert fused.choose(current, params) == ("triton" if device == "cuda" else "numba")
+    assert base.select(cuba.DYNAMICS, current, None, params) == ("triton" if device == "cuda" else "numba")
     syn0 = (torch.rand(batch, n, generator=generator) * 0.3).to(device)
     mem0 = (torch.rand(batch, n, generator=generator) * 1.2).to(device)
     results = {}
@@ -147,12 +146,16 @@ def _compare_engines(engine: str, reset: str, constant: bool, learn: bool, steps
 
 def test_auto_takes_the_kernel_where_it_is_exact_and_the_reference_elsewhere():
     params = cuba.CubaParams(0.9, 0.8, 1.0)
-    assert fused.applies(torch.zeros(2, 1, 3), params)
-    assert fused.applies(torch.zeros(2, 1, 3, dtype=torch.float64), params)
-    assert not fused.applies(torch.zeros(2, 1, 3, dtype=torch.float16), params)  # half: the reference upcasts
-    assert not fused.applies(torch.zeros(2, 1, 3, device="meta"), params)
+
+    def selected(current, params=params):
+        return base.select(cuba.DYNAMICS, current, None, params)
+
+    assert selected(torch.zeros(2, 1, 3)) == "numba"
+    assert selected(torch.zeros(2, 1, 3, dtype=torch.float64)) == "numba"
+    assert selected(torch.zeros(2, 1, 3, dtype=torch.float16)) == "reference"  # half: upcast, then chosen again
+    assert selected(torch.zeros(2, 1, 3, device="meta")) == "reference"
     other_dtype = cuba.CubaParams(torch.full((3,), 0.9, dtype=torch.float64), 0.8, 1.0)
-    assert not fused.applies(torch.zeros(2, 1, 3), other_dtype)  # would change the reference's result dtype
+    assert selected(torch.zeros(2, 1, 3), other_dtype) == "reference"  # would change the reference's result dtype
     half = (torch.rand(4, 2, 3) * 2).half()
     spk, mem, _ = cuba.cuba_sequence(half, None, params)
     wide_spk, wide_mem, _ = cuba.cuba_sequence(half.float(), None, params)

@@ -18,12 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikevision import kernels
-from spikevision.kernels import _autograd
+from spikevision.kernels import fused
 from spikevision.kernels.lif_linear import lif_linear
 from spikevision.kernels.lif_linear import supported as lif_linear_supported
 from spikevision.model import ModelConfig, build_model
-from spikevision.neurons import surrogate
-from spikevision.neurons.lif import BACKENDS, LIF, RESETS, LIFParams, LIFState, lif_sequence
+from spikevision.neurons import base, lif, surrogate
+from spikevision.neurons.base import BACKENDS
+from spikevision.neurons.lif import LIF, RESETS, LIFParams, LIFState, lif_sequence
 
 CUDA = torch.cuda.is_available()
 
@@ -279,12 +280,12 @@ def test_backward_keeps_only_inputs_no_time_by_batch_tensor():
 
 def test_constant_source_finds_only_a_true_expansion():
     base = torch.rand(3, 4)
-    assert _autograd.constant_source(base.unsqueeze(0).expand(5, 3, 4)) is base
-    assert _autograd.constant_source(base.unsqueeze(0).expand(1, 3, 4)) is None  # one step: nothing to save
-    assert _autograd.constant_source(base.unsqueeze(0).repeat(5, 1, 1)) is None
+    assert fused.constant_source(base.unsqueeze(0).expand(5, 3, 4)) is base
+    assert fused.constant_source(base.unsqueeze(0).expand(1, 3, 4)) is None  # one step: nothing to save
+    assert fused.constant_source(base.unsqueeze(0).repeat(5, 1, 1)) is None
     # An expansion of a slice: its _base is the whole tensor, so it is read as a full current instead.
     part = base[:, :2].unsqueeze(0).expand(5, 3, 2)
-    assert _autograd.constant_source(part) is None
+    assert fused.constant_source(part) is None
     spk, mem, _ = lif_sequence(part * 3, None, LIFParams(0.5, 1.0), backend="numba")
     ref = lif_sequence(part * 3, None, LIFParams(0.5, 1.0), backend="reference")
     assert torch.equal(spk, ref[0]) and torch.equal(mem, ref[1])
@@ -293,16 +294,17 @@ def test_constant_source_finds_only_a_true_expansion():
 def test_auto_picks_the_kernel_only_where_it_is_exact():
     params = LIFParams(0.9, 1.0)
     cpu32 = torch.rand(5, 2, 3)
-    assert kernels.choose(cpu32, params.beta, params.threshold, params.reset, params.surrogate) == "numba"
-    assert kernels.choose(cpu32.double(), 0.9, 1.0, "zero", params.surrogate) == "numba"
+    def select(current, beta, threshold, reset="subtract"):
+        return base.select(lif.DYNAMICS, current, None, LIFParams(beta, threshold, reset, params.surrogate))
+
+    assert select(cpu32, params.beta, params.threshold) == "numba"
+    assert select(cpu32.double(), 0.9, 1.0, "zero") == "numba"
     # Half precision, other devices, and coefficients whose dtype would change the result: the reference.
-    assert kernels.choose(cpu32.bfloat16(), 0.9, 1.0, "subtract", params.surrogate) == "reference"
-    assert kernels.choose(torch.empty(5, 2, 3, device="meta"), 0.9, 1.0, "subtract", params.surrogate) == "reference"
-    assert kernels.choose(cpu32, torch.full((3,), 0.9, dtype=torch.float64), 1.0, "subtract",
-                          params.surrogate) == "reference"
+    assert select(cpu32.bfloat16(), 0.9, 1.0) == "reference"
+    assert select(torch.empty(5, 2, 3, device="meta"), 0.9, 1.0) == "reference"
+    assert select(cpu32, torch.full((3,), 0.9, dtype=torch.float64), 1.0) == "reference"
     # A 0-d coefficient of another dtype does not change the result dtype: still exact.
-    assert kernels.choose(cpu32, torch.tensor(0.9, dtype=torch.float64), 1.0, "subtract",
-                          params.surrogate) == "numba"
+    assert select(cpu32, torch.tensor(0.9, dtype=torch.float64), 1.0) == "numba"
     assert {"reference", "numba", "triton"} <= set(BACKENDS)
     # The reference takes what the kernel does not: bfloat16 through auto just works.
     spk, mem, _ = lif_sequence(cpu32.bfloat16() * 3, None, params)
@@ -320,12 +322,12 @@ def test_auto_with_a_mixed_dtype_coefficient_equals_the_reference():
 
 def test_asking_for_a_kernel_that_does_not_apply_is_a_clear_error():
     params = LIFParams()
-    with pytest.raises(ValueError, match="'numba' LIF backend does not cover this input.*backend='auto'"):
+    with pytest.raises(ValueError, match="'numba' backend of lif neurons does not cover this input.*backend='auto'"):
         # a per-neuron coefficient of another dtype would change the reference's result dtype
         lif_sequence(torch.rand(3, 2), None, LIFParams(torch.full((2,), 0.9, dtype=torch.float64)), backend="numba")
-    with pytest.raises(ValueError, match="'numba' LIF backend runs on cpu tensors, got meta"):
+    with pytest.raises(ValueError, match="'numba' backend of lif neurons runs on cpu tensors, got meta"):
         lif_sequence(torch.rand(3, 2, device="meta"), None, params, backend="numba")
-    with pytest.raises(ValueError, match="'triton' LIF backend runs on cuda( or cpu)? tensors, got meta"):
+    with pytest.raises(ValueError, match="'triton' backend of lif neurons runs on cuda( or cpu)? tensors, got meta"):
         lif_sequence(torch.rand(3, 2, device="meta"), None, params, backend="triton")
 
 
@@ -338,7 +340,7 @@ def test_model_gives_the_same_numbers_with_the_kernels_and_with_the_reference(co
     images = torch.rand(6, 1, 28, 28, generator=_gen(7))
     results = {}
     for backend in ("reference", "numba"):
-        monkeypatch.setattr(kernels, "choose", lambda *args, backend=backend: backend)
+        monkeypatch.setattr(kernels, "select", lambda *args, backend=backend: backend)
         model = build_model(config, seed=0)
         out = model(images * 2, num_steps=15, record=True)
         loss = out.mem.square().sum() + out.spk.sum() * 0.5
@@ -358,7 +360,7 @@ def test_model_gives_the_same_numbers_with_the_kernels_and_with_the_reference(co
 def test_compile_falls_back_to_no_cache_when_numba_cannot_cache(monkeypatch):
     import numba
 
-    from spikevision.kernels import _numba_loops
+    from spikevision.kernels.numba import common
 
     real = numba.njit
     calls = []
@@ -371,7 +373,7 @@ def test_compile_falls_back_to_no_cache_when_numba_cannot_cache(monkeypatch):
 
     monkeypatch.setattr(numba, "njit", njit)
 
-    @_numba_loops._compile()
+    @common.compiled()
     def double(x):
         return 2 * x
 
@@ -468,13 +470,14 @@ def test_triton_equals_reference(reset, name, dtype):
     made = _inputs(seed, 40, 5, (300,), dtype, constant=True, beta_kind="number", thr_kind="number",
                    with_mem0=False, device=TRITON_DEVICE)
     # On a GPU the dispatch takes the kernel; on CPU tensors it never takes the (slow) interpreter.
-    assert kernels.choose(made[0], 0.9, 1.0, reset, surrogate.get(name)) == ("triton" if CUDA else "numba")
+    chosen = base.select(lif.DYNAMICS, made[0], None, LIFParams(0.9, 1.0, reset, name))
+    assert chosen == ("triton" if CUDA else "numba")
 
 
 @needs_triton
 @pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 9, 10, 16, 17, 50])
 def test_triton_backward_segments_cover_every_length(steps):
-    # The backward recomputes the membranes in segments of ceil(sqrt(T)) steps (gpu.segment_steps): lengths
+    # The backward recomputes the membranes in segments of ceil(sqrt(T)) steps (triton.runtime.segment_steps): lengths
     # that fill their segments exactly (4, 9, 16), leave a short last one (5, 10, 17, 50) or have one (1-3).
     for reset, name, constant in (("subtract", "atan", False), ("zero", "sigmoid", True)):
         _compare("triton", steps, steps, 2, (70,), torch.float32, reset, name, constant=constant,
@@ -520,10 +523,10 @@ class _RoundingLauncher:
 def test_triton_float64_gradients_survive_the_fp32_typing_of_python_floats(monkeypatch):
     # atan's constants (pi/2 * alpha, alpha/2) are not fp32 numbers: passed as Python floats they were rounded
     # on a GPU and float64 gradients were 4e-6 off the reference, against 1e-10 allowed.
-    from spikevision.kernels import gpu
+    from spikevision.kernels.triton import runtime
 
-    loops = gpu._kernels()
-    monkeypatch.setattr(gpu, "_kernels", lambda: _Fp32FloatArguments(loops))
+    real = runtime.kernels
+    monkeypatch.setattr(runtime, "kernels", lambda name: _Fp32FloatArguments(real(name)))
     for name in ("atan", "sigmoid", "triangular"):
         _compare("triton", 3, 25, 4, (90,), torch.float64, "subtract", name, constant=False,
                  beta_kind="neuron", thr_kind="layer", with_mem0=True, device=TRITON_DEVICE)

@@ -142,9 +142,8 @@ def test_the_package_root_holds_few_modules_the_rest_live_in_their_layers_packag
 
 
 # The compiled loops (numba and Triton kernels) run a whole recurrence in one function body, by design.
-COMPILED_LOOPS = ("kernels/_numba_loops.py", "kernels/_alif_loops.py", "kernels/_cuba_loops.py",
-                  "kernels/_triton_loops.py", "kernels/_triton_cuba.py", "kernels/_triton_alif.py",
-                  "kernels/_triton_lif_linear.py")
+COMPILED_LOOPS = tuple(f"kernels/{engine}/{family}.py" for engine in ("numba", "triton")
+                       for family in ("lif", "cuba", "alif", "lif_linear"))
 MAX_FUNCTION_LINES = 60
 
 
@@ -169,21 +168,21 @@ def test_the_checks_see_a_circle_and_an_upward_import_where_there_is_one():
     # The same functions on a made-up graph, so that the tests above could fail.
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
-    assert layer_of("kernels.warm") == "kernels" and layer_of("pictures.figures") == "edge"
+    assert layer_of("kernels.numba.warm") == "kernels" and layer_of("pictures.figures") == "edge"
     assert layer_of("neurons") == "neurons" and layer_of("runs.train") == "runs" and layer_of("") == "edge"
     assert "kernels" not in LAYERS["neurons"][1] or "neurons" not in LAYERS["kernels"][1]
 
 
 @pytest.mark.parametrize("source, expected", [
-    ("from spikevision.kernels import cpu\n", {"kernels.cpu"}),
+    ("from spikevision.kernels.numba import runtime\n", {"kernels.numba.runtime"}),
     ("def f():\n    from spikevision import model\n", {"model"}),       # deferred: counted
     ("import spikevision.neurons.lif as n\n", {"neurons.lif"}),
     ("from spikevision.neurons.lif import LIF, lif_sequence\n", {"neurons.lif"}),  # names in a module: the module
     ("from spikevision.neurons import lif, surrogate\n", {"neurons.lif", "neurons.surrogate"}),
-    ("from . import warm\n", {"kernels.warm"}),                          # relative, from kernels/cache.py
+    ("from . import warm\n", {"kernels.numba.warm"}),                    # relative, from kernels/numba/cache.py
     ("import torch\n", set()),
 ])
 def test_imports_are_read_from_the_source_deferred_and_relative_ones_too(tmp_path, source, expected):
     path = tmp_path / "cache.py"
     path.write_text(source)
-    assert imports("kernels.cache", path, modules()) == expected
+    assert imports("kernels.numba.cache", path, modules()) == expected

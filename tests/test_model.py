@@ -157,7 +157,7 @@ def test_handout_net_with_copied_weights_gives_identical_spikes_membranes_and_gr
 
 
 def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equals_the_unfused_path(monkeypatch):
-    """``kernels.choose`` answers "triton" (as it does on a GPU), and the first pair runs the Triton
+    """``kernels.select`` answers "triton" (as it does on a GPU), and the first pair runs the Triton
     ``lif_linear``: on CUDA tensors where there is a GPU, else on CPU tensors under Triton's interpreter."""
     pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
     device = "cuda" if torch.cuda.is_available() else "cpu"  # conftest.py: the interpreter where there is none
@@ -172,7 +172,7 @@ def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equal
     x, targets = _images(12, seed=4, gain=2.0).to(device), torch.arange(12, device=device) % 10
     results = {}
     for engine in ("triton", "reference"):
-        monkeypatch.setattr(kernels, "choose", lambda *args, engine=engine: engine)
+        monkeypatch.setattr(kernels, "select", lambda *args, engine=engine: engine)
         model.zero_grad()
         out = model(x, num_steps=15)
         sum(nn.functional.cross_entropy(m, targets) for m in out.mem).backward()
@@ -427,7 +427,7 @@ def test_an_if_network_integrates_without_leak():
 def test_an_if_neuron_refuses_a_learnable_leak():
     with pytest.raises(ValueError, match="neuron 'if' has no leak \\(beta = 1\\), so learn_beta must be none"):
         ModelConfig(neuron="if", learn_beta="layer")
-    with pytest.raises(ValueError, match="neuron must be one of lif, if, cuba, alif; got 'izhikevich'"):
+    with pytest.raises(ValueError, match="neuron must be one of lif, if, cuba, alif, rf; got 'izhikevich'"):
         ModelConfig(neuron="izhikevich")
 
 

@@ -8,8 +8,8 @@ import torch
 from snntorch import surrogate as sn_surrogate
 
 from spikevision.neurons import surrogate
+from spikevision.neurons.base import BACKENDS
 from spikevision.neurons.lif import (
-    BACKENDS,
     LIF,
     RESETS,
     LIFParams,

@@ -166,7 +166,7 @@ def test_the_if_model_is_the_neuron_without_leak(tmp_path, capsys):
 
 def test_the_cuba_model_draws_its_synaptic_current_and_is_snntorchs_synaptic(tmp_path, capsys):
     out = _run(capsys, "--model", "cuba", "--input", "pulse", "--alpha", "0.8", "--out", str(tmp_path))
-    assert out.startswith("CUBA neuron, pulse input 0.1 for steps 10-59, alpha 0.8, beta 0.8, threshold 1, 200 steps: ")
+    assert out.startswith("CUBA neuron, pulse input 0.1 for steps 10-59, beta 0.8, threshold 1, alpha 0.8, 200 steps: ")
     count, first = _summary(out)
     # The same pulse through snnTorch's Synaptic: the command's spikes are its spikes.
     current = single_neuron.input_current("pulse", 200, 0.5 * (1 - 0.8))
@@ -184,7 +184,8 @@ def test_the_cuba_model_draws_its_synaptic_current_and_is_snntorchs_synaptic(tmp
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels == ["input current I", "synaptic current (decays by alpha)"]
     assert main(["neuron", "--model", "lif", "--alpha", "0.5", "--out", str(tmp_path)]) == 2
-    assert "--alpha is the synaptic decay of --model cuba" in capsys.readouterr().err
+    assert "--alpha belongs to --model cuba (the synaptic current's decay per step); leave it out" in \
+        capsys.readouterr().err
 
 
 def test_the_alif_figure_keeps_its_whole_title_inside_and_its_legend_off_the_traces():
@@ -207,3 +208,34 @@ def test_the_alif_figure_keeps_its_whole_title_inside_and_its_legend_off_the_tra
         inside = ((points[:, 0] > legend.x0) & (points[:, 0] < legend.x1)
                   & (points[:, 1] > legend.y0) & (points[:, 1] < legend.y1))
         assert not inside.any(), line.get_label()
+
+
+def test_any_registered_neuron_is_drawn_with_its_own_states_and_options(tmp_path, capsys):
+    """The command knows no neuron by name: the registry's resonate-and-fire neuron comes with its option
+    (--option omega=...) and its other state drawn over the membrane, from its NeuronKind alone."""
+    out = _run(capsys, "--model", "rf", "--option", "omega=0.4", "--input", "pulse", "--out", str(tmp_path))
+    assert out.startswith("RF neuron, pulse input 0.5 for steps 10-59, beta 0.8, threshold 1, omega 0.4, 200 steps: ")
+    count, _ = _summary(out)
+    current = single_neuron.input_current("pulse", 200, 0.5)
+    spk, mem, states = single_neuron.simulate_kind("rf", current, 0.8, 1.0, {"omega": 0.4})
+    assert count == int(spk.sum()) > 0 and set(states) == {"mem", "imag"} and states["imag"].abs().max() > 0
+    fig = lab.neuron_figure(current, spk, mem, 1.0, "t", traces=[("membrane", states["imag"], "imaginary part")])
+    assert "imaginary part" in [line.get_label() for line in fig.axes[1].get_lines()]
+    assert _png_size(tmp_path / "neuron-pulse.png") == (800, 600)
+    assert main(["neuron", "--model", "rf", "--option", "omega=9", "--out", str(tmp_path)]) == 2
+    assert "omega must be a number in [0, pi], got 9.0" in capsys.readouterr().err
+    assert main(["neuron", "--model", "lif", "--option", "omega=0.3", "--out", str(tmp_path)]) == 2
+    assert "neuron 'lif' has no option 'omega'; its options: none" in capsys.readouterr().err
+
+
+def test_the_generic_simulation_of_each_older_neuron_is_its_own_simulation():
+    current = single_neuron.input_current("rate", 120, 0.6, seed=3)
+    spk, mem = single_neuron.simulate(current, 0.8, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(single_neuron.simulate_kind("lif", current, 0.8, 1.0)[:2],
+                                                 (spk, mem)))
+    spk, mem, syn = single_neuron.simulate_cuba(current, 0.7, 0.8, 1.0)
+    got = single_neuron.simulate_kind("cuba", current, 0.8, 1.0, {"alpha": 0.7})
+    assert torch.equal(got[0], spk) and torch.equal(got[1], mem) and torch.equal(got[2]["syn"], syn)
+    spk, mem, thr = single_neuron.simulate_alif(current, 0.8, 1.0, 0.9, 0.3)
+    got = single_neuron.simulate_kind("alif", current, 0.8, 1.0, {"adapt_decay": 0.9, "adapt_step": 0.3})
+    assert torch.equal(got[0], spk) and torch.equal(got[1], mem) and torch.equal(got[2]["thr"], thr)

@@ -8,7 +8,7 @@ import time
 from test_train import tiny_config
 
 from spikevision import data
-from spikevision.kernels import cache, warm
+from spikevision.kernels.numba import cache, warm
 from spikevision.pictures import figures
 from spikevision.runs import train
 from spikevision.runs.progress import ProgressPrinter

@@ -1,4 +1,4 @@
-"""The one sequence skeleton (``neurons.base.run_sequence``) that LIF, CubaLIF and ALIF share: the same checks
+"""The one sequence skeleton (``neurons.base.sequence``) that LIF, CubaLIF and ALIF share: the same checks
 and messages, and a half-precision current integrated in float32 with a constant (stride-0) current kept a view,
 for every model (CubaLIF and ALIF once made a ``[T, B, ...]`` float32 copy of it)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikevision.neurons import alif, cuba, lif
+from spikevision.neurons import alif, base, cuba, lif
 
 MODELS = {
     "LIF": (lif, lif.lif_sequence, lif.LIFParams(0.9, 0.5)),
@@ -20,11 +20,11 @@ MODELS = {
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_a_constant_half_current_reaches_the_loop_as_a_float32_view_and_equals_the_float32_run(kind, dtype,
                                                                                                 monkeypatch):
-    module, sequence, params = MODELS[kind]
+    _, sequence, params = MODELS[kind]
     seen = []
-    reference = module.BACKENDS["reference"]
-    monkeypatch.setitem(module.BACKENDS, "reference",
-                        lambda current, *rest: seen.append(current) or reference(current, *rest))
+    reference = base._reference
+    monkeypatch.setattr(base, "_reference", lambda model, current, *rest: seen.append(current)
+                        or reference(model, current, *rest))
     source = (torch.rand(3, 5) * 2).to(dtype)
     current = source.unsqueeze(0).expand(7, 3, 5)  # direct encoding: one current, every step
     spk, mem, _ = sequence(current, None, params, backend="reference")

@@ -1,4 +1,4 @@
-"""The vector operations of the numba loops (``kernels._simd``) equal plain scalar loops bit for bit."""
+"""The vector operations of the numba loops (``kernels/numba/simd.py``) equal plain scalar loops bit for bit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numba
 import numpy as np
 import pytest
 
-from spikevision.kernels import _simd
 from spikevision.kernels.lif_linear import LANES as PAIR_LANES
+from spikevision.kernels.numba import simd as _simd
 
 
 @numba.njit

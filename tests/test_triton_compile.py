@@ -30,7 +30,7 @@ from triton.runtime.jit import mangle_type  # noqa: E402
 # CUDA tensors where there is a GPU (Triton then compiles as it launches); else CPU tensors under Triton's
 # interpreter, which conftest.py switches on.
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-MODULES = ("_triton_loops", "_triton_cuba", "_triton_alif", "_triton_lif_linear")
+MODULES = ("triton.lif", "triton.cuba", "triton.alif", "triton.lif_linear")
 KERNELS = ("forward_kernel", "backward_kernel")
 
 
@@ -176,8 +176,8 @@ def test_every_kernel_launch_compiles_for_hopper_and_older_gpus(launches, tmp_pa
     # The older architectures, where the code differs: the LIF kernels' half-precision and float64 launches,
     # and the fused pair's (its tl.dot is an mma instruction of each architecture's own).
     older = [i for i, launch in enumerate(distinct) if launch["constexprs"].get("MODE") == 0 and (
-        launch["module"].endswith("_triton_lif_linear") or
-        launch["module"].endswith("_triton_loops") and launch["signature"]["cur"] != "*fp32")]
+        launch["module"].endswith("triton.lif_linear") or
+        launch["module"].endswith("triton.lif") and launch["signature"]["cur"] != "*fp32")]
     results += [{**r, "index": older[r["index"]]} for r in _compile([distinct[i] for i in older], [80, 75], tmp_path)]
     assert len(results) == len(distinct) + 2 * len(older)
     failed = [(distinct[r["index"]]["kernel"], distinct[r["index"]]["constexprs"], r["arch"], r["error"])

@@ -1,5 +1,5 @@
 """A run's CPU kernels compiled before its first step, each family in a worker process of its own
-(``kernels.warm``): which families a network runs (``model.kernel_families``), that a worker leaves them in
+(``kernels.numba.warm``): which families a network runs (``model.kernel_families``), that a worker leaves them in
 numba's cache so that a later process running the neurons loads instead of compiling, and that a failed worker
 is reported (the run then compiles it itself)."""
 
@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from spikevision import model
-from spikevision.kernels import cache, cpu, warm
+from spikevision.kernels.numba import cache, warm
+from spikevision.kernels.numba import runtime as cpu
 from spikevision.runs import config
 
 pytestmark = pytest.mark.skipif(not cpu.available(), reason="numba is a dependency; absent only in a broken install")
@@ -40,12 +41,9 @@ def test_the_families_a_network_runs_are_those_its_forward_pass_calls(preset, ov
     # The statement is checked against what runs: every family named is called by a forward pass (training
     # or evaluation), and no other.
     called = set()
-    from spikevision.neurons import alif, cuba, lif
-
-    for owner, name, family in [(lif, "BACKENDS", "lif"), (alif, "BACKENDS", "alif"), (cuba, "BACKENDS", "cuba")]:
-        table = dict(getattr(owner, name))
-        table["numba"] = (lambda run, label: lambda *a, **k: called.add(label) or run(*a, **k))(table["numba"], family)
-        monkeypatch.setattr(owner, name, table)
+    fused = model.kernels.sequence
+    monkeypatch.setattr(model.kernels, "sequence", lambda engine, family, *a, **k: called.add(family)
+                        or fused(engine, family, *a, **k))
     pair = model.kernels.lif_linear
     monkeypatch.setattr(model.kernels, "lif_linear", lambda *a, **k: called.add("lif_linear") or pair(*a, **k))
     images = torch.rand(2, *cfg.model.input_shape)
@@ -71,16 +69,15 @@ def test_a_worker_fills_the_cache_that_a_later_process_running_neurons_loads_wit
         from spikevision.neurons.alif import ALIFParams, alif_sequence
         from spikevision.neurons.cuba import CubaParams, cuba_sequence
         from spikevision.neurons.lif import LIFParams, lif_sequence
-        from spikevision.kernels import _alif_loops, _cuba_loops, _numba_loops
+        from spikevision.kernels.numba import runtime
         x = torch.rand(4, 3, 5, requires_grad=True)
         lif_sequence(x, None, LIFParams(0.8, 1.0), backend='numba')[0].sum().backward()
         alif_sequence(x, None, ALIFParams(0.8, 1.0), backend='numba')[0].sum().backward()
         cuba_sequence(x, None, CubaParams(0.8, 0.7, 1.0), backend='numba')[0].sum().backward()
         net = model.build_model(model.ModelConfig(kind='mlp', hidden=(6,)), seed=0)
         net(torch.rand(3, 1, 28, 28), num_steps=4).spk.sum().backward()
-        loops = [getattr(module, name).serial for module in (_numba_loops, _alif_loops, _cuba_loops)
+        loops = [getattr(runtime.loops(family), name).serial for family in ('lif', 'alif', 'cuba', 'lif_linear')
                  for name in ('forward', 'backward')]
-        loops += [_numba_loops.lif_linear_forward.serial, _numba_loops.lif_linear_backward.serial]
         print(json.dumps([[sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values())] for f in loops]))
     """
     out = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True,
@@ -113,7 +110,7 @@ def test_a_big_layer_runs_serial_until_the_background_compile_is_done_then_paral
     monkeypatch.setattr(cache, "_background", {})
     monkeypatch.setattr(cache, "_parallel_state", {})
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    loop = cpu.loops().forward
+    loop = cpu.loops("lif").forward
     assert cpu.build(loop, 10) is loop.serial  # too small for threads: no compile started
     assert cache._background == {}
     assert cpu.build(loop, cpu.PARALLEL_MIN) is loop.serial  # big: the parallel build compiles meanwhile
@@ -195,7 +192,7 @@ def test_without_a_writable_cache_no_background_compile_starts(tmp_path, monkeyp
 
 
 def test_the_build_choice_follows_the_setting_and_refuses_a_bad_one(monkeypatch):
-    loop = cpu.loops().backward
+    loop = cpu.loops("lif").backward
     monkeypatch.setenv(cpu.LOOPS_ENV, "serial")
     assert cpu.build(loop, 10**9) is loop.serial
     monkeypatch.setenv(cpu.LOOPS_ENV, "parallel")

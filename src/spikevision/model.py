@@ -2,11 +2,11 @@
 
 A network is a chain of stages. Each stage turns its input (the image, or the previous stage's spikes)
 into a current with stateless layers (Dropout, Linear or Conv2d, then BatchNorm / pooling) and feeds it
-to a layer of spiking neurons (LIF, IF, CUBA or ALIF: ``ModelConfig.neuron``). Stateless layers run over all
-``T*B`` samples at once; each neuron layer runs its model's time loop (``lif.lif_sequence`` and its kin, one
-skeleton: ``neurons.base.run_sequence``). With a static image (direct encoding) the first
-stage's current is computed once and expanded over time, not recomputed T times; where the next stage
-is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
+to a layer of spiking neurons (LIF, IF, CUBA, ALIF, RF or any registered neuron: ``ModelConfig.neuron``).
+Stateless layers run over all ``T*B`` samples at once; each neuron layer runs its model's time loop
+(``lif.lif_sequence`` and its kin, one skeleton: ``neurons.base.sequence``). With a static image (direct
+encoding) the first stage's current is computed once and expanded over time, not recomputed T times; where the
+next stage is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
 
 Example::
 
@@ -29,11 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikevision import kernels
+from spikevision import kernels, neurons
 from spikevision.errors import InvalidType, InvalidValue
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.alif import ALIF
-from spikevision.neurons.cuba import CubaLIF
 from spikevision.neurons.lif import LEARN_MODES, LIF, RESETS
 from spikevision.neurons.readout import LI
 from spikevision.neurons.recurrent import RecurrentALIF, RecurrentLIF
@@ -43,12 +41,15 @@ Tensor = torch.Tensor
 
 KINDS = ("mlp", "cnn")
 PADDINGS = ("valid", "same")
-# The neuron of every layer: "lif" (leaky: decays by beta each step), "if" (integrate-and-fire: no leak,
-# beta = 1 whatever model.beta says; the same kernels run it exactly, beta = 1 included) or "cuba"
-# (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane; spikevision.neurons.cuba)
-# or "alif" (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay;
-# spikevision.neurons.alif).
-NEURONS = ("lif", "if", "cuba", "alif")
+# The neuron of every layer, by the registry's name (spikevision.neurons.REGISTRY): "lif" (leaky: decays by beta
+# each step), "if" (integrate-and-fire: no leak, beta = 1 whatever model.beta says; the same kernels run it
+# exactly), "cuba" (current-based LIF: a synaptic current decaying by alpha feeds the leaky membrane), "alif"
+# (adaptive threshold: each spike raises it by adapt_step, it decays back by adapt_decay), "rf"
+# (resonate-and-fire: a damped oscillation), and whatever is registered there next.
+NEURONS = tuple(neurons.REGISTRY)
+# The neuron options spelled as fields of their own (the older neurons'); every other neuron option is set in
+# neuron_options (model.neuron_options = {omega = 0.3}).
+OPTION_FIELDS = ("alpha", "adapt_decay", "adapt_step")
 RECURRENT_NEURONS = ("lif", "alif")  # model.recurrent: recurrent.RecurrentLIF, RecurrentALIF
 READOUTS = ("spikes", "li")  # the output layer: the network's spiking neurons, or a leaky integrator (readout.LI)
 CONV_SPEC_HELP = (
@@ -71,12 +72,14 @@ class ModelConfig:
         padding: "valid" (none) or "same" (k // 2, odd kernels) for every convolution.
         input_shape: one sample's shape (channels, height, width).
         num_classes: output neurons.
-        neuron: "lif", "if" (no leak: beta is 1), "cuba" (current-based) or "alif" (adaptive threshold;
-            see ``NEURONS``).
+        neuron: a registered neuron (``NEURONS``): "lif", "if" (no leak: beta is 1), "cuba" (current-based),
+            "alif" (adaptive threshold) or "rf" (resonate-and-fire).
         beta, threshold, reset, surrogate: the LIF neurons of every layer (see ``lif.LIFParams``).
         alpha: the synaptic current's decay per step, in [0, 1], for neuron "cuba" (``cuba.CubaParams``).
         adapt_decay, adapt_step: for neuron "alif", the threshold's decay back per step, in [0, 1], and its
             rise per spike, >= 0 (``alif.ALIFParams``).
+        neuron_options: the chosen neuron's other options by name (``NeuronKind.options``; its defaults for
+            those left out), e.g. ``{"omega": 0.3}`` for neuron "rf".
         readout: "spikes" (the output layer is of the network's neurons; the class is read from its spikes) or
             "li" (a leaky integrator without spikes, ``readout.LI``; the class is the highest mean membrane).
         recurrent: make the fully-connected hidden layers recurrent (``recurrent.RecurrentLIF``: their own
@@ -108,6 +111,7 @@ class ModelConfig:
     adapt_step: float = 0.2
     recurrent: bool = False
     readout: str = "spikes"
+    neuron_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -120,9 +124,10 @@ class ModelConfig:
         check_choice("learn_tau", self.learn_tau, LEARN_MODES)
         check_choice("readout", self.readout, READOUTS)
         for key in ("learn_beta", "learn_tau"):
-            if self.neuron == "if" and getattr(self, key) != "none":
-                raise InvalidValue(f"neuron 'if' has no leak (beta = 1), so {key} must be none; "
+            if neurons.kind(self.neuron).fixed_beta is not None and getattr(self, key) != "none":
+                raise InvalidValue(f"neuron {self.neuron!r} has no leak (beta = 1), so {key} must be none; "
                                    "use neuron = lif to learn the decay")
+        self.neuron_settings()  # checks neuron_options against the neuron's own
         if not isinstance(self.recurrent, bool):
             raise InvalidValue(f"recurrent must be true or false, got {self.recurrent!r}")
         if self.recurrent and (self.neuron not in RECURRENT_NEURONS or not self.hidden):
@@ -153,6 +158,17 @@ class ModelConfig:
             raise InvalidValue(f"conv must be a string; {CONV_SPEC_HELP}")
         if self.kind == "cnn":
             conv_plan(self)  # raises on a bad spec or one that shrinks the image to nothing
+
+    def neuron_settings(self) -> dict[str, float]:
+        """The chosen neuron's options, checked: its option fields and ``neuron_options``, defaults filled in."""
+        if not isinstance(self.neuron_options, dict):
+            raise InvalidValue(f"neuron_options must be a table of the neuron's options, got {self.neuron_options!r}")
+        spelled = sorted(set(self.neuron_options) & set(OPTION_FIELDS))
+        if spelled:
+            raise InvalidValue(f"{spelled[0]} is a field of its own: set model.{spelled[0]}, not in neuron_options")
+        kind = neurons.kind(self.neuron)
+        fields = {name: getattr(self, name) for name in kind.options if name in OPTION_FIELDS}
+        return kind.checked_options({**fields, **self.neuron_options})
 
     def to_dict(self) -> dict:
         """A JSON/TOML-ready dict (tuples as lists)."""
@@ -310,8 +326,8 @@ class _SpikingNet(nn.Module):
         params = first.lif.params
         beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
         threshold, weight = params.threshold, second.synapse.weight
-        # Through kernels.choose, so that whatever forces the reference loop (a benchmark, a test) forces it here.
-        engine = kernels.choose(current, beta, threshold, params.reset, params.surrogate)
+        # Through kernels.select, so that whatever forces the reference loop (a benchmark, a test) forces it here.
+        engine = kernels.select("lif", current, (), (beta, threshold), (), params.reset, params.surrogate)
         if engine not in ("numba", "triton"):
             return None
         if not kernels.lif_linear_supported(base, beta, threshold, params.reset, params.surrogate, weight, engine):
@@ -330,7 +346,7 @@ class _SpikingNet(nn.Module):
 
     def kernel_families(self, encoding: str) -> tuple[str, ...]:
         """The fused kernel families this network runs when fed with ``encoding``, where the kernels apply
-        (``kernels.warm`` compiles them ahead): the one statement of it, from the rule the forward pass keeps.
+        (``kernels.numba.warm`` compiles them ahead): the one statement of it, from the rule the forward pass keeps.
 
         Direct encoding gives the first stage a constant current, so a fitting pair runs as ``lif_linear`` and
         its first LIF layer as no kernel of its own; every other layer runs its neuron's ``kernel_family``.
@@ -515,18 +531,12 @@ def _recurrent_lif(config: ModelConfig, width: int) -> RecurrentLIF | RecurrentA
 
 
 def _lif(config: ModelConfig, shape: tuple[int, ...]) -> LIF:
-    if config.neuron == "alif":
-        return ALIF(config.beta, config.threshold, adapt_decay=config.adapt_decay, adapt_step=config.adapt_step,
-                    reset=config.reset, surrogate=config.surrogate, learn_beta=config.learn_beta,
-                    learn_threshold=config.learn_threshold, learn_tau=config.learn_tau, shape=shape)
-    if config.neuron == "cuba":
-        return CubaLIF(config.alpha, config.beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
-                       learn_beta=config.learn_beta, learn_threshold=config.learn_threshold,
-                       learn_tau=config.learn_tau, shape=shape)
-    beta = 1.0 if config.neuron == "if" else config.beta
-    return LIF(beta, config.threshold, reset=config.reset, surrogate=config.surrogate,
-               learn_beta=config.learn_beta, learn_threshold=config.learn_threshold, learn_tau=config.learn_tau,
-               shape=shape)
+    """A layer of the configured neuron (the registry's ``NeuronKind.layer``)."""
+    kind = neurons.kind(config.neuron)
+    beta = config.beta if kind.fixed_beta is None else kind.fixed_beta
+    return kind.layer(beta, config.threshold, config.neuron_settings(), reset=config.reset,
+                      surrogate=config.surrogate, learn_beta=config.learn_beta,
+                      learn_threshold=config.learn_threshold, learn_tau=config.learn_tau, shape=shape)
 
 
 def _over_time(layer, seq: Tensor) -> Tensor:

@@ -1,9 +1,10 @@
-"""One LIF neuron driven by a chosen input current: section 5 of the lab handout, as data.
+"""One neuron driven by a chosen input current: section 5 of the lab handout, as data.
 
-``input_current`` makes the step, pulse or random-spike current, ``simulate`` runs ``lif.lif_sequence``
-on it (reset by subtraction, as snnTorch's ``Leaky``) or, with ``alpha``, a current-based neuron
-(``simulate_cuba``: ``cuba.cuba_step``, snnTorch's ``Synaptic``), and ``compared_betas`` / ``compared_thresholds``
-choose the settings the comparison figure sets beside the given ones (``pictures.lab`` draws them).
+``input_current`` makes the step, pulse or random-spike current; ``simulate_kind`` runs any registered neuron
+on it step by step (``spikevision.neurons.REGISTRY``) and returns every state over time; ``simulate`` is the
+LIF's (``lif.lif_sequence``, reset by subtraction, as snnTorch's ``Leaky``), ``simulate_cuba`` and
+``simulate_alif`` the current-based and adaptive ones; ``compared_betas`` / ``compared_thresholds`` choose the
+settings the comparison figure sets beside the given ones (``pictures.lab`` draws them).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import math
 
 import torch
 
+from spikevision import neurons
 from spikevision.catalog import NEURON_AMPLITUDE, NEURON_INPUTS, NEURON_RATE_PROBABILITY
 from spikevision.errors import InvalidValue
-from spikevision.neurons import alif, cuba, lif
+from spikevision.neurons import alif, base, cuba, lif
 
 # The inputs, their default strengths and the rate input's spike chance (in catalog: the parser lists them).
 INPUTS, AMPLITUDE, RATE_PROBABILITY = NEURON_INPUTS, NEURON_AMPLITUDE, NEURON_RATE_PROBABILITY
@@ -78,6 +80,25 @@ def simulate_cuba(current, alpha: float, beta: float, threshold: float):
         out.append((spk, state.mem, state.syn))
     spk, mem, syn = (torch.cat(column) for column in zip(*out))
     return spk, mem, syn
+
+
+def simulate_kind(name: str, current, beta: float, threshold: float, options=None):
+    """One neuron of the registered kind ``name`` over ``current`` ``[T]``, step by step.
+
+    Args:
+        options: the kind's own options by name (``NeuronKind.options``; defaults for those left out).
+    Returns:
+        ``(spk [T], mem [T], states)``: ``states`` maps each field of the neuron's state to its values ``[T]``.
+    """
+    kind = neurons.kind(name)
+    params = kind.params(beta, threshold, kind.checked_options(options or {}))
+    state, rows = None, []
+    for value in current[:, None].unbind(0):  # (1,) per step
+        spk, state = base.step(kind.dynamics, value, state, params)
+        rows.append((spk, *state))
+    spk, *fields = (torch.cat(column) for column in zip(*rows))
+    states = dict(zip(kind.dynamics.state._fields, fields))
+    return spk, states["mem"], states
 
 
 def compared_betas(beta: float) -> tuple[float, ...]:

@@ -1,4 +1,5 @@
-"""`spikevision neuron`: one LIF neuron driven by a chosen input current, and what beta and threshold do.
+"""`spikevision neuron`: one neuron (LIF, or any registered one) driven by a chosen input current, and what beta
+and threshold do.
 
 Writes two figures into ``--out``:
 
@@ -7,8 +8,10 @@ Writes two figures into ``--out``:
 - ``neuron-<input>-beta-threshold.png``: the same input through a faster and a slower leak (beta) and a
   lower and a higher threshold, side by side.
 
-The neuron is ``lif.lif_sequence`` with reset by subtraction, as in snnTorch's ``Leaky`` (``--model cuba``:
-``cuba.cuba_step``, snnTorch's ``Synaptic``, with its synaptic current drawn over the input).
+The neuron is any of ``spikevision.neurons.REGISTRY`` run step by step (``single_neuron.simulate_kind``): the
+LIF with reset by subtraction, as in snnTorch's ``Leaky``, by default; ``--model cuba`` is snnTorch's
+``Synaptic``, with its synaptic current drawn over the input; a neuron's other states are drawn as its
+``NeuronKind.traces`` say.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import math
 from pathlib import Path
 
+from spikevision import neurons
 from spikevision.catalog import NEURON_AMPLITUDE as _AMPLITUDE
 from spikevision.catalog import NEURON_INPUTS as INPUTS
 from spikevision.catalog import NEURON_RATE_PROBABILITY as RATE_PROBABILITY
@@ -41,10 +45,13 @@ def register(subparsers) -> None:
                    help="input current (per input spike for rate); default " +
                    ", ".join(f"{k} {v:g}" for k, v in _AMPLITUDE.items()) + " (times 1 - alpha, at least 0.1, "
                    "for --model cuba)")
-    p.add_argument("--model", choices=("lif", "if", "cuba", "alif"), default="lif",
-                   help="lif (leaky, decays by beta), if (integrate-and-fire: no leak, beta 1), cuba "
-                   "(current-based: the input charges a synaptic current that decays by alpha and feeds the "
-                   "membrane) or alif (adaptive threshold: each spike raises it, it decays back) (default lif)")
+    p.add_argument("--model", choices=tuple(neurons.REGISTRY), default="lif",
+                   help="the neuron, by its registered name: lif (leaky, decays by beta), if (integrate-and-fire: "
+                   "no leak, beta 1), cuba (current-based: the input charges a synaptic current that decays by "
+                   "alpha), alif (adaptive threshold: each spike raises it, it decays back), rf "
+                   "(resonate-and-fire: a damped oscillation) (default lif)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="one of the neuron's own options, e.g. --option omega=0.3 for --model rf (repeatable)")
     p.add_argument("--alpha", type=float, default=None,
                    help="--model cuba: the synaptic current's decay per step, in [0, 1] (default 0.9)")
     p.add_argument("--adapt-decay", type=float, default=None,
@@ -60,55 +67,51 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _check(args: argparse.Namespace) -> float:
-    """Check the numbers given; return the amplitude to use."""
-    if args.model == "if" and args.beta not in (None, 1):
-        raise InvalidValue(f"--model if has no leak (beta 1); leave out --beta {args.beta:g}, or use --model lif")
-    args.beta = 1.0 if args.model == "if" else (0.8 if args.beta is None else args.beta)
+# The options spelled as flags of their own (the older neurons'); every other option comes by --option.
+OPTION_FLAGS = {"alpha": "--alpha", "adapt_decay": "--adapt-decay", "adapt_step": "--adapt-step"}
+
+
+def _check(args: argparse.Namespace, kind) -> float:
+    """Check the numbers given and fill in ``args.options`` (the neuron's own, checked); return the amplitude."""
+    if kind.fixed_beta is not None and args.beta not in (None, kind.fixed_beta):
+        raise InvalidValue(f"--model {args.model} has no leak (beta {kind.fixed_beta:g}); leave out --beta "
+                           f"{args.beta:g}, or use --model lif")
+    args.beta = kind.fixed_beta if kind.fixed_beta is not None else (0.8 if args.beta is None else args.beta)
     if not 0 <= args.beta <= 1:
         raise InvalidValue(f"--beta must be in [0, 1]; got {args.beta:g}")
-    if args.model != "cuba" and args.alpha is not None:
-        raise InvalidValue(f"--alpha is the synaptic decay of --model cuba; leave it out for --model {args.model}")
-    args.alpha = (0.9 if args.alpha is None else args.alpha) if args.model == "cuba" else None
-    if args.alpha is not None and not 0 <= args.alpha <= 1:
-        raise InvalidValue(f"--alpha must be in [0, 1]; got {args.alpha:g}")
-    _check_adaptation(args)
+    args.options = kind.checked_options(_given_options(args, kind))
     if not 0 < args.threshold < math.inf:
         raise InvalidValue(f"--threshold must be a positive number; got {args.threshold:g}")
     if args.num_steps < 1:
         raise InvalidValue(f"--num-steps must be >= 1; got {args.num_steps}")
     amplitude = _AMPLITUDE[args.input] if args.amplitude is None else args.amplitude
-    if args.amplitude is None and args.alpha is not None:
-        # The synaptic current sums the input over about 1 / (1 - alpha) steps: the same drive as the LIF's.
-        amplitude *= max(0.1, 1 - args.alpha)
+    if args.amplitude is None:
+        amplitude *= kind.drive(args.options)  # e.g. a synaptic current sums its input over ~1 / (1 - alpha) steps
     if not math.isfinite(amplitude):
         raise InvalidValue(f"--amplitude must be a finite number; got {amplitude:g}")
     return amplitude
 
 
-def _simulator(args: argparse.Namespace, sn):
-    """``simulate(current, beta, threshold) -> (spk, mem)`` for the chosen model, its other settings bound."""
-    if args.model == "alif":
-        return lambda current, beta, threshold: sn.simulate_alif(current, beta, threshold, args.adapt_decay,
-                                                                 args.adapt_step)[:2]
-    if args.model == "cuba":
-        return lambda current, beta, threshold: sn.simulate_cuba(current, args.alpha, beta, threshold)[:2]
-    return sn.simulate
-
-
-def _check_adaptation(args: argparse.Namespace) -> None:
-    """--adapt-decay and --adapt-step: for --model alif only, with their defaults and ranges."""
-    for option, name, default, ok, rule in (("--adapt-decay", "adapt_decay", 0.95, lambda v: 0 <= v <= 1, "in [0, 1]"),
-                                            ("--adapt-step", "adapt_step", 0.2, lambda v: 0 <= v < math.inf, ">= 0")):
+def _given_options(args: argparse.Namespace, kind) -> dict:
+    """The options given by their own flags and by --option NAME=VALUE; a flag of another neuron's is refused."""
+    given = {}
+    for name, flag in OPTION_FLAGS.items():
         value = getattr(args, name)
-        if args.model != "alif":
-            if value is not None:
-                raise InvalidValue(f"{option} belongs to --model alif; leave it out for --model {args.model}")
+        if value is None:
             continue
-        value = default if value is None else value
-        if not ok(value):
-            raise InvalidValue(f"{option} must be {rule}; got {value:g}")
-        setattr(args, name, value)
+        if name not in kind.options:
+            owner = next(n for n in neurons.REGISTRY if name in neurons.kind(n).options)
+            raise InvalidValue(f"{flag} belongs to --model {owner} ({neurons.kind(owner).options[name].help}); "
+                               f"leave it out for --model {args.model}")
+        given[name] = value
+    for item in args.option:
+        name, equals, raw = item.partition("=")
+        try:
+            given[name.strip()] = float(raw)
+        except ValueError:
+            raise InvalidValue(f"--option takes NAME=VALUE with a number, e.g. --option omega=0.3; got {item!r}") \
+                from None if equals else None
+    return given
 
 
 def figure_title(model: str, settings: str, result: str) -> str:
@@ -122,31 +125,29 @@ def run(args: argparse.Namespace) -> int:
     from spikevision.analysis import single_neuron as sn
     from spikevision.pictures import lab, plotting
 
-    amplitude = _check(args)
+    kind = neurons.kind(args.model)
+    amplitude = _check(args, kind)
     current = sn.input_current(args.input, args.num_steps, amplitude, seed=args.seed)
-    syn = adaptive = None
-    if args.model == "alif":
-        spk, mem, adaptive = sn.simulate_alif(current, args.beta, args.threshold, args.adapt_decay, args.adapt_step)
-    elif args.alpha is None:
-        spk, mem = sn.simulate(current, args.beta, args.threshold)
-    else:
-        spk, mem, syn = sn.simulate_cuba(current, args.alpha, args.beta, args.threshold)
+    spk, mem, states = sn.simulate_kind(args.model, current, args.beta, args.threshold, args.options)
     what = sn.describe(args.input, amplitude, args.num_steps)
     count = int(spk.sum())
     first = int(spk.nonzero()[0, 0]) if count else None
-    settings = (("" if args.alpha is None else f"alpha {args.alpha:g}, ")
-                + f"beta {args.beta:g}, threshold {args.threshold:g}")
-    if args.model == "alif":
-        settings += f", adapt_decay {args.adapt_decay:g}, adapt_step {args.adapt_step:g}"
+    settings = ", ".join([f"beta {args.beta:g}", f"threshold {args.threshold:g}",
+                          *(f"{name} {value:g}" for name, value in args.options.items())])
     title = figure_title(args.model, settings, f"{what}; {sn.spikes_text(count)}")
     stem = args.out / f"neuron-{args.input}"
-    panels = "input current" + (" and synaptic current" if syn is not None else "")
-    threshold_text = "adaptive threshold" if adaptive is not None else "threshold"
-    figure = lab.neuron_figure(current, spk, mem, args.threshold, title, synaptic=syn, adaptive=adaptive)
+    traces = [(panel, states[field], label) for field, panel, label in kind.traces]
+    panels = "input current" + "".join(f" and {label}" for _, panel, label in kind.traces if panel == "current")
+    threshold_text = "adaptive threshold" if any(panel == "threshold" for _, panel, _ in kind.traces) else "threshold"
+
+    def simulate(current, beta, threshold):
+        return sn.simulate_kind(args.model, current, beta, threshold, args.options)[:2]
+
+    figure = lab.neuron_figure(current, spk, mem, args.threshold, title, traces=traces)
     written = [
         (plotting.save_figure(figure, f"{stem}.png"), f"{panels}, membrane with {threshold_text}, output spikes"),
         (plotting.save_figure(lab.neuron_comparison_figure(current, args.beta, args.threshold, what,
-                                                           simulate=_simulator(args, sn)),
+                                                           simulate=simulate),
                               f"{stem}-beta-threshold.png"),
          "betas " + ", ".join(f"{b:g}" for b in sn.compared_betas(args.beta)) + " and thresholds "
          + ", ".join(f"{t:g}" for t in sn.compared_thresholds(args.threshold)) + " side by side"),

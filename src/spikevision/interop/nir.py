@@ -46,7 +46,7 @@ from spikevision.model import ModelConfig, SpikingCNN, SpikingMLP, build_model
 from spikevision.neurons import surrogate as surrogates
 from spikevision.neurons.alif import ALIF
 from spikevision.neurons.cuba import CubaLIF
-from spikevision.neurons.lif import RESETS
+from spikevision.neurons.lif import LIF, RESETS
 from spikevision.neurons.readout import LI
 from spikevision.neurons.recurrent import RecurrentLIF
 from spikevision.runs.checkpoint import write_atomic
@@ -274,8 +274,12 @@ def _lif_node(lif, shape: tuple[int, ...], dt: float, neuron: str = "lif") -> ni
     if isinstance(lif, ALIF):
         raise InvalidValue("NIR has no adaptive-threshold neuron (its nodes are LIF, CubaLIF, IF, LI, ...), so a "
                            "model.neuron=alif network cannot be exported; train with neuron lif or cuba to export")
-    if isinstance(lif, CubaLIF):
+    if type(lif) is CubaLIF:
         return _cuba_node(lif, shape, dt)
+    if type(lif) is not LIF:  # another registered neuron: exporting it as a LIF would change what it computes
+        raise InvalidValue(f"NIR has no node for a {type(lif).__name__} neuron (its nodes are LIF, CubaLIF, IF, LI, "
+                           f"...), so a model.neuron={neuron} network cannot be exported; train with neuron lif or "
+                           "cuba to export")
     if neuron == "if":
         # NIR's IF, dv/dt = r I, in Euler steps of dt: v_t = v_{t-1} + r dt I_t, so r = 1 / dt (no leak).
         return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=_per_neuron(lif.threshold, shape, clamp=False),

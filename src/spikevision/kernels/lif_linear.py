@@ -11,7 +11,7 @@ spikes, read them for the matmul and again for the weight's gradient, write and 
 Equal to ``lif_sequence`` + ``F.linear``: the same hidden spikes bit for bit; ``out`` and the
 gradients within float rounding (the matmul's sums are taken in another order).
 
-On a GPU (engine "triton", ``_triton_lif_linear``) blocks of samples x neurons run all T steps in registers
+On a GPU (engine "triton", ``triton/lif_linear.py``) blocks of samples x neurons run all T steps in registers
 and multiply their spikes by the weight with ``tl.dot``; backward needs no stored membranes (see there).
 
 Example::
@@ -25,11 +25,13 @@ from __future__ import annotations
 import torch
 
 from spikevision.errors import InvalidValue
-from spikevision.kernels import _autograd, cpu
+from spikevision.kernels import fused
+from spikevision.kernels.families import LIF
+from spikevision.kernels.numba import runtime as cpu
 
 Tensor = torch.Tensor
 
-LANES = 16  # the weight's rows padded to whole vectors of the loops' width (kernels._simd.LANES; a test checks)
+LANES = 16  # the weight's rows padded to whole vectors of the loops' width (numba/simd.py's LANES; a test checks)
 
 
 TRITON_CLASSES = 64  # the Triton kernel keeps a [BN, K] block of the weight in registers: small K only
@@ -47,10 +49,10 @@ def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: T
         return False
     if any(isinstance(v, Tensor) and v.requires_grad for v in (beta, threshold)):
         return False  # learnable coefficients: the unfused path computes their gradients
-    if not _autograd.supported(current, beta, threshold, reset, surrogate):
+    if not fused.supported(LIF, "numba", current, (), (beta, threshold), (), reset, surrogate):
         return False
     if engine == "triton":
-        from spikevision.kernels import gpu
+        from spikevision.kernels.triton import runtime as gpu
 
         return (current.device.type in gpu.devices() and current.dtype == torch.float32
                 and weight.shape[0] <= TRITON_CLASSES and gpu.available())
@@ -86,12 +88,12 @@ class _LifLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, current, weight, bias, steps, beta, threshold, reset, surrogate, record):
         ctx.set_materialize_grads(False)
-        loops = cpu.loops()
+        loops = cpu.loops("lif_linear")
         batch, size = current.shape
         classes = weight.shape[0]
         cur = current.detach().contiguous()
-        beta_arr = _autograd.coefficient_array(beta, cur).view(batch, size)
-        thr_arr = _autograd.coefficient_array(threshold, cur).view(batch, size)
+        beta_arr = fused.coefficient_array(beta, cur).view(batch, size)
+        thr_arr = fused.coefficient_array(threshold, cur).view(batch, size)
         lanes = -(-classes // LANES) * LANES
         weight_t = cur.new_zeros(size, lanes)
         weight_t[:, :classes] = weight.detach().t()
@@ -100,8 +102,8 @@ class _LifLinear(torch.autograd.Function):
             bias_p[:classes] = bias.detach()
         out = cur.new_empty(steps, batch, classes)
         spk = cur.new_empty(steps, batch, size) if record else cur.new_empty(0, 0, 0)
-        cpu.run(loops.lif_linear_forward, batch, cur.numel(), cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
-                _autograd.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
+        cpu.run(loops.forward, batch, cur.numel(), cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
+                fused.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
                 spk.numpy(), record)
         return _forward_done(ctx, (cur, weight, beta_arr, thr_arr), out, spk if record else None,
                              steps, reset, surrogate, bias)
@@ -112,16 +114,16 @@ class _LifLinear(torch.autograd.Function):
         cur, weight, beta_arr, thr_arr = ctx.saved_tensors
         if g_out is None:
             return (None,) * 9
-        loops = cpu.loops()
+        loops = cpu.loops("lif_linear")
         batch, size = cur.shape
         classes = weight.shape[0]
         g_out = g_out.contiguous()
-        code, constants = _autograd.surrogate_constants(ctx.surrogate)
+        code, constants = fused.surrogate_constants(ctx.surrogate)
         chunks = max(1, min(batch, 4 * cpu.threads()))
         d_weight_t = torch.zeros(chunks, size, -(-classes // LANES) * LANES, dtype=torch.float64)
         d_cur = torch.empty_like(cur)
-        cpu.run(loops.lif_linear_backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
-                thr_arr.numpy(), _autograd.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
+        cpu.run(loops.backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
+                thr_arr.numpy(), fused.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
                 weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy())
         return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype))
 
@@ -129,22 +131,21 @@ class _LifLinear(torch.autograd.Function):
 class _TritonLifLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, current, weight, bias, steps, beta, threshold, reset, surrogate, record):
-        from spikevision.kernels import _triton_lif_linear as kernels
-        from spikevision.kernels import gpu
+        from spikevision.kernels.triton import runtime as gpu
 
         ctx.set_materialize_grads(False)
         cur, weight_c = current.detach().contiguous(), weight.detach().contiguous()
         (batch, size), classes = cur.shape, weight.shape[0]
-        beta_arr = _autograd.coefficient_array(beta, cur)
-        thr_arr = _autograd.coefficient_array(threshold, cur)
+        beta_arr = fused.coefficient_array(beta, cur)
+        thr_arr = fused.coefficient_array(threshold, cur)
         grid = _triton_grid(batch, size)
         parts = cur.new_empty(grid[1], steps, batch, classes)  # one partial output per block of neurons
         spk = cur.new_empty(steps, batch, size) if record else parts
-        with gpu._on(cur.device):
-            kernels.forward_kernel[grid](cur, beta_arr, thr_arr, weight_c, parts, spk, batch, size, classes, steps,
-                                         MODE=_autograd.RESET_CODES[reset], STORE_SPK=record,
-                                         KP=_padded(classes), **TRITON_BLOCKS, num_warps=TRITON_WARPS["forward"],
-                                         enable_fp_fusion=False)
+        kernel = gpu.kernels("lif_linear").forward_kernel
+        with gpu.on(cur.device):
+            kernel[grid](cur, beta_arr, thr_arr, weight_c, parts, spk, batch, size, classes, steps,
+                         MODE=fused.RESET_CODES[reset], STORE_SPK=record, KP=_padded(classes), **TRITON_BLOCKS,
+                         num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
         out = parts.sum(0) if bias is None else parts.sum(0) + bias.detach()
         return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if record else None,
                              steps, reset, surrogate, bias)
@@ -152,24 +153,22 @@ class _TritonLifLinear(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_out, _g_spk):
-        from spikevision.kernels import _triton_lif_linear as kernels
-        from spikevision.kernels import gpu
+        from spikevision.kernels.triton import runtime as gpu
 
         cur, weight, beta_arr, thr_arr = ctx.saved_tensors
         if g_out is None:
             return (None,) * 9
         (batch, size), classes = cur.shape, weight.shape[0]
         grid, padded = _triton_grid(batch, size), _padded(classes)
-        code, constants = _autograd.surrogate_constants(ctx.surrogate)
+        code, constants = fused.surrogate_constants(ctx.surrogate)
         consts = torch.tensor(constants, dtype=cur.dtype, device=cur.device)
         d_cur = torch.empty_like(cur)
         d_weight = torch.empty(grid[0], padded, size, dtype=torch.float64, device=cur.device)  # per sample block
-        with gpu._on(cur.device):
-            kernels.backward_kernel[grid](cur, beta_arr, thr_arr, weight, g_out.contiguous(), d_cur, d_weight,
-                                          batch, size, classes, ctx.steps, consts,
-                                          MODE=_autograd.RESET_CODES[ctx.reset], CODE=code, KP=padded,
-                                          **TRITON_BLOCKS, num_warps=TRITON_WARPS["backward"],
-                                          enable_fp_fusion=False)
+        kernel = gpu.kernels("lif_linear").backward_kernel
+        with gpu.on(cur.device):
+            kernel[grid](cur, beta_arr, thr_arr, weight, g_out.contiguous(), d_cur, d_weight, batch, size, classes,
+                         ctx.steps, consts, MODE=fused.RESET_CODES[ctx.reset], CODE=code, KP=padded, **TRITON_BLOCKS,
+                         num_warps=TRITON_WARPS["backward"], enable_fp_fusion=False)
         return _gradients(ctx, g_out, d_cur, lambda: d_weight.sum(0)[:classes].to(weight.dtype))
 
 

@@ -14,25 +14,24 @@ Dynamics, in ``neuron``'s convention (the reset and the adaptation use the previ
 is this threshold with ``gamma = rho * beta_a`` on a current-based membrane, its updates ordered otherwise
 (``tests/test_alif.py`` says where).
 
-``alif_sequence`` is the time loop behind one dispatch: the reference loop, or the fused kernels of
-``kernels.alif`` (numba on the CPU, Triton on CUDA) where the threshold's parameters are numbers (the
-reference learns a tensor threshold too).
+``alif_sequence`` is the time loop, the shared skeleton over this step (``base.sequence``): the reference loop,
+or the fused kernel family ``alif`` (numba on the CPU, Triton on CUDA) where the threshold's parameters are
+numbers (the reference learns a tensor threshold too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
 from spikevision.errors import InvalidValue
+from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import check_current, run_sequence
-from spikevision.neurons.lif import LIF, RESETS, _check_coefficient, check_state, state_dtype
-from spikevision.neurons.lif import _coefficients as neuron_coefficients
+from spikevision.neurons.base import check_coefficient, zeros_like_step
+from spikevision.neurons.lif import LIF, RESETS
 
 Tensor = torch.Tensor
 Number = float | int
@@ -58,8 +57,8 @@ class ALIFParams:
     surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
 
     def __post_init__(self) -> None:
-        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
-        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
         for name, ok, rule in (("adapt_decay", lambda v: 0 <= v <= 1, "lie in [0, 1]"),
                                ("adapt_step", lambda v: 0 <= v < math.inf, "be a number >= 0")):
             value = getattr(self, name)
@@ -79,19 +78,16 @@ class ALIFState(NamedTuple):
 
 def initial_state(like: Tensor, threshold) -> ALIFState:
     """Rest: zero membrane, the threshold at its resting value, for one step's input ``like`` ``[B, ...]``."""
-    mem = torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
+    mem = zeros_like_step(like)
+    if isinstance(threshold, Tensor):
+        threshold = threshold.detach()
     thr = torch.broadcast_to(torch.as_tensor(threshold, dtype=mem.dtype, device=mem.device), mem.shape)
     return ALIFState(mem, thr.detach().clone())
 
 
 def alif_step(current: Tensor, state: ALIFState | None, params: ALIFParams) -> tuple[Tensor, ALIFState]:
     """Advance ALIF neurons by one step: ``(spk [B, ...], ALIFState)`` (see the module docstring)."""
-    check_current(current, "current", min_dim=0)
-    beta, threshold = _coefficients(params, current)
-    state = _check_state(state, current, threshold)
-    reset = (state.mem - state.thr > 0).to(state.mem.dtype)
-    spk, mem, thr = _advance(current, state, reset, beta, threshold, params)
-    return spk, ALIFState(mem, thr)
+    return base.step(DYNAMICS, current, state, params)
 
 
 def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, *, backend: str = "auto",
@@ -106,49 +102,12 @@ def alif_sequence(current: Tensor, state: ALIFState | None, params: ALIFParams, 
             CPU tensors under ``TRITON_INTERPRET=1``).
         need_mem: return the membranes over time (else None in their place).
     """
-    from spikevision.kernels import alif as fused
-
-    def check(state: ALIFState | None, like: Tensor) -> ALIFState:
-        return _check_state(state, like, _coefficients(params, like)[1])
-
-    return run_sequence("ALIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
-                        check_state=check, choose=lambda current, state: fused.choose(current, state, params))
+    return base.sequence(DYNAMICS, current, state, params, backend=backend, need_mem=need_mem)
 
 
-def _reference_sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
-    """The reference loop: plain torch, one step at a time; the kernel must equal it."""
-    beta, threshold = _coefficients(params, current[0])
-    reset = (state.mem - state.thr > 0).to(state.mem.dtype)
-    spikes, mems = [], []
-    for cur in current.unbind(0):
-        spk, mem, thr = _advance(cur, state, reset, beta, threshold, params)
-        state = ALIFState(mem, thr)
-        reset = spk.detach()
-        spikes.append(spk)
-        mems.append(mem)
-    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
-
-
-def _kernel(name: str) -> Callable:
-    """The fused kernel ``name`` ("numba" or "triton", ``kernels.alif``) as a backend."""
-
-    def sequence(current: Tensor, state: ALIFState, params: ALIFParams, need_mem: bool = True):
-        from spikevision.kernels import alif as fused
-
-        beta, _ = _coefficients(params, current[0])
-        spk, mem, mem_last, thr_last = fused.sequence(name, current, state.mem, state.thr, beta, params, need_mem)
-        return spk, mem, ALIFState(mem_last, thr_last)
-
-    return sequence
-
-
-# The implementations of alif_sequence, each tested equal to the reference (tests/test_alif.py).
-BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _kernel("numba"),
-                                 "triton": _kernel("triton")}
-
-
-def _advance(current: Tensor, state: ALIFState, reset: Tensor, beta, threshold, params: ALIFParams):
-    """One step: ``(spk, mem, thr)``, the threshold first (it decides this step's spike)."""
+def advance(current: Tensor, state: ALIFState, reset: Tensor, coefficients, params: ALIFParams):
+    """One step: ``(spk, ALIFState)``, the threshold first (it decides this step's spike)."""
+    beta, threshold = coefficients
     thr = (threshold + params.adapt_decay * (state.thr - threshold)) + params.adapt_step * reset
     if params.reset == "subtract":
         mem = (beta * state.mem + current) - reset * state.thr
@@ -156,16 +115,20 @@ def _advance(current: Tensor, state: ALIFState, reset: Tensor, beta, threshold, 
         mem = beta * ((1 - reset) * state.mem) + current
     else:
         mem = beta * state.mem + current
-    return params.surrogate(mem - thr), mem, thr
+    return params.surrogate(mem - thr), ALIFState(mem, thr)
 
 
-_coefficients = neuron_coefficients  # beta (clamped if a tensor) and threshold, as the LIF's
+def _kernel_arguments(coefficients, params: ALIFParams):
+    """The kernel family's order: beta learned; the resting threshold and the adaptation fixed numbers (a
+    tensor threshold, learned, is no fixed number: the reference loop runs it)."""
+    beta, threshold = coefficients
+    return (beta,), (threshold, params.adapt_decay, params.adapt_step)
 
 
-def _check_state(state: ALIFState | None, like: Tensor, threshold) -> ALIFState:
-    if state is None:
-        return initial_state(like, threshold.detach() if isinstance(threshold, Tensor) else threshold)
-    return check_state(state, ALIFState, like)
+DYNAMICS = base.Dynamics(
+    "ALIF", ALIFState, lif.coefficients, rest=lambda like, coefficients: initial_state(like, coefficients[1]),
+    fired=lambda state, _: lif.fired(state.mem, state.thr), advance=advance, family="alif",
+    kernel_arguments=_kernel_arguments)
 
 
 class ALIF(LIF):
@@ -214,3 +177,15 @@ def threshold_trace(spikes: Tensor, params: ALIFParams) -> Tensor:
         rows.append(thr)
         reset = spk
     return torch.stack(rows)
+
+
+OPTIONS = {
+    "adapt_decay": base.Option(0.95, lambda v: 0 <= v <= 1, "in [0, 1]", "the threshold's decay back per step"),
+    "adapt_step": base.Option(0.2, lambda v: 0 <= v < math.inf, ">= 0", "how much each spike raises the threshold"),
+}
+
+KINDS = {"alif": base.NeuronKind(
+    "alif", "adaptive threshold: each spike raises it, it decays back", DYNAMICS,
+    params=lambda beta, threshold, options: ALIFParams(beta, threshold, **options),
+    layer=lambda beta, threshold, options, **common: ALIF(beta, threshold, **options, **common),
+    options=OPTIONS, traces=(("thr", "threshold", "adaptive threshold (rises with each spike)"),))}

@@ -17,25 +17,24 @@ input included (``tests/test_cuba.py`` pins both). ``S_{t-1}`` is recomputed fro
 ``neuron``. An input spike thus raises the membrane over several steps (a smoothed, delayed response)
 instead of in one jump: the model of a synapse with its own time constant.
 
-``cuba_sequence`` is the time loop, behind one dispatch like ``lif.lif_sequence``: the plain torch loop
-(``"reference"``) or the fused kernels of ``kernels.cuba`` (``"numba"`` on the CPU, ``"triton"`` on CUDA),
-which equal it.
+``cuba_sequence`` is the time loop, the shared skeleton over this step (``base.sequence``): the plain torch
+loop (``"reference"``) or the fused kernel family ``cuba`` (``"numba"`` on the CPU, ``"triton"`` on CUDA),
+which equals it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
 from spikevision.errors import InvalidValue
+from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import check_current, run_sequence
-from spikevision.neurons.lif import LIF, RESETS, _check_coefficient, check_state, coefficient, state_dtype
-from spikevision.neurons.lif import _coefficients as neuron_coefficients
+from spikevision.neurons.base import check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.lif import LIF, RESETS
 
 Tensor = torch.Tensor
 Number = float | int
@@ -60,9 +59,9 @@ class CubaParams:
     surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
 
     def __post_init__(self) -> None:
-        _check_coefficient("alpha", self.alpha, lambda v: 0 <= v <= 1, "lie in [0, 1]")
-        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
-        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        check_coefficient("alpha", self.alpha, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
         if self.reset not in RESETS:
             raise InvalidValue(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
         object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
@@ -77,23 +76,18 @@ class CubaState(NamedTuple):
 
 def initial_state(like: Tensor) -> CubaState:
     """Rest (zero current and membrane) for one step's input ``like`` ``[B, ...]``."""
-    zeros = torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
+    zeros = zeros_like_step(like)
     return CubaState(zeros, zeros.clone())
 
 
 def cuba_step(current: Tensor, state: CubaState | None, params: CubaParams) -> tuple[Tensor, CubaState]:
     """Advance current-based LIF neurons by one step: ``(spk [B, ...], CubaState)`` (see the module docstring)."""
-    check_current(current, "current", min_dim=0)
-    state = _check_state(state, current)
-    alpha, beta, threshold = _coefficients(params, current)
-    reset = (state.mem - threshold > 0).to(state.mem.dtype)
-    spk, syn, mem = _advance(current, state, reset, alpha, beta, threshold, params)
-    return spk, CubaState(syn, mem)
+    return base.step(DYNAMICS, current, state, params)
 
 
 def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, *, backend: str = "auto",
                   need_mem: bool = True) -> tuple[Tensor, Tensor | None, CubaState]:
-    """Run current-based LIF neurons over a sequence: CUBA's time loop, behind the shared dispatch.
+    """Run current-based LIF neurons over a sequence: the shared skeleton (``base.sequence``) over CUBA's step.
 
     Args:
         current: input currents ``[T, B, ...]`` (a stride-0 expansion of one current is read once by the kernel).
@@ -105,47 +99,12 @@ def cuba_sequence(current: Tensor, state: CubaState | None, params: CubaParams, 
     Returns:
         ``(spk [T, B, ...], mem [T, B, ...] or None, final CubaState)``.
     """
-    from spikevision.kernels import cuba as fused
-
-    return run_sequence("CubaLIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
-                        check_state=_check_state, choose=lambda current, state: fused.choose(current, params))
+    return base.sequence(DYNAMICS, current, state, params, backend=backend, need_mem=need_mem)
 
 
-def _reference_sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
-    """The reference loop: plain torch, one step at a time; the kernel must equal it."""
-    alpha, beta, threshold = _coefficients(params, current[0])
-    reset = (state.mem - threshold > 0).to(state.mem.dtype)
-    spikes, mems = [], []
-    for cur in current.unbind(0):
-        spk, syn, mem = _advance(cur, state, reset, alpha, beta, threshold, params)
-        state = CubaState(syn, mem)
-        reset = spk.detach()
-        spikes.append(spk)
-        mems.append(mem)
-    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state
-
-
-def _kernel(name: str) -> Callable:
-    """The fused kernel ``name`` ("numba" or "triton", ``kernels.cuba``) as a backend."""
-
-    def sequence(current: Tensor, state: CubaState, params: CubaParams, need_mem: bool = True):
-        from spikevision.kernels import cuba as fused
-
-        alpha, beta, threshold = _coefficients(params, current[0])
-        spk, mem, syn_last, mem_last = fused.sequence(name, current, state.syn, state.mem, alpha, beta, threshold,
-                                                      params.reset, params.surrogate, need_mem)
-        return spk, mem, CubaState(syn_last, mem_last)
-
-    return sequence
-
-
-# The implementations of cuba_sequence, each tested equal to the reference (tests/test_cuba.py).
-BACKENDS: dict[str, Callable] = {"reference": _reference_sequence, "numba": _kernel("numba"),
-                                 "triton": _kernel("triton")}
-
-
-def _advance(current: Tensor, state: CubaState, reset: Tensor, alpha, beta, threshold, params: CubaParams):
-    """One step, op for op as snnTorch's Synaptic (reset to zero: as our LIF): ``(spk, syn, mem)``."""
+def _advance(current: Tensor, state: CubaState, reset: Tensor, coefficients, params: CubaParams):
+    """One step, op for op as snnTorch's Synaptic (reset to zero: as our LIF): ``(spk, CubaState)``."""
+    alpha, beta, threshold = coefficients
     syn = alpha * state.syn + current
     if params.reset == "subtract":
         mem = (beta * state.mem + syn) - reset * threshold
@@ -153,16 +112,18 @@ def _advance(current: Tensor, state: CubaState, reset: Tensor, alpha, beta, thre
         mem = beta * ((1 - reset) * state.mem) + syn
     else:
         mem = beta * state.mem + syn
-    return params.surrogate(mem - threshold), syn, mem
+    return params.surrogate(mem - threshold), CubaState(syn, mem)
 
 
-def _coefficients(params: CubaParams, like: Tensor):
+def coefficients(params: CubaParams, like: Tensor):
     """``alpha``, ``beta`` (clamped to [0, 1] if tensors) and ``threshold``, checked against one step's input."""
-    return (coefficient("alpha", params.alpha, like, clamp=True), *neuron_coefficients(params, like))
+    return (coefficient("alpha", params.alpha, like, clamp=True), *lif.coefficients(params, like))
 
 
-def _check_state(state: CubaState | None, like: Tensor) -> CubaState:
-    return initial_state(like) if state is None else check_state(state, CubaState, like)
+DYNAMICS = base.Dynamics(
+    "CubaLIF", CubaState, coefficients, rest=lambda like, _: initial_state(like),
+    fired=lambda state, coefficients: lif.fired(state.mem, coefficients[2]), advance=_advance, family="cuba",
+    kernel_arguments=lambda coefficients, params: (coefficients, ()))
 
 
 class CubaLIF(LIF):
@@ -202,3 +163,13 @@ class CubaLIF(LIF):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}, " + super().extra_repr()
+
+
+OPTIONS = {"alpha": base.Option(0.9, lambda v: 0 <= v <= 1, "in [0, 1]", "the synaptic current's decay per step")}
+
+KINDS = {"cuba": base.NeuronKind(
+    "cuba", "current-based: the input charges a synaptic current that decays by alpha and feeds the membrane",
+    DYNAMICS, params=lambda beta, threshold, options: CubaParams(options["alpha"], beta, threshold),
+    layer=lambda beta, threshold, options, **common: CubaLIF(options["alpha"], beta, threshold, **common),
+    options=OPTIONS, traces=(("syn", "current", "synaptic current (decays by alpha)"),),
+    drive=lambda options: max(0.1, 1 - options["alpha"]))}

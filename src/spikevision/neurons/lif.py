@@ -19,17 +19,16 @@ CPU, ``"triton"`` on CUDA), which equal it and are chosen by ``backend="auto"`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from spikevision import kernels
-from spikevision.errors import InvalidType, InvalidValue
+from spikevision.errors import InvalidValue
+from spikevision.neurons import base
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import HALF, check_current, run_sequence
+from spikevision.neurons.base import check_coefficient, coefficient, zeros_like_step
 
 Tensor = torch.Tensor
 Number = float | int
@@ -59,8 +58,8 @@ class LIFParams:
     surrogate: str | surrogates.Surrogate = surrogates.DEFAULT
 
     def __post_init__(self) -> None:
-        _check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
-        _check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
+        check_coefficient("beta", self.beta, lambda v: 0 <= v <= 1, "lie in [0, 1]")
+        check_coefficient("threshold", self.threshold, lambda v: 0 < v < math.inf, "be a positive number")
         if self.reset not in RESETS:
             raise InvalidValue(f"unknown reset {self.reset!r}; valid: {', '.join(RESETS)}")
         object.__setattr__(self, "surrogate", surrogates.get(self.surrogate))
@@ -75,12 +74,7 @@ class LIFState(NamedTuple):
 def initial_state(like: Tensor) -> LIFState:
     """The resting state (zero membrane) for one step's input ``like`` ``[B, ...]``: same shape, dtype, device
     (float32 for a half-precision input)."""
-    return LIFState(torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device))
-
-
-def state_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype membranes are kept in for currents of ``dtype``: float32 for half precision, else the same."""
-    return torch.float32 if dtype in HALF else dtype
+    return LIFState(zeros_like_step(like))
 
 
 def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tuple[Tensor, LIFState]:
@@ -93,82 +87,33 @@ def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tupl
     Returns:
         ``(spk [B, ...], LIFState(mem [B, ...]))``: spikes ``S_t`` in ``current``'s dtype and the new state.
     """
-    check_current(current, "current", min_dim=0)
-    state = _check_state(state, current)
-    beta, threshold = _coefficients(params, current)
-    reset = _fired(state.mem, threshold)
-    spk, mem = _advance(current, state.mem, reset, beta, threshold, params)
-    return spk, LIFState(mem)
+    return base.step(DYNAMICS, current, state, params)
 
 
 def lif_sequence(
     current: Tensor, state: LIFState | None, params: LIFParams, *, backend: str = "auto", need_mem: bool = True
 ) -> tuple[Tensor, Tensor | None, LIFState]:
-    """Run LIF neurons over a whole sequence: LIF's time loop, behind the shared dispatch (``base.run_sequence``).
+    """Run LIF neurons over a whole sequence: the shared skeleton (``base.sequence``) over LIF's step.
 
     Args:
         current: input currents ``[T, B, ...]``; may be a stride-0 expanded view of a constant current
             (direct encoding), which is read as it is, never copied.
         state: the state before the first step, or None for rest (zero membrane).
         params: the layer's ``LIFParams``.
-        backend: "auto" (the fastest implementation available for this input) or a key of ``BACKENDS``.
+        backend: "auto" (the fastest implementation available for this input), "reference", "numba" or
+            "triton" (``base.BACKENDS``).
         need_mem: return the membranes over time; with False, ``mem`` is None and the fast kernels
             never write them (hidden layers whose membranes nobody reads).
     Returns:
         ``(spk [T, B, ...], mem [T, B, ...] or None, final LIFState)``, spikes in ``current``'s dtype; for a
-        float16/bfloat16 current the membranes are float32 (see ``HALF``).
+        float16/bfloat16 current the membranes are float32 (the Triton kernel reads the half current itself).
     """
-
-    def choose(current: Tensor, state: LIFState) -> str:
-        return kernels.choose(current, params.beta, params.threshold, params.reset, params.surrogate)
-
-    def reads_half(name: str) -> bool:  # the Triton kernel reads half currents itself; the others get float32
-        return (choose(current, None) if name == "auto" else name) == "triton"
-
-    return run_sequence("LIF", current, state, params, backend=backend, need_mem=need_mem, backends=BACKENDS,
-                        check_state=_check_state, choose=choose, reads_half=reads_half)
+    return base.sequence(DYNAMICS, current, state, params, backend=backend, need_mem=need_mem)
 
 
-def _reference_sequence(
-    current: Tensor, state: LIFState, params: LIFParams, need_mem: bool = True
-) -> tuple[Tensor, Tensor | None, LIFState]:
-    """The reference loop: plain torch, one step at a time; every faster backend must equal it."""
-    beta, threshold = _coefficients(params, current[0])
-    mem = state.mem
-    reset = _fired(mem, threshold)
-    spikes, mems = [], []
-    for cur in current.unbind(0):  # views, also of an expanded (stride-0) current
-        spk, mem = _advance(cur, mem, reset, beta, threshold, params)
-        reset = spk.detach()  # == _fired(mem, threshold): the same comparison, already made
-        spikes.append(spk)
-        mems.append(mem)
-    return torch.stack(spikes), (torch.stack(mems) if need_mem else None), LIFState(mem)
-
-
-def _kernel(run: Callable) -> Callable:
-    """A ``spikevision.kernels`` engine as a backend: the coefficients checked and clamped as for the reference."""
-
-    def sequence(current: Tensor, state: LIFState, params: LIFParams, need_mem: bool = True):
-        beta, threshold = _coefficients(params, current[0])
-        spk, mem, last = run(current, state.mem, beta, threshold, params.reset, params.surrogate, need_mem)
-        return spk, mem, LIFState(last)
-
-    return sequence
-
-
-# Implementations of lif_sequence, all with the signature of _reference_sequence, each tested equal to
-# it (tests/test_kernels.py): the fused CPU kernel (numba) and the GPU kernel (Triton).
-BACKENDS: dict[str, Callable[..., tuple[Tensor, Tensor | None, LIFState]]] = {
-    "reference": _reference_sequence,
-    "numba": _kernel(kernels.cpu_sequence),
-    "triton": _kernel(kernels.gpu_sequence),
-}
-
-
-def _advance(
-    current: Tensor, mem: Tensor, reset: Tensor, beta, threshold, params: LIFParams
-) -> tuple[Tensor, Tensor]:
-    """One step of the dynamics in the module docstring, written op for op as snnTorch's Leaky."""
+def advance(current: Tensor, mem: Tensor, reset: Tensor, beta, threshold, params) -> tuple[Tensor, Tensor]:
+    """One step of the dynamics in the module docstring, written op for op as snnTorch's Leaky:
+    ``(spk, mem)``."""
     if params.reset == "subtract":
         mem = beta * mem + current - reset * threshold
     elif params.reset == "zero":
@@ -178,61 +123,26 @@ def _advance(
     return params.surrogate(mem - threshold), mem
 
 
-def _fired(mem: Tensor, threshold) -> Tensor:
+def fired(mem: Tensor, threshold) -> Tensor:
     """``H(mem - threshold)`` as a detached 0/1 tensor: whether the previous step spiked."""
     return (mem - threshold > 0).to(mem.dtype)
 
 
-def _coefficients(params, like: Tensor):
+def coefficients(params, like: Tensor):
     """``beta`` (clamped to [0, 1] if a tensor) and ``threshold`` of any neuron's params, checked against one
     step's input."""
     return coefficient("beta", params.beta, like, clamp=True), coefficient("threshold", params.threshold, like)
 
 
-def coefficient(name: str, value, like: Tensor, *, clamp: bool = False):
-    """A coefficient as the loops use it: a number as it is, a tensor checked to fit one step's input ``like``
-    and, with ``clamp`` (a decay), clamped to [0, 1]."""
-    if not isinstance(value, Tensor):
-        return value
-    if not _broadcasts_to(value.shape, like.shape):
-        raise InvalidValue(
-            f"{name} of shape {tuple(value.shape)} does not fit neurons of shape {tuple(like.shape[1:])}; "
-            f"give one value (shape ()) or one per neuron (shape {tuple(like.shape[1:])})"
-        )
-    return value.clamp(0, 1) if clamp else value
+def _advance(current: Tensor, state: LIFState, reset: Tensor, coefficients, params) -> tuple[Tensor, LIFState]:
+    spk, mem = advance(current, state.mem, reset, *coefficients, params)
+    return spk, LIFState(mem)
 
 
-def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
-    try:
-        return torch.broadcast_shapes(shape, target) == target
-    except RuntimeError:
-        return False
-
-
-def _check_coefficient(name: str, value, ok: Callable[[float], bool], rule: str) -> None:
-    if isinstance(value, Tensor):
-        if not value.is_floating_point():
-            raise InvalidType(f"{name} must be a floating-point tensor or a number, got dtype {value.dtype}")
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType(f"{name} must be a number or a tensor, got {type(value).__name__}")
-    if not ok(value):  # NaN fails every comparison, so it lands here too
-        raise InvalidValue(f"{name} must {rule}, got {value}")
-
-
-def _check_state(state: LIFState | None, like: Tensor) -> LIFState:
-    return initial_state(like) if state is None else check_state(state, LIFState, like)
-
-
-def check_state(state, kind: type, like: Tensor):
-    """``state`` if it is a ``kind`` (a NamedTuple of tensors) whose every field has one step's shape."""
-    if not isinstance(state, kind):
-        raise InvalidType(f"state must be a {kind.__name__} or None, got {type(state).__name__}")
-    for name, value in zip(state._fields, state):
-        if value.shape != like.shape:
-            raise InvalidValue(f"state.{name} has shape {tuple(value.shape)} but one step of input has shape "
-                               f"{tuple(like.shape)}; pass state=None to start from rest")
-    return state
+DYNAMICS = base.Dynamics(
+    "LIF", LIFState, coefficients, rest=lambda like, _: initial_state(like),
+    fired=lambda state, coefficients: fired(state.mem, coefficients[1]), advance=_advance, family="lif",
+    kernel_arguments=lambda coefficients, params: (coefficients, ()))
 
 
 class LIF(nn.Module):
@@ -252,7 +162,7 @@ class LIF(nn.Module):
         shape: the neurons' shape without batch, e.g. ``(512,)`` or ``(12, 12, 12)``; needed for "neuron".
     """
 
-    # The fused kernels that run this layer where they apply (a key of ``kernels.cache.FAMILIES``); None where
+    # The fused kernels that run this layer where they apply (a key of ``kernels.FAMILIES``); None where
     # only the reference loop does. A subclass names its own.
     kernel_family: str | None = "lif"
 
@@ -323,3 +233,16 @@ class LIF(nn.Module):
         beta = f"sigmoid({show(self.beta_logit)})" if "beta_logit" in self._parameters else show(self.beta)
         return (f"beta={beta}, threshold={show(self.threshold)}, reset={self.reset!r}, "
                 f"surrogate={self.surrogate.name!r}")
+
+
+def _layer(beta, threshold, options, **common):
+    return LIF(beta, threshold, **common)
+
+
+KINDS = {
+    "lif": base.NeuronKind("lif", "leaky integrate-and-fire: the membrane decays by beta each step", DYNAMICS,
+                           params=lambda beta, threshold, options: LIFParams(beta, threshold), layer=_layer),
+    "if": base.NeuronKind("if", "integrate-and-fire: no leak (beta is 1)", DYNAMICS,
+                          params=lambda beta, threshold, options: LIFParams(beta, threshold), layer=_layer,
+                          fixed_beta=1.0),
+}

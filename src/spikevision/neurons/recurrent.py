@@ -28,8 +28,8 @@ from torch import nn
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import alif
-from spikevision.neurons.base import check_current
-from spikevision.neurons.lif import LIF, LIFState, _coefficients, _fired, initial_state
+from spikevision.neurons.base import check_current, check_state
+from spikevision.neurons.lif import LIF, LIFState, coefficients, fired, initial_state
 
 Tensor = torch.Tensor
 
@@ -78,8 +78,8 @@ class RecurrentLIF(_Recurrence, LIF):
         self._check_sequence(current)
         params = self.params
         mem = initial_state(current[0]).mem if state is None else state.mem
-        beta, threshold = _coefficients(params, current[0])
-        reset = _fired(mem, threshold)
+        beta, threshold = coefficients(params, current[0])
+        reset = fired(mem, threshold)
         spk = torch.zeros_like(current[0])
         spikes, mems = [], []
         weight, bias = self.recurrent.weight, self.recurrent.bias
@@ -115,17 +115,17 @@ class RecurrentALIF(_Recurrence, alif.ALIF):
         """The recurrent time loop over ``current`` ``[T, B, N]`` -> ``(spk, mem, ALIFState)`` (``backend`` unused)."""
         self._check_sequence(current)
         params = self.params
-        beta, threshold = _coefficients(params, current[0])
-        state = alif._check_state(state, current[0], threshold)
-        reset = (state.mem - state.thr > 0).to(state.mem.dtype)
+        beta, threshold = coefficients(params, current[0])
+        state = alif.initial_state(current[0], threshold) if state is None else check_state(state, alif.ALIFState,
+                                                                                             current[0])
+        reset = fired(state.mem, state.thr)
         spk = torch.zeros_like(current[0])
         spikes, mems = [], []
         weight, bias = self.recurrent.weight, self.recurrent.bias
         for cur in current.unbind(0):
             drive = torch.addmm(bias, spk, weight.t())  # W S_{t-1} + b, with its gradient through time
-            spk, mem, thr = alif._advance(cur + drive, state, reset, beta, threshold, params)
-            state = alif.ALIFState(mem, thr)
+            spk, state = alif.advance(cur + drive, state, reset, (beta, threshold), params)
             reset = spk.detach()
             spikes.append(spk)
-            mems.append(mem)
+            mems.append(state.mem)
         return torch.stack(spikes), (torch.stack(mems) if need_mem else None), state

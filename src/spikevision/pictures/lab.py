@@ -16,16 +16,23 @@ from spikevision.data import encoding
 from spikevision.pictures import plotting
 
 
-def neuron_figure(current, spk, mem, threshold: float, title: str, *, synaptic=None, adaptive=None):
+def neuron_figure(current, spk, mem, threshold: float, title: str, *, synaptic=None, adaptive=None, traces=()):
     """Current, membrane with threshold and spikes of one neuron (8 x 6 inches); ``synaptic`` ``[T]``: a
     current-based neuron's synaptic current, drawn over the input current; ``adaptive`` ``[T]``: an ALIF
-    neuron's threshold at each step, drawn over the membrane."""
+    neuron's threshold at each step, drawn over the membrane; ``traces``: any neuron's other states as
+    ``(panel, values [T], label)`` (``NeuronKind.traces``), panel "current", "threshold" or "membrane"."""
     fig, axes = plotting.new_figure(3, 1, figsize=(8, 6), sharex=True, height_ratios=[1, 1, 0.4])
     plotting.current_membrane_spikes(axes, current, mem, spk, threshold, title=title)
+    traces = list(traces)
     if synaptic is not None:
-        plotting.synaptic_current(axes[0], synaptic)
+        traces.append(("current", synaptic, "synaptic current (decays by alpha)"))
     if adaptive is not None:
-        plotting.adaptive_threshold(axes[1], adaptive)
+        traces.append(("threshold", adaptive, "adaptive threshold (rises with each spike)"))
+    draw = {"current": lambda v, label: plotting.synaptic_current(axes[0], v, label),
+            "threshold": lambda v, label: plotting.adaptive_threshold(axes[1], v, label),
+            "membrane": lambda v, label: plotting.membrane_partner(axes[1], v, label)}
+    for panel, values, label in traces:
+        draw[panel](values, label)
     return fig
 
 

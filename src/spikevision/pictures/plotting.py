@@ -609,8 +609,9 @@ def current_membrane_spikes(
     return CurrentMembraneSpikesArtists(cur_line, mem_line, thr, points)
 
 
-def synaptic_current(ax: Axes, syn: Any):
-    """A current-based neuron's synaptic current ``[T]`` over the input current on ``ax``, both in the legend.
+def synaptic_current(ax: Axes, syn: Any, label: str = "synaptic current (decays by alpha)"):
+    """A current-based neuron's synaptic current ``[T]`` over the input current on ``ax``, both in the legend
+    (any state a neuron feeds its membrane from, under ``label``).
 
     Returns:
         The line drawn.
@@ -620,20 +621,33 @@ def synaptic_current(ax: Axes, syn: Any):
     if lines:
         lines[0].set_label("input current I")
     (line,) = ax.plot(np.arange(syn.shape[0]), syn, color=STYLE["membrane_color"], linestyle=":", linewidth=1.5,
-                      label="synaptic current (decays by alpha)")
+                      label=label)
     _legend_over_headroom(ax)
     return line
 
 
-def adaptive_threshold(ax: Axes, thr: Any):
+def adaptive_threshold(ax: Axes, thr: Any, label: str = "adaptive threshold (rises with each spike)"):
     """An adaptive-threshold neuron's threshold ``[T]`` over its membrane on ``ax`` (beside the resting one).
 
     Returns:
         The line drawn.
     """
     thr = as_array(thr, "adaptive_threshold: thr", 1, "1-D [T]")
-    (line,) = ax.plot(np.arange(thr.shape[0]), thr, color=STYLE["threshold_color"], linewidth=1.5,
-                      label="adaptive threshold (rises with each spike)")
+    (line,) = ax.plot(np.arange(thr.shape[0]), thr, color=STYLE["threshold_color"], linewidth=1.5, label=label)
+    _legend_over_headroom(ax)
+    return line
+
+
+def membrane_partner(ax: Axes, values: Any, label: str):
+    """Another state ``[T]`` of a neuron drawn over its membrane on ``ax`` (a resonate-and-fire neuron's
+    imaginary part), dashed, in the legend.
+
+    Returns:
+        The line drawn.
+    """
+    values = as_array(values, "membrane_partner: values", 1, "1-D [T]")
+    (line,) = ax.plot(np.arange(values.shape[0]), values, color=STYLE["membrane_color"], linestyle="--",
+                      linewidth=1.0, alpha=0.7, label=label)
     _legend_over_headroom(ax)
     return line
 

@@ -203,8 +203,9 @@ def load_preset(name_or_path: str) -> dict:
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``key=value`` overrides (``train.lr=1e-3``, ``model.beta=0.9`` or a key unique to one section).
 
-    Values are read as TOML (``3``, ``1e-3``, ``true``, ``[784, 100, 10]``, ``"atan"``); anything that is
-    not valid TOML is taken as a plain string.
+    Values are read as TOML (``3``, ``1e-3``, ``true``, ``[784, 100, 10]``, ``"atan"``, ``{omega = 0.3}``);
+    anything that is not valid TOML is taken as a plain string. ``model.neuron_options.NAME=VALUE`` sets one of
+    the neuron's own options.
     """
     data = {**data, "model": dict(data.get("model", {})), "train": dict(data.get("train", {}))}
     sections = {"model": _field_names(ModelConfig), "train": _field_names(TrainConfig)}
@@ -212,6 +213,11 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise InvalidValue(f"--set takes key=value, got {item!r} (e.g. --set train.lr=1e-3)")
         key, raw = (s.strip() for s in item.split("=", 1))
+        if key.startswith("model.neuron_options."):  # one of the neuron's own options: model.neuron_options.omega=0.3
+            options = dict(data["model"].get("neuron_options", {}))
+            options[key.removeprefix("model.neuron_options.")] = _parse_value(raw)
+            data["model"]["neuron_options"] = options
+            continue
         section, _, name = key.rpartition(".")
         if not section:
             owners = [s for s, names in sections.items() if name in names]

@@ -28,7 +28,9 @@ import torch
 
 from spikevision import data, metrics
 from spikevision.errors import InvalidValue, TrainingDiverged
-from spikevision.kernels import cache, cpu, gpu, warm
+from spikevision.kernels.numba import cache, warm
+from spikevision.kernels.numba import runtime as cpu
+from spikevision.kernels.triton import runtime as gpu
 from spikevision.model import build_model
 from spikevision.runs import devices, distributed, precision, rundir
 from spikevision.runs.checkpoint import (
@@ -276,7 +278,7 @@ class _Run:
     def _start_compiling(self) -> warm.Compiling | None:
         """Start compiling the CPU kernels the run's network uses that no earlier run has (a fresh install):
         their serial builds, each family in a process of its own, side by side on the cores this run uses
-        (``kernels.warm``). In a group of processes each compiles what it runs itself, since they share the
+        (``kernels.numba.warm``). In a group of processes each compiles what it runs itself, since they share the
         cores already."""
         if self.ctx.device.type != "cpu" or self.ctx.distributed or not cpu.available():
             return None  # without numba the reference loops run: nothing to compile

@@ -2,29 +2,27 @@
 there (``cached``, ``missing``), and whether a family's parallel build can run yet (``parallel_ready``), which
 starts its compile in the background the first time a layer is big enough for threads (``cpu.build``).
 
-Each loop has two builds (``_numba_loops.Loop``): a serial one that compiles in a few seconds, and a parallel
-one that takes 10-20 s. The parallel build compiles in ``python -m spikevision.kernels.warm FAMILY
+Each loop has two builds (``common.Loop``): a serial one that compiles in a few seconds, and a parallel
+one that takes 10-20 s. The parallel build compiles in ``python -m spikevision.kernels.numba.warm FAMILY
 --parallel`` (``_ParallelCompile``: lowest priority first); the run uses the serial build until it is done and
 the parallel one from then on, as does every later process. If that worker fails, the run keeps to the serial
-build. The workers themselves are ``kernels.warm``'s; this module starts them as processes and never imports
-them, so that the engines (``cpu``) can ask it without a circle.
+build. The workers themselves are ``warm``'s; this module starts them as processes and never imports
+them, so that the engine (``runtime``) can ask it without a circle.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-# family -> (the loops module, its compiled functions): what ``compile_family`` leaves in the cache.
-FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "lif_linear": ("_numba_loops", ("lif_linear_forward", "lif_linear_backward")),
-    "lif": ("_numba_loops", ("forward", "backward")),
-    "alif": ("_alif_loops", ("forward", "backward")),
-    "cuba": ("_cuba_loops", ("forward", "backward")),
-}
+# The compiled families, each a module ``numba/<family>.py`` whose loops are ``forward`` and ``backward``: what
+# ``warm.compile_family`` leaves in the cache (``lif_linear`` first: it is the slowest to compile).
+FAMILIES = ("lif_linear", "lif", "alif", "cuba")
+LOOPS = ("forward", "backward")
 _PARALLEL = "_parallel"  # the parallel build's name suffix (``Loop.parallel``)
 IDLE_GRACE_SECONDS = 10.0  # how long the parallel build's compile runs at the lowest priority
 RECHECK_SECONDS = 2.0  # how often a process waiting for another's compile looks at the cache
@@ -35,10 +33,9 @@ _parallel_state: dict[str, bool] = {}  # family -> whether its parallel build ca
 def cached(family: str, parallel: bool = False) -> bool:
     """Whether numba's on-disk cache holds every function of ``family`` (of some signature), in the serial
     build or the parallel one."""
-    module, functions = FAMILIES[family]
     suffix = _PARALLEL if parallel else ""
-    found = [path.name for folder in _cache_folders() if folder.is_dir() for path in folder.rglob(f"{module}.*.nbi")]
-    return all(any(name.startswith(f"{module}.{fn}{suffix}-") for name in found) for fn in functions)
+    found = [path.name for folder in _cache_folders() if folder.is_dir() for path in folder.glob(f"{family}.*.nbi")]
+    return all(any(name.startswith(f"{family}.{fn}{suffix}-") for name in found) for fn in LOOPS)
 
 
 def parallel_ready(family: str) -> bool:
@@ -101,7 +98,8 @@ class _ParallelCompile:
 
 
 def _start_background(family: str, idle: bool) -> subprocess.Popen:
-    command = [sys.executable, "-m", "spikevision.kernels.warm", family, "--parallel"] + (["--idle"] if idle else [])
+    command = [sys.executable, "-m", "spikevision.kernels.numba.warm", family, "--parallel"]
+    command += ["--idle"] if idle else []
     # A process group of its own, so that a Ctrl-C for the run leaves it to finish; the same session, since
     # Linux weighs sessions against each other (autogroups) and a low priority counts only inside one.
     group = {"process_group": 0} if os.name == "posix" and sys.version_info >= (3, 11) else {}  # 3.11's option
@@ -135,12 +133,15 @@ def _compiling_elsewhere(family: str) -> bool:
 
 
 def _cache_folders() -> list[Path]:
-    """Where numba keeps this package's cache: $NUMBA_CACHE_DIR alone where set; else beside the source, or in
-    the user's cache folder where the source's is not writable (numba's own order)."""
+    """Where numba keeps the loops' cache: in $NUMBA_CACHE_DIR alone where set; else beside the source, or in the
+    user's cache folder where the source's is not writable (numba's own order). Outside the source folder numba
+    names the loops' folder after the source folder's path (``_CacheLocator.get_suitable_cache_subpath``)."""
+    here = Path(os.path.abspath(__file__)).parent  # as numba spells it: absolute, links kept
+    subfolder = f"{here.name}_{hashlib.sha1(str(here).encode()).hexdigest()}"
     if os.environ.get("NUMBA_CACHE_DIR"):
-        return [Path(os.environ["NUMBA_CACHE_DIR"])]
+        return [Path(os.environ["NUMBA_CACHE_DIR"]) / subfolder]
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
-    return [Path(__file__).parent / "__pycache__", user]
+    return [here / "__pycache__", user / subfolder]
 
 
 def missing(families) -> list[str]:
@@ -148,7 +149,8 @@ def missing(families) -> list[str]:
     where no cache folder is writable."""
     if not any(_writable(folder) for folder in _cache_folders()):
         return []  # no cache to leave the loops in: the run compiles them itself, as without this module
-    return [family for family in FAMILIES if family in set(families) and not cached(family)]
+    wanted = set(families)
+    return [family for family in FAMILIES if family in wanted and not cached(family)]
 
 
 def _writable(folder: Path) -> bool:

@@ -1,5 +1,5 @@
 """The compiled loops of the adaptive-threshold LIF (``spikevision.neurons.alif``) on the CPU, laid out as
-``_numba_loops`` (flat arrays, a range of chunks of neurons per call, a serial and a parallel build,
+``common`` (flat arrays, a range of chunks of neurons per call, a serial and a parallel build,
 plain loops, no fastmath, constants in the dtype), so that spikes, membranes and thresholds are bit for bit
 the reference's. The threshold's parameters are fixed
 numbers here and its state carries no gradient (it follows from the detached spikes), so backward is the
@@ -11,13 +11,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from spikevision.kernels._numba_loops import _compile, _copy, _fill, _spikes_of, _surrogate_row, loop
+from spikevision.kernels.numba.common import compiled, copy_row, fill, loop, spikes_of, surrogate_row
 
 FORWARD_CHUNK = 1024
 BACKWARD_CHUNK = 256
 
 
-@_compile(inline="always")
+@compiled(inline="always")
 def _alif_row(mode, m, thr, x, r, b, consts):
     """One step in place: ``m``, ``thr`` become ``mem_t``, ``A_t``; ``r`` (``S_{t-1}``) becomes ``S_t``.
 
@@ -49,16 +49,16 @@ def forward(first, stop, cur, cur_step, mem0, thr0, beta, mode, consts, spk, mem
         hi = min(lo + FORWARD_CHUNK, size)
         n = hi - lo
         m, a, r = np.empty(n, spk.dtype), np.empty(n, spk.dtype), np.empty(n, spk.dtype)
-        _copy(mem0[lo:hi], m)
-        _copy(thr0[lo:hi], a)
-        _spikes_of(m, a, one, r)
+        copy_row(mem0[lo:hi], m)
+        copy_row(thr0[lo:hi], a)
+        spikes_of(m, a, one, r)
         for t in range(steps):
             _alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, beta[lo:hi], consts)
-            _copy(r, spk[t, lo:hi])
+            copy_row(r, spk[t, lo:hi])
             if store_mem:
-                _copy(m, mem[t, lo:hi])
-        _copy(m, mem_last[lo:hi])
-        _copy(a, thr_last[lo:hi])
+                copy_row(m, mem[t, lo:hi])
+        copy_row(m, mem_last[lo:hi])
+        copy_row(a, thr_last[lo:hi])
 
 
 @loop("alif")
@@ -82,31 +82,31 @@ def backward(first, stop, steps, cur, cur_step, mem0, thr0, beta, mode, consts, 
         mems = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
         thrs = np.empty((steps + 1, n), mem0.dtype)
         m, a, r = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
-        _copy(mem0[lo:hi], m)
-        _copy(thr0[lo:hi], a)
-        _copy(m, mems[0])
-        _copy(a, thrs[0])
-        _spikes_of(m, a, one, r)
+        copy_row(mem0[lo:hi], m)
+        copy_row(thr0[lo:hi], a)
+        copy_row(m, mems[0])
+        copy_row(a, thrs[0])
+        spikes_of(m, a, one, r)
         for t in range(steps):
             _alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, b, consts)
-            _copy(m, mems[t + 1])
-            _copy(a, thrs[t + 1])
+            copy_row(m, mems[t + 1])
+            copy_row(a, thrs[t + 1])
         carry, big, through = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
         if has_g_last:
-            _copy(g_last[lo:hi], carry)
+            copy_row(g_last[lo:hi], carry)
         else:
-            _fill(carry, zero)
+            fill(carry, zero)
         sum_cur, sum_beta = np.empty(n), np.empty(n)
-        _fill(sum_cur, 0.0)
-        _fill(sum_beta, 0.0)
+        fill(sum_cur, 0.0)
+        fill(sum_beta, 0.0)
         for t in range(steps - 1, -1, -1):
             if has_g_mem:
                 for j in range(n):
                     big[j] = carry[j] + g_mem[t, lo + j]
             else:
-                _copy(carry, big)
+                copy_row(carry, big)
             if has_g_spk:
-                _surrogate_row(code, surrogate_consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], thrs[t + 1],
+                surrogate_row(code, surrogate_consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], thrs[t + 1],
                                through)
                 for j in range(n):
                     big[j] += through[j]
@@ -119,8 +119,8 @@ def backward(first, stop, steps, cur, cur_step, mem0, thr0, beta, mode, consts, 
                     d_cur[t, lo + j] = big[j]
                 else:
                     sum_cur[j] += big[j]
-        _copy(carry, d_mem0[lo:hi])
+        copy_row(carry, d_mem0[lo:hi])
         if not cur_step:
-            _copy(sum_cur, d_cur[0, lo:hi])
+            copy_row(sum_cur, d_cur[0, lo:hi])
         if want_beta:
-            _copy(sum_beta, d_beta[lo:hi])
+            copy_row(sum_beta, d_beta[lo:hi])

@@ -12,7 +12,7 @@ registers: one AVX-512 register of float32, two of AVX2, four of NEON).
     >>> _simd.sum_spiking_rows(words, rows, 0, acc)   # acc[0:16] += rows[j, 0:16] for every set bit j
 
 numba's on-disk cache keys each loop on its own source file, not on this one: after editing this module,
-touch ``_numba_loops.py`` (or empty the cache) so that the loops are compiled again.
+touch ``lif_linear.py`` (or empty the cache) so that the loops are compiled again.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
-"""The Triton kernels of the GPU engine (imported by ``gpu.py`` on first use; needs triton).
+"""The LIF family's Triton kernels (imported by ``runtime`` on first use; needs triton).
 
-They mirror the CPU loops of ``_numba_loops``: one program per block of neurons runs the whole time loop
-with the membranes in registers; the arithmetic is op for op ``lif._advance``, and the caller
-launches them with floating-point fusion off so that each step rounds as torch's elementwise ops do.
-Codes: reset 0 subtract, 1 zero, 2 none; surrogate 0 atan, 1 fast_sigmoid, 2 sigmoid, 3 triangular,
-4 straight_through, with the constants ``(a, c)`` of ``_autograd.surrogate_constants``, read from the
-tensor ``consts`` so that they keep the inputs' dtype.
+They mirror the CPU loops of ``numba/lif.py``: one program per block of neurons runs the whole time loop
+with the membranes in registers; the arithmetic is op for op ``neurons.lif``'s reference step (see ``common``
+for the codes).
 """
 
 import triton
 import triton.language as tl
+
+from spikevision.kernels.triton.common import fired, surrogate
 
 
 @triton.jit
@@ -21,11 +20,6 @@ def advance(mode: tl.constexpr, prev, x, r, b, th):
     else:
         v = b * prev + x
     return v
-
-
-@triton.jit
-def fired(v, th):
-    return tl.where(v - th > 0, 1.0, 0.0).to(v.dtype)
 
 
 @triton.jit
@@ -46,24 +40,6 @@ def forward_kernel(cur, cur_step, mem0, beta, thr, spk, mem, last, steps, size,
         if STORE_MEM:
             tl.store(mem + row + offs, m, mask=mask)
     tl.store(last + offs, m, mask=mask)
-
-
-@triton.jit
-def surrogate(code: tl.constexpr, x, a, c):
-    if code == 0:  # atan
-        y = a * x
-        g = c / (1.0 + y * y)
-    elif code == 1:  # fast_sigmoid
-        d = a * tl.abs(x) + 1.0
-        g = 1.0 / (d * d)
-    elif code == 2:  # sigmoid, in the form that never overflows
-        e = tl.exp(-tl.abs(a * x))
-        g = a * e / ((1.0 + e) * (1.0 + e))
-    elif code == 3:  # triangular
-        g = tl.maximum(1.0 - tl.abs(x) * a, 0.0) * a
-    else:  # straight_through
-        g = x * 0.0 + 1.0
-    return g
 
 
 @triton.jit
@@ -100,7 +76,7 @@ def recompute_segment(MODE: tl.constexpr, cur, cur_step, b, th, marks, seg, firs
 def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_last,
                     d_cur, d_mem0, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr,
-                    HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_BETA: tl.constexpr,
+                    HAS_G_MEM: tl.constexpr, HAS_G_LAST_MEM: tl.constexpr, WANT_BETA: tl.constexpr,
                     WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
                     SPIKE_GRAD_STEP: tl.constexpr):
     """Backward through time with the membranes recomputed in segments of ``every`` steps: a first pass keeps
@@ -116,7 +92,7 @@ def backward_kernel(cur, cur_step, mem0, beta, thr, marks, seg, g_spk, g_mem, g_
     b = tl.load(beta + offs, mask=mask, other=0.0)
     th = tl.load(thr + offs, mask=mask, other=1.0)
     m = keep_marks(MODE, cur, cur_step, m, b, th, marks, steps, size, every, offs, mask)
-    if HAS_G_LAST:
+    if HAS_G_LAST_MEM:
         carry = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
         carry = m * 0.0

@@ -1,13 +1,13 @@
 """The Triton kernels of the adaptive-threshold LIF (``spikevision.neurons.alif``), for CUDA tensors (or CPU tensors
-under ``TRITON_INTERPRET=1``). They mirror ``_alif_loops``: membranes and thresholds in registers for the whole
-time loop, op for op ``alif._advance``, launched with floating-point fusion off. The threshold's constants
+under ``TRITON_INTERPRET=1``). They mirror ``numba/alif.py``: membranes and thresholds in registers for the whole
+time loop, op for op ``neurons.alif``'s step, launched with floating-point fusion off. The threshold's constants
 (``threshold``, ``rho``, ``gamma``) come in a tensor of the states' dtype.
 """
 
 import triton
 import triton.language as tl
 
-from spikevision.kernels._triton_loops import fired, surrogate
+from spikevision.kernels.triton.common import fired, surrogate
 
 
 @triton.jit
@@ -82,26 +82,26 @@ def recompute_segment(MODE: tl.constexpr, cur, cur_step, b, th, rho, gamma, mem_
 
 
 @triton.jit
-def backward_kernel(cur, cur_step, mem0, thr0, beta, consts, mem_marks, thr_marks, mems, thrs, g_spk, g_mem, g_last,
-                    d_cur, d_mem0, d_beta, steps, size, every, MODE: tl.constexpr, CODE: tl.constexpr,
-                    HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_LAST: tl.constexpr,
+def backward_kernel(cur, cur_step, mem0, thr0, beta, fixed, mem_marks, thr_marks, mems, thrs, g_spk, g_mem, g_last,
+                    d_cur, d_mem0, d_beta, steps, size, every, consts, MODE: tl.constexpr, CODE: tl.constexpr,
+                    HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr, HAS_G_LAST_MEM: tl.constexpr,
                     WANT_BETA: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
                     SPIKE_GRAD_STEP: tl.constexpr):
-    """The recurrence of ``_alif_loops.backward``, the states recomputed in segments as the LIF backward does
-    (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time.
+    """The recurrence of ``numba/alif.py``'s backward, the states recomputed in segments as the LIF backward does
+    (``lif.backward_kernel``): marks before every ``every``-th step, one segment's states at a time.
 
-    ``consts`` = (threshold, rho, gamma, a, c): the threshold's constants, then the surrogate's.
+    ``fixed`` = (threshold, rho, gamma): the threshold's constants; ``consts`` = (a, c): the surrogate's.
     """
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < size
-    th, rho, gamma = tl.load(consts), tl.load(consts + 1), tl.load(consts + 2)
-    c0, c1 = tl.load(consts + 3), tl.load(consts + 4)
+    th, rho, gamma = tl.load(fixed), tl.load(fixed + 1), tl.load(fixed + 2)
+    c0, c1 = tl.load(consts), tl.load(consts + 1)
     m = tl.load(mem0 + offs, mask=mask, other=0.0)
     a = tl.load(thr0 + offs, mask=mask, other=1.0)
     b = tl.load(beta + offs, mask=mask, other=0.0)
     m, a = keep_marks(MODE, cur, cur_step, m, a, b, th, rho, gamma, mem_marks, thr_marks, steps, size, every, offs,
                       mask)
-    if HAS_G_LAST:
+    if HAS_G_LAST_MEM:
         carry = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
         carry = m * 0.0

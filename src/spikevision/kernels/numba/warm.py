@@ -1,13 +1,13 @@
 """Compile a run's CPU kernels before its first step, several at once, each in a process of its own; and the
-worker that compiles a parallel build in the background (started by ``kernels.cache``).
+worker that compiles a parallel build in the background (started by ``cache``).
 
 numba compiles one function at a time under a process-wide lock. Before its first step a run compiles the
 serial builds it lacks (``Compiling``, started before its data loads): each kernel family in its own ``python
--m spikevision.kernels.warm FAMILY`` process, which runs a tiny forward and backward through the kernels' own
+-m spikevision.kernels.numba.warm FAMILY`` process, which runs a tiny forward and backward through the kernels' own
 entry points with the argument types a run gives them (so the same signatures: tests/test_warm.py loads each
 family from the cache through the neurons' calls) and leaves the result in numba's on-disk cache, from which
 the run then loads them; families run side by side on the free cores. Which families a network runs is the
-network's to say (``model.kernel_families``); what the cache holds is ``kernels.cache``'s. This module knows
+network's to say (``model.kernel_families``); what the cache holds is ``cache``'s. This module knows
 kernels only, never neurons or models. If a worker fails, nothing is lost: the run compiles what is missing
 itself (serial), or keeps to the serial build (parallel).
 """
@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import torch
 
-from spikevision.kernels.cache import FAMILIES, marker_file
+from spikevision.kernels.numba.cache import FAMILIES, marker_file
 
 _SHAPE = (3, 2, 8)  # T, B, N of the tiny inputs: the types, not the sizes, make the signature
 
@@ -58,7 +58,7 @@ class Compiling:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny inputs: no thread pool worth starting
 
         def run(family: str) -> bool:
-            command = [sys.executable, "-m", "spikevision.kernels.warm", family]
+            command = [sys.executable, "-m", "spikevision.kernels.numba.warm", family]
             return subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   check=False).returncode == 0
 
@@ -79,7 +79,7 @@ def compile_in_parallel(families: list[str], workers: int) -> list[str]:
 
 def compile_family(family: str, parallel: bool = False) -> None:
     """One forward and backward through ``family``'s kernels on tiny float32 inputs, in the chosen build."""
-    from spikevision.kernels import cpu
+    from spikevision.kernels.numba import runtime as cpu
 
     if family not in FAMILIES:
         raise ValueError(f"unknown kernel family {family!r}; valid: {', '.join(FAMILIES)}")
@@ -92,29 +92,24 @@ def compile_family(family: str, parallel: bool = False) -> None:
             del os.environ[cpu.LOOPS_ENV]
         else:
             os.environ[cpu.LOOPS_ENV] = before
-# What the kernels read of a surrogate (its name and parameters) and of ALIF's parameters: the same kinds of
-# values a run's neurons pass (floats, a reset's name), which is what decides numba's signatures.
+# What the kernels read of a surrogate (its name and parameters): the same kinds of values a run's neurons pass
+# (floats, a reset's name), which is what decides numba's signatures, never the values.
 _SURROGATE = SimpleNamespace(name="atan", params=(("alpha", 2.0),))
-_ALIF = SimpleNamespace(beta=0.9, threshold=1.0, adapt_decay=0.95, adapt_step=0.2, reset="subtract",
-                        surrogate=_SURROGATE)
 
 
 def _forward_and_backward(family: str) -> None:
     from spikevision import kernels
-    from spikevision.kernels import alif, cuba
 
     steps, batch, size = _SHAPE
     current = torch.rand(_SHAPE, requires_grad=True)
-    rest = torch.zeros(batch, size)
     if family == "lif_linear":
         weight = torch.rand(10, size, requires_grad=True)
         out, _ = kernels.lif_linear(current[0], steps, 0.9, 1.0, "subtract", _SURROGATE, weight, torch.zeros(10))
-    elif family == "lif":
-        out = kernels.cpu_sequence(current, rest, 0.9, 1.0, "subtract", _SURROGATE)[0]
-    elif family == "alif":
-        out = alif.sequence("numba", current, rest, torch.full_like(rest, _ALIF.threshold), 0.9, _ALIF)[0]
     else:
-        out = cuba.sequence("numba", current, rest, rest, 0.9, 0.9, 1.0, "subtract", _SURROGATE)[0]
+        record = kernels.FAMILIES[family]
+        states = [torch.zeros(batch, size) for _ in record.states]
+        out = kernels.sequence("numba", family, current, states, (0.9,) * len(record.coefficients),
+                               (0.5,) * len(record.fixed), "subtract", _SURROGATE)[0]
     out.sum().backward()
 
 

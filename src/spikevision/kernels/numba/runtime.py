@@ -1,13 +1,15 @@
-"""The CPU engine: the compiled numba loops of ``_numba_loops`` called on zero-copy views of torch tensors.
+"""The CPU engine: each kernel family's compiled numba loops (``numba/<family>.py``) called on zero-copy views of
+torch tensors, with their arguments in the order the family's record gives (``kernels.families``).
 
-numba is imported (and its loops compiled, or loaded from its on-disk cache) on the first call only. Each
-loop has a serial and a parallel build (``_numba_loops.Loop``); ``build`` picks one per call. The parallel
+numba is imported (and a family's loops compiled, or loaded from its on-disk cache) on the first call only.
+Each loop has a serial and a parallel build (``common.Loop``); ``build`` picks one per call. The parallel
 build uses as many threads as torch does (``torch.get_num_threads()``).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 
 import numpy as np
@@ -20,18 +22,16 @@ LOOPS_ENV = "SPIKEVISION_CPU_LOOPS"
 
 
 @functools.cache
-def loops():
-    """The ``_numba_loops`` module (imports numba)."""
-    from spikevision.kernels import _numba_loops
-
-    return _numba_loops
+def loops(name: str):
+    """The compiled loops of kernel family ``name`` (``numba/<name>.py``; imports numba)."""
+    return importlib.import_module(f"spikevision.kernels.numba.{name}")
 
 
 @functools.cache
 def available() -> bool:
     """Whether numba can be imported here (the engine is skipped, never required, when it cannot)."""
     try:
-        loops()
+        importlib.import_module("spikevision.kernels.numba.common")
     except ImportError:
         return False
     return True
@@ -53,10 +53,10 @@ def threads() -> int:
 
 def build(loop, size: int):
     """The build of ``loop`` to run on ``size`` neurons: the parallel one where threads pay and it is compiled
-    (in this process, or in numba's cache); else the serial one, while a ``kernels.warm`` process compiles the
-    parallel one in the background for the calls after it (``kernels.cache``)."""
+    (in this process, or in numba's cache); else the serial one, while a ``warm`` process compiles the
+    parallel one in the background for the calls after it (``cache``)."""
     from spikevision.errors import InvalidValue
-    from spikevision.kernels import cache
+    from spikevision.kernels.numba import cache
 
     wanted = os.environ.get(LOOPS_ENV, "auto")
     if wanted not in ("auto", "serial", "parallel"):
@@ -88,26 +88,36 @@ def constants(like: torch.Tensor, surrogate_constants) -> np.ndarray:
     return np.array([1, 0, *surrogate_constants], dtype=like.numpy().dtype)
 
 
-def _np(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
+def array(tensor: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
     """A numpy view of ``tensor``; an empty array of ``like``'s dtype stands in for None."""
     if tensor is None:
         return np.empty((0,) * ndim, dtype=like.numpy().dtype)
     return tensor.numpy()
 
 
-def forward(cur, cur_step, mem0, beta, thr, mode, spk, mem, last) -> None:
-    """See ``_numba_loops.forward``; ``mem`` may be None (membranes not wanted)."""
-    size = mem0.shape[0]
-    run(loops().forward, chunks(size, loops().FORWARD_CHUNK), size, cur.numpy(), cur_step, mem0.numpy(),
-        beta.numpy(), thr.numpy(), mode, one(mem0), spk.numpy(), _np(mem, spk, 2), mem is not None, last.numpy())
+def fixed_or_one(fixed, like: torch.Tensor):
+    """What the loops take after the reset mode: ``[1, *fixed]`` in ``like``'s dtype for a family with fixed
+    constants, else the number 1 in that dtype."""
+    return np.array([1, *fixed], dtype=like.numpy().dtype) if fixed else one(like)
 
 
-def backward(steps, cur, cur_step, mem0, beta, thr, mode, code, surrogate_constants,
-             g_spk, g_mem, g_last, d_cur, d_mem0, d_beta, d_thr) -> None:
-    """See ``_numba_loops.backward``; absent gradients are None, unwanted ones empty."""
-    size = mem0.shape[0]
-    run(loops().backward, chunks(size, loops().BACKWARD_CHUNK), size, steps, cur.numpy(), cur_step, mem0.numpy(),
-        beta.numpy(), thr.numpy(), mode, constants(mem0, surrogate_constants), code,
-        _np(g_spk, mem0, 2), g_spk is not None, _np(g_mem, mem0, 2), g_mem is not None,
-        _np(g_last, mem0, 1), g_last is not None, d_cur.numpy(), d_mem0.numpy(),
-        d_beta.numpy(), d_beta.numel() > 0, d_thr.numpy(), d_thr.numel() > 0)
+def forward(family, cur, cur_step, states0, coefficients, fixed, mode, spk, mem, lasts) -> None:
+    """A family's forward loop (see ``fused``); ``mem`` may be None (membranes not wanted)."""
+    module, like = loops(family.name), states0[0]
+    size = like.shape[0]
+    run(module.forward, chunks(size, module.FORWARD_CHUNK), size, cur.numpy(), cur_step,
+        *(s.numpy() for s in states0), *(c.numpy() for c in coefficients), mode, fixed_or_one(fixed, like),
+        spk.numpy(), array(mem, spk, 2), mem is not None, *(last.numpy() for last in lasts))
+
+
+def backward(family, steps, cur, cur_step, states0, coefficients, fixed, mode, code, surrogate_constants,
+             g_spk, g_mem, g_lasts, d_cur, d_states0, d_coefficients) -> None:
+    """A family's backward loop (see ``fused``); absent gradients are None, unwanted ones empty."""
+    module, like = loops(family.name), states0[0]
+    size = like.shape[0]
+    run(module.backward, chunks(size, module.BACKWARD_CHUNK), size, steps, cur.numpy(), cur_step,
+        *(s.numpy() for s in states0), *(c.numpy() for c in coefficients), mode,
+        *([fixed_or_one(fixed, like)] if fixed else []), constants(like, surrogate_constants), code,
+        array(g_spk, like, 2), g_spk is not None, array(g_mem, like, 2), g_mem is not None,
+        *(x for g in g_lasts for x in (array(g, like, 1), g is not None)), d_cur.numpy(),
+        *(d.numpy() for d in d_states0), *(x for d in d_coefficients for x in (d.numpy(), d.numel() > 0)))

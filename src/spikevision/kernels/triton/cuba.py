@@ -1,13 +1,13 @@
 """The Triton kernels of the current-based LIF (``spikevision.neurons.cuba``), for CUDA tensors (or CPU tensors under
-``TRITON_INTERPRET=1``). They mirror ``_cuba_loops``: one program per block of neurons runs the whole time
-loop with the synaptic currents and membranes in registers, op for op ``cuba._advance``, launched with
-floating-point fusion off. Reset codes: 0 subtract, 1 zero, 2 none; surrogates as ``_triton_loops``.
+``TRITON_INTERPRET=1``). They mirror ``numba/cuba.py``: one program per block of neurons runs the whole time
+loop with the synaptic currents and membranes in registers, op for op ``neurons.cuba``'s step, launched with
+floating-point fusion off. Reset codes: 0 subtract, 1 zero, 2 none; surrogates as ``common``.
 """
 
 import triton
 import triton.language as tl
 
-from spikevision.kernels._triton_loops import fired, surrogate
+from spikevision.kernels.triton.common import fired, surrogate
 
 
 @triton.jit
@@ -86,11 +86,11 @@ def recompute_segment(MODE: tl.constexpr, cur, cur_step, a, b, th, syn_marks, me
 def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_marks, syns, mems, g_spk, g_mem,
                     g_syn, g_last, d_cur, d_syn0, d_mem0, d_alpha, d_beta, d_thr, steps, size, every, consts,
                     MODE: tl.constexpr, CODE: tl.constexpr, HAS_G_SPK: tl.constexpr, HAS_G_MEM: tl.constexpr,
-                    HAS_G_SYN: tl.constexpr, HAS_G_LAST: tl.constexpr, WANT_ALPHA: tl.constexpr,
+                    HAS_G_LAST_SYN: tl.constexpr, HAS_G_LAST_MEM: tl.constexpr, WANT_ALPHA: tl.constexpr,
                     WANT_BETA: tl.constexpr, WANT_THR: tl.constexpr, CONSTANT: tl.constexpr, BLOCK: tl.constexpr,
                     SPIKE_GRAD_STEP: tl.constexpr):
-    """The recurrences of ``_cuba_loops.backward``, the states recomputed in segments as the LIF backward does
-    (``_triton_loops.backward_kernel``): marks before every ``every``-th step, one segment's states at a time."""
+    """The recurrences of ``numba/cuba.py``'s backward, the states recomputed in segments as the LIF backward does
+    (``lif.backward_kernel``): marks before every ``every``-th step, one segment's states at a time."""
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < size
     c0 = tl.load(consts)  # the surrogate's constants, in the states' dtype
@@ -101,11 +101,11 @@ def backward_kernel(cur, cur_step, syn0, mem0, alpha, beta, thr, syn_marks, mem_
     b = tl.load(beta + offs, mask=mask, other=0.0)
     th = tl.load(thr + offs, mask=mask, other=1.0)
     s, m = keep_marks(MODE, cur, cur_step, s, m, a, b, th, syn_marks, mem_marks, steps, size, every, offs, mask)
-    if HAS_G_LAST:
+    if HAS_G_LAST_MEM:
         carry_m = tl.load(g_last + offs, mask=mask, other=0.0)
     else:
         carry_m = m * 0.0
-    if HAS_G_SYN:
+    if HAS_G_LAST_SYN:
         carry_s = tl.load(g_syn + offs, mask=mask, other=0.0)
     else:
         carry_s = m * 0.0

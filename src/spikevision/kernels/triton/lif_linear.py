@@ -16,7 +16,8 @@ order: equal to the reference within float rounding.
 import triton
 import triton.language as tl
 
-from spikevision.kernels._triton_loops import advance, fired, surrogate
+from spikevision.kernels.triton.common import fired, surrogate
+from spikevision.kernels.triton.lif import advance
 
 
 @triton.jit

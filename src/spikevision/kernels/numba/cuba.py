@@ -1,5 +1,5 @@
 """The compiled loops of the current-based LIF (``spikevision.neurons.cuba``) on the CPU: forward, and backward by
-recomputing the forward. Laid out as ``_numba_loops`` (flat ``[T, M]`` arrays, a range of chunks of neurons
+recomputing the forward. Laid out as ``common`` (flat ``[T, M]`` arrays, a range of chunks of neurons
 per call, a serial and a parallel build, plain loops, no fastmath, constants in the array's dtype), so
 spikes, currents and membranes are bit for bit the reference's. Reset codes: 0 subtract, 1 zero, 2 none.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from spikevision.kernels._numba_loops import _compile, _copy, _fill, _spikes_of, _surrogate_row, loop
+from spikevision.kernels.numba.common import compiled, copy_row, fill, loop, spikes_of, surrogate_row
 
 FORWARD_CHUNK = 1024
 BACKWARD_CHUNK = 256
 
 
-@_compile(inline="always")
+@compiled(inline="always")
 def _cuba_row(mode, s, m, x, r, a, b, th, one):
     """One step in place: ``s``, ``m`` become ``syn_t``, ``mem_t``; ``r`` (``S_{t-1}``) becomes ``S_t``."""
     zero = one - one
@@ -55,25 +55,25 @@ def forward(first, stop, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, one,
         n = hi - lo
         a, b, th = alpha[lo:hi], beta[lo:hi], thr[lo:hi]
         s, m, r = np.empty(n, spk.dtype), np.empty(n, spk.dtype), np.empty(n, spk.dtype)
-        _copy(syn0[lo:hi], s)
-        _copy(mem0[lo:hi], m)
-        _spikes_of(m, th, one, r)
+        copy_row(syn0[lo:hi], s)
+        copy_row(mem0[lo:hi], m)
+        spikes_of(m, th, one, r)
         for t in range(steps):
             _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
-            _copy(r, spk[t, lo:hi])
+            copy_row(r, spk[t, lo:hi])
             if store_mem:
-                _copy(m, mem[t, lo:hi])
-        _copy(s, syn_last[lo:hi])
-        _copy(m, mem_last[lo:hi])
+                copy_row(m, mem[t, lo:hi])
+        copy_row(s, syn_last[lo:hi])
+        copy_row(m, mem_last[lo:hi])
 
 
-@_compile(inline="always")
+@compiled(inline="always")
 def _restart(carry, given, has_given, lo, hi, zero):
     """``carry`` = the chunk's part of the gradient ``given`` for the last state, or zeros without one."""
     if has_given:
-        _copy(given[lo:hi], carry)
+        copy_row(given[lo:hi], carry)
     else:
-        _fill(carry, zero)
+        fill(carry, zero)
 
 
 @loop("cuba")
@@ -102,15 +102,15 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
         syns = np.empty((steps + 1, n), mem0.dtype)  # row 0: the initial state; row t + 1: after step t
         mems = np.empty((steps + 1, n), mem0.dtype)
         s, m, r = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)
-        _copy(syn0[lo:hi], s)
-        _copy(mem0[lo:hi], m)
-        _copy(s, syns[0])
-        _copy(m, mems[0])
-        _spikes_of(m, th, one, r)
+        copy_row(syn0[lo:hi], s)
+        copy_row(mem0[lo:hi], m)
+        copy_row(s, syns[0])
+        copy_row(m, mems[0])
+        spikes_of(m, th, one, r)
         for t in range(steps):
             _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
-            _copy(s, syns[t + 1])
-            _copy(m, mems[t + 1])
+            copy_row(s, syns[t + 1])
+            copy_row(m, mems[t + 1])
         carry_m = np.empty(n, mem0.dtype)  # beta * k_{t+1} * G_{t+1}
         carry_s = np.empty(n, mem0.dtype)  # alpha * H_{t+1}
         _restart(carry_m, g_last, has_g_last, lo, hi, zero)
@@ -122,9 +122,9 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
                 for j in range(n):
                     big[j] = carry_m[j] + g_mem[t, lo + j]
             else:
-                _copy(carry_m, big)
+                copy_row(carry_m, big)
             if has_g_spk:
-                _surrogate_row(code, consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], th, through)
+                surrogate_row(code, consts, g_spk[t * spike_grad_step, lo:hi], mems[t + 1], th, through)
                 for j in range(n):
                     big[j] += through[j]
                     if want_thr:
@@ -145,8 +145,8 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
                     d_cur[t, lo + j] = h
                 else:
                     sums[0, j] += h
-        _copy(carry_m, d_mem0[lo:hi])
-        _copy(carry_s, d_syn0[lo:hi])
+        copy_row(carry_m, d_mem0[lo:hi])
+        copy_row(carry_s, d_syn0[lo:hi])
         for j in range(n):
             if not cur_step:
                 d_cur[0, lo + j] = sums[0, j]
