@@ -68,6 +68,7 @@ $(CHROMIUM):
 
 test: install-dev $(CHROMIUM)
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 # The tests that compare floats, again as another processor rounds (CI runs this after make test): torch's

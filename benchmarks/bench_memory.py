@@ -12,8 +12,15 @@ call, and the operator running at that peak. ``gpu_check.sh`` measures the same 
 Both libraries share one ``torch.nn.Linear``, as in ``bench_gpu.py``; a first, unmeasured spikevision call
 leaves its gradient, as the warm-up calls there do.
 
+``--neuron cuba`` measures the same call with current-based neurons three ways, to decide whether CUBA needs
+a kernel family of its own: snnTorch's ``Synaptic``; spikevision's fused ``cuba`` family; and the shape that
+would drop that family, a leaky-integrator filter (``syn_t = alpha syn_{t-1} + I_t``, op for op as ``cuba``)
+feeding the LIF kernel, which is bit-equal but makes the synaptic currents a ``[T, B, N]`` tensor. ``--constant``
+feeds every step the same current (direct encoding, a stride-0 view), where the fused family reads it once.
+
 Run:  python benchmarks/bench_memory.py                      (the case as it is: about 5 minutes, 7 GiB)
       python benchmarks/bench_memory.py --sizes 500 16 4096   (T, batch, neurons)
+      python benchmarks/bench_memory.py --neuron cuba --sizes 500 16 4096 [--constant]
 """
 
 from __future__ import annotations
@@ -68,11 +75,54 @@ def call_memory(events: list[dict], name: str) -> dict:
             "in": nodes[0] if nodes else "forward"}
 
 
-def measure(sizes: tuple) -> dict:
-    events = traced(lambda: open_neuromorphic_runners(torch.device("cpu"), False, sizes))
+def cuba_runners(sizes: tuple, constant: bool) -> dict:
+    """The Open Neuromorphic call with current-based neurons (alpha 0.9, beta 0.95): snnTorch's Synaptic, the
+    fused cuba family, and a leaky-integrator filter feeding the LIF kernel (``--neuron cuba``)."""
+    import snntorch as snn
+
+    from spikevision.neurons import cuba, lif
+
+    steps, batch, neurons = sizes
+    x = torch.randn(1 if constant else steps, batch, neurons, generator=torch.Generator().manual_seed(0))
+    linear = torch.nn.Linear(neurons, neurons)
+
+    def current():
+        out = linear(x.flatten(0, 1)).view(x.shape)
+        return out.expand(steps, batch, neurons) if constant else out  # direct encoding: one current, T steps
+
+    def fused():
+        return cuba.cuba_sequence(current(), None, cuba.CubaParams(0.9, 0.95), need_mem=False)[0]
+
+    def filtered():
+        syn, rows = torch.zeros(batch, neurons), []
+        for step in current().unbind(0):
+            syn = 0.9 * syn + step
+            rows.append(syn)
+        return lif.lif_sequence(torch.stack(rows), None, lif.LIFParams(0.95), need_mem=False)[0]
+
+    def synaptic():
+        model, out = snn.Synaptic(alpha=0.9, beta=0.95), []
+        syn, mem = model.init_synaptic()
+        for step in current().unbind(0):
+            spk, syn, mem = model(step, syn, mem)
+            out.append(spk)
+        return torch.stack(out)
+
+    def step(forward):
+        forward().sum().backward()
+
+    return {"snntorch": lambda: step(synaptic), "spikevision": lambda: step(fused),
+            "li filter + lif kernel": lambda: step(filtered)}
+
+
+def measure(sizes: tuple, neuron: str = "lif", constant: bool = False) -> dict:
+    made = (lambda: cuba_runners(sizes, constant)) if neuron == "cuba" else (
+        lambda: open_neuromorphic_runners(torch.device("cpu"), False, sizes))
+    events = traced(made)
     result = {"sizes": {"T": sizes[0], "batch": sizes[1], "neurons": sizes[2]}, "torch": torch.__version__,
-              "threads": torch.get_num_threads()}
-    result.update({name: call_memory(events, name) for name in ("snntorch", "spikevision")})
+              "threads": torch.get_num_threads(), "neuron": neuron, "constant": constant}
+    names = ("snntorch", "spikevision", "li filter + lif kernel") if neuron == "cuba" else ("snntorch", "spikevision")
+    result.update({name: call_memory(events, name) for name in names})
     ours, theirs = result["spikevision"], result["snntorch"]
     result["peak_ratio"] = round(ours["peak_mib"] / theirs["peak_mib"], 3)
     result["rise_ratio"] = round(ours["rise_mib"] / theirs["rise_mib"], 3)
@@ -82,7 +132,7 @@ def measure(sizes: tuple) -> dict:
 def table(result: dict) -> str:
     rows = ["| library | allocated before the call | peak in the call | rise | at the peak | in |",
             "|---|---|---|---|---|---|"]
-    for name in ("snntorch", "spikevision"):
+    for name in [key for key in result if isinstance(result[key], dict) and "peak_mib" in result[key]]:
         row = result[name]
         rows.append(f"| {name} | {row['before_mib']:.0f} MiB | {row['peak_mib']:.0f} MiB | {row['rise_mib']:.0f} MiB"
                     f" | {row['at']} | {row['in']} |")
@@ -94,9 +144,12 @@ def table(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs=3, default=(500, 16, 16_384), metavar=("T", "BATCH", "N"))
+    parser.add_argument("--neuron", choices=("lif", "cuba"), default="lif",
+                        help="cuba: the fused family against a leaky-integrator filter feeding the LIF kernel")
+    parser.add_argument("--constant", action="store_true", help="the same current at every step (direct encoding)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    result = measure(tuple(args.sizes))
+    result = measure(tuple(args.sizes), args.neuron, args.constant)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))

@@ -98,3 +98,13 @@ def test_every_kernel_family_equals_the_reference_loop_bit_for_bit(name, engine,
     assert len(r_grads) == len(k_grads) >= 3
     for ref, got in zip(r_grads, k_grads):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+
+
+def test_the_neuron_layers_are_siblings_and_the_readout_is_no_lif():
+    from spikevision.neurons import alif, cuba, layer, lif, readout, resonate
+
+    spiking = [lif.LIF, cuba.CubaLIF, alif.ALIF, resonate.ResonateFire]
+    assert all(issubclass(cls, layer.Spiking) for cls in spiking)
+    assert not any(issubclass(a, b) for a in spiking for b in spiking if a is not b)
+    assert issubclass(readout.LI, layer.Decaying) and not issubclass(readout.LI, layer.Spiking)
+    assert not hasattr(readout.LI(0.9), "threshold")  # it never had one to pop

@@ -514,8 +514,7 @@ def _fc_stage(config: ModelConfig, name: str, in_shape: tuple[int, ...], width: 
     if hidden and config.recurrent:
         lif = _recurrent_lif(config, width)
     elif not hidden and config.readout == "li":  # hidden=False is the output stage
-        lif = LI(config.beta, surrogate=config.surrogate, learn_beta=config.learn_beta, learn_tau=config.learn_tau,
-                 shape=(width,))
+        lif = LI(config.beta, learn_beta=config.learn_beta, learn_tau=config.learn_tau, shape=(width,))
     else:
         lif = _lif(config, (width,))
     return _Stage(name, before, linear, [], lif, tuple(in_shape), (width,))

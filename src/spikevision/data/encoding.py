@@ -69,7 +69,7 @@ _EPSILON = 1e-7
 # variants the handout compares: the same code with logarithmic times, linear times, and linear times
 # stretched over the window (normalize) with the dark pixels dropped (clip).
 HANDOUT_LATENCY = {"tau": 5.0, "threshold": 0.01}
-LATENCY_VARIANTS = (
+LATENCY_VARIANTS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("log code", {}),
     ("linear code", {"linear": True}),
     ("linear, normalize, clip", {"linear": True, "normalize": True, "clip": True}),

@@ -27,7 +27,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from tqdm import tqdm
 
@@ -233,7 +233,7 @@ class _Mirror(_Source):
             self.dead = str(getattr(exc, "reason", exc))
             raise _Unavailable(self.dead) from None
         with response, gzip.GzipFile(fileobj=response, mode="rb") as stream:
-            yield stream
+            yield cast(BinaryIO, stream)  # a binary stream; typeshed types GzipFile apart
 
 
 class _NpmPackage(_Source):

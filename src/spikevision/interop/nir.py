@@ -161,7 +161,7 @@ def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | Sp
                 _load_synapse(stage.lif.recurrent, {"name": f"{parsed['name']}.w_rec",
                                                     "synapse": parsed["recurrent"]}, scale)
             for name, values in (("beta", beta), ("threshold", thr)):
-                param = getattr(stage.lif, name)
+                param = getattr(stage.lif, name, None)  # a leaky-integrator readout has no threshold
                 if isinstance(param, nn.Parameter):
                     param.copy_(torch.from_numpy(values if param.dim() else values.reshape(-1)[:1].reshape(())))
     return model.eval()

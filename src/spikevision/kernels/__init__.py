@@ -25,6 +25,8 @@ Example::
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from spikevision.errors import InvalidValue
@@ -73,11 +75,8 @@ def _engine_for(device_type: str) -> str | None:
 
 
 def _runtime(engine: str):
-    if engine == "numba":
-        from spikevision.kernels.numba import runtime
-    else:
-        from spikevision.kernels.triton import runtime
-    return runtime
+    """The engine's runtime module (``numba/runtime.py`` or ``triton/runtime.py``), imported on first use."""
+    return importlib.import_module(f"spikevision.kernels.{engine}.runtime")
 
 
 def _installed(engine: str) -> bool:

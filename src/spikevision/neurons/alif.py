@@ -30,8 +30,8 @@ import torch
 from spikevision.errors import InvalidValue
 from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import check_coefficient, zeros_like_step
-from spikevision.neurons.lif import LIF, RESETS
+from spikevision.neurons.base import RESETS, check_coefficient, zeros_like_step
+from spikevision.neurons.layer import Spiking
 
 Tensor = torch.Tensor
 Number = float | int
@@ -115,7 +115,7 @@ def advance(current: Tensor, state: ALIFState, reset: Tensor, coefficients, para
         mem = beta * ((1 - reset) * state.mem) + current
     else:
         mem = beta * state.mem + current
-    return params.surrogate(mem - thr), ALIFState(mem, thr)
+    return surrogates.get(params.surrogate)(mem - thr), ALIFState(mem, thr)
 
 
 def _kernel_arguments(coefficients, params: ALIFParams):
@@ -131,15 +131,16 @@ DYNAMICS = base.Dynamics(
     kernel_arguments=_kernel_arguments)
 
 
-class ALIF(LIF):
-    """A layer of adaptive-threshold LIF neurons: ``lif.LIF`` whose threshold rises with each spike.
+class ALIF(Spiking[ALIFParams, ALIFState]):
+    """A layer of adaptive-threshold LIF neurons: a sibling of ``lif.LIF`` whose threshold rises with each spike.
 
     Args:
         beta, threshold, reset, surrogate, learn_beta, learn_threshold, learn_tau, shape: as ``lif.LIF``.
         adapt_decay, adapt_step: ``rho`` and ``gamma`` (``ALIFParams``), fixed numbers.
     """
 
-    kernel_family = "alif"
+    kernel_family: str | None = "alif"
+    dynamics = DYNAMICS
 
     def __init__(self, beta: float = 0.9, threshold: float = 1.0, *, adapt_decay: float = 0.95,
                  adapt_step: float = 0.2, **options) -> None:
@@ -153,15 +154,6 @@ class ALIF(LIF):
     @property
     def params(self) -> ALIFParams:
         return ALIFParams(self.beta, self.threshold, self.adapt_decay, self.adapt_step, self.reset, self.surrogate)
-
-    def forward(self, current: Tensor, state: ALIFState | None = None, *, backend: str = "auto",
-                need_mem: bool = True):
-        """``alif_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk, mem, ALIFState)``."""
-        return alif_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
-
-    def step(self, current: Tensor, state: ALIFState | None = None) -> tuple[Tensor, ALIFState]:
-        """``alif_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], ALIFState)``."""
-        return alif_step(current, state, self.params)
 
     def extra_repr(self) -> str:
         return f"adapt_decay={self.adapt_decay:g}, adapt_step={self.adapt_step:g}, " + super().extra_repr()

@@ -27,6 +27,7 @@ from spikevision.errors import InvalidType, InvalidValue
 Tensor = torch.Tensor
 HALF = (torch.float16, torch.bfloat16)
 BACKENDS = ("auto", "reference", *kernels.ENGINES)
+RESETS = ("subtract", "zero", "none")  # after a spike: subtract the threshold, zero the membrane, or nothing
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def zeros_like_step(like: Tensor) -> Tensor:
     return torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
 
 
-def check_state(state, kind: type, like: Tensor):
+def check_state(state: Any, kind: type[Any], like: Tensor) -> Any:
     """``state`` if it is a ``kind`` (a NamedTuple of tensors) whose every field has one step's shape."""
     if not isinstance(state, kind):
         raise InvalidType(f"state must be a {kind.__name__} or None, got {type(state).__name__}")
@@ -222,8 +223,9 @@ def sequence(model: Dynamics, current: Tensor, state, params, *, backend: str = 
         return spk.to(current.dtype), mem, state
     if chosen == "reference":
         return _reference(model, current, state, coefficients, params, need_mem)
-    if model.family is None:
-        raise InvalidValue(f"{model.kind} neurons have no fused kernel; use backend='auto' or 'reference'")
+    if model.family is None or model.kernel_arguments is None:
+        raise InvalidValue(f"{model.kind} neurons have no fused kernel: they run the reference loop; use "
+                           "backend='auto' or 'reference'")
     fused, fixed = model.kernel_arguments(coefficients, params)
     spk, mem, *lasts = kernels.sequence(chosen, model.family, current, tuple(state), fused, fixed, params.reset,
                                         params.surrogate, need_mem)
@@ -242,7 +244,7 @@ def _checked(model: Dynamics, state, like: Tensor, coefficients):
 
 
 def _choose(model: Dynamics, current: Tensor, state, coefficients, params) -> str:
-    if model.family is None:
+    if model.family is None or model.kernel_arguments is None:
         return "reference"
     fused, fixed = model.kernel_arguments(coefficients, params)
     return kernels.select(model.family, current, tuple(state), fused, fixed, params.reset, params.surrogate)

@@ -33,8 +33,8 @@ import torch
 from spikevision.errors import InvalidValue
 from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import check_coefficient, coefficient, zeros_like_step
-from spikevision.neurons.lif import LIF, RESETS
+from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.layer import Spiking
 
 Tensor = torch.Tensor
 Number = float | int
@@ -112,7 +112,7 @@ def _advance(current: Tensor, state: CubaState, reset: Tensor, coefficients, par
         mem = beta * ((1 - reset) * state.mem) + syn
     else:
         mem = beta * state.mem + syn
-    return params.surrogate(mem - threshold), CubaState(syn, mem)
+    return surrogates.get(params.surrogate)(mem - threshold), CubaState(syn, mem)
 
 
 def coefficients(params: CubaParams, like: Tensor):
@@ -126,10 +126,11 @@ DYNAMICS = base.Dynamics(
     kernel_arguments=lambda coefficients, params: (coefficients, ()))
 
 
-class CubaLIF(LIF):
+class CubaLIF(Spiking[CubaParams, CubaState]):
     """A layer of current-based LIF neurons: holds alpha, beta and threshold (fixed or learnable), never the state.
 
-    ``lif.LIF`` with a synaptic current: the same beta, threshold and learning options (alpha stays fixed).
+    A sibling of ``lif.LIF`` with a synaptic current: the same beta, threshold and learning options (alpha stays
+    fixed).
 
     Args:
         alpha, beta, threshold, reset, surrogate: as in ``CubaParams``.
@@ -137,7 +138,8 @@ class CubaLIF(LIF):
         shape: the neurons' shape without batch; needed for "neuron".
     """
 
-    kernel_family = "cuba"
+    kernel_family: str | None = "cuba"
+    dynamics = DYNAMICS
 
     def __init__(self, alpha: float = 0.9, beta: float = 0.8, threshold: float = 1.0, *, reset: str = "subtract",
                  surrogate: str | surrogates.Surrogate = surrogates.DEFAULT, learn_beta: str = "none",
@@ -151,15 +153,6 @@ class CubaLIF(LIF):
     @property
     def params(self) -> CubaParams:
         return CubaParams(self.alpha, self.beta, self.threshold, self.reset, self.surrogate)
-
-    def forward(self, current: Tensor, state: CubaState | None = None, *, backend: str = "auto",
-                need_mem: bool = True):
-        """``cuba_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk, mem, CubaState)``."""
-        return cuba_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
-
-    def step(self, current: Tensor, state: CubaState | None = None) -> tuple[Tensor, CubaState]:
-        """``cuba_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], CubaState)``."""
-        return cuba_step(current, state, self.params)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}, " + super().extra_repr()

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import torch
 from torch import nn
@@ -84,7 +84,7 @@ class Decaying(Neuron[P, S]):
     def __getattr__(self, name: str) -> Any:
         # With learn_tau, ``beta`` is the sigmoid of the learned logit, computed when read (gradients flow).
         if name == "beta" and "beta_logit" in self._parameters:
-            return torch.sigmoid(self._parameters["beta_logit"])
+            return torch.sigmoid(cast(Tensor, self._parameters["beta_logit"]))
         return super().__getattr__(name)
 
     def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:

@@ -23,21 +23,19 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import base
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.layer import LEARN_MODES, Spiking
 
 Tensor = torch.Tensor
 Number = float | int
 
-RESETS = ("subtract", "zero", "none")
 # Half-precision currents (autocast on a GPU) are integrated in float32: the membranes stay float32 and only
-# the spikes, exact 0/1 in any dtype, come back in the input's dtype.
-LEARN_MODES = ("none", "layer", "neuron")
-
+# the spikes, exact 0/1 in any dtype, come back in the input's dtype (base.sequence).
+__all__ = ["LEARN_MODES", "RESETS", "LIF", "LIFParams", "LIFState", "lif_sequence", "lif_step", "initial_state"]
 
 @dataclass(frozen=True, eq=False)
 class LIFParams:
@@ -120,7 +118,7 @@ def advance(current: Tensor, mem: Tensor, reset: Tensor, beta, threshold, params
         mem = beta * ((1 - reset) * mem) + current
     else:
         mem = beta * mem + current
-    return params.surrogate(mem - threshold), mem
+    return surrogates.get(params.surrogate)(mem - threshold), mem
 
 
 def fired(mem: Tensor, threshold) -> Tensor:
@@ -135,7 +133,8 @@ def coefficients(params, like: Tensor):
 
 
 def _advance(current: Tensor, state: LIFState, reset: Tensor, coefficients, params) -> tuple[Tensor, LIFState]:
-    spk, mem = advance(current, state.mem, reset, *coefficients, params)
+    beta, threshold = coefficients
+    spk, mem = advance(current, state.mem, reset, beta, threshold, params)
     return spk, LIFState(mem)
 
 
@@ -145,7 +144,7 @@ DYNAMICS = base.Dynamics(
     kernel_arguments=lambda coefficients, params: (coefficients, ()))
 
 
-class LIF(nn.Module):
+class LIF(Spiking[LIFParams, LIFState]):
     """A layer of LIF neurons: holds beta and threshold (fixed or learnable), never the state.
 
     Args:
@@ -153,86 +152,17 @@ class LIF(nn.Module):
         threshold: initial firing threshold, > 0.
         reset: "subtract", "zero" or "none".
         surrogate: a name from ``surrogate.NAMES`` or a ``surrogate.Surrogate``.
-        learn_beta: "none" (a fixed number), "layer" (one learnable value) or "neuron" (one per neuron).
-        learn_threshold: the same choices for the threshold.
-        learn_tau: the same choices for a learnable time constant kept in range by construction (PLIF, Fang
-            et al. 2021): the parameter ``beta_logit`` is learned and ``beta = sigmoid(beta_logit)`` always lies
-            in [0, 1], so no step of the optimiser can leave the valid range (``learn_beta`` clamps instead,
-            which stops the gradient at the ends). ``beta`` must then lie in (0, 1).
-        shape: the neurons' shape without batch, e.g. ``(512,)`` or ``(12, 12, 12)``; needed for "neuron".
+        learn_beta, learn_threshold, learn_tau, shape: as ``layer.Spiking`` ("none", "layer" or "neuron";
+            learn_tau is PLIF's learned time constant, ``beta = sigmoid(beta_logit)``).
     """
 
-    # The fused kernels that run this layer where they apply (a key of ``kernels.FAMILIES``); None where
-    # only the reference loop does. A subclass names its own.
     kernel_family: str | None = "lif"
-
-    def __init__(
-        self,
-        beta: float = 0.95,
-        threshold: float = 1.0,
-        *,
-        reset: str = "subtract",
-        surrogate: str | surrogates.Surrogate = surrogates.DEFAULT,
-        learn_beta: str = "none",
-        learn_threshold: str = "none",
-        learn_tau: str = "none",
-        shape: tuple[int, ...] | None = None,
-    ) -> None:
-        super().__init__()
-        LIFParams(beta, threshold, reset, surrogate)  # validates the numbers and names
-        self.reset = reset
-        self.surrogate = surrogates.get(surrogate)
-        self.shape = None if shape is None else tuple(int(n) for n in shape)
-        if learn_tau != "none":
-            if learn_beta != "none":
-                raise InvalidValue("learn_tau and learn_beta both learn the decay; choose one (learn_tau keeps it "
-                                   "in range by construction)")
-            if not 0 < beta < 1:
-                raise InvalidValue(f"learn_tau learns beta = sigmoid(w), which starts from beta in (0, 1); got {beta}")
-            self.beta_logit = self._coefficient("tau", math.log(beta / (1 - beta)), learn_tau)
-        else:
-            self.beta = self._coefficient("beta", beta, learn_beta)
-        self.threshold = self._coefficient("threshold", threshold, learn_threshold)
-
-    def __getattr__(self, name: str):
-        # With learn_tau, ``beta`` is the sigmoid of the learned logit, computed when read (gradients flow).
-        if name == "beta" and "beta_logit" in self._parameters:
-            return torch.sigmoid(self._parameters["beta_logit"])
-        return super().__getattr__(name)
-
-    def _coefficient(self, name: str, value: float, learn: str) -> float | nn.Parameter:
-        """``value`` fixed, or as a learnable parameter of one value ("layer") or one per neuron ("neuron")."""
-        if learn not in LEARN_MODES:
-            raise InvalidValue(f"learn_{name} must be one of {', '.join(LEARN_MODES)}; got {learn!r}")
-        if learn == "none":
-            return float(value)
-        if learn == "layer":
-            return nn.Parameter(torch.tensor(float(value)))
-        if self.shape is None:
-            raise InvalidValue(f"learn_{name}='neuron' needs the neurons' shape: pass shape=(...) to LIF")
-        return nn.Parameter(torch.full(self.shape, float(value)))
+    dynamics = DYNAMICS
 
     @property
     def params(self) -> LIFParams:
         """The current ``LIFParams`` (learnable tensors included, so gradients reach them)."""
         return LIFParams(self.beta, self.threshold, self.reset, self.surrogate)
-
-    def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto",
-                need_mem: bool = True):
-        """``lif_sequence`` over ``current`` ``[T, B, ...]`` -> ``(spk [T, B, ...], mem [T, B, ...], LIFState)``."""
-        return lif_sequence(current, state, self.params, backend=backend, need_mem=need_mem)
-
-    def step(self, current: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
-        """``lif_step`` on one step ``current`` ``[B, ...]`` -> ``(spk [B, ...], LIFState)``."""
-        return lif_step(current, state, self.params)
-
-    def extra_repr(self) -> str:
-        def show(value):
-            return f"{value:g}" if isinstance(value, float) else f"learnable{tuple(value.shape)}"
-
-        beta = f"sigmoid({show(self.beta_logit)})" if "beta_logit" in self._parameters else show(self.beta)
-        return (f"beta={beta}, threshold={show(self.threshold)}, reset={self.reset!r}, "
-                f"surrogate={self.surrogate.name!r}")
 
 
 def _layer(beta, threshold, options, **common):

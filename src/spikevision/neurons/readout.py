@@ -12,39 +12,37 @@ from __future__ import annotations
 
 import torch
 
-from spikevision.neurons.base import check_current
-from spikevision.neurons.lif import LIF, LIFState, coefficient, initial_state
+from spikevision.neurons.base import check_current, coefficient
+from spikevision.neurons.layer import Decaying
+from spikevision.neurons.lif import LIFState, initial_state
 
 Tensor = torch.Tensor
 
 
-class LI(LIF):
-    """A layer of leaky integrators: ``lif.LIF``'s decay (fixed, learnable or PLIF's) without its threshold.
+class LI(Decaying[None, LIFState]):
+    """A layer of leaky integrators: ``lif.LIF``'s decay (fixed, learnable or PLIF's) without a threshold.
 
     Args:
         beta: the membrane's decay per step, in [0, 1].
-        surrogate, learn_beta, learn_tau, shape: as ``lif.LIF`` (the surrogate is unused: nothing spikes).
+        learn_beta, learn_tau, shape: as ``layer.Decaying``.
     """
 
-    kernel_family = None  # its loop is its own: no kernel runs it
-
-    def __init__(self, beta: float = 0.95, **options) -> None:
-        options.pop("threshold", None)
-        options.pop("learn_threshold", None)
-        super().__init__(beta, 1.0, **{**options, "reset": "none"})
+    def __init__(self, beta: float = 0.95, *, learn_beta: str = "none", learn_tau: str = "none",
+                 shape: tuple[int, ...] | None = None) -> None:
+        super().__init__(beta, learn_beta=learn_beta, learn_tau=learn_tau, shape=shape)
 
     def forward(self, current: Tensor, state: LIFState | None = None, *, backend: str = "auto",
-                need_mem: bool = True):
+                need_mem: bool = True) -> tuple[Tensor, Tensor, LIFState]:
         """The membranes over ``current`` ``[T, B, ...]`` -> ``(zeros, mem [T, B, ...], LIFState)`` (no spikes;
         ``backend`` and ``need_mem`` unused: a readout's membranes are what it is for)."""
         check_current(current, "current", min_dim=2)
         mem = initial_state(current[0]).mem if state is None else state.mem
         beta = coefficient("beta", self.beta, current[0], clamp=True)
-        mems = []
+        rows = []
         for cur in current:  # a readout layer is small ([B, classes]): one step is a few microseconds
             mem = beta * mem + cur
-            mems.append(mem)
-        mems = torch.stack(mems)
+            rows.append(mem)
+        mems = torch.stack(rows)
         return torch.zeros_like(mems), mems, LIFState(mem)
 
     def step(self, current: Tensor, state: LIFState | None = None) -> tuple[Tensor, LIFState]:
@@ -53,6 +51,4 @@ class LI(LIF):
         return torch.zeros_like(mem), LIFState(mem)
 
     def extra_repr(self) -> str:
-        beta = "sigmoid(learnable)" if "beta_logit" in self._parameters else (
-            f"{self.beta:g}" if isinstance(self.beta, float) else f"learnable{tuple(self.beta.shape)}")
-        return f"beta={beta} (leaky integrator: no spikes)"
+        return f"beta={self._shown_beta()} (leaky integrator: no spikes)"

@@ -28,16 +28,17 @@ from torch import nn
 
 from spikevision.errors import InvalidValue
 from spikevision.neurons import alif
+from spikevision.neurons import surrogate as surrogates
 from spikevision.neurons.base import check_current, check_state
 from spikevision.neurons.lif import LIF, LIFState, coefficients, fired, initial_state
 
 Tensor = torch.Tensor
 
 
-class _Recurrence:
+class _Recurrence(nn.Module):
     """What every recurrent layer shares: ``N`` neurons, the recurrent ``nn.Linear(N, N)``, the input check."""
 
-    kernel_family = None  # the recurrent loop below, never an elementwise kernel
+    kernel_family: str | None = None  # the recurrent loop below, never an elementwise kernel
 
     def _add_recurrence(self, size: int) -> None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
@@ -91,7 +92,7 @@ class RecurrentLIF(_Recurrence, LIF):
                 mem = (beta * ((1 - reset) * mem) + cur) + drive
             else:
                 mem = (beta * mem + cur) + drive
-            spk = params.surrogate(mem - threshold)
+            spk = surrogates.get(params.surrogate)(mem - threshold)
             reset = spk.detach()
             spikes.append(spk)
             mems.append(mem)

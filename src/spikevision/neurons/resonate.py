@@ -27,10 +27,10 @@ from typing import NamedTuple
 
 import torch
 
-from spikevision.errors import InvalidValue
 from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
 from spikevision.neurons.base import Option, zeros_like_step
+from spikevision.neurons.layer import Spiking
 
 Tensor = torch.Tensor
 OMEGA = 0.2  # radians per step: a period of about 31 steps
@@ -85,14 +85,14 @@ def advance(current: Tensor, state: RFState, reset: Tensor, coefficients, params
         mem, imag = beta * (keep * turned_mem) + current, keep * imag
     else:
         mem = beta * turned_mem + current
-    return params.surrogate(mem - threshold), RFState(mem, imag)
+    return surrogates.get(params.surrogate)(mem - threshold), RFState(mem, imag)
 
 
 DYNAMICS = base.Dynamics("RF", RFState, lif.coefficients, rest=lambda like, _: initial_state(like),
                          fired=lambda state, coefficients: lif.fired(state.mem, coefficients[1]), advance=advance)
 
 
-class ResonateFire(lif.LIF):
+class ResonateFire(Spiking[RFParams, RFState]):
     """A layer of resonate-and-fire neurons: ``lif.LIF``'s beta and threshold (fixed or learnable, PLIF's
     ``learn_tau`` included) and a fixed rotation ``omega``.
 
@@ -101,7 +101,7 @@ class ResonateFire(lif.LIF):
         omega: radians per step, in [0, pi].
     """
 
-    kernel_family = None  # the reference loop: no fused kernel yet
+    dynamics = DYNAMICS  # the reference loop: no kernel family yet
 
     def __init__(self, beta: float = 0.95, threshold: float = 1.0, *, omega: float = OMEGA, **options) -> None:
         OPTIONS["omega"].check("omega", omega)
@@ -111,16 +111,6 @@ class ResonateFire(lif.LIF):
     @property
     def params(self) -> RFParams:
         return RFParams(self.beta, self.threshold, self.omega, self.reset, self.surrogate)
-
-    def forward(self, current: Tensor, state: RFState | None = None, *, backend: str = "auto",
-                need_mem: bool = True):
-        """The shared skeleton over ``current`` ``[T, B, ...]`` -> ``(spk, mem, RFState)``."""
-        if backend not in ("auto", "reference"):
-            raise InvalidValue(f"RF neurons run the reference loop only; got backend {backend!r}")
-        return base.sequence(DYNAMICS, current, state, self.params, backend=backend, need_mem=need_mem)
-
-    def step(self, current: Tensor, state: RFState | None = None) -> tuple[Tensor, RFState]:
-        return base.step(DYNAMICS, current, state, self.params)
 
     def extra_repr(self) -> str:
         return f"omega={self.omega:g}, " + super().extra_repr()

@@ -140,7 +140,7 @@ class _Spike(torch.autograd.Function):
         return grad_out * ctx.surrogate.derivative(x), None
 
 
-def get(name: str = DEFAULT, **params: float) -> Surrogate:
+def get(name: str | Surrogate = DEFAULT, **params: float) -> Surrogate:
     """The spike function with surrogate gradient ``name``; ``params`` override its defaults.
 
     Args:

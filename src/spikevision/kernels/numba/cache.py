@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 # The compiled families, each a module ``numba/<family>.py`` whose loops are ``forward`` and ``backward``: what
 # ``warm.compile_family`` leaves in the cache (``lif_linear`` first: it is the slowest to compile).
@@ -102,7 +103,8 @@ def _start_background(family: str, idle: bool) -> subprocess.Popen:
     command += ["--idle"] if idle else []
     # A process group of its own, so that a Ctrl-C for the run leaves it to finish; the same session, since
     # Linux weighs sessions against each other (autogroups) and a low priority counts only inside one.
-    group = {"process_group": 0} if os.name == "posix" and sys.version_info >= (3, 11) else {}  # 3.11's option
+    own_group = os.name == "posix" and sys.version_info >= (3, 11)  # Popen's process_group: new in 3.11
+    group: dict[str, Any] = {"process_group": 0} if own_group else {}
     return subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **group)
 

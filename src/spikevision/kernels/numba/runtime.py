@@ -42,7 +42,7 @@ def threads() -> int:
     import numba
 
     wanted = torch.get_num_threads()
-    count = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+    count = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # set at import
     numba.set_num_threads(count)
     if torch.get_num_threads() != wanted:
         # Starting numba's OpenMP pool resets the OpenMP thread count torch shares with it (e.g. torchrun's
