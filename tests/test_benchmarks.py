@@ -184,3 +184,19 @@ def test_bench_memory_counts_what_each_library_allocates_in_the_open_neuromorphi
                                                  abs=0.001)
     table = bench_memory.table(result)
     assert "| spikevision |" in table and "spikevision / snnTorch: peak" in table
+
+
+def test_bench_memory_weighs_the_cuba_family_against_a_filter_feeding_the_lif_kernel():
+    """The measurement behind keeping the cuba family (docs/PERFORMANCE.md): the filter adds a [T, B, N] tensor
+    of synaptic currents, and turns a constant current into T rows."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_memory
+    finally:
+        sys.path.pop(0)
+    activation = 50 * 8 * 512 * 4 / 2**20  # one [T, B, N] float32 tensor, MiB
+    for constant in (False, True):
+        result = bench_memory.measure((50, 8, 512), "cuba", constant)
+        family, filtered = result["spikevision"], result["li filter + lif kernel"]
+        assert filtered["rise_mib"] >= family["rise_mib"] + activation - 0.01, (constant, result)
+        assert "| li filter + lif kernel |" in bench_memory.table(result)
