@@ -27,10 +27,12 @@ $(VENV)/.installed: $(VENV)/bin/python pyproject.toml constraints.txt
 	touch $@
 
 # Norse and SpikingJelly without their declared requirements (they pull torchvision, which does not install
-# beside this torch); what they import (numpy, nir, nirtorch, loguru, tqdm) the dev extras have.
+# beside this torch); what they import (numpy, nir, nirtorch, loguru, tqdm) the dev extras have. tonic 1.7.0
+# (GPL-3.0) the same way, for the tests alone: tests/test_events.py runs its readers (tonic/io.py, which needs only
+# numpy) on the files it writes, to compare; spikevision never imports it and copies none of its code.
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
-	$(PIP) --no-deps norse==1.1.0 spikingjelly==2.0.0
+	$(PIP) --no-deps norse==1.1.0 spikingjelly==2.0.0 tonic==1.7.0
 	touch $@
 
 install: $(VENV)/.installed
