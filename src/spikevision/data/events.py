@@ -36,7 +36,7 @@ def make(x, y, t, p) -> np.ndarray:
     if len({c.shape for c in columns}) != 1 or columns[0].ndim != 1:
         raise InvalidValue(f"x, y, t and p must be 1-d and of one length; got shapes {[c.shape for c in columns]}")
     events = np.empty(columns[0].shape[0], dtype=DTYPE)
-    for name, values in zip(DTYPE.names, columns):
+    for name, values in zip("xytp", columns):  # DTYPE's fields, in its order
         if not np.issubdtype(values.dtype, np.integer) and not np.issubdtype(values.dtype, np.bool_):
             raise InvalidType(f"events' {name} must be whole numbers, got dtype {values.dtype}")
         events[name] = values
