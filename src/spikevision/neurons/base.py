@@ -10,7 +10,8 @@ A model says what it is in a ``Dynamics`` record (its step, its state, its coeff
   the model's step, or the model's fused kernel family (``kernels.sequence``), tested equal to it;
 - the reset and every state update use the previous step's spikes, detached (snnTorch's convention).
 
-A new model is one module: its params, its state (a NamedTuple), its ``Dynamics`` and its layer.
+A new model is one module (its params, its state as a NamedTuple, its ``Dynamics``, its layer and its
+``NeuronKind``) and one line in the registry (``spikevision.neurons.REGISTRY``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ def state_dtype(dtype: torch.dtype) -> torch.dtype:
 def zeros_like_step(like: Tensor) -> Tensor:
     """A zero state tensor for one step's input ``like``: its shape and device, in ``state_dtype``."""
     return torch.zeros(like.shape, dtype=state_dtype(like.dtype), device=like.device)
+
+
+def zero_state(kind: type[Any], like: Tensor) -> Any:
+    """A ``kind`` (a NamedTuple of tensors) with every field zero, for one step's input ``like`` (``state_dtype``)."""
+    return kind(*(zeros_like_step(like) for _ in kind._fields))
 
 
 def check_state(state: Any, kind: type[Any], like: Tensor) -> Any:

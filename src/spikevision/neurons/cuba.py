@@ -33,7 +33,7 @@ import torch
 from spikevision.errors import InvalidValue
 from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zero_state
 from spikevision.neurons.layer import Spiking
 
 Tensor = torch.Tensor
@@ -76,8 +76,7 @@ class CubaState(NamedTuple):
 
 def initial_state(like: Tensor) -> CubaState:
     """Rest (zero current and membrane) for one step's input ``like`` ``[B, ...]``."""
-    zeros = zeros_like_step(like)
-    return CubaState(zeros, zeros.clone())
+    return zero_state(CubaState, like)
 
 
 def cuba_step(current: Tensor, state: CubaState | None, params: CubaParams) -> tuple[Tensor, CubaState]:

@@ -27,7 +27,7 @@ import torch
 from spikevision.errors import InvalidValue
 from spikevision.neurons import base
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zeros_like_step
+from spikevision.neurons.base import RESETS, check_coefficient, coefficient, zero_state
 from spikevision.neurons.layer import LEARN_MODES, Spiking
 
 Tensor = torch.Tensor
@@ -72,7 +72,7 @@ class LIFState(NamedTuple):
 def initial_state(like: Tensor) -> LIFState:
     """The resting state (zero membrane) for one step's input ``like`` ``[B, ...]``: same shape, dtype, device
     (float32 for a half-precision input)."""
-    return LIFState(zeros_like_step(like))
+    return zero_state(LIFState, like)
 
 
 def lif_step(current: Tensor, state: LIFState | None, params: LIFParams) -> tuple[Tensor, LIFState]:

@@ -29,7 +29,7 @@ import torch
 
 from spikevision.neurons import base, lif
 from spikevision.neurons import surrogate as surrogates
-from spikevision.neurons.base import Option, zeros_like_step
+from spikevision.neurons.base import Option, zero_state
 from spikevision.neurons.layer import Spiking
 
 Tensor = torch.Tensor
@@ -68,8 +68,7 @@ class RFState(NamedTuple):
 
 def initial_state(like: Tensor) -> RFState:
     """Rest (both parts zero) for one step's input ``like`` ``[B, ...]``."""
-    zeros = zeros_like_step(like)
-    return RFState(zeros, zeros.clone())
+    return zero_state(RFState, like)
 
 
 def advance(current: Tensor, state: RFState, reset: Tensor, coefficients, params: RFParams):
