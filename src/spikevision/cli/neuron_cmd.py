@@ -105,12 +105,12 @@ def _given_options(args: argparse.Namespace, kind) -> dict:
                                f"leave it out for --model {args.model}")
         given[name] = value
     for item in args.option:
-        name, equals, raw = item.partition("=")
+        name, _, raw = item.partition("=")
         try:
             given[name.strip()] = float(raw)
         except ValueError:
             raise InvalidValue(f"--option takes NAME=VALUE with a number, e.g. --option omega=0.3; got {item!r}") \
-                from None if equals else None
+                from None
     return given
 
 
