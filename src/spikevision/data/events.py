@@ -48,15 +48,17 @@ def check(events, sensor: Sensor, *, source: str = "events") -> np.ndarray:
     times that never run backwards; else a one-line refusal naming ``source`` and the first bad event."""
     if not isinstance(events, np.ndarray) or events.dtype.names is None or set("xytp") - set(events.dtype.names):
         raise InvalidType(f"{source}: events must be a structured array with fields x, y, t, p (data.events.DTYPE)")
+    if events.size == 0:
+        return events
     for name, limit in (("x", sensor.width), ("y", sensor.height), ("p", 2)):
-        bad = np.flatnonzero((events[name] < 0) | (events[name] >= limit))
-        if bad.size:
-            i = int(bad[0])
-            raise InvalidValue(f"{source}: event {i} has {name} = {int(events[name][i])}, outside 0..{limit - 1} "
+        column = events[name]
+        if column.min() < 0 or column.max() >= limit:  # two passes; the first bad event only when there is one
+            i = int(np.flatnonzero((column < 0) | (column >= limit))[0])
+            raise InvalidValue(f"{source}: event {i} has {name} = {int(column[i])}, outside 0..{limit - 1} "
                                f"(a {sensor.width}x{sensor.height} sensor)")
-    back = np.flatnonzero(np.diff(events["t"]) < 0)
-    if back.size:
-        i = int(back[0]) + 1
+    times = events["t"]
+    if np.any(times[1:] < times[:-1]):
+        i = int(np.flatnonzero(times[1:] < times[:-1])[0]) + 1
         raise InvalidValue(f"{source}: event {i} at t = {int(events['t'][i])} us comes before the event ahead of it "
                            f"(t = {int(events['t'][i - 1])} us): events must be in time order")
     return events

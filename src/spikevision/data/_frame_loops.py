@@ -1,0 +1,33 @@
+"""The compiled loop of ``frames``: count each slice's events per pixel, checking every event once on the way.
+
+Kept apart from ``frames.py`` because importing it compiles the loop (or loads it from numba's on-disk cache
+beside this file, or in the user's cache folder where this one is not writable).
+"""
+
+from __future__ import annotations
+
+import numba
+
+
+def _compiled(fn):
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba finds no writable cache location: compile once per process instead
+        return numba.njit(nogil=True)(fn)
+
+
+@_compiled
+def count(x, y, t, p, starts, ends, out) -> int:
+    """Add 1 to ``out[i, p, y, x]`` for each event of slice ``i`` (``starts[i] <= event < ends[i]``); returns -1,
+    or the index of the first event off ``out``'s sensor, with a polarity not 0/1 or earlier than the one before
+    (nothing is then counted for certain: the caller refuses the sample)."""
+    polarities, height, width = out.shape[1], out.shape[2], out.shape[3]
+    for k in range(t.shape[0]):
+        if (x[k] < 0 or x[k] >= width or y[k] < 0 or y[k] >= height or p[k] < 0 or p[k] > 1
+                or (k > 0 and t[k] < t[k - 1])):
+            return k
+    for i in range(starts.shape[0]):
+        for k in range(starts[i], ends[i]):
+            channel = p[k] if polarities > 1 else 0
+            out[i, channel, y[k], x[k]] += 1
+    return -1
