@@ -96,7 +96,7 @@ TRAIN_CONFIG = [
     (["--set", "train.weight_decay=abc"], "train.weight_decay must be a number >= 0, got 'abc'"),
     (["--set", "train.correct_rate=2"], "train.correct_rate must be a number in [0, 1], got 2"),
     (["--set", "train.drop_last=3"], "train.drop_last must be true or false, got 3"),
-    (["--set", "train.encoding=morse"], "train.encoding must be one of direct, rate, latency, rows; got 'morse'"),
+    (["--set", "train.encoding=morse"], "train.encoding must be one of direct, rate, latency, rows, frames; got 'morse'"),
     (["--set", "train.loss=hinge"], "train.loss must be one of"),
     (["--set", "train.dataset=../../x"], "train.dataset must be one of mnist, fashion-mnist"),
     (["--set", "train.encoding_options=5"], "train.encoding_options must be a table"),

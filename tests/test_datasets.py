@@ -16,6 +16,7 @@ from spikevision.data import datasets
 
 def test_the_catalog_lists_every_dataset_record():
     assert catalog.DATASETS == datasets.NAMES == data.DATASETS  # once an assert, which python -O removes
+    assert catalog.EVENT_DATASETS == tuple(datasets.EVENT_DATASETS)
 
 
 def test_the_records_hold_mnists_own_files_and_sizes():

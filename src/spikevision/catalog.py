@@ -9,9 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 DATASETS = ("mnist", "fashion-mnist")
+EVENT_DATASETS = ("nmnist-sim",)  # event streams (data.datasets.EVENT_DATASETS); a network reads their frames
+TRAIN_DATASETS = (*DATASETS, *EVENT_DATASETS)
 IMAGE_ENCODINGS = ("direct", "rate", "latency")  # the whole image at every step: as currents, or as spikes
 SPIKE_ENCODINGS = ("rate", "latency")
-ENCODINGS = (*IMAGE_ENCODINGS, "rows")  # rows: one image row per step, a sequence task (inputs.rows)
+# rows: one image row per step, a sequence task (inputs.rows); frames: an event dataset's samples cut into
+# num_steps time bins, the ON and OFF counts of each as 2 channels (inputs.EventFrames)
+ENCODINGS = (*IMAGE_ENCODINGS, "rows", "frames")
 ROW_STEPS = 28  # the rows of the datasets' 28x28 images: the steps of a "rows" run
 PRESET_DIR = Path(__file__).parent / "configs"
 

@@ -31,14 +31,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data, report
+    from spikevision import report
     from spikevision.runs import rundir
-    from spikevision.runs.inputs import TensorData
+    from spikevision.runs.inputs import load_data
 
     if args.run.suffix == ".nir":
         return _evaluate_graph(args)
     config, model = rundir.load_run(args.run, args.device)
-    test = TensorData.from_split(data.load(config.train.dataset, "test", args.root))
+    test = load_data(config.train, "test", args.root, config.train.test_subset)
     result = report.evaluation(args.run, model, config, test, reuse=False, save=False)
     state = rundir.training_state(args.run, config)
     if not state.finished:

@@ -21,13 +21,16 @@ ERASE_ASPECT = (0.3, 3.3)  # random erasing's published ranges, also torchvision
 
 
 def augment(images: torch.Tensor, cfg, generator: torch.Generator) -> torch.Tensor:
-    """Training images changed as ``cfg`` (a ``TrainConfig``) says, in a fixed order."""
+    """Training images ``[B, ..., H, W]`` changed as ``cfg`` (a ``TrainConfig``) says, in a fixed order; all of a
+    sample's channels and frames alike (an event sample's ``[T, P, H, W]`` frames move as one)."""
+    shape = images.shape
+    images = images.reshape(shape[0], -1, *shape[-2:])  # (B, C, H, W): the dimensions between, as channels
     images = random_stroke(images, cfg.augment_stroke, generator)
     images = random_elastic(images, cfg.augment_elastic, generator)
     images = random_affine(images, cfg.augment_rotate, cfg.augment_scale, generator)
     images = random_shift(images, cfg.augment_shift, generator)
     images = random_flip(images, cfg.augment_flip, generator)
-    return random_erase(images, cfg.augment_erase, generator)
+    return random_erase(images, cfg.augment_erase, generator).reshape(shape)
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:

@@ -105,8 +105,28 @@ DATASETS: dict[str, Dataset] = {
 NAMES = tuple(DATASETS)
 
 
+@dataclass(frozen=True)
+class EventDataset:
+    """An event-camera dataset: its classes, its sensor (width, height, polarities) and where its events come
+    from; ``emulated_from`` names the still-image dataset an emulated one is made of (``data.nmnist_sim``)."""
+
+    name: str
+    classes: tuple[str, ...]
+    sensor: tuple[int, int, int]
+    emulated_from: str = ""
+
+
+EVENT_DATASETS: dict[str, EventDataset] = {
+    "nmnist-sim": EventDataset("nmnist-sim", classes=tuple(str(d) for d in range(10)), sensor=(34, 34, 2),
+                               emulated_from="mnist"),
+}
+
+
 def get(name: str) -> Dataset:
     """The record of dataset ``name``; a clear refusal naming the others for an unknown one."""
+    if name in EVENT_DATASETS:
+        raise InvalidValue(f"{name} is an event dataset (its samples are events, not images): only train and "
+                           f"evaluate read it so far; this reads image datasets ({', '.join(NAMES)})")
     if name not in DATASETS:
         raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
     return DATASETS[name]

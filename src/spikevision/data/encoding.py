@@ -392,16 +392,23 @@ def delta(
     return spikes
 
 
-def _saccade_path(num_steps: int, amplitude: int) -> list[tuple[int, int]]:
-    """Integer (dy, dx) offsets of a triangular path, one per step, starting and ending at (0, 0).
-
-    Three saccades as in N-MNIST: down-left diagonal, right, up-left diagonal back, one pixel per move,
-    the 4 * amplitude moves spread evenly over the window.
-    """
+def saccade_vertices(amplitude: float) -> list[tuple[float, float]]:
+    """The (dy, dx) corners of N-MNIST's three saccades, in pixels: down-left diagonal, right, up-left diagonal
+    back to the start. ``saccade`` walks them a pixel at a time; the emulated N-MNIST (``data.nmnist_sim``)
+    glides along them."""
     a = amplitude
-    points = [(k, -k) for k in range(a)]  # (0,0) .. towards (a, -a)
-    points += [(a, -a + k) for k in range(2 * a)]  # (a, -a) .. towards (a, a)
-    points += [(a - k, a - k) for k in range(a + 1)]  # (a, a) .. (0, 0)
+    return [(0, 0), (a, -a), (a, a), (0, 0)]
+
+
+def _saccade_path(num_steps: int, amplitude: int) -> list[tuple[int, int]]:
+    """Integer (dy, dx) offsets of the saccades' triangle (``saccade_vertices``), one per step, starting and
+    ending at (0, 0): one pixel per move, the 4 * amplitude moves spread evenly over the window."""
+    points: list[tuple[int, int]] = []
+    corners = [(int(dy), int(dx)) for dy, dx in saccade_vertices(amplitude)]
+    for (y0, x0), (y1, x1) in zip(corners, corners[1:]):
+        moves = max(abs(y1 - y0), abs(x1 - x0))
+        points += [(y0 + (y1 - y0) * k // moves, x0 + (x1 - x0) * k // moves) for k in range(moves)]
+    points.append(corners[-1])
     moves = len(points) - 1
     if num_steps == 1:
         return [points[0]]

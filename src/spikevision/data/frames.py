@@ -45,7 +45,7 @@ def frames(events: np.ndarray, sensor: ev.Sensor, *, time_window: float | None =
     starts, ends = _slices(events, chosen[0], rules[chosen[0]], overlap, include_incomplete)
     ends = np.minimum(ends, events.size)  # a last, incomplete slice by count ends with the sample
     out = np.zeros((len(starts), sensor.polarities, sensor.height, sensor.width), dtype=np.int16)
-    bad = _loops().count(events["x"], events["y"], events["t"], events["p"], starts.astype(np.int64),
+    bad = loops().count(events["x"], events["y"], events["t"], events["p"], starts.astype(np.int64),
                          ends.astype(np.int64), out)
     if bad >= 0:
         ev.check(events, sensor)  # says which event and why, in words
@@ -84,7 +84,7 @@ def _slices(events: np.ndarray, rule: str, value, overlap: float, include_incomp
 
 
 @functools.cache
-def _loops():
+def loops():
     """The compiled counting loop (``_frame_loops``; imports numba)."""
     from spikevision.data import _frame_loops
 

@@ -23,9 +23,10 @@ import torch
 # DATASETS, ENCODINGS, PRESET_DIR and available_presets are re-exported: config.DATASETS and so on, as before.
 from spikevision.catalog import DATASETS as DATASETS
 from spikevision.catalog import ENCODINGS as ENCODINGS
+from spikevision.catalog import EVENT_DATASETS, ROW_STEPS, SPIKE_ENCODINGS, TRAIN_DATASETS
 from spikevision.catalog import PRESET_DIR as PRESET_DIR
-from spikevision.catalog import ROW_STEPS, SPIKE_ENCODINGS
 from spikevision.catalog import available_presets as available_presets
+from spikevision.data import datasets as data_datasets
 from spikevision.data import encoding
 from spikevision.errors import InvalidValue
 from spikevision.metrics import PREDICTION_RULES
@@ -67,6 +68,7 @@ class TrainConfig:
     augment_elastic: float = 0.0      # bend them by a smooth random field of up to this many pixels
     augment_erase: float = 0.0        # the chance that a random rectangle of an image is blanked (random erasing)
     train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
+    test_subset: int = 0              # >0: evaluate on the first N test images only (quick runs and tests)
     eval_batch_size: int = 1000
     checkpoint_every: int = 0         # >0: also checkpoint every N steps, not only at epoch ends
     seed: int = 0
@@ -81,7 +83,7 @@ class TrainConfig:
             raise InvalidValue(f"train.{exc}") from None
         check_choice("train.precision", self.precision, PRECISIONS)
         check_choice("train.prediction", self.prediction, PREDICTION_RULES)
-        check_choice("train.dataset", self.dataset, DATASETS)
+        check_choice("train.dataset", self.dataset, TRAIN_DATASETS)
         check_choice("train.encoding", self.encoding, ENCODINGS)
         check_choice("train.loss", self.loss, LOSSES)
         check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
@@ -90,7 +92,7 @@ class TrainConfig:
         for name in ("num_steps", "batch_size", "epochs", "eval_batch_size"):
             if not is_whole_number(getattr(self, name)) or getattr(self, name) < 1:
                 raise InvalidValue(f"train.{name} must be a whole number >= 1, got {getattr(self, name)!r}")
-        for name in ("augment_shift", "train_subset", "checkpoint_every", "seed"):
+        for name in ("augment_shift", "train_subset", "test_subset", "checkpoint_every", "seed"):
             if not is_whole_number(getattr(self, name)) or getattr(self, name) < 0:
                 raise InvalidValue(f"train.{name} must be a whole number >= 0, got {getattr(self, name)!r}")
         check_number("train.lr", self.lr, lambda v: v > 0, "a positive number")
@@ -116,6 +118,12 @@ class TrainConfig:
         if self.encoding == "rows" and (self.num_steps != ROW_STEPS or self.encoding_options):
             raise InvalidValue(f"train.encoding = rows feeds one image row per step: it needs train.num_steps = "
                                f"{ROW_STEPS} and no encoding_options (got {self.num_steps}, {self.encoding_options})")
+        if (self.encoding == "frames") != (self.dataset in EVENT_DATASETS):
+            raise InvalidValue(f"train.encoding = frames reads event datasets ({', '.join(EVENT_DATASETS)}), and "
+                               f"they are read only as frames; got dataset {self.dataset!r} with encoding "
+                               f"{self.encoding!r}")
+        if self.encoding == "frames" and self.encoding_options:
+            raise InvalidValue(f"train.encoding = frames takes no encoding_options, got {self.encoding_options}")
         if self.encoding in SPIKE_ENCODINGS:
             # Encode a tiny input now, so a bad option is an error before a run directory is made.
             try:
@@ -138,6 +146,12 @@ class RunConfig:
                 raise InvalidValue("model.readout = li has no output spikes: it needs train.loss = membrane_ce or "
                                    "mean_membrane_ce and "
                                    f"train.prediction = membrane (got {self.train.loss!r}, {self.train.prediction!r})")
+        if self.train.encoding == "frames":
+            sensor = data_datasets.EVENT_DATASETS[self.train.dataset].sensor
+            shape = [sensor[2], sensor[1], sensor[0]]
+            if list(self.model.input_shape) != shape:
+                raise InvalidValue(f"{self.train.dataset}'s frames are {shape} (polarities, height, width): it "
+                                   f"needs model.input_shape = {shape} (got {list(self.model.input_shape)})")
         row = [self.model.input_shape[0], 1, ROW_STEPS]
         if self.train.encoding == "rows" and list(self.model.input_shape) != row:
             raise InvalidValue(f"train.encoding = rows feeds one image row per step: it needs model.input_shape = "

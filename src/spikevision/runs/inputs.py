@@ -7,23 +7,51 @@ directories.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from spikevision import data
-from spikevision.catalog import SPIKE_ENCODINGS
-from spikevision.data import encoding
+from spikevision.catalog import EVENT_DATASETS, SPIKE_ENCODINGS
+from spikevision.data import encoding, eventset
 from spikevision.data.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.errors import InvalidValue
 from spikevision.runs.config import TrainConfig
 
 
+class EventFrames:
+    """An event dataset's split seen as frames, float32 ``[N, T, P, H, W]`` (each sample's ON and OFF counts in
+    T equal time bins, ``EventSet.frames``), cut when indexed: the frames of a whole split would not fit in
+    memory, a batch's take milliseconds. Indexed like a tensor (an int, a slice, a tensor of indices)."""
+
+    def __init__(self, events: eventset.EventSet, num_steps: int, device: torch.device | str = "cpu") -> None:
+        self.events, self.num_steps, self.device = events, num_steps, torch.device(device)
+        sensor = events.sensor
+        self.shape = torch.Size((len(events), num_steps, sensor.polarities, sensor.height, sensor.width))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> torch.Tensor:
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        picked = np.arange(len(self))[key]
+        frames = torch.from_numpy(self.events.frames(np.atleast_1d(picked), self.num_steps))
+        frames = frames.to(self.device, torch.float32)
+        return frames[0] if np.ndim(picked) == 0 else frames
+
+    def to(self, device: torch.device) -> EventFrames:
+        return EventFrames(self.events, self.num_steps, device)
+
+
 @dataclass
 class TensorData:
-    """Images as float32 ``[N, 1, 28, 28]`` in [0, 1] and int64 labels ``[N]``."""
+    """Images as float32 ``[N, 1, 28, 28]`` in [0, 1] (or an event dataset's ``EventFrames``) and int64 labels
+    ``[N]``."""
 
-    images: torch.Tensor
+    images: torch.Tensor | EventFrames
     labels: torch.Tensor
     classes: tuple
 
@@ -34,9 +62,24 @@ class TensorData:
             images, labels = images[:limit], labels[:limit]
         return cls(data.to_float(images), labels.long(), tuple(split.classes))
 
+    @classmethod
+    def from_events(cls, events: eventset.EventSet, num_steps: int) -> TensorData:
+        return cls(EventFrames(events, num_steps), torch.from_numpy(events.labels.copy()), events.classes)
+
     def to(self, device: torch.device) -> TensorData:
-        """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32)."""
+        """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32; event
+        frames are made on it batch by batch)."""
         return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
+
+def load_data(cfg: TrainConfig, split: str, root: str | os.PathLike | None = None, limit: int = 0) -> TensorData:
+    """``cfg.dataset``'s ``split`` as the network is fed it (its first ``limit`` samples when ``limit`` > 0):
+    images, or an event dataset's frames of ``cfg.num_steps`` time bins."""
+    if cfg.dataset in EVENT_DATASETS:
+        from spikevision.data import nmnist_sim  # the one event dataset so far: emulated, built on first use
+
+        return TensorData.from_events(nmnist_sim.load(split, root, limit=limit, progress=True), cfg.num_steps)
+    return TensorData.from_split(data.load(cfg.dataset, split, root), limit)
 
 
 # Named random streams. Every draw comes from a generator seeded by the run's seed and an index: training
@@ -63,10 +106,13 @@ def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 
 def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generator | None) -> torch.Tensor:
-    """What the network is fed: the static image (direct), its spike train ``[T, B, 1, 28, 28]`` (rate, latency)
-    or its rows one per step ``[28, B, 1, 1, 28]`` (rows)."""
+    """What the network is fed: the static image (direct), its spike train ``[T, B, 1, 28, 28]`` (rate, latency),
+    its rows one per step ``[28, B, 1, 1, 28]`` (rows), or an event sample's frames ``[B, T, P, H, W]`` time
+    first, ``[T, B, P, H, W]`` (frames)."""
     if cfg.encoding == "direct":
         return images
+    if cfg.encoding == "frames":
+        return images.transpose(0, 1)
     if cfg.encoding == "rows":
         return rows(images)
     options = dict(cfg.encoding_options)
@@ -94,8 +140,9 @@ def row_pictures(sequence: torch.Tensor) -> torch.Tensor:
 
 
 def feeds_spikes(cfg: TrainConfig) -> bool:
-    """Whether the network's input is spikes (rate, latency), not pixel values as currents (direct, rows)."""
-    return cfg.encoding in SPIKE_ENCODINGS
+    """Whether the network's input is spikes (rate, latency; an event dataset's frames count its events: each
+    one a spike), not pixel values as currents (direct, rows)."""
+    return cfg.encoding in SPIKE_ENCODINGS or cfg.encoding == "frames"
 
 
 def dense_input_macs(cfg: TrainConfig, macs: int) -> int:

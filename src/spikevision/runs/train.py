@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from spikevision import data, metrics
+from spikevision import metrics
 from spikevision.errors import InvalidValue, TrainingDiverged
 from spikevision.kernels.numba import cache, warm
 from spikevision.kernels.numba import runtime as cpu
@@ -46,6 +46,7 @@ from spikevision.runs.inputs import (
     TensorData,
     augment,
     epoch_order,
+    load_data,
     model_input,
     step_generator,
 )
@@ -218,8 +219,8 @@ class _Run:
 
     def _load_data(self, data_root: Path | None) -> None:
         cfg, device = self.cfg, self.ctx.device
-        self.train_data = TensorData.from_split(data.load(cfg.dataset, "train", data_root), cfg.train_subset).to(device)
-        self.test_data = TensorData.from_split(data.load(cfg.dataset, "test", data_root)).to(device)
+        self.train_data = load_data(cfg, "train", data_root, cfg.train_subset).to(device)
+        self.test_data = load_data(cfg, "test", data_root, cfg.test_subset).to(device)
         n = len(self.train_data.labels)
         self.steps_per_epoch = n // cfg.batch_size if cfg.drop_last else math.ceil(n / cfg.batch_size)
         if self.steps_per_epoch == 0:

@@ -1,0 +1,76 @@
+"""Networks on events: an event split fed as frames [T, B, 2, H, W] (runs/inputs.py), the configs that say so,
+and a conv net trained and evaluated end to end on emulated N-MNIST (the nmnist-sim preset, shrunk)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from spikevision.data import nmnist_sim
+from spikevision.runs import config, inputs, train
+
+SMALL = ["train.train_subset=256", "train.test_subset=128", "train.epochs=1", "train.num_steps=4",
+         "train.batch_size=64", "model.conv='8C5-MP2'", "model.hidden=[32]"]
+
+
+@pytest.fixture
+def event_root(tmp_path, mnist_root):
+    """A data root whose MNIST is the shared one, so that nmnist-sim is built here from it."""
+    (tmp_path / "mnist").symlink_to(mnist_root / "mnist")
+    return tmp_path
+
+
+def test_an_event_split_is_indexed_as_frames_time_first_for_the_network(event_root):
+    cfg = config.resolve("nmnist-sim", SMALL).train
+    data = inputs.load_data(cfg, "test", event_root, limit=40)
+    split = nmnist_sim.load("test", event_root, limit=40)
+    assert data.images.shape == (40, 4, 2, 34, 34) and len(data.labels) == 40
+    batch = data.images[torch.tensor([7, 3])]
+    assert batch.dtype == torch.float32
+    assert np.array_equal(batch.numpy(), split.frames([7, 3], 4))
+    assert torch.equal(data.images[3], batch[1]) and torch.equal(data.images[2:4][1], batch[1])
+    x = inputs.model_input(batch, cfg, None)
+    assert x.shape == (4, 2, 2, 34, 34) and torch.equal(x[:, 1], batch[1])
+
+
+def test_a_shift_moves_all_of_an_event_samples_frames_alike(event_root):
+    cfg = config.resolve("nmnist-sim", [*SMALL, "train.augment_shift=3"]).train
+    frames = inputs.load_data(cfg, "test", event_root, limit=8).images[0:8]
+    moved = inputs.augment(frames, cfg, torch.Generator().manual_seed(0))
+    assert moved.shape == frames.shape
+    assert not torch.equal(moved, frames)
+    for before, after in zip(frames, moved):  # one offset per sample: the events' footprint moves as one
+        found = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                 if torch.equal(torch.roll(before, (dy, dx), (-2, -1))[..., 3:-3, 3:-3], after[..., 3:-3, 3:-3])]
+        assert found
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.dataset='mnist'"], "encoding = frames reads event datasets"),
+    (["train.encoding='direct'"], "encoding = frames reads event datasets"),
+    (["model.input_shape=[1, 34, 34]"], r"frames are \[2, 34, 34\].*needs model.input_shape = \[2, 34, 34\]"),
+    (["train.encoding_options={gain = 2}"], "takes no encoding_options"),
+])
+def test_configs_that_would_feed_events_wrongly_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config.resolve("nmnist-sim", overrides)
+
+
+def test_a_conv_net_trains_on_emulated_events_and_evaluate_gives_its_accuracy(tmp_path, event_root):
+    cfg = config.resolve("nmnist-sim", SMALL)
+    run_dir = tmp_path / "run"
+    summary = train.fit(cfg, run_dir, data_root=event_root)
+    assert summary["dataset"] == "nmnist-sim" and summary["test_samples"] == 128
+    assert summary["input_spikes_per_sample"] > 1000  # the samples' events, each a spike into the first layer
+    steps = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [s["loss"] for s in steps if "loss" in s]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    out = subprocess.run([sys.executable, "-m", "spikevision", "evaluate", str(run_dir), "--root", str(event_root),
+                          "--json"], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["num_samples"] == 128 and result["accuracy"] == summary["test_accuracy"]
