@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tonic_reference import tonic_module
 
 from spikevision.data import atis
 from spikevision.data import events as ev
@@ -84,18 +85,8 @@ def test_events_are_checked_and_refused_in_words():
 
 
 def _tonic_io():
-    """tonic 1.7.0's readers (tonic/io.py needs numpy alone), loaded without tonic's package, whose datasets import
-    scipy, h5py and librosa; make test installs tonic for this comparison (GPL-3.0: run, never copied)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("tonic")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("tonic is not installed (make test installs tonic==1.7.0 with --no-deps)")
-    path = f"{list(spec.submodule_search_locations)[0]}/io.py"
-    loaded = importlib.util.spec_from_file_location("tonic_io_for_comparison", path)
-    module = importlib.util.module_from_spec(loaded)
-    loaded.loader.exec_module(module)
-    return module
+    """tonic 1.7.0's readers (tests/tonic_reference.py)."""
+    return tonic_module("io")
 
 
 def test_tonic_reads_the_same_events_from_the_same_files(tmp_path):

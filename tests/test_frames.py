@@ -3,13 +3,9 @@ rule, with and without overlap, and the refusals."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-import types
-
 import numpy as np
 import pytest
+from tonic_reference import tonic_module
 
 from spikevision.data import events as ev
 from spikevision.data import frames as fr
@@ -18,21 +14,8 @@ SENSOR = ev.Sensor(34, 34)
 
 
 def _tonic_to_frame():
-    """tonic's ``to_frame_numpy``, loaded with tonic's package stubbed (its ``__init__`` imports datasets that
-    need scipy, h5py and librosa; the frame code needs numpy alone). GPL-3.0: run to compare, never copied."""
-    spec = importlib.util.find_spec("tonic")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("tonic is not installed (make test installs tonic==1.7.0 with --no-deps)")
-    saved = {name: module for name, module in sys.modules.items() if name == "tonic" or name.startswith("tonic.")}
-    stub = types.ModuleType("tonic")
-    stub.__path__ = list(spec.submodule_search_locations)
-    sys.modules["tonic"] = stub
-    try:
-        return importlib.import_module("tonic.functional.to_frame").to_frame_numpy
-    finally:
-        for name in [n for n in sys.modules if n == "tonic" or n.startswith("tonic.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
+    """tonic's ``to_frame_numpy`` (tests/tonic_reference.py)."""
+    return tonic_module("functional.to_frame").to_frame_numpy
 
 
 def _sample(seed: int, count: int = 3000, duration: int = 300_000) -> np.ndarray:
