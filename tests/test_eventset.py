@@ -31,8 +31,8 @@ def random_split(count: int = 9, seed: int = 0):
 
 
 def write(folder, events, offsets, labels):
-    return eventset.write(folder, events, offsets, labels, sensor=SENSOR, classes=CLASSES,
-                          about={"dataset": "test"})
+    return eventset.write_arrays(folder, events, offsets, labels, sensor=SENSOR, classes=CLASSES,
+                                 about={"dataset": "test"})
 
 
 def test_a_split_is_read_back_event_for_event(tmp_path):
@@ -80,7 +80,7 @@ def test_bad_samples_are_refused_before_anything_is_written(tmp_path):
         write(tmp_path / "train", events, offsets[::-1], labels)
     late = events.copy()
     late["t"] += 2**32
-    with pytest.raises(ValueError, match=r"times must lie in 0..2\*\*32 - 1 us"):
+    with pytest.raises(ValueError, match=r"train sample 0: times must lie in 0..2\*\*32 - 1 us"):
         write(tmp_path / "train", late, offsets, labels)
     assert eventset.read(tmp_path / "train").sample(0).tolist() == events[: offsets[1]].tolist()  # kept
 
@@ -90,6 +90,9 @@ def test_a_damaged_cache_is_refused_in_one_line(tmp_path):
     folder = tmp_path / "train"
     write(folder, events, offsets, labels)
     np.save(folder / "offsets.npy", offsets[:-1])
+    with pytest.raises(ValueError, match=r"events.bin has \d+ bytes, not the \d+ events of 9 bytes the offsets say"):
+        eventset.read(folder)
+    np.save(folder / "offsets.npy", np.concatenate([offsets[:-2], offsets[-1:]]))
     with pytest.raises(ValueError, match="9 labels need 10 offsets, got 9"):
         eventset.read(folder)
     write(folder, events, offsets, labels)
@@ -102,13 +105,25 @@ def test_a_damaged_cache_is_refused_in_one_line(tmp_path):
         eventset.read(folder)
 
 
+def test_a_bad_sample_midway_leaves_nothing_half_written(tmp_path):
+    events, offsets, labels = random_split()
+
+    def samples():
+        yield events[: offsets[1]], 0
+        raise RuntimeError("the archive broke")
+
+    with pytest.raises(RuntimeError, match="the archive broke"):
+        eventset.write(tmp_path / "train", samples(), sensor=SENSOR, classes=CLASSES, about={})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_event_off_the_sensor_in_a_damaged_file_is_refused_not_counted(tmp_path):
     events, offsets, labels = random_split()
     folder = tmp_path / "train"
     write(folder, events, offsets, labels)
-    packed = np.load(folder / "events.npy")
+    packed = np.fromfile(folder / "events.bin", dtype=eventset.PACKED)
     packed["y"][offsets[4] + 1] = 999
-    np.save(folder / "events.npy", packed)
+    packed.tofile(folder / "events.bin")
     with pytest.raises(ValueError, match=r"cached sample 4: event 1 has y = 999"):
         eventset.read(folder).frames([0, 4], 5)
     with pytest.raises(ValueError, match="outside 0..8"):

@@ -52,7 +52,7 @@ def test_the_split_is_built_once_into_the_cache_and_says_it_is_emulated(tmp_path
     split = nmnist_sim.load("test", tmp_path, limit=300)
     assert len(split) == 300 and split.sensor == nmnist_sim.SENSOR
     assert split.about["dataset"] == "nmnist-sim" and split.about["made_by"]["emulated_from"] == "mnist test"
-    events = tmp_path / "nmnist-sim" / "test-first300" / "events.npy"
+    events = tmp_path / "nmnist-sim" / "test-first300" / "events.bin"
     stamp = events.stat().st_mtime_ns
     again = nmnist_sim.load("test", tmp_path, limit=300)
     assert events.stat().st_mtime_ns == stamp and again.sample(299).tolist() == split.sample(299).tolist()

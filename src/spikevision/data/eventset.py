@@ -1,11 +1,12 @@
 """A split of an event dataset as it is cached: every sample's events in one array, plus offsets and labels,
 so that an epoch opens no archive and reads no file format.
 
-On disk a split is a folder of four files: ``events.npy`` (every sample's events one after another, 9 bytes an
-event: x, y as uint16, t as uint32 microseconds, p as uint8), ``offsets.npy`` (int64 ``[N + 1]``: sample i is
-``events[offsets[i]:offsets[i + 1]]``), ``labels.npy`` (int64 ``[N]``) and ``about.json`` (the dataset, the
-split, the sensor, the classes and where the events came from). ``write`` makes the folder under a temporary
-name and renames it into place, so a crash leaves the old cache or none, never half of one; ``read`` maps the
+On disk a split is a folder of four files: ``events.bin`` (every sample's events one after another, 9 bytes an
+event, little-endian: x, y as uint16, t as uint32 microseconds, p as uint8), ``offsets.npy`` (int64 ``[N + 1]``:
+sample i is ``events[offsets[i]:offsets[i + 1]]``), ``labels.npy`` (int64 ``[N]``) and ``about.json`` (the
+dataset, the split, the sensor, the classes and where the events came from). ``write`` streams the samples in
+(a split of N-MNIST or DVS128 Gesture never has to fit in memory) to a folder under a temporary name and renames
+it into place, so a crash or a bad sample leaves the old cache or none, never half of one; ``read`` maps the
 events without reading them and checks that the four files agree, refusing a damaged cache in one line.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from spikevision.data import frames as fr
 from spikevision.errors import InvalidValue
 
 PACKED = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<u4"), ("p", "u1")])  # 9 bytes an event
-FORMAT = 1  # about.json's "format": a cache of another layout is refused, and rebuilt by its maker
+FORMAT = 2  # about.json's "format": a cache of another layout is refused, and rebuilt by its maker
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,30 +72,42 @@ class EventSet:
             raise InvalidValue(f"cached sample {sample} is damaged; delete the cache to have it rebuilt")
         return out
 
-def write(folder: str | os.PathLike, events: np.ndarray, offsets, labels, *, sensor: ev.Sensor,
+def write(folder: str | os.PathLike, samples: Iterable[tuple[np.ndarray, int]], *, sensor: ev.Sensor,
           classes: tuple[str, ...], about: dict) -> EventSet:
-    """Cache a split at ``folder`` (replacing one there) atomically: samples' ``events`` (``events.DTYPE``,
-    sample i at ``offsets[i]:offsets[i + 1]``, each checked on ``sensor``) and ``labels``; ``about`` says where
-    they came from. Returns the split read back."""
+    """Cache a split at ``folder`` (replacing one there) atomically from ``(events, label)`` samples, each
+    checked on ``sensor`` as it comes; ``about`` says where they came from. Returns the split read back."""
     folder = Path(folder)
-    offsets, labels = _checked_index(np.asarray(offsets), np.asarray(labels), len(events), len(classes), folder)
-    for i in range(len(labels)):
-        ev.check(events[offsets[i]: offsets[i + 1]], sensor, source=f"{folder.name} sample {i}")
-    if len(events) and (events["t"].min() < 0 or events["t"].max() >= 2**32):
-        raise InvalidValue(f"{folder}: times must lie in 0..2**32 - 1 us (71 minutes) to be cached")
-    packed = np.empty(len(events), dtype=PACKED)
-    for name in "xytp":
-        packed[name] = events[name]
-    record = {**about, "format": FORMAT, "sensor": list(sensor), "classes": list(classes)}
     temporary = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
-    np.save(temporary / "events.npy", packed)
-    np.save(temporary / "offsets.npy", offsets)
-    np.save(temporary / "labels.npy", labels)
-    (temporary / "about.json").write_text(json.dumps(record, indent=1) + "\n")
+    try:
+        offsets, labels = [0], []
+        with (temporary / "events.bin").open("wb") as out:
+            for i, (events, label) in enumerate(samples):
+                out.write(_packed(events, sensor, f"{folder.name} sample {i}").tobytes())
+                offsets.append(offsets[-1] + len(events))
+                labels.append(label)
+        offsets_array, labels_array = _checked_index(np.asarray(offsets), np.asarray(labels, dtype=np.int64),
+                                                     offsets[-1], len(classes), folder)
+        np.save(temporary / "offsets.npy", offsets_array)
+        np.save(temporary / "labels.npy", labels_array)
+        record = {**about, "format": FORMAT, "sensor": list(sensor), "classes": list(classes)}
+        (temporary / "about.json").write_text(json.dumps(record, indent=1) + "\n")
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     _replace(temporary, folder)
     return read(folder)
+
+
+def write_arrays(folder: str | os.PathLike, events: np.ndarray, offsets, labels, **kwargs) -> EventSet:
+    """``write`` from every sample's events in one array (sample i at ``offsets[i]:offsets[i + 1]``)."""
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 1 or len(offsets) != len(labels) + 1 or offsets[0] != 0 or offsets[-1] != len(events) \
+            or np.any(np.diff(offsets) < 0):
+        raise InvalidValue(f"{folder}: the offsets must rise from 0 to the {len(events)} events, one more than the "
+                           f"{len(labels)} labels")
+    return write(folder, ((events[offsets[i]: offsets[i + 1]], labels[i]) for i in range(len(labels))), **kwargs)
 
 
 def read(folder: str | os.PathLike) -> EventSet:
@@ -101,16 +115,33 @@ def read(folder: str | os.PathLike) -> EventSet:
     folder = Path(folder)
     try:
         about = json.loads((folder / "about.json").read_text())
-        events = np.load(folder / "events.npy", mmap_mode="r")
         offsets = np.load(folder / "offsets.npy")
         labels = np.load(folder / "labels.npy")
+        size = (folder / "events.bin").stat().st_size
     except (OSError, ValueError) as exc:
         raise InvalidValue(f"{folder} is not a readable event cache ({exc}); delete it to have it rebuilt") from exc
-    if about.get("format") != FORMAT or events.dtype != PACKED:
+    if not isinstance(about, dict) or about.get("format") != FORMAT:
         raise InvalidValue(f"{folder} is an event cache of another layout; delete it to have it rebuilt")
+    count = int(offsets[-1]) if offsets.ndim == 1 and len(offsets) else -1
+    if size != count * PACKED.itemsize:
+        raise InvalidValue(f"{folder}: events.bin has {size} bytes, not the {count} events of 9 bytes the offsets "
+                           "say; delete it to have it rebuilt")
     classes = tuple(about["classes"])
-    offsets, labels = _checked_index(offsets, labels, len(events), len(classes), folder)
+    offsets, labels = _checked_index(offsets, labels, count, len(classes), folder)
+    events = (np.memmap(folder / "events.bin", dtype=PACKED, mode="r", shape=(count,)) if count
+              else np.zeros(0, dtype=PACKED))
     return EventSet(events, offsets, labels, ev.Sensor(*about["sensor"]), classes, about)
+
+
+def _packed(events: np.ndarray, sensor: ev.Sensor, source: str) -> np.ndarray:
+    """A checked sample in the cache's 9-byte layout."""
+    events = ev.check(events, sensor, source=source)
+    if len(events) and (events["t"].min() < 0 or events["t"].max() >= 2**32):
+        raise InvalidValue(f"{source}: times must lie in 0..2**32 - 1 us (71 minutes) to be cached")
+    packed = np.empty(len(events), dtype=PACKED)
+    for name in "xytp":
+        packed[name] = events[name]
+    return packed
 
 
 def _checked_index(offsets: np.ndarray, labels: np.ndarray, count: int, classes: int, folder: Path):

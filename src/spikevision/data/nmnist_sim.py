@@ -97,17 +97,17 @@ def build(folder: Path, split: str, root: str | os.PathLike | None = None, *, li
     """Emulate MNIST's ``split`` (its first ``limit`` digits when ``limit`` > 0) and cache it at ``folder``."""
     mnist = load_images("mnist", split, root)
     count = min(limit, len(mnist)) if limit else len(mnist)
-    parts, sizes = [], []
-    for start in tqdm(range(0, count, CHUNK), desc=f"nmnist-sim {split}", unit="chunk", disable=not progress,
-                      leave=False):
-        digits = mnist.images[start: min(start + CHUNK, count)].numpy()
-        events, offsets = emulate_digits(digits, seed=_SPLIT_SEEDS[split] + start // CHUNK, camera=CAMERA)
-        parts.append(events)
-        sizes.append(np.diff(offsets))
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
-    return eventset.write(folder, np.concatenate(parts), offsets, mnist.labels[:count].numpy(), sensor=SENSOR,
-                          classes=mnist.classes, about={"dataset": "nmnist-sim", "split": split,
-                                                        "made_by": _provenance(split)})
+
+    def samples():
+        for start in tqdm(range(0, count, CHUNK), desc=f"nmnist-sim {split}", unit="chunk", disable=not progress,
+                          leave=False):
+            digits = mnist.images[start: min(start + CHUNK, count)].numpy()
+            events, offsets = emulate_digits(digits, seed=_SPLIT_SEEDS[split] + start // CHUNK, camera=CAMERA)
+            for i in range(len(digits)):
+                yield events[offsets[i]: offsets[i + 1]], int(mnist.labels[start + i])
+
+    return eventset.write(folder, samples(), sensor=SENSOR, classes=mnist.classes,
+                          about={"dataset": "nmnist-sim", "split": split, "made_by": _provenance(split)})
 
 
 def _provenance(split: str) -> dict:
