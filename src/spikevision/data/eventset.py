@@ -52,6 +52,12 @@ class EventSet:
         packed = self.events[self.offsets[index]: self.offsets[index + 1]]
         return ev.make(packed["x"], packed["y"], packed["t"], packed["p"])
 
+    def first(self, count: int) -> EventSet:
+        """The split's first ``count`` samples (all of them when it has fewer), sharing its mapped events."""
+        count = min(count, len(self))
+        return EventSet(self.events, self.offsets[: count + 1], self.labels[:count], self.sensor, self.classes,
+                        self.about)
+
     def frames(self, indices, n_time_bins: int) -> np.ndarray:
         """The frames of the samples ``indices``: int16 ``[B, T, P, H, W]``, each sample cut into ``n_time_bins``
         equal time windows as ``frames.frames(sample, sensor, n_time_bins=T)`` cuts it, in one compiled pass

@@ -147,11 +147,14 @@ class RunConfig:
                                    "mean_membrane_ce and "
                                    f"train.prediction = membrane (got {self.train.loss!r}, {self.train.prediction!r})")
         if self.train.encoding == "frames":
-            sensor = data_datasets.EVENT_DATASETS[self.train.dataset].sensor
-            shape = [sensor[2], sensor[1], sensor[0]]
+            record = data_datasets.EVENT_DATASETS[self.train.dataset]
+            shape = [record.sensor[2], record.sensor[1], record.sensor[0]]
             if list(self.model.input_shape) != shape:
                 raise InvalidValue(f"{self.train.dataset}'s frames are {shape} (polarities, height, width): it "
                                    f"needs model.input_shape = {shape} (got {list(self.model.input_shape)})")
+            if self.model.num_classes != len(record.classes):
+                raise InvalidValue(f"{self.train.dataset} has {len(record.classes)} classes: it needs "
+                                   f"model.num_classes = {len(record.classes)} (got {self.model.num_classes})")
         row = [self.model.input_shape[0], 1, ROW_STEPS]
         if self.train.encoding == "rows" and list(self.model.input_shape) != row:
             raise InvalidValue(f"train.encoding = rows feeds one image row per step: it needs model.input_shape = "

@@ -76,9 +76,10 @@ def load_data(cfg: TrainConfig, split: str, root: str | os.PathLike | None = Non
     """``cfg.dataset``'s ``split`` as the network is fed it (its first ``limit`` samples when ``limit`` > 0):
     images, or an event dataset's frames of ``cfg.num_steps`` time bins."""
     if cfg.dataset in EVENT_DATASETS:
-        from spikevision.data import nmnist_sim  # the one event dataset so far: emulated, built on first use
+        from spikevision.data import event_datasets  # loads numba's frame loops: only for event data
 
-        return TensorData.from_events(nmnist_sim.load(split, root, limit=limit, progress=True), cfg.num_steps)
+        events = event_datasets.load(cfg.dataset, split, root, limit=limit, progress=True)
+        return TensorData.from_events(events, cfg.num_steps)
     return TensorData.from_split(data.load(cfg.dataset, split, root), limit)
 
 
