@@ -19,16 +19,16 @@ from spikevision import __version__
 from spikevision.errors import SpikevisionError, SpikevisionWarning
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ("data", "encode", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep", "export",
-            "agreement", "play")
+COMMANDS = ("data", "encode", "events", "train", "evaluate", "predict", "neuron", "inspect", "report", "sweep",
+            "export", "agreement", "play")
 
 USER_ERRORS = (SpikevisionError, OSError)
 # The errors of a place that cannot be written (an OSError naming it), and where each command writes, for
 # one advice in every command's words; commands not named write into the run directory they are given.
 _UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENOSPC,
                errno.EDQUOT, errno.EFBIG}
-_WRITES_TO = {"data": "--root", "encode": "--out", "neuron": "--out", "inspect": "--out", "sweep": "--out",
-              "export": "--out", "train": "--out",
+_WRITES_TO = {"data": "--root", "encode": "--out", "events": "--out", "neuron": "--out", "inspect": "--out",
+              "sweep": "--out", "export": "--out", "train": "--out",
               "play": "--root"}
 
 

@@ -47,7 +47,9 @@ def register(subparsers) -> None:
         "latency: the log, linear and normalized codes; delta: the moving digit and the spikes of each move); "
         "plus a grid of the digits.",
     )
-    p.add_argument("--coding", required=True, choices=("rate", "latency", "delta"), help="spike coding")
+    p.add_argument("--coding", required=True, choices=("rate", "latency", "delta", "dvs"),
+                   help="spike coding; dvs: the digit shown to an emulated event camera along N-MNIST's saccades "
+                        "(data.nmnist_sim), with the event pictures (movie, raster, point cloud, frames)")
     p.add_argument("--num-steps", type=int, default=200, help="time steps per digit (default 200)")
     rate = p.add_argument_group("rate coding")
     rate.add_argument("--gain", type=float, default=None, help="spike probability = gain * pixel + offset (default 1)")
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     labels = split.labels[chosen]
     x = data.to_float(images)  # (S, 1, 28, 28)
 
+    if args.coding == "dvs":
+        return _dvs(args, split, chosen)
     generator = torch.Generator().manual_seed(args.seed)
     if args.coding == "rate":
         kwargs["generator"] = generator
@@ -150,6 +154,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"{description}, {args.num_steps} steps, {len(chosen)} {split.dataset} {args.split} digits -> {args.out}")
     print(format_table(rows))
     print(f"grid of the digits: {grid_path.name}")
+    return 0
+
+
+def _dvs(args: argparse.Namespace, split, chosen: list[int]) -> int:
+    """``--coding dvs``: each digit through the emulated event camera, and its event pictures."""
+    from spikevision.data import nmnist_sim
+    from spikevision.pictures import events as event_pictures
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index in chosen:
+        label = int(split.labels[index])
+        events, _ = nmnist_sim.emulate_digits(split.images[index: index + 1].numpy(), seed=args.seed)
+        title = f"{args.split.capitalize()} image {index} (label {label}) seen by an emulated event camera"
+        files = event_pictures.save_all(events, nmnist_sim.SENSOR, args.out, f"digit{index}-label{label}-dvs",
+                                        title=title, bins=args.num_steps, fps=args.fps)
+        rows.append((index, label, len(events), [f.name for f in files]))
+    print(f"dvs coding (emulated event camera, N-MNIST's saccades, {nmnist_sim.SENSOR.width}x"
+          f"{nmnist_sim.SENSOR.height}), movies of {args.num_steps} time bins, {len(chosen)} {split.dataset} "
+          f"{args.split} digits -> {args.out}")
+    print(format_table(rows).replace("spikes", "events", 1))
     return 0
 
 
