@@ -75,3 +75,22 @@ def test_a_conv_net_trains_on_emulated_events_and_evaluate_gives_its_accuracy(tm
                           "--json"], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert result["num_samples"] == 128 and result["accuracy"] == summary["test_accuracy"]
+
+
+def test_an_event_network_goes_to_nir_with_its_binning_and_runs_there_on_the_same_frames(tmp_path, event_root,
+                                                                                       capsys):
+    import nir
+
+    from spikevision.cli import main
+
+    cfg = config.resolve("nmnist-sim", [*SMALL, "model.conv='8C5-AP2'", "model.reset='zero'"])
+    run_dir = tmp_path / "run"
+    summary = train.fit(cfg, run_dir, data_root=event_root)
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "net.nir")]) == 0
+    metadata = nir.read(tmp_path / "net.nir").metadata
+    assert metadata["dataset"] == "nmnist-sim" and list(metadata["input_shape"]) == [2, 34, 34]
+    assert metadata["binning"] == "n_time_bins" and int(metadata["num_steps"]) == 4
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "net.nir"), "--root", str(event_root), "--limit", "128", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_samples"] == 128 and result["accuracy"] == summary["test_accuracy"]

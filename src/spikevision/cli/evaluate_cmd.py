@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from spikevision.catalog import DATASETS
+from spikevision.catalog import TRAIN_DATASETS
 from spikevision.cli._options import add_device, add_threads
 
 
@@ -21,8 +21,11 @@ def register(subparsers) -> None:
                    help="a .nir file: time steps per image (default: the num_steps its metadata records)")
     p.add_argument("--dt", type=float, default=None,
                    help="a .nir file: seconds per step its tau is read against (default: its metadata's, else 1e-4)")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist",
-                   help="a .nir file: the test set to run it on (default: mnist)")
+    p.add_argument("--dataset", choices=TRAIN_DATASETS, default=None,
+                   help="a .nir file: the test set to run it on (default: the dataset its metadata records, else "
+                        "mnist)")
+    p.add_argument("--limit", type=int, default=0,
+                   help="only the first N test samples (default: all; a run trained with train.test_subset: that)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--root", type=Path, default=None, help="data directory")
     add_device(p)
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.run.suffix == ".nir":
         return _evaluate_graph(args)
     config, model = rundir.load_run(args.run, args.device)
-    test = load_data(config.train, "test", args.root, config.train.test_subset)
+    test = load_data(config.train, "test", args.root, _limit(args) or config.train.test_subset)
     result = report.evaluation(args.run, model, config, test, reuse=False, save=False)
     state = rundir.training_state(args.run, config)
     if not state.finished:
@@ -57,14 +60,15 @@ def _evaluate_graph(args: argparse.Namespace) -> int:
     from spikevision import data
     from spikevision.errors import InvalidValue
     from spikevision.interop import nir as nir_interop
-    from spikevision.runs import devices, evaluation
     from spikevision.runs.inputs import TensorData
 
     graph = nir_interop.load_nir(args.run)
     model = nir_interop.from_nir(graph, dt=args.dt)
     cfg = nir_interop.reading_config(graph, steps=args.steps, dataset=args.dataset)
-    test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))
     shape = tuple(model.config.input_shape)
+    if cfg.encoding == "frames":  # an event network: the dataset's frames, [2, H, W] a step
+        return _report_graph(args, model, cfg, _event_test(args, cfg, shape))
+    test = TensorData.from_split(data.load(cfg.dataset, "test", args.root), _limit(args))
     per_image = math.prod(shape) * (cfg.num_steps if cfg.encoding == "rows" else 1)  # rows: one row a step
     if test.images[0].numel() != per_image:
         raise InvalidValue(f"{args.run} takes inputs of shape {list(shape)}"
@@ -73,14 +77,41 @@ def _evaluate_graph(args: argparse.Namespace) -> int:
                            "it was made for")
     if cfg.encoding != "rows":  # flat-input graphs: the image as one row
         test = TensorData(test.images.reshape(-1, *shape), test.labels, test.classes)
+    return _report_graph(args, model, cfg, test)
+
+
+def _event_test(args: argparse.Namespace, cfg, shape: tuple):
+    """The event dataset's test split as frames, when the graph takes them."""
+    from spikevision.errors import InvalidValue
+    from spikevision.runs.inputs import load_data
+
+    test = load_data(cfg, "test", args.root, _limit(args))
+    if tuple(test.images.shape[2:]) != shape:
+        raise InvalidValue(f"{args.run} takes inputs of shape {list(shape)}, but {cfg.dataset}'s frames are "
+                           f"{list(test.images.shape[2:])}; pass the --dataset it was made for")
+    return test
+
+
+def _limit(args: argparse.Namespace) -> int:
+    from spikevision.errors import InvalidValue
+
+    if args.limit < 0:
+        raise InvalidValue(f"--limit must be >= 0 (0: every test sample); got {args.limit}")
+    return args.limit
+
+
+def _report_graph(args: argparse.Namespace, model, cfg, test) -> int:
+    from spikevision.runs import devices, evaluation
+
     result = evaluation.evaluate(model.to(devices.resolve(args.device)), test, cfg)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         from spikevision.metrics import RULE_TEXT
 
+        what = "samples" if cfg.encoding == "frames" else "images"
         print(f"{args.run}: test accuracy {result['accuracy'] * 100:.2f}% on {result['num_samples']:,} {cfg.dataset} "
-              f"images, {cfg.num_steps} steps of {cfg.encoding} input; prediction: {RULE_TEXT[cfg.prediction]}")
+              f"{what}, {cfg.num_steps} steps of {cfg.encoding} input; prediction: {RULE_TEXT[cfg.prediction]}")
     return 0
 
 

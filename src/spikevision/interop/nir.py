@@ -106,10 +106,16 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
     if config is not None:
         # How to read the graph: what to feed it, for how many steps, and how the class is read off the output.
         metadata.update(num_steps=config.train.num_steps, encoding=config.train.encoding,
-                        prediction=config.train.prediction,
+                        prediction=config.train.prediction, dataset=config.train.dataset,
+                        input_shape=list(model.config.input_shape),
                         how_to_read=(f"feed {config.train.encoding} input for {config.train.num_steps} steps of "
                                      f"dt {dt:g} s from rest; the class is "
                                      f"{metrics.RULE_TEXT[config.train.prediction]}"))
+        if config.train.encoding == "frames":  # events: how a sample becomes the steps' inputs
+            metadata.update(binning="n_time_bins", input=(
+                f"frames: a sample of {config.train.dataset} cut into {config.train.num_steps} equal time bins "
+                "(from its first event to its last), the ON and OFF event counts of each bin per pixel "
+                f"{list(model.config.input_shape)} (polarity, y, x) the input of one step"))
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata=metadata)
 
 
@@ -222,10 +228,11 @@ def export_run(run_dir: Path, path: Path, *, dt: float = DT, pool: str = "avg") 
     return graph
 
 
-def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: str = "mnist") -> TrainConfig:
-    """How to run ``graph`` on a dataset's test set: the steps, input encoding and prediction rule its metadata
-    records (spikevision writes them), ``steps`` where given or where a graph (another library's) has none.
-    Without a recorded rule the class is read by spike counts, the rule every NIR reader can follow."""
+def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: str | None = None) -> TrainConfig:
+    """How to run ``graph`` on a dataset's test set: the steps, input encoding, prediction rule and dataset its
+    metadata records (spikevision writes them), ``steps`` and ``dataset`` where given or where a graph (another
+    library's) has none (then MNIST). Without a recorded rule the class is read by spike counts, the rule every
+    NIR reader can follow."""
     from spikevision.catalog import ENCODINGS
     from spikevision.runs.config import TrainConfig
 
@@ -236,6 +243,7 @@ def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: st
                            "metadata); pass --steps")
     encoding = _text(graph.metadata.get("encoding", "direct"))
     rule = _text(graph.metadata.get("prediction", "spikes"))
+    dataset = dataset or _text(graph.metadata.get("dataset", "mnist"))
     return TrainConfig(dataset=dataset, encoding=encoding if encoding in ENCODINGS else "direct", num_steps=steps,
                        prediction=rule if rule in metrics.PREDICTION_RULES else "spikes", eval_batch_size=500)
 
