@@ -94,3 +94,17 @@ def test_an_event_network_goes_to_nir_with_its_binning_and_runs_there_on_the_sam
     assert main(["evaluate", str(tmp_path / "net.nir"), "--root", str(event_root), "--limit", "128", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["num_samples"] == 128 and result["accuracy"] == summary["test_accuracy"]
+
+
+def test_an_event_run_is_inspected_and_reported(tmp_path, event_root, capsys):
+    from spikevision.cli import main
+
+    run_dir = tmp_path / "run"
+    train.fit(config.resolve("nmnist-sim", SMALL), run_dir, data_root=event_root)
+    assert main(["inspect", str(run_dir), "--root", str(event_root), "--count", "2", "--out",
+                 str(tmp_path / "inside")]) == 0
+    assert len(list((tmp_path / "inside").glob("test*.png"))) >= 2
+    assert main(["report", str(run_dir), "--root", str(event_root)]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert "This run reads events" in page and "nmnist-sim test sample 0" in page
+    assert "on 128 nmnist-sim test" in page

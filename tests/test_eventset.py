@@ -11,6 +11,7 @@ import pytest
 from spikevision.data import events as ev
 from spikevision.data import eventset
 from spikevision.data import frames as fr
+from spikevision.errors import DataWarning
 
 SENSOR = ev.Sensor(20, 16)
 CLASSES = ("a", "b", "c")
@@ -128,3 +129,14 @@ def test_an_event_off_the_sensor_in_a_damaged_file_is_refused_not_counted(tmp_pa
         eventset.read(folder).frames([0, 4], 5)
     with pytest.raises(ValueError, match="outside 0..8"):
         eventset.read(folder).frames([9], 5)
+
+
+def test_a_cache_of_another_layout_or_damaged_is_made_again_with_a_note(tmp_path):
+    events, offsets, labels = random_split()
+    folder = tmp_path / "train"
+    assert eventset.cached(folder) is None
+    write(folder, events, offsets, labels)
+    assert len(eventset.cached(folder)) == 9
+    (folder / "events.bin").write_bytes(b"")
+    with pytest.warns(DataWarning, match=r"events.bin has 0 bytes.*; making it again"):
+        assert eventset.cached(folder) is None

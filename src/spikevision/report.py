@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spikevision import data, metrics
+from spikevision import metrics
 from spikevision.analysis import inspection
 from spikevision.data import encoding
 from spikevision.errors import InvalidValue
@@ -29,7 +29,7 @@ from spikevision.pictures import animation, figures
 from spikevision.runs import rundir
 from spikevision.runs.checkpoint import atomic_path
 from spikevision.runs.evaluation import evaluate
-from spikevision.runs.inputs import TensorData, dense_input_macs, step_generator
+from spikevision.runs.inputs import TensorData, dense_input_macs, load_data, step_generator
 from spikevision.validators import check_whole_number
 
 # Latency code of the encode section when the run has its own none: the handout's tau and threshold,
@@ -84,7 +84,7 @@ def build_report(run_dir: str | Path, *, root: str | Path | None = None, example
     run_dir = Path(run_dir)
     config, model = rundir.load_run(run_dir, device)
     cfg = config.train
-    test = TensorData.from_split(data.load(cfg.dataset, "test", root))
+    test = load_data(cfg, "test", root, cfg.test_subset)
     result = evaluation(run_dir, model, config, test)
     figures.training_curves(run_dir)
     right, wrong = inspection.find_examples(model, cfg, test, right=examples, wrong=examples)
@@ -251,6 +251,8 @@ def _activity(model, cfg, result: dict) -> str:
 
 
 def _encodings(run_dir: Path, cfg, test: TensorData) -> str:
+    if cfg.encoding == "frames":
+        return _events(cfg, test)
     found = sorted(p for coding in encoding.CODINGS for p in run_dir.glob(f"**/*-{coding}.gif"))[:4]
     if found:
         return ("<p>Spike movies written by <code>spikevision encode</code> into this run directory.</p>"
@@ -280,6 +282,24 @@ def _encodings(run_dir: Path, cfg, test: TensorData) -> str:
              + ("This run feeds the image directly as a constant current, so these are for comparison."
                 if cfg.encoding == "direct" else "") + "</p>")
     return intro + "".join(parts)
+
+
+def _events(cfg, test: TensorData) -> str:
+    """An event run's input: test sample 0's ON/OFF movie and its frames as the network receives them."""
+    from spikevision.pictures import events as event_pictures
+
+    split = test.images.events  # the EventSet behind the frames
+    sample, label = split.sample(0), test.classes[int(test.labels[0])]
+    title = f"{cfg.dataset} test sample 0 ({label})"
+    with tempfile.TemporaryDirectory() as tmp:
+        movie = event_pictures.save_movie(sample, split.sensor, Path(tmp) / "events.gif", bins=cfg.num_steps, fps=4)
+        parts = [_figure_file(movie, f"{_e(title)}: {len(sample):,} events, ON minus OFF counts in each of the "
+                                     f"{cfg.num_steps} time bins the network reads, one a step.")]
+    grid = event_pictures.frames_figure(sample, split.sensor, title=title, bins=min(cfg.num_steps, 12))
+    parts.append(_figure_png(grid, "The same sample's time bins side by side (orange ON, blue OFF).",
+                             "frames of an event sample"))
+    return ("<p>This run reads events: each sample is cut into equal time bins, and each bin's ON and OFF "
+            "event counts per pixel are the input of one step.</p>" + "".join(parts))
 
 
 # --------------------------------------------------------------------------- HTML

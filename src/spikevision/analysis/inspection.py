@@ -164,6 +164,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData,
     x = sample_input(images, indices, cfg)
     out = run_model(model, x, cfg, record=True)
     predictions = metrics.predict(out.spk, out.mem, cfg.prediction).tolist()
+    pictures = still_pictures(images, cfg)  # (S, H, W)
     syn = output_synaptic_current(model, x, out, cfg)  # (T, S, C) or None
     thr = output_adaptive_threshold(model, out)  # (T, S, C) or None
     steps = out.spk.shape[0]
@@ -178,7 +179,7 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData,
             index=int(index),
             label=int(test.labels[index]),
             prediction=int(predictions[s]),
-            image=images[s, 0],
+            image=pictures[s],
             input=inputs[:, s],
             input_is_spikes=feeds_spikes(cfg),
             hidden=tuple(h[:, s].flatten(1) for h in out.hidden),
@@ -190,6 +191,15 @@ def inspect_samples(model: torch.nn.Module, cfg: TrainConfig, test: TensorData,
         )
         for s, index in enumerate(indices)
     ]
+
+
+def still_pictures(images: Tensor, cfg: TrainConfig) -> Tensor:
+    """What a sample looks like as one picture ``[S, H, W]`` in [0, 1]: the image itself, or for an event sample's
+    frames ``[S, T, P, H, W]`` every event counted per pixel, scaled by the sample's busiest pixel."""
+    if cfg.encoding != "frames":
+        return images[:, 0]
+    counts = images.sum((1, 2))  # (S, H, W)
+    return counts / counts.flatten(1).amax(1).clamp_min(1).view(-1, 1, 1)
 
 
 @torch.no_grad()

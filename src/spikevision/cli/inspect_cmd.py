@@ -53,11 +53,10 @@ def default_indices(model, cfg, test, count: int) -> tuple[list[int], str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spikevision import data
     from spikevision.analysis import inspection
     from spikevision.pictures import animation, figures, plotting
     from spikevision.runs import rundir
-    from spikevision.runs.inputs import TensorData
+    from spikevision.runs.inputs import load_data
 
     if not 0 < args.fps <= 100:
         raise InvalidValue(f"--fps must be in (0, 100]; got {args.fps:g}")
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValue(f"--count must be >= 1; got {args.count}")
     config, model = rundir.load_run(args.run, args.device)
     cfg = config.train
-    test = TensorData.from_split(data.load(cfg.dataset, "test", args.root))
+    test = load_data(cfg, "test", args.root, cfg.test_subset)
     if args.index is not None:
         indices, note = inspection.check_indices(args.index, len(test.labels)), ""
     else:

@@ -47,10 +47,9 @@ def load(name: str, split: str, root: str | os.PathLike | None = None, *, limit:
         return nmnist_sim.load(split, root, limit=limit, progress=progress)
     folder = data_root(root) / name / split
     remote = record.archives[split]
-    if (folder / "about.json").exists():
-        cached = eventset.read(folder)
-        if cached.about.get("made_from") == remote.digest:
-            return cached.first(limit) if limit else cached
+    cached = eventset.cached(folder)
+    if cached is not None and cached.about.get("made_from") == remote.digest:
+        return cached.first(limit) if limit else cached
     archive = _archive(record, split, root, download_missing=download_missing, progress=progress)
     samples = UNPACKERS[record.format](archive, split, record)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 
 from spikevision.data import events as ev
 from spikevision.data import frames as fr
-from spikevision.errors import InvalidValue
+from spikevision.errors import DataWarning, InvalidValue
 
 PACKED = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<u4"), ("p", "u1")])  # 9 bytes an event
 FORMAT = 2  # about.json's "format": a cache of another layout is refused, and rebuilt by its maker
@@ -137,6 +138,19 @@ def read(folder: str | os.PathLike) -> EventSet:
     events = (np.memmap(folder / "events.bin", dtype=PACKED, mode="r", shape=(count,)) if count
               else np.zeros(0, dtype=PACKED))
     return EventSet(events, offsets, labels, ev.Sensor(*about["sensor"]), classes, about)
+
+
+def cached(folder: str | os.PathLike) -> EventSet | None:
+    """The split cached at ``folder``, or None when there is none or it cannot be used (of another layout, or
+    damaged: a ``DataWarning`` says so), for its maker to build again."""
+    folder = Path(folder)
+    if not (folder / "about.json").exists():
+        return None
+    try:
+        return read(folder)
+    except InvalidValue as exc:
+        warnings.warn(f"{exc.args[0].split('; delete it')[0]}; making it again", DataWarning, stacklevel=2)
+        return None
 
 
 def _packed(events: np.ndarray, sensor: ev.Sensor, source: str) -> np.ndarray:

@@ -85,10 +85,9 @@ def load(split: str = "train", root: str | os.PathLike | None = None, *, limit: 
     made with other settings is rebuilt."""
     datasets.check_split(split)
     folder = data_root(root) / "nmnist-sim" / (f"{split}-first{limit}" if limit else split)
-    if (folder / "about.json").exists():
-        cached = eventset.read(folder)
-        if cached.about.get("made_by") == _provenance(split):
-            return cached
+    cached = eventset.cached(folder)
+    if cached is not None and cached.about.get("made_by") == _provenance(split):
+        return cached
     return build(folder, split, root, limit=limit, progress=progress)
 
 
