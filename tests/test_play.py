@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from spikevision import data
@@ -85,8 +86,9 @@ def png(array: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory, tiny_run, mnist_root) -> Path:
-    """A folder of three runs: the shared tiny MLP (as ``mlp``), a tiny conv network (``nested/cnn``) and a tiny
-    recurrent network that reads rows (``rows``)."""
+    """A folder of four runs: the shared tiny MLP (as ``mlp``), a tiny conv network (``nested/cnn``), a tiny
+    recurrent network that reads rows (``rows``) and a tiny conv network trained on emulated N-MNIST events
+    (``nmnist``)."""
     root = tmp_path_factory.mktemp("play-runs")
     shutil.copytree(tiny_run, root / "mlp")
     cfg = config.resolve("conv", ["model.conv=4C5-MP2", "train.num_steps=4", "train.epochs=1",
@@ -95,6 +97,9 @@ def runs_dir(tmp_path_factory, tiny_run, mnist_root) -> Path:
     cfg = config.resolve("smnist-rows", ["model.hidden=[16]", "train.epochs=1", "train.train_subset=512",
                                          "train.eval_batch_size=2000"])
     train.fit(cfg, root / "rows", data_root=mnist_root, progress=False)
+    cfg = config.resolve("nmnist-sim", ["model.conv=4C5-MP2", "model.hidden=[16]", "train.num_steps=6",
+                                        "train.epochs=1", "train.train_subset=256", "train.test_subset=128"])
+    train.fit(cfg, root / "nmnist", data_root=mnist_root, progress=False)
     return root
 
 
@@ -159,7 +164,7 @@ def pad_picture(page, path: Path) -> Path:
 
 
 def test_the_page_loads_offering_every_run_and_nothing_leaves_localhost(page, server):
-    assert page.locator("#run option").all_text_contents() == ["mlp", "nested/cnn", "rows"]
+    assert page.locator("#run option").all_text_contents() == ["mlp", "nested/cnn", "nmnist", "rows"]
     draw(page, 4, seed=1)
     assert page.requests and all(url.startswith(server.url) or url.startswith("data:") for url in page.requests), \
         page.requests
@@ -316,6 +321,30 @@ def test_a_rows_run_reads_the_drawn_digit_row_by_row_as_predict_does(page, runs_
     assert page.locator("#encoding option").all_text_contents() == ["direct", "rate", "latency"]
 
 
+def test_an_events_run_sees_the_drawn_digit_move_as_an_event_camera_would(page, runs_dir, tmp_path, capsys):
+    page.select_option("#run", "nmnist")
+    draw(page, 5, seed=8)
+    coding = page.evaluate("window.spikevisionPlay.result.coding")
+    assert coding == {"encoding": "frames", "options": {}, "steps": 6}
+    assert page.locator("#encoding option").all_text_contents() == ["events (DVS)"]
+    expected = predict(capsys, runs_dir / "nmnist", pad_picture(page, tmp_path / "pad.png"))
+    assert shown(page)["prediction"] == str(expected["prediction"])
+    shape = page.evaluate("window.spikevisionPlay.result.input.shape")
+    assert shape == [6, 2, 34, 34]
+    assert page.evaluate("document.getElementById('input-now').width") == 34
+    assert "time bin 6 (orange ON, blue OFF)" in page.locator("#input-now-caption").text_content()
+    lit = page.evaluate("""(() => { const c = document.getElementById('input-now');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let on = 0, off = 0;
+        for (let i = 0; i < d.length; i += 4) { if (d[i] === 230) on++; if (d[i + 2] === 178) off++; }
+        return [on, off]; })()""")
+    assert lit[0] > 0 and lit[1] > 0  # the moving digit's leading and trailing edges
+    page.select_option("#run", "mlp")
+    page.wait_for_selector("body[data-busy=false]")
+    assert page.evaluate("document.getElementById('input-now').width") == 28
+    assert "events (DVS)" not in page.locator("#encoding option").all_text_contents()
+
+
 def test_a_bad_upload_gets_its_message_and_the_page_keeps_working(page, tmp_path):
     notes = tmp_path / "notes.png"
     notes.write_text("these are my notes, not a picture\n")
@@ -382,7 +411,7 @@ def test_it_binds_localhost_by_default_warns_on_other_hosts_and_stops_on_ctrl_c(
 
 
 def test_find_runs_names_runs_below_a_folder_and_refuses_what_is_not_one(runs_dir, tmp_path):
-    assert [e.name for e in play_runs.find_runs(runs_dir)] == ["mlp", "nested/cnn", "rows"]
+    assert [e.name for e in play_runs.find_runs(runs_dir)] == ["mlp", "nested/cnn", "nmnist", "rows"]
     assert [e.name for e in play_runs.find_runs(runs_dir / "mlp")] == ["mlp"]
     with pytest.raises(ValueError, match="holds no trained run"):
         play_runs.find_runs(tmp_path)
@@ -486,6 +515,28 @@ def test_a_rows_run_is_read_row_by_row_and_other_runs_are_not_offered_rows():
         look.coding_from_query(rows, {"encoding": "morse"})
 
 
+def test_an_events_run_reads_pictures_as_events_and_other_runs_are_not_offered_them():
+    from spikevision.data import frames as fr
+    from spikevision.data import nmnist_sim
+    from spikevision.play import look
+    from spikevision.runs import inputs
+
+    events = config.resolve("nmnist-sim").train
+    assert look.coding_from_query(events, {}).encoding == "frames"
+    with pytest.raises(ValueError, match="this network reads events"):
+        look.coding_from_query(events, {"encoding": "rate"})
+    with pytest.raises(ValueError, match="only a network trained on events"):
+        look.coding_from_query(config.resolve("quick").train, {"encoding": "frames"})
+    picture = torch.zeros(1, 1, 28, 28)
+    picture[..., 5:23, 12:16] = 1.0  # a one, as a bar
+    got = inputs.picture_frames(picture, events)
+    sample, _ = nmnist_sim.emulate_digits(picture[:, 0].numpy(), seed=events.seed)
+    assert got.shape == (1, 10, 2, 34, 34)
+    assert np.array_equal(got[0].numpy(), fr.frames(sample, nmnist_sim.SENSOR, n_time_bins=10))
+    with pytest.raises(ValueError, match="this network reads dvsgesture's events"):
+        inputs.picture_frames(picture, config.resolve("dvsgesture").train)
+
+
 def test_the_top_three_break_ties_as_the_prediction_rule_does():
     """Seen: runners-up with 0 spikes listed by class number ("2. 0: 0 spikes"), though the page's own rule
     breaks a tie by the higher mean membrane."""
@@ -507,7 +558,9 @@ def test_the_top_three_break_ties_as_the_prediction_rule_does():
 
 # Words that are names, not English: the program and its commands, the runs' names, kinds and presets, the layers',
 # units, the other language's name on the switch, and the latency code's symbol (tau, as the handout writes it).
-NAMES = {"spikevision", "play", "predict", "ms", "MB", "English", "tau"}
+# Names the Chinese page keeps as they are: the program's, units, and the event camera's terms (a DVS's ON and
+# OFF events, N-MNIST), which Chinese texts on event cameras write in Latin letters too.
+NAMES = {"spikevision", "play", "predict", "ms", "MB", "English", "tau", "DVS", "ON", "OFF", "MNIST"}
 
 
 def visible_words(page) -> set[str]:
@@ -518,7 +571,7 @@ def visible_words(page) -> set[str]:
     return set(re.findall(r"[A-Za-z]{2,}", text))
 
 
-@pytest.mark.parametrize("run", ["mlp", "nested/cnn", "rows"])
+@pytest.mark.parametrize("run", ["mlp", "nested/cnn", "nmnist", "rows"])
 def test_the_page_in_chinese_shows_no_english_but_names(browser, server, run):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = context.new_page()

@@ -22,7 +22,14 @@ from spikevision import metrics
 from spikevision.analysis.inspection import run_model
 from spikevision.errors import InvalidValue
 from spikevision.runs.config import TrainConfig
-from spikevision.runs.inputs import PREDICT_STREAM, feeds_spikes, model_input, row_pictures, stream_generator
+from spikevision.runs.inputs import (
+    PREDICT_STREAM,
+    feeds_spikes,
+    model_input,
+    picture_frames,
+    row_pictures,
+    stream_generator,
+)
 
 Tensor = torch.Tensor
 
@@ -96,7 +103,8 @@ def trace(model: torch.nn.Module, cfg: TrainConfig, image: Tensor, *, record: bo
     if image.shape != (1, 28, 28):
         raise InvalidValue(f"a picture for the network is [1, 28, 28]; got {list(image.shape)}")
     model.eval()
-    x = model_input(image[None], cfg, stream_generator(cfg.seed, PREDICT_STREAM))  # [1, ...] or [T, 1, ...]
+    fed_image = picture_frames(image[None], cfg) if cfg.encoding == "frames" else image[None]  # events: [1, T, ...]
+    x = model_input(fed_image, cfg, stream_generator(cfg.seed, PREDICT_STREAM))  # [1, ...] or [T, 1, ...]
     out = run_model(model, x, cfg, record=record)
     prediction = int(metrics.predict(out.spk, out.mem, cfg.prediction)[0])
     steps = out.spk.shape[0]

@@ -159,15 +159,18 @@ EVENT_DATASETS: dict[str, EventDataset] = {
 def get(name: str) -> Dataset:
     """The record of dataset ``name``; a clear refusal naming the others for an unknown one."""
     if name in EVENT_DATASETS:
-        raise InvalidValue(f"{name} is an event dataset (its samples are events, not images): only train and "
-                           f"evaluate read it so far; this reads image datasets ({', '.join(NAMES)})")
+        raise InvalidValue(f"{name} is an event dataset (its samples are events, not images): train, evaluate, "
+                           f"inspect, report, play and events show read it; this reads image datasets "
+                           f"({', '.join(NAMES)})")
     if name not in DATASETS:
         raise InvalidValue(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
     return DATASETS[name]
 
 
 def classes(dataset: str) -> tuple[str, ...]:
-    """The class names of ``dataset`` ("0".."9" for MNIST), by label."""
+    """The class names of ``dataset`` ("0".."9" for MNIST), by label; an event dataset's too."""
+    if dataset in EVENT_DATASETS:
+        return EVENT_DATASETS[dataset].classes
     return get(dataset).classes
 
 

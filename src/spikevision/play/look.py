@@ -31,6 +31,7 @@ CODING_OPTIONS: dict[str, dict[str, type]] = {
     "rows": {},
     "rate": {"gain": float},
     "latency": {"tau": float, "threshold": float, "linear": bool, "normalize": bool, "clip": bool},
+    "frames": {},
 }
 # The page's range of each number, (low, high]: what a picture of up to MAX_STEPS steps can show.
 OPTION_RANGES = {"gain": (0.0, 1.0), "tau": (0.0, 100.0), "threshold": (0.0, 0.99)}
@@ -55,10 +56,7 @@ def coding_from_query(cfg: TrainConfig, query: Mapping[str, str]) -> TrainConfig
     encoding = query.get("encoding", cfg.encoding)
     if encoding not in ENCODINGS:
         raise InvalidValue(f"encoding must be one of {', '.join(ENCODINGS)}; got {encoding!r}")
-    if (cfg.encoding == "rows") != (encoding == "rows"):  # a network reads whole images or rows, as trained
-        raise InvalidValue("this network reads a picture row by row (train.encoding = rows): choose rows" if
-                           cfg.encoding == "rows" else "rows feeds one image row per step: only a network trained "
-                           "on rows (train.encoding = rows) reads it; choose direct, rate or latency")
+    _check_input_kind(cfg.encoding, encoding)
     steps = _parse(query.get("steps", str(cfg.num_steps)), int, "steps")
     if not 1 <= steps <= MAX_STEPS:
         raise InvalidValue(f"steps must be a whole number from 1 to {MAX_STEPS}; got {steps}")
@@ -71,6 +69,18 @@ def coding_from_query(cfg: TrainConfig, query: Mapping[str, str]) -> TrainConfig
         if not low < options[key] <= high:
             raise InvalidValue(f"{key} must be above {low:g} and at most {high:g}; got {options[key]:g}")
     return inference.with_coding(cfg, encoding, options, steps)
+
+
+def _check_input_kind(trained: str, asked: str) -> None:
+    """A network reads what it was trained on: whole images (direct, rate, latency), rows, or events (frames)."""
+    if (trained == "rows") != (asked == "rows"):
+        raise InvalidValue("this network reads a picture row by row (train.encoding = rows): choose rows" if
+                           trained == "rows" else "rows feeds one image row per step: only a network trained "
+                           "on rows (train.encoding = rows) reads it; choose direct, rate or latency")
+    if (trained == "frames") != (asked == "frames"):
+        raise InvalidValue("this network reads events (train.encoding = frames): choose frames" if
+                           trained == "frames" else "frames feeds the picture's events: only a network trained on "
+                           "events (train.encoding = frames) reads them; choose direct, rate or latency")
 
 
 def _parse(text: str, kind: type, name: str):

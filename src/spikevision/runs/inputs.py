@@ -122,6 +122,23 @@ def model_input(images: torch.Tensor, cfg: TrainConfig, generator: torch.Generat
     return encoding.encode(images, cfg.encoding, cfg.num_steps, **options)
 
 
+def picture_frames(images: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """Still pictures ``[B, 1, 28, 28]`` (MNIST-like, in [0, 1]) as an N-MNIST network reads events: each shown to
+    the emulated event camera along N-MNIST's saccades (``data.nmnist_sim``, seeded by the run's seed) and cut
+    into ``cfg.num_steps`` time bins, float32 ``[B, T, 2, 34, 34]`` (what ``model_input`` takes for frames)."""
+    from spikevision.data import frames as fr
+    from spikevision.data import nmnist_sim
+
+    if cfg.dataset not in ("nmnist-sim", "nmnist"):
+        raise InvalidValue(f"a picture becomes events only as N-MNIST's (34x34, its saccades); this network reads "
+                           f"{cfg.dataset}'s events")
+    events, offsets = nmnist_sim.emulate_digits(images[:, 0].detach().cpu().numpy().clip(0, 1), seed=cfg.seed)
+    empty = np.zeros((cfg.num_steps, 2, nmnist_sim.SENSOR.height, nmnist_sim.SENSOR.width), dtype=np.int16)
+    cut = [fr.frames(events[offsets[b]: offsets[b + 1]], nmnist_sim.SENSOR, n_time_bins=cfg.num_steps)
+           if offsets[b + 1] > offsets[b] else empty for b in range(len(images))]  # a blank picture: no events
+    return torch.from_numpy(np.stack(cut)).to(images.device, torch.float32)
+
+
 def rows(images: torch.Tensor) -> torch.Tensor:
     """Images ``[B, C, H, W]`` read row by row: step ``t`` feeds row ``t``'s pixels as currents, ``[H, B, C, 1, W]``
     (the row-by-row sequential MNIST task; the network's input is one row, ``model.input_shape = [C, 1, W]``)."""

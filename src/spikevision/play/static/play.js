@@ -115,7 +115,9 @@ function codingQuery() {
 function setCoding(coding) {
   const defaults = state.limits.defaults;
   // A rows network reads rows only, and rows are for a rows network only (the server refuses the rest).
-  const offered = state.limits.encodings.filter((name) => (name === "rows") === (coding.encoding === "rows"));
+  // A network reads what it was trained on: whole pictures (direct, rate, latency), rows, or events (frames).
+  const kind = (name) => (name === "rows" || name === "frames" ? name : "picture");
+  const offered = state.limits.encodings.filter((name) => kind(name) === kind(coding.encoding));
   $("encoding").replaceChildren(...offered.map((name) => new Option(TEXT.codings[name], name)));
   $("encoding").value = coding.encoding;
   $("steps").value = coding.steps;
@@ -181,11 +183,24 @@ async function send(started) {
 
 // ---- drawing what the network did ----
 function drawPixels(canvas, values) {  // values: 784 numbers in [0, 1]
+  canvas.width = 28; canvas.height = 28;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(28, 28);
   for (let i = 0; i < 784; i++) {
     const v = Math.round(255 * values[i]);
     img.data.set([v, v, v, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+const ON_RGB = [230, 159, 0], OFF_RGB = [0, 114, 178];  // the figures' ON and OFF colours (Okabe-Ito)
+function drawEvents(canvas, input, t) {  // input [T, 2, H, W]: OFF channel 0, ON channel 1, at step t
+  const [, , h, w] = input.shape, plane = h * w, at = t * input.perStep;
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let i = 0; i < plane; i++) {
+    const off = input.data[at + i], on = input.data[at + plane + i];
+    img.data.set(on ? [...ON_RGB, 255] : off ? [...OFF_RGB, 255] : [0, 0, 0, 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);
 }
@@ -338,7 +353,11 @@ function drawAll() {
   $("input-note").hidden = Boolean(result.input);
   $("input-note").textContent = result.coding.encoding === "rows" ? TEXT.rowsNote : TEXT.directNote;
   $("input-raster").hidden = !result.input;
-  if (result.input) {
+  if (result.input && result.coding.encoding === "frames") {  // events: ON and OFF in their colours
+    drawRaster($("input-raster"), result.input, t);
+    drawEvents($("input-now"), result.input, t);
+    $("input-now-caption").textContent = TEXT.eventsAt(t + 1);
+  } else if (result.input) {
     drawRaster($("input-raster"), result.input, t);
     drawPixels($("input-now"), Array.from(result.input.data.subarray(t * 784, (t + 1) * 784)));
     $("input-now-caption").textContent = TEXT.inputSpikesAt(t + 1);
