@@ -54,3 +54,26 @@ def count_time_bins(x, y, t, p, starts, ends, out) -> int:
                 if step < bins:
                     out[b, step, p[k] if polarities > 1 else 0, y[k], x[k]] += 1
     return -1
+
+
+@_compiled
+def count_windows(x, y, t, p, first, stride, length, out) -> int:
+    """``count`` for slices by time: slice i holds the events with ``first + i * stride <= t < first + i * stride +
+    length`` (``out.shape[0]`` slices), found by sweeping the sorted times once instead of searching for each
+    bound; returns -1, or the first bad event as ``count`` does."""
+    polarities, height, width = out.shape[1], out.shape[2], out.shape[3]
+    for k in range(t.shape[0]):
+        if (x[k] < 0 or x[k] >= width or y[k] < 0 or y[k] >= height or p[k] < 0 or p[k] > 1
+                or (k > 0 and t[k] < t[k - 1])):
+            return k
+    start = 0
+    for i in range(out.shape[0]):
+        begin = first + i * stride
+        while start < t.shape[0] and t[start] < begin:
+            start += 1
+        k = start
+        while k < t.shape[0] and t[k] < begin + length:
+            channel = p[k] if polarities > 1 else 0
+            out[i, channel, y[k], x[k]] += 1
+            k += 1
+    return -1

@@ -42,45 +42,59 @@ def frames(events: np.ndarray, sensor: ev.Sensor, *, time_window: float | None =
         events = ev.make(events["x"], events["y"], events["t"], events["p"])
     if events.size == 0:
         raise InvalidValue("the sample has no events: there is nothing to cut into frames")
-    starts, ends = _slices(events, chosen[0], rules[chosen[0]], overlap, include_incomplete)
-    ends = np.minimum(ends, events.size)  # a last, incomplete slice by count ends with the sample
-    out = np.zeros((len(starts), sensor.polarities, sensor.height, sensor.width), dtype=np.int16)
-    bad = loops().count(events["x"], events["y"], events["t"], events["p"], starts.astype(np.int64),
-                         ends.astype(np.int64), out)
+    columns = events["x"], events["y"], events["t"], events["p"]
+    if chosen[0] in ("time_window", "n_time_bins"):  # by time: the slices' bounds found in the compiled sweep
+        first, stride, length, n = _windows(events["t"], chosen[0], rules[chosen[0]], overlap, include_incomplete)
+        out = np.zeros((n, sensor.polarities, sensor.height, sensor.width), dtype=np.int16)
+        bad = loops().count_windows(*columns, float(first), float(stride), float(length), out)
+    else:
+        starts, ends = _slices(events.size, chosen[0], rules[chosen[0]], overlap, include_incomplete)
+        ends = np.minimum(ends, events.size)  # a last, incomplete slice by count ends with the sample
+        out = np.zeros((len(starts), sensor.polarities, sensor.height, sensor.width), dtype=np.int16)
+        bad = loops().count(*columns, starts.astype(np.int64), ends.astype(np.int64), out)
     if bad >= 0:
         ev.check(events, sensor)  # says which event and why, in words
     return out
 
 
-def _slices(events: np.ndarray, rule: str, value, overlap: float, include_incomplete: bool):
-    """The index range ``[start, end)`` of each slice under ``rule``."""
-    times, count = events["t"], events.size
-    if rule in ("n_time_bins", "n_event_bins"):
-        if not (isinstance(value, (int, np.integer)) and value >= 1) or not 0 <= overlap < 1:
-            raise InvalidValue(f"{rule} must be a whole number >= 1 and overlap a fraction in [0, 1); got {value}, "
-                               f"{overlap}")
-        if rule == "n_time_bins":
-            window = (times[-1] - times[0]) // value * (1 + overlap)
-            begin = np.arange(value) * (window * (1 - overlap)) + times[0]
-            return np.searchsorted(times, begin), np.searchsorted(times, begin + window)
+def _windows(times: np.ndarray, rule: str, value, overlap: float, include_incomplete: bool):
+    """Slices by time as ``(first, stride, length, count)``: slice i is ``first + i * stride <= t < first + i *
+    stride + length``, with tonic's arithmetic (n_time_bins' window floored to whole microseconds)."""
+    if rule == "n_time_bins":
+        _check_bins(rule, value, overlap)
+        window = (times[-1] - times[0]) // value * (1 + overlap)
+        return times[0], window * (1 - overlap), window, value
+    _check_window(rule, value, overlap)
+    stride = value - overlap
+    steps = (times[-1] - times[0] - value) / stride
+    return times[0], stride, value, max(int(np.ceil(steps) if include_incomplete else np.floor(steps)) + 1, 1)
+
+
+def _slices(count: int, rule: str, value, overlap: float, include_incomplete: bool):
+    """Slices by event count: the index range ``[start, end)`` of each."""
+    if rule == "n_event_bins":
+        _check_bins(rule, value, overlap)
         size = int(count // value * (1 + overlap))
         starts = np.arange(value) * int(size * (1 - overlap))
         return starts, starts + size
-    if not value > 0 or not 0 <= overlap < value:
-        raise InvalidValue(f"{rule} must be > 0 and overlap in [0, {rule}); got {value}, {overlap}")
+    _check_window(rule, value, overlap)
     stride = value - overlap
-    if rule == "time_window":
-        span, length = times[-1] - times[0], value
-    else:
-        length = min(value, count)
-        span = count
-    steps = (span - length) / stride
+    length = min(value, count)
+    steps = (count - length) / stride
     n = max(int(np.ceil(steps) if include_incomplete else np.floor(steps)) + 1, 1)
-    if rule == "time_window":
-        begin = np.arange(n) * stride + times[0]
-        return np.searchsorted(times, begin), np.searchsorted(times, begin + value)
     starts = (np.arange(n) * stride).astype(np.int64)
     return starts, starts + length
+
+
+def _check_bins(rule: str, value, overlap: float) -> None:
+    if not (isinstance(value, (int, np.integer)) and value >= 1) or not 0 <= overlap < 1:
+        raise InvalidValue(f"{rule} must be a whole number >= 1 and overlap a fraction in [0, 1); got {value}, "
+                           f"{overlap}")
+
+
+def _check_window(rule: str, value, overlap: float) -> None:
+    if not value > 0 or not 0 <= overlap < value:
+        raise InvalidValue(f"{rule} must be > 0 and overlap in [0, {rule}); got {value}, {overlap}")
 
 
 @functools.cache
