@@ -7,18 +7,12 @@ cache).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-
-def _compiled(fn):
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # numba finds no writable cache location: compile once per process instead
-        return numba.njit(nogil=True)(fn)
+from spikevision.data._compiled import compiled
 
 
-@_compiled
+@compiled
 def denoise(x, y, t, width, height, filter_time):
     """Which events have a 4-neighbour that fired within ``filter_time`` before them (every pixel counts as having
     fired at time 0)."""
@@ -34,7 +28,7 @@ def denoise(x, y, t, width, height, filter_time):
     return keep
 
 
-@_compiled
+@compiled
 def refractory(x, y, t, width, height, period):
     """Which events come more than ``period`` after their pixel's event before them (kept or not); a pixel's
     first event is always kept."""

@@ -6,17 +6,10 @@ beside this file, or in the user's cache folder where this one is not writable).
 
 from __future__ import annotations
 
-import numba
+from spikevision.data._compiled import compiled
 
 
-def _compiled(fn):
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # numba finds no writable cache location: compile once per process instead
-        return numba.njit(nogil=True)(fn)
-
-
-@_compiled
+@compiled
 def count(x, y, t, p, starts, ends, out) -> int:
     """Add 1 to ``out[i, p, y, x]`` for each event of slice ``i`` (``starts[i] <= event < ends[i]``); returns -1,
     or the index of the first event off ``out``'s sensor, with a polarity not 0/1 or earlier than the one before
@@ -33,7 +26,7 @@ def count(x, y, t, p, starts, ends, out) -> int:
     return -1
 
 
-@_compiled
+@compiled
 def count_time_bins(x, y, t, p, starts, ends, out) -> int:
     """Cut sample ``b`` (events ``starts[b] <= k < ends[b]``) into ``out.shape[1]`` time bins as ``frames``' rule
     ``n_time_bins`` does (windows of ``(t_last - t_first) // T`` us from the first event; events past the
@@ -56,7 +49,7 @@ def count_time_bins(x, y, t, p, starts, ends, out) -> int:
     return -1
 
 
-@_compiled
+@compiled
 def count_windows(x, y, t, p, first, stride, length, out) -> int:
     """``count`` for slices by time: slice i holds the events with ``first + i * stride <= t < first + i * stride +
     length`` (``out.shape[0]`` slices), found by sweeping the sorted times once instead of searching for each
