@@ -50,6 +50,20 @@ def count_time_bins(x, y, t, p, starts, ends, out) -> int:
 
 
 @compiled
+def _first_at_or_after(t, value, low):
+    """The first index from ``low`` on whose time is ``>= value`` (``len(t)`` if none): numpy's searchsorted
+    (side left) on the sorted times, by bisection."""
+    high = t.shape[0]
+    while low < high:
+        middle = (low + high) // 2
+        if t[middle] < value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@compiled
 def count_windows(x, y, t, p, first, stride, length, out) -> int:
     """``count`` for slices by time: slice i holds the events with ``first + i * stride <= t < first + i * stride +
     length`` (``out.shape[0]`` slices), found by sweeping the sorted times once instead of searching for each
@@ -59,14 +73,12 @@ def count_windows(x, y, t, p, first, stride, length, out) -> int:
         if (x[k] < 0 or x[k] >= width or y[k] < 0 or y[k] >= height or p[k] < 0 or p[k] > 1
                 or (k > 0 and t[k] < t[k - 1])):
             return k
-    start = 0
+    start = end = 0  # both bounds only move forward: the windows are in time order and of one length
     for i in range(out.shape[0]):
         begin = first + i * stride
-        while start < t.shape[0] and t[start] < begin:
-            start += 1
-        k = start
-        while k < t.shape[0] and t[k] < begin + length:
+        start = _first_at_or_after(t, begin, start)
+        end = _first_at_or_after(t, begin + length, max(end, start))
+        for k in range(start, end):
             channel = p[k] if polarities > 1 else 0
             out[i, channel, y[k], x[k]] += 1
-            k += 1
     return -1
