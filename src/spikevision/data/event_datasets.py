@@ -51,14 +51,9 @@ def load(name: str, split: str, root: str | os.PathLike | None = None, *, limit:
     if cached is not None and cached.about.get("made_from") == remote.digest:
         return cached.first(limit) if limit else cached
     archive = _archive(record, split, root, download_missing=download_missing, progress=progress)
-    samples = UNPACKERS[record.format](archive, split, record)
-    try:
-        made = eventset.write(folder, samples, sensor=ev.Sensor(*record.sensor), classes=record.classes,
-                              about={"dataset": name, "split": split, "made_from": remote.digest,
-                                     "archive": remote.name})
-    except _BROKEN as exc:
-        raise InvalidValue(f"{archive}: damaged inside ({type(exc).__name__}: {exc}); delete it to have it fetched "
-                           "again") from None
+    samples = _guarded(UNPACKERS[record.format](archive, split, record), archive)
+    made = eventset.write(folder, samples, sensor=ev.Sensor(*record.sensor), classes=record.classes,
+                          about={"dataset": name, "split": split, "made_from": remote.digest, "archive": remote.name})
     return made.first(limit) if limit else made
 
 
@@ -133,6 +128,21 @@ def _shd_zip(archive: Path, split: str, record: datasets.EventDataset) -> Sample
 
 
 UNPACKERS = {"atis-zip": _atis_zip, "aedat3-gesture": _aedat3_gesture, "shd-zip": _shd_zip}
+
+
+def _guarded(samples: Samples, archive: Path) -> Samples:
+    """``samples``, with a failure to read the archive said in one line; a failure to write the cache (a full
+    disk) stays what it is, so a good archive is never blamed for it."""
+    iterator = iter(samples)
+    while True:
+        try:
+            sample = next(iterator)
+        except StopIteration:
+            return
+        except _BROKEN as exc:
+            raise InvalidValue(f"{archive}: damaged inside ({type(exc).__name__}: {exc}); delete it to have it "
+                               "fetched again") from None
+        yield sample
 
 
 def _opened(archive: Path, opener):
