@@ -3,7 +3,7 @@
 AEDAT4 is a header of stream descriptions (an XML inside a FlatBuffer) and then packets, each a FlatBuffer of
 one stream's data, compressed with LZ4 or Zstandard. Rather than a decoder of its own, spikevision reads it with
 ``aedat`` (neuromorphicsystems' Rust decoder, a 0.5 MB wheel that needs only numpy; tonic's reader uses it too),
-picked over iniVation's ``dv-processing`` by measurement: both decode a 1,000,000-event file in 31-32 ms here,
+picked over iniVation's ``dv-processing`` by measurement: both decode a 1,000,000-event file in 31-33 ms here,
 and dv-processing is a 24 MB wheel (benchmarks/bench_aedat4.py, docs/PERFORMANCE.md "Reading AEDAT4").
 tests/test_aedat4.py writes its files with dv-processing, iniVation's own writer, and reads them back here.
 
