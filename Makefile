@@ -80,7 +80,7 @@ test: install-dev $(CHROMIUM)
 PORTABLE_ENV   ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41 NUMBA_CPU_NAME=generic
 PORTABLE_TESTS ?= tests/test_kernels.py tests/test_distributed.py tests/test_rows.py tests/test_interop.py \
                   tests/test_train.py tests/test_model.py tests/test_neuron.py tests/test_cuba.py tests/test_alif.py \
-                  tests/test_recurrent.py tests/test_readout.py tests/test_integration.py
+                  tests/test_recurrent.py tests/test_readout.py
 test-portable: install-dev
 	env $(PORTABLE_ENV) $(PY) -m pytest -q $(PORTABLE_TESTS)
 
