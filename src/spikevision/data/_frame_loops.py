@@ -27,17 +27,18 @@ def count(x, y, t, p, starts, ends, out) -> int:
 
 
 @compiled
-def count_time_bins(x, y, t, p, starts, ends, out) -> int:
-    """Cut sample ``b`` (events ``starts[b] <= k < ends[b]``) into ``out.shape[1]`` time bins as ``frames``' rule
-    ``n_time_bins`` does (windows of ``(t_last - t_first) // T`` us from the first event; events past the
-    last window in none) and add 1 to ``out[b, bin, p, y, x]`` for each; returns -1, or the first event off the
-    sensor, with a polarity not 0/1 or earlier than the one before (the caller refuses the sample)."""
+def count_time_bins(x, y, t, p, starts, ends, window_us, out) -> int:
+    """Cut sample ``b`` (events ``starts[b] <= k < ends[b]``) into ``out.shape[1]`` time bins of ``window_us``
+    microseconds from its first event (``window_us`` 0: ``frames``' rule ``n_time_bins``, windows of
+    ``(t_last - t_first) // T`` us, events past the last window in none) and add 1 to ``out[b, bin, p, y, x]``
+    for each; returns -1, or the first event off the sensor, with a polarity not 0/1 or earlier than the one
+    before (the caller refuses the sample)."""
     bins, polarities, height, width = out.shape[1], out.shape[2], out.shape[3], out.shape[4]
     for b in range(starts.shape[0]):
         first, last = starts[b], ends[b]
         if last <= first:
             continue
-        window = (t[last - 1] - t[first]) // bins
+        window = window_us if window_us > 0 else (t[last - 1] - t[first]) // bins
         for k in range(first, last):
             if (x[k] < 0 or x[k] >= width or y[k] < 0 or y[k] >= height or p[k] < 0 or p[k] > 1
                     or (k > first and t[k] < t[k - 1])):

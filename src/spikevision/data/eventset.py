@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikevision.data import event_batch as eb
 from spikevision.data import events as ev
 from spikevision.data import frames as fr
 from spikevision.errors import DataWarning, InvalidValue
@@ -59,25 +60,43 @@ class EventSet:
         return EventSet(self.events, self.offsets[: count + 1], self.labels[:count], self.sensor, self.classes,
                         self.about)
 
-    def frames(self, indices, n_time_bins: int) -> np.ndarray:
+    def batch(self, indices) -> eb.Batch:
+        """The samples ``indices`` as one ``event_batch.Batch`` (copied out of the mapped file)."""
+        indices = self._indices(indices)
+        starts, sizes = self.offsets[indices], self.offsets[indices + 1] - self.offsets[indices]
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        where = np.repeat(starts - offsets[:-1], sizes) + np.arange(offsets[-1])
+        packed = self.events[where]
+        return eb.Batch(ev.make(packed["x"], packed["y"], packed["t"], packed["p"]), offsets)
+
+    def frames(self, indices, n_time_bins: int, *, time_window: int = 0) -> np.ndarray:
         """The frames of the samples ``indices``: int16 ``[B, T, P, H, W]``, each sample cut into ``n_time_bins``
-        equal time windows as ``frames.frames(sample, sensor, n_time_bins=T)`` cuts it, in one compiled pass
-        over the batch. An empty sample gives empty frames."""
+        equal time windows as ``frames.frames(sample, sensor, n_time_bins=T)`` cuts it (or into windows of
+        ``time_window`` us, ``event_batch.frames``), in one compiled pass over the mapped file. An empty sample
+        gives empty frames."""
         if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
             raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if len(indices) and (indices.min() < -len(self) or indices.max() >= len(self)):
-            raise InvalidValue(f"a sample index lies outside 0..{len(self) - 1}")
-        indices %= max(len(self), 1)
+        if not (isinstance(time_window, (int, np.integer)) and time_window >= 0):
+            raise InvalidValue(f"time_window must be whole microseconds >= 0 (0: equal bins), got {time_window!r}")
+        indices = self._indices(indices)
         polarities, height, width = self.sensor.polarities, self.sensor.height, self.sensor.width
         out = np.zeros((len(indices), n_time_bins, polarities, height, width), dtype=np.int16)
         columns = [np.asarray(self.events[name]) for name in "xytp"]  # strided views of the mapped file
-        bad = fr.loops().count_time_bins(*columns, self.offsets[indices], self.offsets[indices + 1], out)
+        bad = fr.loops().count_time_bins(*columns, self.offsets[indices], self.offsets[indices + 1],
+                                         int(time_window), out)
         if bad >= 0:
             sample = int(np.searchsorted(self.offsets, bad, side="right")) - 1
             ev.check(self.sample(sample), self.sensor, source=f"cached sample {sample}")
             raise InvalidValue(f"cached sample {sample} is damaged; delete the cache to have it rebuilt")
         return out
+
+    def _indices(self, indices) -> np.ndarray:
+        """``indices`` as int64 ``[B]`` in ``0..N-1`` (negative ones from the end), or a refusal."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(indices) and (indices.min() < -len(self) or indices.max() >= len(self)):
+            raise InvalidValue(f"a sample index lies outside 0..{len(self) - 1}")
+        return indices % max(len(self), 1)
+
 
 def write(folder: str | os.PathLike, samples: Iterable[tuple[np.ndarray, int]], *, sensor: ev.Sensor,
           classes: tuple[str, ...], about: dict) -> EventSet:

@@ -13,16 +13,17 @@ untouched, each tonic 1.7.0's result on the same events where tonic has the tran
 
 The filters bound a pixel's neighbourhood by the sensor; tonic bounds it by the sample's largest x and y, which
 differs only for events at those edges within ``filter_time`` of the start. Each function that changes the
-sensor returns the new one with the events.
+sensor returns the new one with the events. The filters and the voxel grid are ``event_batch``'s on a batch of
+one: there they run over a whole batch at once.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
+from spikevision.data import event_batch as eb
 from spikevision.data import events as ev
 from spikevision.errors import InvalidValue
 
@@ -32,41 +33,19 @@ def voxel_grid(events: np.ndarray, sensor: ev.Sensor, n_time_bins: int) -> np.nd
     share of the sample's span, times ``n_time_bins``) adds its polarity (+1, -1) times ``1 - frac(s)`` to bin
     ``floor(s)`` and times ``frac(s)`` to the bin after, where those bins exist. A sample whose events all share
     one time puts them whole in bin 0."""
-    events = ev.check(events, sensor)
-    if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
-        raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
-    grid = np.zeros(n_time_bins * sensor.height * sensor.width)
-    if events.size == 0:
-        return grid.reshape(n_time_bins, 1, sensor.height, sensor.width)
-    times = events["t"].astype(np.float64)
-    span = times[-1] - times[0]
-    scaled = n_time_bins * (times - times[0]) / span if span > 0 else np.zeros_like(times)
-    below = scaled.astype(np.int64)
-    share = scaled - below
-    sign = np.where(events["p"] > 0, 1.0, -1.0)
-    pixel = events["y"].astype(np.int64) * sensor.width + events["x"]
-    for bins, weight in ((below, 1 - share), (below + 1, share)):
-        inside = bins < n_time_bins
-        np.add.at(grid, bins[inside] * sensor.height * sensor.width + pixel[inside], sign[inside] * weight[inside])
-    return grid.reshape(n_time_bins, 1, sensor.height, sensor.width)
+    return eb.voxel_grid(eb.of_sample(events, sensor), sensor, n_time_bins)[0]
 
 
 def denoise(events: np.ndarray, sensor: ev.Sensor, filter_time: int) -> np.ndarray:
     """The sample without its isolated events: those none of whose four neighbours fired within ``filter_time``
     us before them."""
-    events = ev.check(events, sensor)
-    _check_time("filter_time", filter_time)
-    keep = _loops().denoise(events["x"], events["y"], events["t"], sensor.width, sensor.height, int(filter_time))
-    return events[keep]
+    return eb.denoise(eb.of_sample(events, sensor), sensor, filter_time).events
 
 
 def refractory(events: np.ndarray, sensor: ev.Sensor, period: int) -> np.ndarray:
     """The sample without the events that come ``period`` us or less after their pixel's event before them
     (kept or dropped: a pixel firing faster than ``period`` keeps only its first event)."""
-    events = ev.check(events, sensor)
-    _check_time("period", period)
-    keep = _loops().refractory(events["x"], events["y"], events["t"], sensor.width, sensor.height, int(period))
-    return events[keep]
+    return eb.refractory(eb.of_sample(events, sensor), sensor, period).events
 
 
 def downsample(events: np.ndarray, sensor: ev.Sensor, spatial_factor: float = 1.0,
@@ -106,16 +85,3 @@ def crop(events: np.ndarray, sensor: ev.Sensor, left: int, top: int, width: int,
 def center_crop(events: np.ndarray, sensor: ev.Sensor, width: int, height: int) -> tuple[np.ndarray, ev.Sensor]:
     """``crop``'s box of ``width`` x ``height`` at the sensor's centre (floored to whole pixels)."""
     return crop(events, sensor, (sensor.width - width) // 2, (sensor.height - height) // 2, width, height)
-
-
-def _check_time(name: str, value) -> None:
-    if not (isinstance(value, (int, np.integer)) and value >= 0):
-        raise InvalidValue(f"{name} must be whole microseconds >= 0, got {value!r}")
-
-
-@functools.cache
-def _loops():
-    """The compiled filter loops (``_filter_loops``; imports numba)."""
-    from spikevision.data import _filter_loops
-
-    return _filter_loops
