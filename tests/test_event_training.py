@@ -54,12 +54,62 @@ def test_a_shift_moves_all_of_an_event_samples_frames_alike(event_root):
     (["train.dataset='mnist'"], "encoding = frames reads event datasets"),
     (["train.encoding='direct'"], "encoding = frames reads event datasets"),
     (["model.input_shape=[1, 34, 34]"], r"frames are \[2, 34, 34\].*needs model.input_shape = \[2, 34, 34\]"),
-    (["train.encoding_options={gain = 2}"], "takes no encoding_options"),
+    (["train.encoding_options={gain = 2}"], "takes one option, window_us"),
+    (["train.encoding_options={window_us = 0}"], "takes one option, window_us"),
+    (["train.augment_event_drop=1.5"], r"augment_event_drop must be a number in \[0, 1\]"),
     (["model.num_classes=11"], "nmnist-sim has 10 classes: it needs model.num_classes = 10"),
 ])
 def test_configs_that_would_feed_events_wrongly_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         config.resolve("nmnist-sim", overrides)
+
+
+def test_event_changes_are_refused_on_still_images():
+    with pytest.raises(ValueError, match="augment_time_jitter changes events: it needs an event dataset"):
+        config.resolve("quick", ["train.augment_time_jitter=100"])
+
+
+def test_training_batches_are_changed_as_events_before_they_are_cut(event_root):
+    plain = config.resolve("nmnist-sim", SMALL).train
+    data = inputs.load_data(plain, "test", event_root, limit=16)
+    picked, generator = torch.arange(16), torch.Generator().manual_seed(0)
+    assert torch.equal(data.images.changed(picked, plain, generator), data.images[picked])  # nothing on: as is
+    assert generator.initial_seed() == 0 and torch.equal(generator.get_state(),
+                                                         torch.Generator().manual_seed(0).get_state())
+    swapped = config.resolve("nmnist-sim", [*SMALL, "train.augment_polarity_flip=1.0"]).train
+    assert torch.equal(data.images.changed(picked, swapped, generator), data.images[picked][:, :, [1, 0]])
+    thinned = config.resolve("nmnist-sim", [*SMALL, "train.augment_event_drop=0.5",
+                                            "train.augment_time_jitter=300", "train.augment_time_reverse=0.5"]).train
+    once, again = (data.images.changed(picked, thinned, torch.Generator().manual_seed(3)) for _ in range(2))
+    assert torch.equal(once, again)  # the step's generator decides every draw
+    kept = once.sum((1, 2, 3, 4)) / data.images[picked].sum((1, 2, 3, 4))
+    assert ((kept > 0.4) & (kept < 0.6)).all()  # half the events dropped (a few more lost at the edges)
+
+
+def test_an_fc_network_reads_events_at_a_millisecond_a_step_and_so_does_its_nir_graph(tmp_path, event_root,
+                                                                                     capsys):
+    import nir
+
+    from spikevision.cli import main
+
+    cfg = config.resolve("nmnist-sim", [*SMALL, "model.kind='mlp'", "model.conv=''", "model.learn_tau='none'",
+                                        "train.num_steps=300", "train.encoding_options={window_us = 1000}",
+                                        "train.augment_event_drop=0.1", "train.augment_time_jitter=500"])
+    frames = inputs.load_data(cfg.train, "test", event_root, limit=4).images[0:4]
+    split = nmnist_sim.load("test", event_root, limit=4)
+    assert frames.shape == (4, 300, 2, 34, 34)
+    for i in range(4):  # every event of the first 300 ms in the step of its millisecond
+        times = split.sample(i)["t"]
+        assert frames[i].sum() == np.count_nonzero(times < times[0] + 300_000)
+        assert frames[i, 5].sum() == np.count_nonzero((times >= times[0] + 5_000) & (times < times[0] + 6_000))
+    run_dir = tmp_path / "run"
+    summary = train.fit(cfg, run_dir, data_root=event_root)
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "net.nir")]) == 0
+    metadata = nir.read(tmp_path / "net.nir").metadata
+    assert metadata["binning"] == "time_window" and int(metadata["window_us"]) == 1000
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "net.nir"), "--root", str(event_root), "--limit", "128", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == summary["test_accuracy"]
 
 
 def test_a_conv_net_trains_on_emulated_events_and_evaluate_gives_its_accuracy(tmp_path, event_root):

@@ -112,11 +112,19 @@ def to_nir(model: nn.Module, config: RunConfig | None = None, *, dt: float = DT,
                                      f"dt {dt:g} s from rest; the class is "
                                      f"{metrics.RULE_TEXT[config.train.prediction]}"))
         if config.train.encoding == "frames":  # events: how a sample becomes the steps' inputs
-            metadata.update(binning="n_time_bins", input=(
-                f"frames: a sample of {config.train.dataset} cut into {config.train.num_steps} equal time bins "
-                "(from its first event to its last), the ON and OFF event counts of each bin per pixel "
-                f"{list(model.config.input_shape)} (polarity, y, x) the input of one step"))
+            metadata.update(_binning(config, list(model.config.input_shape)))
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata=metadata)
+
+
+def _binning(config: RunConfig, input_shape: list) -> dict:
+    """The metadata that says how an event network's samples were cut into its steps' frames."""
+    train = config.train
+    window = train.encoding_options.get("window_us", 0)
+    cut = (f"{train.num_steps} windows of {window} us from its first event (later events left out)" if window
+           else f"{train.num_steps} equal time bins (from its first event to its last)")
+    return {"binning": "time_window" if window else "n_time_bins", **({"window_us": window} if window else {}),
+            "input": f"frames: a sample of {train.dataset} cut into {cut}, the ON and OFF event counts of each bin "
+                     f"per pixel {input_shape} (polarity, y, x) the input of one step"}
 
 
 def from_nir(graph: nir.NIRGraph, *, dt: float | None = None) -> SpikingMLP | SpikingCNN:
@@ -244,8 +252,11 @@ def reading_config(graph: nir.NIRGraph, *, steps: int | None = None, dataset: st
     encoding = _text(graph.metadata.get("encoding", "direct"))
     rule = _text(graph.metadata.get("prediction", "spikes"))
     dataset = dataset or _text(graph.metadata.get("dataset", "mnist"))
+    window = graph.metadata.get("window_us")  # frames by fixed windows (events at their own time resolution)
+    options = {"window_us": int(window)} if encoding == "frames" and window is not None else {}
     return TrainConfig(dataset=dataset, encoding=encoding if encoding in ENCODINGS else "direct", num_steps=steps,
-                       prediction=rule if rule in metrics.PREDICTION_RULES else "spikes", eval_batch_size=500)
+                       encoding_options=options, eval_batch_size=500,
+                       prediction=rule if rule in metrics.PREDICTION_RULES else "spikes")
 
 
 # --- export helpers ---------------------------------------------------------------------------------

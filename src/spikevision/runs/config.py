@@ -67,6 +67,10 @@ class TrainConfig:
     augment_stroke: float = 0.0       # the chance that an image's strokes are made thicker or thinner
     augment_elastic: float = 0.0      # bend them by a smooth random field of up to this many pixels
     augment_erase: float = 0.0        # the chance that a random rectangle of an image is blanked (random erasing)
+    augment_event_drop: float = 0.0   # event data: drop this share of each training sample's events (EventDrop)
+    augment_time_jitter: float = 0.0  # event data: move each event in time by a Gaussian of this sd, microseconds
+    augment_time_reverse: float = 0.0  # event data: the chance that a training sample is played backwards
+    augment_polarity_flip: float = 0.0  # event data: the chance that a training sample's ON and OFF are swapped
     train_subset: int = 0             # >0: train on the first N images only (quick runs and tests)
     test_subset: int = 0              # >0: evaluate on the first N test images only (quick runs and tests)
     eval_batch_size: int = 1000
@@ -102,6 +106,7 @@ class TrainConfig:
         check_number("train.augment_stroke", self.augment_stroke, lambda v: 0 <= v <= 1, "a number in [0, 1]")
         check_number("train.augment_elastic", self.augment_elastic, lambda v: 0 <= v <= 10, "pixels in [0, 10]")
         check_number("train.augment_erase", self.augment_erase, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        self._check_event_options()
         for name in ("correct_rate", "incorrect_rate"):
             check_number(f"train.{name}", getattr(self, name), lambda v: 0 <= v <= 1, "a number in [0, 1]")
         betas = self.betas
@@ -122,14 +127,33 @@ class TrainConfig:
             raise InvalidValue(f"train.encoding = frames reads event datasets ({', '.join(EVENT_DATASETS)}), and "
                                f"they are read only as frames; got dataset {self.dataset!r} with encoding "
                                f"{self.encoding!r}")
-        if self.encoding == "frames" and self.encoding_options:
-            raise InvalidValue(f"train.encoding = frames takes no encoding_options, got {self.encoding_options}")
         if self.encoding in SPIKE_ENCODINGS:
             # Encode a tiny input now, so a bad option is an error before a run directory is made.
             try:
                 encoding.encode(torch.full((1, 2), 0.5), self.encoding, self.num_steps, **self.encoding_options)
             except (ValueError, TypeError) as exc:
                 raise InvalidValue(f"train.encoding_options {self.encoding_options!r}: {exc}") from None
+
+    def _check_event_options(self) -> None:
+        """The event-only options: how frames are cut (``encoding_options``) and the augmentations on events."""
+        for name in EVENT_AUGMENTATIONS:
+            top = 10_000 if name == "augment_time_jitter" else 1
+            check_number(f"train.{name}", getattr(self, name), lambda v, top=top: 0 <= v <= top,
+                         f"a number in [0, {top}]")
+            if getattr(self, name) and self.encoding != "frames":
+                raise InvalidValue(f"train.{name} changes events: it needs an event dataset "
+                                   f"({', '.join(EVENT_DATASETS)}), got {self.dataset!r}")
+        if self.encoding != "frames" or not isinstance(self.encoding_options, dict):
+            return
+        unknown = set(self.encoding_options) - {"window_us"}
+        window = self.encoding_options.get("window_us", 1)
+        if unknown or not is_whole_number(window) or window < 1:
+            raise InvalidValue(f"train.encoding = frames takes one option, window_us (whole microseconds >= 1: each "
+                               f"step's window from a sample's first event; without it, the sample's span in "
+                               f"num_steps equal bins); got {self.encoding_options}")
+
+
+EVENT_AUGMENTATIONS = ("augment_event_drop", "augment_time_jitter", "augment_time_reverse", "augment_polarity_flip")
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,21 @@ import torch
 
 from spikevision import data
 from spikevision.catalog import EVENT_DATASETS, SPIKE_ENCODINGS
-from spikevision.data import encoding, eventset
+from spikevision.data import encoding, event_augment, event_batch, eventset
 from spikevision.data.augment import augment, random_flip, random_shift  # noqa: F401  (re-exported)
 from spikevision.errors import InvalidValue
-from spikevision.runs.config import TrainConfig
+from spikevision.runs.config import EVENT_AUGMENTATIONS, TrainConfig
 
 
 class EventFrames:
     """An event dataset's split seen as frames, float32 ``[N, T, P, H, W]`` (each sample's ON and OFF counts in
-    T equal time bins, ``EventSet.frames``), cut when indexed: the frames of a whole split would not fit in
-    memory, a batch's take milliseconds. Indexed like a tensor (an int, a slice, a tensor of indices)."""
+    T equal time bins, or in T windows of ``window_us`` from its first event: ``EventSet.frames``), cut when
+    indexed: the frames of a whole split would not fit in memory, a batch's take milliseconds. Indexed like a
+    tensor (an int, a slice, a tensor of indices)."""
 
-    def __init__(self, events: eventset.EventSet, num_steps: int, device: torch.device | str = "cpu") -> None:
-        self.events, self.num_steps, self.device = events, num_steps, torch.device(device)
+    def __init__(self, events: eventset.EventSet, num_steps: int, device: torch.device | str = "cpu",
+                 window_us: int = 0) -> None:
+        self.events, self.num_steps, self.device, self.window_us = events, num_steps, torch.device(device), window_us
         sensor = events.sensor
         self.shape = torch.Size((len(events), num_steps, sensor.polarities, sensor.height, sensor.width))
 
@@ -35,15 +37,57 @@ class EventFrames:
         return self.shape[0]
 
     def __getitem__(self, key) -> torch.Tensor:
+        picked = self._picked(key)
+        frames = self.events.frames(np.atleast_1d(picked), self.num_steps, time_window=self.window_us)
+        return self._tensor(frames, np.ndim(picked) == 0)
+
+    def changed(self, key, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+        """``self[key]`` with ``cfg``'s changes to events made to each sample before it is cut into frames
+        (``event_augment``'s batch forms; numpy draws seeded from ``generator``, only when a change is on)."""
+        picked = self._picked(key)
+        batch = self.events.batch(np.atleast_1d(picked))
+        if any(getattr(cfg, name) for name in EVENT_AUGMENTATIONS):
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+            batch = augment_events(batch, self.events.sensor, cfg, np.random.default_rng(seed))
+        frames = event_batch.frames(batch, self.events.sensor, self.num_steps, time_window=self.window_us)
+        return self._tensor(frames, np.ndim(picked) == 0)
+
+    def _picked(self, key) -> np.ndarray:
         if isinstance(key, torch.Tensor):
             key = key.cpu().numpy()
-        picked = np.arange(len(self))[key]
-        frames = torch.from_numpy(self.events.frames(np.atleast_1d(picked), self.num_steps))
-        frames = frames.to(self.device, torch.float32)
-        return frames[0] if np.ndim(picked) == 0 else frames
+        return np.arange(len(self))[key]
+
+    def _tensor(self, frames: np.ndarray, one: bool) -> torch.Tensor:
+        tensor = torch.from_numpy(frames).to(self.device, torch.float32)
+        return tensor[0] if one else tensor
 
     def to(self, device: torch.device) -> EventFrames:
-        return EventFrames(self.events, self.num_steps, device)
+        return EventFrames(self.events, self.num_steps, device, self.window_us)
+
+
+def augment_events(batch: event_batch.Batch, sensor, cfg: TrainConfig,
+                   generator: np.random.Generator) -> event_batch.Batch:
+    """A training batch of events changed as ``cfg`` says, in a fixed order: events dropped, moved in time,
+    samples played backwards, ON and OFF swapped (each drawn per sample; a change that is off draws nothing)."""
+    if cfg.augment_event_drop:
+        batch = event_augment.drop_batch(batch, sensor, cfg.augment_event_drop, generator)
+    if cfg.augment_time_jitter:
+        batch = event_augment.time_jitter_batch(batch, sensor, cfg.augment_time_jitter, generator)
+    if cfg.augment_time_reverse:
+        chosen = generator.random(len(batch)) < cfg.augment_time_reverse
+        batch = event_augment.reverse_time_batch(batch, sensor, chosen)
+    if cfg.augment_polarity_flip:
+        chosen = generator.random(len(batch)) < cfg.augment_polarity_flip
+        batch = event_augment.flip_batch(batch, sensor, "p", chosen)
+    return batch
+
+
+def training_images(train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig,
+                    generator: torch.Generator) -> torch.Tensor:
+    """The images (or event frames) of a training batch before ``augment``: event samples changed as events."""
+    if isinstance(train_data.images, EventFrames):
+        return train_data.images.changed(batch, cfg, generator)
+    return train_data.images[batch]
 
 
 @dataclass
@@ -63,13 +107,20 @@ class TensorData:
         return cls(data.to_float(images), labels.long(), tuple(split.classes))
 
     @classmethod
-    def from_events(cls, events: eventset.EventSet, num_steps: int) -> TensorData:
-        return cls(EventFrames(events, num_steps), torch.from_numpy(events.labels.copy()), events.classes)
+    def from_events(cls, events: eventset.EventSet, num_steps: int, window_us: int = 0) -> TensorData:
+        return cls(EventFrames(events, num_steps, window_us=window_us), torch.from_numpy(events.labels.copy()),
+                   events.classes)
 
     def to(self, device: torch.device) -> TensorData:
         """The same data on ``device``: moved once (all of MNIST's training set is 188 MB as float32; event
         frames are made on it batch by batch)."""
         return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
+
+def frame_window(cfg: TrainConfig) -> int:
+    """How an event sample is cut into ``cfg.num_steps`` frames: windows of this many microseconds from its first
+    event, or (0) its span in equal bins."""
+    return int(cfg.encoding_options.get("window_us", 0)) if cfg.encoding == "frames" else 0
 
 
 def load_data(cfg: TrainConfig, split: str, root: str | os.PathLike | None = None, limit: int = 0) -> TensorData:
@@ -79,7 +130,7 @@ def load_data(cfg: TrainConfig, split: str, root: str | os.PathLike | None = Non
         from spikevision.data import event_datasets  # loads numba's frame loops: only for event data
 
         events = event_datasets.load(cfg.dataset, split, root, limit=limit, progress=True)
-        return TensorData.from_events(events, cfg.num_steps)
+        return TensorData.from_events(events, cfg.num_steps, frame_window(cfg))
     return TensorData.from_split(data.load(cfg.dataset, split, root), limit)
 
 
@@ -126,17 +177,15 @@ def picture_frames(images: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """Still pictures ``[B, 1, 28, 28]`` (MNIST-like, in [0, 1]) as an N-MNIST network reads events: each shown to
     the emulated event camera along N-MNIST's saccades (``data.nmnist_sim``, seeded by the run's seed) and cut
     into ``cfg.num_steps`` time bins, float32 ``[B, T, 2, 34, 34]`` (what ``model_input`` takes for frames)."""
-    from spikevision.data import frames as fr
     from spikevision.data import nmnist_sim
 
     if cfg.dataset not in ("nmnist-sim", "nmnist"):
         raise InvalidValue(f"a picture becomes events only as N-MNIST's (34x34, its saccades); this network reads "
                            f"{cfg.dataset}'s events")
     events, offsets = nmnist_sim.emulate_digits(images[:, 0].detach().cpu().numpy().clip(0, 1), seed=cfg.seed)
-    empty = np.zeros((cfg.num_steps, 2, nmnist_sim.SENSOR.height, nmnist_sim.SENSOR.width), dtype=np.int16)
-    cut = [fr.frames(events[offsets[b]: offsets[b + 1]], nmnist_sim.SENSOR, n_time_bins=cfg.num_steps)
-           if offsets[b + 1] > offsets[b] else empty for b in range(len(images))]  # a blank picture: no events
-    return torch.from_numpy(np.stack(cut)).to(images.device, torch.float32)
+    frames = event_batch.frames(event_batch.Batch(events, offsets), nmnist_sim.SENSOR, cfg.num_steps,
+                                time_window=frame_window(cfg))  # a blank picture: no events, empty frames
+    return torch.from_numpy(frames).to(images.device, torch.float32)
 
 
 def rows(images: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ from spikevision.runs.inputs import (
     load_data,
     model_input,
     step_generator,
+    training_images,
 )
 from spikevision.runs.losses import loss_fn
 from spikevision.runs.progress import ProgressPrinter
@@ -426,7 +427,7 @@ def _step_inputs(train_data: TensorData, batch: torch.Tensor, cfg: TrainConfig, 
     generator = step_generator(cfg.seed, step)
     # Dropout and any other draw from the global RNG; another stream for each process of a group.
     torch.manual_seed(cfg.seed * 1_000_003 + step + ctx.rank * 1_000_000_007)
-    images = augment(train_data.images[batch], cfg, generator)
+    images = augment(training_images(train_data, batch, cfg, generator), cfg, generator)
     target = train_data.labels[batch]
     x = model_input(images, cfg, generator)  # the global batch's draws, the same in every process
     if ctx.distributed:
