@@ -427,16 +427,44 @@ def test_lif_linear_without_bias_and_record_and_with_one_output():
         _close(f, r, torch.float32, what)
 
 
+@pytest.mark.usefixtures("cpu_build")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("learned", ["layer", "neuron"])
+def test_lif_linear_learns_beta_and_threshold_as_the_unfused_path_does(learned, reset, dtype):
+    """PLIF's learnable time constant (one beta a layer or a neuron) and a learnable threshold in the fused pair:
+    the same spikes, and their gradients as the reference loop's autograd gives them."""
+    seed = 3 * RESETS.index(reset) + (learned == "neuron")
+    size = 70
+    shape = () if learned == "layer" else (size,)
+    logit = (torch.rand(shape, generator=_gen(seed), dtype=dtype) + 1).requires_grad_()
+    threshold = (torch.rand(shape, generator=_gen(seed + 50), dtype=dtype) * 0.4 + 0.6).requires_grad_()
+    base, weight, bias, weights_out, _ = _pair(seed, 29, 6, size, 5, dtype, reset, "atan", 0.9)
+    params = LIFParams(torch.sigmoid(logit), threshold, reset, "atan")
+    beta = params.beta.clamp(0, 1)
+    assert lif_linear_supported(base, beta, threshold, reset, params.surrogate, weight)
+    out, spk = lif_linear(base, 29, beta, threshold, reset, params.surrogate, weight, bias, record=True)
+    wrt = (base, weight, bias, logit, threshold)
+    fast = torch.autograd.grad((out * weights_out).sum(), wrt)
+    params = LIFParams(torch.sigmoid(logit), threshold, reset, "atan")  # a graph of its own for the reference
+    ref_spk, _, _ = lif_sequence(base.unsqueeze(0).expand(29, 6, size), None, params, backend="reference")
+    ref_out = torch.nn.functional.linear(ref_spk, weight, bias)
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), wrt)
+    assert torch.equal(spk, ref_spk.detach()) and 0.05 < float(spk.mean()) < 0.9
+    for what, f, r in zip(("current", "weight", "bias", "beta's logit", "threshold"), fast, ref):
+        assert f.shape == r.shape, what
+        _close(f, r, dtype, what)
+
+
 def test_lif_linear_covers_only_what_it_computes_exactly():
     atan = surrogate.get("atan")
     current, weight = torch.rand(4, 8), torch.rand(3, 8)
     assert lif_linear_supported(current, 0.9, 1.0, "subtract", atan, weight)
     assert not lif_linear_supported(current.double(), 0.9, 1.0, "subtract", atan, weight)  # weight's dtype
     assert not lif_linear_supported(torch.rand(4, 2, 4), 0.9, 1.0, "subtract", atan, weight)  # not [B, N]
-    learnable = torch.tensor(0.9, requires_grad=True)
-    assert not lif_linear_supported(current, learnable, 1.0, "subtract", atan, weight)
+    assert not lif_linear_supported(current, torch.rand(8).double(), 1.0, "subtract", atan, weight)  # beta dtype
     with pytest.raises(ValueError, match="lif_linear on 'numba' does not cover this input"):
-        lif_linear(current, 5, learnable, 1.0, "subtract", atan, weight, None)
+        lif_linear(current, 5, 0.9, 1.0, "subtract", atan, weight.double(), None)
 
 
 # --- the GPU kernel: compiled on CUDA tensors where a GPU exists, else through Triton's interpreter on CPU ---

@@ -207,7 +207,8 @@ def _count_fused_calls(monkeypatch, enabled: bool) -> list:
     (ModelConfig(hidden=(48, 24), beta=0.8, reset="zero", surrogate="fast_sigmoid"), True, 2),
     (ModelConfig(hidden=(48,), dropout=0.3), False, 2),  # dropout is off in eval
     (ModelConfig(hidden=(48,), dropout=0.3), True, 0),  # dropout between the pair: not fusable
-    (ModelConfig(hidden=(48,), learn_beta="layer"), True, 1),  # beta's gradient needs the unfused path
+    (ModelConfig(hidden=(48,), learn_beta="layer"), True, 2),  # beta's gradient from the fused kernel too
+    (ModelConfig(hidden=(48,), learn_tau="neuron", learn_threshold="neuron"), True, 2),  # PLIF, per neuron
     (ModelConfig(kind="cnn", conv="4C5-MP2", hidden=(16,)), True, 0),  # a convolution first
 ])
 def test_the_fused_first_pair_equals_the_unfused_path(config, training, fused_forwards, monkeypatch):

@@ -142,7 +142,7 @@ def coefficient_array(value, like: Tensor) -> Tensor:
     return torch.broadcast_to(value, like.shape).reshape(-1).contiguous()
 
 
-def _like(value):
+def coefficient_like(value):
     return (value.shape, value.dtype) if isinstance(value, Tensor) else None
 
 
@@ -184,7 +184,7 @@ class _Fused(torch.autograd.Function):
         ctx.mark_non_differentiable(*(last for name, last in zip(call.family.states, lasts)
                                       if name not in call.family.trained))
         ctx.call, ctx.cur_shape, ctx.state_shape = call, cur.shape, like.shape
-        ctx.likes = tuple(_like(value) for value in coefficients)
+        ctx.likes = tuple(coefficient_like(value) for value in coefficients)
         ctx.save_for_backward(flat_cur, *flat_states, *arrays)
         return (spk, mem, *lasts)
 

@@ -47,11 +47,11 @@ def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: T
     neurons and fixed coefficients."""
     if current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
         return False
-    if any(isinstance(v, Tensor) and v.requires_grad for v in (beta, threshold)):
-        return False  # learnable coefficients: the unfused path computes their gradients
     if not fused.supported(LIF, "numba", current, (), (beta, threshold), (), reset, surrogate):
         return False
     if engine == "triton":
+        if any(isinstance(v, Tensor) and v.requires_grad for v in (beta, threshold)):
+            return False  # learnable coefficients: the unfused path computes their gradients on a GPU
         from spikevision.kernels.triton import runtime as gpu
 
         return (current.device.type in gpu.devices() and current.dtype == torch.float32
@@ -106,7 +106,7 @@ class _LifLinear(torch.autograd.Function):
                 fused.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
                 spk.numpy(), record)
         return _forward_done(ctx, (cur, weight, beta_arr, thr_arr), out, spk if record else None,
-                             steps, reset, surrogate, bias)
+                             steps, reset, surrogate, bias, beta, threshold)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -122,10 +122,14 @@ class _LifLinear(torch.autograd.Function):
         chunks = max(1, min(batch, 4 * cpu.threads()))
         d_weight_t = torch.zeros(chunks, size, -(-classes // LANES) * LANES, dtype=torch.float64)
         d_cur = torch.empty_like(cur)
+        want_beta, want_thr = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
+        d_beta, d_thr = (torch.empty(batch, size if want else 0, dtype=torch.float64) for want in (want_beta, want_thr))
         cpu.run(loops.backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
                 thr_arr.numpy(), fused.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
-                weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy())
-        return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype))
+                weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy(),
+                d_beta.numpy(), want_beta, d_thr.numpy(), want_thr)
+        return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype),
+                          (d_beta, d_thr))
 
 
 class _TritonLifLinear(torch.autograd.Function):
@@ -148,7 +152,7 @@ class _TritonLifLinear(torch.autograd.Function):
                          num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
         out = parts.sum(0) if bias is None else parts.sum(0) + bias.detach()
         return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if record else None,
-                             steps, reset, surrogate, bias)
+                             steps, reset, surrogate, bias, beta, threshold)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -181,17 +185,22 @@ def _padded(classes: int) -> int:
     return max(16, 1 << (classes - 1).bit_length())
 
 
-def _forward_done(ctx, saved: tuple, out: Tensor, spk: Tensor | None, steps, reset, surrogate, bias):
+def _forward_done(ctx, saved: tuple, out: Tensor, spk: Tensor | None, steps, reset, surrogate, bias, beta,
+                  threshold):
     """Both engines' end of forward: what backward needs, and the recorded spikes marked as constants."""
     ctx.save_for_backward(*saved)
     ctx.steps, ctx.reset, ctx.surrogate, ctx.has_bias = steps, reset, surrogate, bias is not None
+    ctx.likes = (fused.coefficient_like(beta), fused.coefficient_like(threshold))
     if spk is not None:
         ctx.mark_non_differentiable(spk)
     return out, spk
 
 
-def _gradients(ctx, g_out: Tensor, d_cur: Tensor, d_weight) -> tuple:
-    """Both engines' end of backward: ``d_weight()`` makes the weight's gradient only where it is wanted."""
+def _gradients(ctx, g_out: Tensor, d_cur: Tensor, d_weight, coefficients=(None, None)) -> tuple:
+    """Both engines' end of backward: ``d_weight()`` makes the weight's gradient only where it is wanted; a
+    learnable beta's and threshold's per-element gradients ``[B, N]`` are summed to their shapes."""
     d_weight = d_weight() if ctx.needs_input_grad[1] else None
     d_bias = g_out.sum((0, 1)) if ctx.has_bias and ctx.needs_input_grad[2] else None
-    return d_cur, d_weight, d_bias, None, None, None, None, None, None
+    d_beta, d_thr = (None if grad is None else fused.coefficient_grad(grad.reshape(-1), like, d_cur.shape)
+                     for grad, like in zip(coefficients, ctx.likes))
+    return d_cur, d_weight, d_bias, None, d_beta, d_thr, None, None, None

@@ -56,19 +56,39 @@ def _matvec(g, weight, out, zero):
 
 @compiled(inline="always")
 def _back_row(mode, carry, through, prev, beta, thr, one, sum_cur):
-    """One step back: ``dm = carry + through``, ``sum_cur += dm``, then ``carry`` for the step before."""
+    """One step back: ``dm = carry + through`` (left in ``through``), ``sum_cur += dm``, then ``carry`` for the
+    step before."""
     zero = one - one
     n = carry.shape[0]
     if mode == 1:
         for j in range(n):
             dm = carry[j] + through[j]
+            through[j] = dm
             sum_cur[j] += dm
             carry[j] = dm * beta[j] * (zero if prev[j] - thr[j] > 0 else one)
     else:
         for j in range(n):
             dm = carry[j] + through[j]
+            through[j] = dm
             sum_cur[j] += dm
             carry[j] = dm * beta[j]
+
+
+@compiled(inline="always")
+def _coefficient_sums(mode, dm, prev, thr, sum_beta, want_beta, sum_thr, want_thr):
+    """A learnable beta's and threshold's share of one step back, as ``lif.backward`` sums them: ``d mem_t /
+    d beta = (1 - r_{t-1} for reset to zero) * mem_{t-1}``, ``d mem_t / d thr = -r_{t-1}`` (subtract)."""
+    n = dm.shape[0]
+    # Branch-free loops (a select, not an if around the add) that LLVM vectorises: 4x faster than with the if.
+    if want_beta and mode == 1:
+        for j in range(n):
+            sum_beta[j] += 0.0 if prev[j] - thr[j] > 0 else dm[j] * prev[j]
+    elif want_beta:
+        for j in range(n):
+            sum_beta[j] += dm[j] * prev[j]
+    if mode == 0 and want_thr:
+        for j in range(n):
+            sum_thr[j] -= dm[j] if prev[j] - thr[j] > 0 else 0.0
 
 
 @loop("lif_linear")
@@ -119,10 +139,11 @@ def _add_spiking_rows(words, g_rows, rows):
 
 
 @loop("lif_linear")
-def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur,
-                        d_weight_t):
-    """Backward of ``forward`` for the batch's chunks ``first..stop``: ``d_cur [B, N]`` and the
-    weight's gradient, by recomputation.
+def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur, d_weight_t,
+             d_beta, want_beta, d_thr, want_thr):
+    """Backward of ``forward`` for the batch's chunks ``first..stop``: ``d_cur [B, N]``, the weight's gradient
+    and, when wanted, a learnable beta's and threshold's per-element gradients ``d_beta``, ``d_thr`` ``[B, N]``
+    (float64, as ``lif.backward`` sums them; the caller sums them to the coefficient's shape), by recomputation.
 
     The gradient reaching the spikes, ``g_out[t, b] @ weight``, is formed row by row and never stored;
     ``d_weight_t [C, N, L]`` (float64, zeros on entry) gets one partial sum of ``spk^T g_out`` per
@@ -149,6 +170,10 @@ def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_o
                 advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
             fill(carry, zero)
             fill(sum_cur, 0.0)
+            if want_beta:
+                fill(d_beta[b], 0.0)
+            if want_thr:
+                fill(d_thr[b], 0.0)
             for t in range(steps - 1, -1, -1):
                 now, g = mems[t + 1], g_out[t, b]
                 _matvec(g, weight, g_spk, zero)
@@ -156,6 +181,10 @@ def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_o
                     g_wide[t, k] = g[k]
                 _spike_bits(now, th, words[t])
                 surrogate_row(code, consts, g_spk, now, th, through)
+                if want_thr:
+                    for j in range(size):
+                        d_thr[b, j] -= through[j]
                 _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
+                _coefficient_sums(mode, through, mems[t], th, d_beta[b], want_beta, d_thr[b], want_thr)
             copy_row(sum_cur, d_cur[b])
             _add_spiking_rows(words, g_wide, d_weight_t[chunk])
