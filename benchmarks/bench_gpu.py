@@ -108,7 +108,7 @@ def handout_runners(device: torch.device, smoke: bool, case: str = "handout", fu
             if net is not None:
                 spk, mem = net(images, steps)
             else:
-                with contextlib.nullcontext() if fused else mock.patch.object(kernels, "lif_linear_supported",
+                with contextlib.nullcontext() if fused else mock.patch.object(kernels, "pair_supported",
                                                                               lambda *args: False):
                     out = model(images, num_steps=steps)
                 spk, mem = out.spk, out.mem

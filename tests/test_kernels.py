@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from spikevision import kernels
 from spikevision.kernels import fused
-from spikevision.kernels.lif_linear import lif_linear
+from spikevision.kernels.lif_linear import lif_linear, neuron_linear, pair_supported
 from spikevision.kernels.lif_linear import supported as lif_linear_supported
 from spikevision.model import ModelConfig, build_model
 from spikevision.neurons import base, lif, surrogate
@@ -456,6 +456,42 @@ def test_lif_linear_learns_beta_and_threshold_as_the_unfused_path_does(learned, 
         _close(f, r, dtype, what)
 
 
+@pytest.mark.usefixtures("cpu_build")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("learned", ["fixed", "layer", "neuron"])
+def test_the_pair_runs_cuba_neurons_as_cuba_sequence_then_linear(learned, reset, dtype):
+    """The same fused pair with current-based neurons (a synaptic current into the membrane): the same spikes as
+    the reference loop, the output currents and every gradient (alpha, beta, threshold learnable too) within
+    float rounding."""
+    from spikevision.neurons.cuba import CubaParams, cuba_sequence
+
+    seed, size, steps = 7 * RESETS.index(reset) + len(learned), 70, 27
+    shape = () if learned == "layer" else (size,)
+
+    def coefficient(low, span, offset):
+        value = torch.rand(shape, generator=_gen(seed + offset), dtype=dtype) * span + low
+        return value.requires_grad_() if learned != "fixed" else value
+
+    alpha, beta, threshold = coefficient(0.5, 0.4, 1), coefficient(0.6, 0.35, 2), coefficient(0.6, 0.4, 3)
+    base, weight, bias, weights_out, _ = _pair(seed, steps, 6, size, 5, dtype, reset, "atan", 0.9)
+    base = (base.detach() * 0.5).requires_grad_()  # the synaptic current accumulates: a smaller drive
+    atan = surrogate.get("atan")
+    assert pair_supported("cuba", base, (alpha, beta, threshold), reset, atan, weight)
+    out, spk = neuron_linear("cuba", base, steps, (alpha, beta, threshold), reset, atan, weight, bias, record=True)
+    wrt = [base, weight, bias] + ([alpha, beta, threshold] if learned != "fixed" else [])
+    fast = torch.autograd.grad((out * weights_out).sum(), wrt)
+    params = CubaParams(alpha, beta, threshold, reset, "atan")
+    ref_spk, _, _ = cuba_sequence(base.unsqueeze(0).expand(steps, 6, size), None, params, backend="reference")
+    ref_out = torch.nn.functional.linear(ref_spk, weight, bias)
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), wrt)
+    assert torch.equal(spk, ref_spk.detach()) and 0.05 < float(spk.mean()) < 0.9
+    _close(out.detach(), ref_out.detach(), dtype, "out")
+    for what, f, r in zip(("current", "weight", "bias", "alpha", "beta", "threshold"), fast, ref):
+        assert f.shape == r.shape, what
+        _close(f, r, dtype, what)
+
+
 def test_lif_linear_covers_only_what_it_computes_exactly():
     atan = surrogate.get("atan")
     current, weight = torch.rand(4, 8), torch.rand(3, 8)
@@ -463,8 +499,10 @@ def test_lif_linear_covers_only_what_it_computes_exactly():
     assert not lif_linear_supported(current.double(), 0.9, 1.0, "subtract", atan, weight)  # weight's dtype
     assert not lif_linear_supported(torch.rand(4, 2, 4), 0.9, 1.0, "subtract", atan, weight)  # not [B, N]
     assert not lif_linear_supported(current, torch.rand(8).double(), 1.0, "subtract", atan, weight)  # beta dtype
-    with pytest.raises(ValueError, match="lif_linear on 'numba' does not cover this input"):
+    with pytest.raises(ValueError, match="lif_linear of lif on .numba. does not cover this input"):
         lif_linear(current, 5, 0.9, 1.0, "subtract", atan, weight.double(), None)
+    assert not pair_supported("alif", current, (0.9,), "subtract", atan, weight)  # a family it does not run
+    assert not pair_supported("cuba", current, (0.9, 0.8, 1.0), "subtract", atan, weight, "triton")  # GPU: LIF only
 
 
 # --- the GPU kernel: compiled on CUDA tensors where a GPU exists, else through Triton's interpreter on CPU ---
@@ -609,7 +647,7 @@ def test_triton_lif_linear_covers_only_what_it_computes_exactly():
     assert not lif_linear_supported(current.double(), 0.9, 1.0, "subtract", atan, weight.double(), "triton")
     assert not lif_linear_supported(current, 0.9, 1.0, "subtract", atan, torch.rand(65, 8, device=TRITON_DEVICE),
                                     "triton")  # more outputs than the weight block in registers holds
-    with pytest.raises(ValueError, match="lif_linear on 'triton' does not cover this input"):
+    with pytest.raises(ValueError, match="lif_linear of lif on .triton. does not cover this input"):
         lif_linear(current.double(), 5, 0.9, 1.0, "subtract", atan, weight.double(), None, engine="triton")
 
 

@@ -161,13 +161,13 @@ def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equal
     ``lif_linear``: on CUDA tensors where there is a GPU, else on CPU tensors under Triton's interpreter."""
     pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
     device = "cuda" if torch.cuda.is_available() else "cpu"  # conftest.py: the interpreter where there is none
-    engines, real = [], kernels.lif_linear
+    engines, real = [], kernels.neuron_linear
 
     def recorded(*args, **kwargs):
         engines.append(kwargs["engine"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(kernels, "lif_linear", recorded)
+    monkeypatch.setattr(kernels, "neuron_linear", recorded)
     model = build_model(ModelConfig(hidden=(100,), beta=0.9), seed=3).to(device)
     x, targets = _images(12, seed=4, gain=2.0).to(device), torch.arange(12, device=device) % 10
     results = {}
@@ -189,15 +189,15 @@ def test_where_the_kernels_choose_triton_the_fused_pair_runs_in_triton_and_equal
 def _count_fused_calls(monkeypatch, enabled: bool) -> list:
     """Record each call of the fused pair kernel in the returned list; ``enabled=False`` turns it off."""
     calls = []
-    real = kernels.lif_linear
+    real = kernels.neuron_linear
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(kernels, "lif_linear", counted)
+    monkeypatch.setattr(kernels, "neuron_linear", counted)
     if not enabled:
-        monkeypatch.setattr(kernels, "lif_linear_supported", lambda *args: False)
+        monkeypatch.setattr(kernels, "pair_supported", lambda *args: False)
     return calls
 
 
@@ -209,6 +209,9 @@ def _count_fused_calls(monkeypatch, enabled: bool) -> list:
     (ModelConfig(hidden=(48,), dropout=0.3), True, 0),  # dropout between the pair: not fusable
     (ModelConfig(hidden=(48,), learn_beta="layer"), True, 2),  # beta's gradient from the fused kernel too
     (ModelConfig(hidden=(48,), learn_tau="neuron", learn_threshold="neuron"), True, 2),  # PLIF, per neuron
+    (ModelConfig(hidden=(48,), neuron="cuba", beta=0.85), True, 2),  # current-based neurons: the same pair
+    (ModelConfig(hidden=(48,), neuron="cuba", learn_beta="neuron"), True, 2),
+    (ModelConfig(hidden=(48,), neuron="alif"), True, 0),  # adaptive thresholds: not a pair family
     (ModelConfig(kind="cnn", conv="4C5-MP2", hidden=(16,)), True, 0),  # a convolution first
 ])
 def test_the_fused_first_pair_equals_the_unfused_path(config, training, fused_forwards, monkeypatch):

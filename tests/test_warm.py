@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(not cpu.available(), reason="numba is a dependen
     ("quick", ["train.encoding=rate"], ["lif"]),          # spikes in: no constant current to fuse
     ("quick", ["model.neuron=alif"], ["alif"]),
     ("quick", ["model.neuron=alif", "model.learn_threshold=layer"], []),  # a learned threshold: the reference loop
-    ("quick", ["model.neuron=cuba"], ["cuba"]),
-    ("quick", ["model.neuron=cuba", "model.hidden=[64,32]"], ["cuba"]),
+    ("quick", ["model.neuron=cuba"], ["cuba", "lif_linear"]),  # the pair runs CUBA's first layer too
+    ("quick", ["model.neuron=cuba", "model.hidden=[64,32]"], ["cuba", "lif_linear"]),
     ("quick", ["model.recurrent=true", "model.readout=li", "train.prediction=membrane"], []),  # loops, no kernel
     ("quick", ["model.hidden=[]"], ["lif"]),              # one layer: nothing to pair it with
     ("conv", [], ["lif"]),
@@ -44,8 +44,8 @@ def test_the_families_a_network_runs_are_those_its_forward_pass_calls(preset, ov
     fused = model.kernels.sequence
     monkeypatch.setattr(model.kernels, "sequence", lambda engine, family, *a, **k: called.add(family)
                         or fused(engine, family, *a, **k))
-    pair = model.kernels.lif_linear
-    monkeypatch.setattr(model.kernels, "lif_linear", lambda *a, **k: called.add("lif_linear") or pair(*a, **k))
+    pair = model.kernels.neuron_linear
+    monkeypatch.setattr(model.kernels, "neuron_linear", lambda *a, **k: called.add("lif_linear") or pair(*a, **k))
     images = torch.rand(2, *cfg.model.input_shape)
     for training in (True, False):
         net.train(training)

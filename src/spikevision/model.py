@@ -6,7 +6,8 @@ to a layer of spiking neurons (LIF, IF, CUBA, ALIF, RF or any registered neuron:
 Stateless layers run over all ``T*B`` samples at once; each neuron layer runs its model's time loop
 (``lif.lif_sequence`` and its kin, one skeleton: ``neurons.base.sequence``). With a static image (direct
 encoding) the first stage's current is computed once and expanded over time, not recomputed T times; where the
-next stage is a Linear, that first LIF layer and the Linear run as one kernel (``kernels.lif_linear``).
+next stage is a Linear, that first layer (LIF, IF, PLIF or CUBA) and the Linear run as one kernel
+(``kernels.neuron_linear``).
 
 Example::
 
@@ -309,13 +310,13 @@ class _SpikingNet(nn.Module):
         return ModelOutput(spk, mem, tuple(hidden))
 
     def _fused_pair(self, current: Tensor, record: bool) -> tuple[Tensor, Tensor | None] | None:
-        """Stage 0's LIF and stage 1's Linear as one kernel (``kernels.lif_linear``) where it applies, else None.
+        """Stage 0's neurons and stage 1's Linear as one kernel (``kernels.lif_linear``) where it applies, else None.
 
-        It applies to a constant current (direct encoding) into flat neurons followed by a Linear with no
-        dropout in training, with fixed coefficients, on the CPU (numba) or a GPU (Triton, float32, up to
-        64 outputs): the hidden spikes ``[T, B, N]`` are then never written, the largest cost of the
-        handout's step. Same spikes as the unfused path; the output currents and gradients equal within
-        float rounding (tests/test_model.py).
+        It applies to a constant current (direct encoding) into flat LIF or CUBA neurons (their coefficients fixed
+        or learnable; on a GPU, LIF with fixed ones, float32, up to 64 outputs) followed by a Linear with no
+        dropout in training: the hidden spikes ``[T, B, N]`` are then never written, the largest cost of the
+        handout's step. Same spikes as the unfused path; the output currents and gradients equal within float
+        rounding (tests/test_model.py).
         """
         base = kernels.constant_source(current)
         if base is None or not self._pair_fits() or (record and torch.is_grad_enabled()):
@@ -323,26 +324,25 @@ class _SpikingNet(nn.Module):
         first, second = self.stages[0], self.stages[1]
         if self.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in second.before):
             return None
-        params = first.lif.params
-        beta = params.beta.clamp(0, 1) if isinstance(params.beta, Tensor) else params.beta
-        threshold, weight = params.threshold, second.synapse.weight
+        neurons, weight = first.lif, second.synapse.weight
+        params, family = neurons.params, neurons.kernel_family
+        coefficients, fixed = neurons.dynamics.kernel_arguments(neurons.dynamics.coefficients(params, base), params)
         # Through kernels.select, so that whatever forces the reference loop (a benchmark, a test) forces it here.
-        engine = kernels.select("lif", current, (), (beta, threshold), (), params.reset, params.surrogate)
-        if engine not in ("numba", "triton"):
+        engine = kernels.select(family, current, (), coefficients, fixed, params.reset, params.surrogate)
+        if engine not in ("numba", "triton") or fixed or not kernels.pair_supported(
+                family, base, coefficients, params.reset, params.surrogate, weight, engine):
             return None
-        if not kernels.lif_linear_supported(base, beta, threshold, params.reset, params.surrogate, weight, engine):
-            return None
-        return kernels.lif_linear(base, current.shape[0], beta, threshold, params.reset, params.surrogate,
-                                  weight, second.synapse.bias, record=record, engine=engine)
+        return kernels.neuron_linear(family, base, current.shape[0], coefficients, params.reset, params.surrogate,
+                                     weight, second.synapse.bias, record=record, engine=engine)
 
     def _pair_fits(self) -> bool:
-        """Whether the layers allow ``_fused_pair``: flat LIF neurons (the pair is a LIF kernel; CubaLIF and ALIF
-        run unfused) followed by a Linear with nothing after it."""
+        """Whether the layers allow ``_fused_pair``: flat neurons of a family the pair runs (LIF, IF, PLIF, CUBA;
+        ALIF and recurrent layers run unfused) followed by a Linear with nothing after it."""
         if len(self.stages) < 2:
             return False
         first, second = self.stages[0], self.stages[1]
-        return (len(first.out_shape) == 1 and type(first.lif) is LIF and isinstance(second.synapse, nn.Linear)
-                and not len(second.after))
+        return (len(first.out_shape) == 1 and first.lif.kernel_family in kernels.PAIR_FAMILIES
+                and isinstance(second.synapse, nn.Linear) and not len(second.after))
 
     def kernel_families(self, encoding: str) -> tuple[str, ...]:
         """The fused kernel families this network runs when fed with ``encoding``, where the kernels apply

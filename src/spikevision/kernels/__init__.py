@@ -14,8 +14,9 @@ What makes them fast:
 - each state stays in a register/L1 for all T steps: the spikes are written once, the membranes
   only when asked for (``need_mem``);
 - backward recomputes the states from the inputs instead of storing ``[T, B, ...]`` of them;
-- ``lif_linear`` goes one step further for a first hidden layer on a constant current: that layer and
-  the linear layer after it in one kernel, so the hidden spikes never become a ``[T, B, N]`` tensor.
+- ``lif_linear`` goes one step further for a first hidden layer on a constant current: that layer (LIF or
+  CUBA, ``neuron_linear``) and the linear layer after it in one kernel, so the hidden spikes never become a
+  ``[T, B, N]`` tensor.
 
 Example::
 
@@ -32,15 +33,17 @@ import torch
 from spikevision.errors import InvalidValue
 from spikevision.kernels.families import FAMILIES, Family
 from spikevision.kernels.fused import constant_source, supported
-from spikevision.kernels.lif_linear import lif_linear
+from spikevision.kernels.lif_linear import FAMILY_CODES, lif_linear, neuron_linear, pair_supported
 from spikevision.kernels.lif_linear import supported as lif_linear_supported
 
 Tensor = torch.Tensor
 
 ENGINES = ("numba", "triton")
 
+PAIR_FAMILIES = tuple(FAMILY_CODES)  # the families the fused pair (a layer and the Linear after it) runs
+
 __all__ = ["ENGINES", "FAMILIES", "Family", "select", "sequence", "constant_source", "lif_linear",
-           "lif_linear_supported"]
+           "lif_linear_supported", "neuron_linear", "pair_supported", "PAIR_FAMILIES"]
 
 
 def select(family: str, current: Tensor, states, coefficients, fixed, reset: str, surrogate) -> str:

@@ -22,11 +22,14 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
 from spikevision.errors import InvalidValue
 from spikevision.kernels import fused
-from spikevision.kernels.families import LIF
+from spikevision.kernels.families import FAMILIES
 from spikevision.kernels.numba import runtime as cpu
 
 Tensor = torch.Tensor
@@ -41,19 +44,29 @@ TRITON_BLOCKS = {"BB": 16, "BN": 64}  # samples x neurons per program (tl.dot ne
 TRITON_WARPS = {"forward": 4, "backward": 8}
 
 
+FAMILY_CODES = {"lif": 0, "cuba": 1}  # the families the pair runs (numba), by the code its loops branch on
+
+
 def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor, engine: str = "numba") -> bool:
     """Whether ``lif_linear`` on ``engine`` covers these inputs exactly: "numba" (CPU, float32/64) or "triton"
-    (CUDA, or CPU tensors under Triton's interpreter; float32, at most ``TRITON_CLASSES`` outputs); always 1-d
-    neurons and fixed coefficients."""
-    if current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
+    (CUDA, or CPU tensors under Triton's interpreter; float32, at most ``TRITON_CLASSES`` outputs, fixed
+    coefficients); always 1-d neurons."""
+    return pair_supported("lif", current, (beta, threshold), reset, surrogate, weight, engine)
+
+
+def pair_supported(family: str, current: Tensor, coefficients: tuple, reset: str, surrogate, weight: Tensor,
+                   engine: str = "numba") -> bool:
+    """Whether ``neuron_linear`` of ``family`` on ``engine`` covers these inputs exactly (see ``supported``;
+    CUBA on the CPU only)."""
+    if family not in FAMILY_CODES or current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
         return False
-    if not fused.supported(LIF, "numba", current, (), (beta, threshold), (), reset, surrogate):
+    if not fused.supported(FAMILIES[family], "numba", current, (), coefficients, (), reset, surrogate):
         return False
     if engine == "triton":
-        if any(isinstance(v, Tensor) and v.requires_grad for v in (beta, threshold)):
-            return False  # learnable coefficients: the unfused path computes their gradients on a GPU
         from spikevision.kernels.triton import runtime as gpu
 
+        if family != "lif" or any(isinstance(v, Tensor) and v.requires_grad for v in coefficients):
+            return False  # the GPU pair is LIF's with fixed coefficients; the unfused path does the rest
         return (current.device.type in gpu.devices() and current.dtype == torch.float32
                 and weight.shape[0] <= TRITON_CLASSES and gpu.available())
     return engine == "numba" and current.device.type == "cpu" and cpu.available()
@@ -66,93 +79,118 @@ def lif_linear(current: Tensor, steps: int, beta, threshold, reset: str, surroga
     Args:
         current: the constant input current ``[B, N]``.
         steps: T.
-        beta, threshold, reset, surrogate: the LIF layer's (numbers or fixed tensors broadcastable to
-            ``[B, N]``; beta already clamped to [0, 1]).
+        beta, threshold, reset, surrogate: the LIF layer's (numbers or tensors broadcastable to ``[B, N]``,
+            learnable ones too on the CPU; beta already clamped to [0, 1]).
         weight: the linear layer's weight ``[K, N]``; bias ``[K]`` or None.
         record: also return the spikes ``[T, B, N]`` (not differentiable).
         engine: "numba", "triton", or "auto" (Triton for CUDA tensors, else numba).
     Returns:
         ``(out [T, B, K], spk [T, B, N] or None)``: ``out[t] = spk[t] @ weight.T + bias``.
     """
+    return neuron_linear("lif", current, steps, (beta, threshold), reset, surrogate, weight, bias, record=record,
+                         engine=engine)
+
+
+def neuron_linear(family: str, current: Tensor, steps: int, coefficients: tuple, reset: str, surrogate,
+                  weight: Tensor, bias: Tensor | None, *, record: bool = False,
+                  engine: str = "auto") -> tuple[Tensor, Tensor | None]:
+    """``lif_linear`` for any family the pair runs (``FAMILY_CODES``): ``coefficients`` in the family's order
+    (``families.FAMILIES[family].coefficients``: CUBA's alpha, beta, threshold)."""
     if engine == "auto":
         engine = "triton" if current.device.type == "cuda" else "numba"
-    if not supported(current, beta, threshold, reset, surrogate, weight, engine):
-        raise InvalidValue(f"lif_linear on {engine!r} does not cover this input (CPU float32/float64 or GPU "
-                           f"float32 currents [B, N], fixed beta and threshold, at most {TRITON_CLASSES} outputs "
-                           "on a GPU); use lif_sequence and a linear layer otherwise")
-    fused = _TritonLifLinear if engine == "triton" else _LifLinear
-    return fused.apply(current, weight, bias, steps, beta, threshold, reset, surrogate, record)
+    if not pair_supported(family, current, coefficients, reset, surrogate, weight, engine):
+        raise InvalidValue(f"lif_linear of {family} on {engine!r} does not cover this input (CPU float32/float64 or "
+                           f"GPU float32 currents [B, N], LIF with fixed coefficients and at most {TRITON_CLASSES} "
+                           "outputs on a GPU); use the neurons' sequence and a linear layer otherwise")
+    call = _PairCall(family, steps, reset, surrogate, record)
+    pair = _TritonLifLinear if engine == "triton" else _NeuronLinear
+    return pair.apply(current, weight, bias, call, *coefficients)
 
 
-class _LifLinear(torch.autograd.Function):
+@dataclass(frozen=True)
+class _PairCall:
+    """What one call of the pair runs, besides its tensors."""
+
+    family: str
+    steps: int
+    reset: str
+    surrogate: Any
+    record: bool
+
+
+class _NeuronLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, current, weight, bias, steps, beta, threshold, reset, surrogate, record):
+    def forward(ctx, current, weight, bias, call: _PairCall, *coefficients):
         ctx.set_materialize_grads(False)
         loops = cpu.loops("lif_linear")
         batch, size = current.shape
         classes = weight.shape[0]
         cur = current.detach().contiguous()
-        beta_arr = fused.coefficient_array(beta, cur).view(batch, size)
-        thr_arr = fused.coefficient_array(threshold, cur).view(batch, size)
+        arrays = [fused.coefficient_array(value, cur).view(batch, size) for value in coefficients]
+        if call.family == "lif":
+            arrays.insert(0, cur.new_empty(batch, 0))  # no alpha
         lanes = -(-classes // LANES) * LANES
         weight_t = cur.new_zeros(size, lanes)
         weight_t[:, :classes] = weight.detach().t()
         bias_p = cur.new_zeros(lanes)
         if bias is not None:
             bias_p[:classes] = bias.detach()
-        out = cur.new_empty(steps, batch, classes)
-        spk = cur.new_empty(steps, batch, size) if record else cur.new_empty(0, 0, 0)
-        cpu.run(loops.forward, batch, cur.numel(), cur.numpy(), beta_arr.numpy(), thr_arr.numpy(),
-                fused.RESET_CODES[reset], cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(),
-                spk.numpy(), record)
-        return _forward_done(ctx, (cur, weight, beta_arr, thr_arr), out, spk if record else None,
-                             steps, reset, surrogate, bias, beta, threshold)
+        out = cur.new_empty(call.steps, batch, classes)
+        spk = cur.new_empty(call.steps, batch, size) if call.record else cur.new_empty(0, 0, 0)
+        cpu.run(loops.forward, batch, cur.numel(), FAMILY_CODES[call.family], cur.numpy(),
+                *(array.numpy() for array in arrays), fused.RESET_CODES[call.reset], cpu.one(cur),
+                weight_t.numpy(), bias_p.numpy(), out.numpy(), spk.numpy(), call.record)
+        return _forward_done(ctx, (cur, weight, *arrays), out, spk if call.record else None, call, bias,
+                             coefficients)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_out, _g_spk):
-        cur, weight, beta_arr, thr_arr = ctx.saved_tensors
+        cur, weight, *arrays = ctx.saved_tensors
+        call = ctx.call
         if g_out is None:
-            return (None,) * 9
+            return (None,) * (4 + len(ctx.likes))
         loops = cpu.loops("lif_linear")
         batch, size = cur.shape
         classes = weight.shape[0]
         g_out = g_out.contiguous()
-        code, constants = fused.surrogate_constants(ctx.surrogate)
+        code, constants = fused.surrogate_constants(call.surrogate)
         chunks = max(1, min(batch, 4 * cpu.threads()))
         d_weight_t = torch.zeros(chunks, size, -(-classes // LANES) * LANES, dtype=torch.float64)
         d_cur = torch.empty_like(cur)
-        want_beta, want_thr = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
-        d_beta, d_thr = (torch.empty(batch, size if want else 0, dtype=torch.float64) for want in (want_beta, want_thr))
-        cpu.run(loops.backward, chunks, cur.numel(), ctx.steps, cur.numpy(), beta_arr.numpy(),
-                thr_arr.numpy(), fused.RESET_CODES[ctx.reset], cpu.constants(cur, constants), code,
-                weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy(),
-                d_beta.numpy(), want_beta, d_thr.numpy(), want_thr)
+        wanted = list(ctx.needs_input_grad[4:])
+        if call.family == "lif":
+            wanted.insert(0, False)  # no alpha
+        sums = [torch.empty(batch, size if want else 0, dtype=torch.float64) for want in wanted]
+        cpu.run(loops.backward, chunks, cur.numel(), FAMILY_CODES[call.family], call.steps, cur.numpy(),
+                *(array.numpy() for array in arrays), fused.RESET_CODES[call.reset], cpu.constants(cur, constants),
+                code, weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy(),
+                *(item for grad, want in zip(sums, wanted) for item in (grad.numpy(), want)))
         return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype),
-                          (d_beta, d_thr))
+                          sums[1:] if call.family == "lif" else sums)
 
 
 class _TritonLifLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, current, weight, bias, steps, beta, threshold, reset, surrogate, record):
+    def forward(ctx, current, weight, bias, call: _PairCall, beta, threshold):
         from spikevision.kernels.triton import runtime as gpu
 
         ctx.set_materialize_grads(False)
         cur, weight_c = current.detach().contiguous(), weight.detach().contiguous()
-        (batch, size), classes = cur.shape, weight.shape[0]
+        (batch, size), classes, steps = cur.shape, weight.shape[0], call.steps
         beta_arr = fused.coefficient_array(beta, cur)
         thr_arr = fused.coefficient_array(threshold, cur)
         grid = _triton_grid(batch, size)
         parts = cur.new_empty(grid[1], steps, batch, classes)  # one partial output per block of neurons
-        spk = cur.new_empty(steps, batch, size) if record else parts
+        spk = cur.new_empty(steps, batch, size) if call.record else parts
         kernel = gpu.kernels("lif_linear").forward_kernel
         with gpu.on(cur.device):
             kernel[grid](cur, beta_arr, thr_arr, weight_c, parts, spk, batch, size, classes, steps,
-                         MODE=fused.RESET_CODES[reset], STORE_SPK=record, KP=_padded(classes), **TRITON_BLOCKS,
-                         num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
+                         MODE=fused.RESET_CODES[call.reset], STORE_SPK=call.record, KP=_padded(classes),
+                         **TRITON_BLOCKS, num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
         out = parts.sum(0) if bias is None else parts.sum(0) + bias.detach()
-        return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if record else None,
-                             steps, reset, surrogate, bias, beta, threshold)
+        return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if call.record else None, call,
+                             bias, (beta, threshold))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -161,18 +199,18 @@ class _TritonLifLinear(torch.autograd.Function):
 
         cur, weight, beta_arr, thr_arr = ctx.saved_tensors
         if g_out is None:
-            return (None,) * 9
+            return (None,) * 6
         (batch, size), classes = cur.shape, weight.shape[0]
         grid, padded = _triton_grid(batch, size), _padded(classes)
-        code, constants = fused.surrogate_constants(ctx.surrogate)
+        code, constants = fused.surrogate_constants(ctx.call.surrogate)
         consts = torch.tensor(constants, dtype=cur.dtype, device=cur.device)
         d_cur = torch.empty_like(cur)
         d_weight = torch.empty(grid[0], padded, size, dtype=torch.float64, device=cur.device)  # per sample block
         kernel = gpu.kernels("lif_linear").backward_kernel
         with gpu.on(cur.device):
             kernel[grid](cur, beta_arr, thr_arr, weight, g_out.contiguous(), d_cur, d_weight, batch, size, classes,
-                         ctx.steps, consts, MODE=fused.RESET_CODES[ctx.reset], CODE=code, KP=padded, **TRITON_BLOCKS,
-                         num_warps=TRITON_WARPS["backward"], enable_fp_fusion=False)
+                         ctx.call.steps, consts, MODE=fused.RESET_CODES[ctx.call.reset], CODE=code, KP=padded,
+                         **TRITON_BLOCKS, num_warps=TRITON_WARPS["backward"], enable_fp_fusion=False)
         return _gradients(ctx, g_out, d_cur, lambda: d_weight.sum(0)[:classes].to(weight.dtype))
 
 
@@ -185,22 +223,23 @@ def _padded(classes: int) -> int:
     return max(16, 1 << (classes - 1).bit_length())
 
 
-def _forward_done(ctx, saved: tuple, out: Tensor, spk: Tensor | None, steps, reset, surrogate, bias, beta,
-                  threshold):
+def _forward_done(ctx, saved: tuple, out: Tensor, spk: Tensor | None, call: _PairCall, bias, coefficients):
     """Both engines' end of forward: what backward needs, and the recorded spikes marked as constants."""
     ctx.save_for_backward(*saved)
-    ctx.steps, ctx.reset, ctx.surrogate, ctx.has_bias = steps, reset, surrogate, bias is not None
-    ctx.likes = (fused.coefficient_like(beta), fused.coefficient_like(threshold))
+    ctx.call, ctx.has_bias = call, bias is not None
+    ctx.likes = tuple(fused.coefficient_like(value) for value in coefficients)
     if spk is not None:
         ctx.mark_non_differentiable(spk)
     return out, spk
 
 
-def _gradients(ctx, g_out: Tensor, d_cur: Tensor, d_weight, coefficients=(None, None)) -> tuple:
-    """Both engines' end of backward: ``d_weight()`` makes the weight's gradient only where it is wanted; a
-    learnable beta's and threshold's per-element gradients ``[B, N]`` are summed to their shapes."""
+def _gradients(ctx, g_out: Tensor, d_cur: Tensor, d_weight, sums=None) -> tuple:
+    """Both engines' end of backward: ``d_weight()`` makes the weight's gradient only where it is wanted; the
+    learnable coefficients' per-element gradients ``[B, N]`` (``sums``, in the family's order) are summed to
+    their shapes."""
     d_weight = d_weight() if ctx.needs_input_grad[1] else None
     d_bias = g_out.sum((0, 1)) if ctx.has_bias and ctx.needs_input_grad[2] else None
-    d_beta, d_thr = (None if grad is None else fused.coefficient_grad(grad.reshape(-1), like, d_cur.shape)
-                     for grad, like in zip(coefficients, ctx.likes))
-    return d_cur, d_weight, d_bias, None, d_beta, d_thr, None, None, None
+    sums = sums if sums is not None else [torch.empty(0)] * len(ctx.likes)
+    d_coefficients = [fused.coefficient_grad(grad.reshape(-1), like, d_cur.shape)
+                      for grad, like in zip(sums, ctx.likes)]
+    return (d_cur, d_weight, d_bias, None, *d_coefficients)

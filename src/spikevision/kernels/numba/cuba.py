@@ -16,27 +16,28 @@ BACKWARD_CHUNK = 256
 
 
 @compiled(inline="always")
-def _cuba_row(mode, s, m, x, r, a, b, th, one):
-    """One step in place: ``s``, ``m`` become ``syn_t``, ``mem_t``; ``r`` (``S_{t-1}``) becomes ``S_t``."""
+def cuba_row(mode, s, m, x, r, a, b, th, one, s_out, m_out):
+    """One step: ``s_out``, ``m_out`` become ``syn_t``, ``mem_t`` from ``s``, ``m`` (``syn_{t-1}``, ``mem_{t-1}``;
+    the same arrays for a step in place); ``r`` (``S_{t-1}``) becomes ``S_t``."""
     zero = one - one
     n = m.shape[0]
     if mode == 0:
         for j in range(n):
             sv = a[j] * s[j] + x[j]
             mv = (b[j] * m[j] + sv) - r[j] * th[j]
-            s[j], m[j] = sv, mv
+            s_out[j], m_out[j] = sv, mv
             r[j] = one if mv - th[j] > 0 else zero
     elif mode == 1:
         for j in range(n):
             sv = a[j] * s[j] + x[j]
             mv = b[j] * ((one - r[j]) * m[j]) + sv
-            s[j], m[j] = sv, mv
+            s_out[j], m_out[j] = sv, mv
             r[j] = one if mv - th[j] > 0 else zero
     else:
         for j in range(n):
             sv = a[j] * s[j] + x[j]
             mv = b[j] * m[j] + sv
-            s[j], m[j] = sv, mv
+            s_out[j], m_out[j] = sv, mv
             r[j] = one if mv - th[j] > 0 else zero
 
 
@@ -59,7 +60,7 @@ def forward(first, stop, cur, cur_step, syn0, mem0, alpha, beta, thr, mode, one,
         copy_row(mem0[lo:hi], m)
         spikes_of(m, th, one, r)
         for t in range(steps):
-            _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
+            cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one, s, m)
             copy_row(r, spk[t, lo:hi])
             if store_mem:
                 copy_row(m, mem[t, lo:hi])
@@ -108,7 +109,7 @@ def backward(first, stop, steps, cur, cur_step, syn0, mem0, alpha, beta, thr, mo
         copy_row(m, mems[0])
         spikes_of(m, th, one, r)
         for t in range(steps):
-            _cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one)
+            cuba_row(mode, s, m, cur[t * cur_step, lo:hi], r, a, b, th, one, s, m)
             copy_row(s, syns[t + 1])
             copy_row(m, mems[t + 1])
         carry_m = np.empty(n, mem0.dtype)  # beta * k_{t+1} * G_{t+1}

@@ -1,5 +1,10 @@
-"""The compiled CPU loops of ``kernels.lif_linear``: a LIF layer on a constant current and the linear layer it
-feeds, in one pass without ``[T, B, N]`` (the SIMD operations are ``simd``'s)."""
+"""The compiled CPU loops of ``kernels.lif_linear``: a layer of LIF-like neurons on a constant current and the
+linear layer it feeds, in one pass without ``[T, B, N]`` (the SIMD operations are ``simd``'s).
+
+One pair for every family that can take it, told apart by ``family`` (``kernels.lif_linear.FAMILY_CODES``):
+0 LIF (one state, the membrane), 1 CUBA (a synaptic current into the membrane). Only the step forward
+(``_advance``) and the step back (``_back_row`` or ``_cuba_back_row``, with their coefficient sums) differ; the
+spikes' product with the weight and its gradient are the same code."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 
 from spikevision.kernels.numba import simd
 from spikevision.kernels.numba.common import compiled, copy_row, fill, loop, spikes_of, surrogate_row
+from spikevision.kernels.numba.cuba import cuba_row
 from spikevision.kernels.numba.lif import advance_row
 
 
@@ -91,28 +97,39 @@ def _coefficient_sums(mode, dm, prev, thr, sum_beta, want_beta, sum_thr, want_th
             sum_thr[j] -= dm[j] if prev[j] - thr[j] > 0 else 0.0
 
 
-@loop("lif_linear")
-def forward(first, stop, cur, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
-    """A LIF layer on a constant current from rest, and the linear layer after it, without ``[T, B, N]``,
-    for the samples ``first..stop`` of the batch.
+@compiled(inline="always")
+def _advance(family, mode, syn, mem, x, r, alpha, beta, thr, one):
+    """One step of the pair's neurons in place: ``mem`` (and CUBA's ``syn``) become the step's, ``r`` the last
+    spikes become this step's."""
+    if family == 1:
+        cuba_row(mode, syn, mem, x, r, alpha, beta, thr, one, syn, mem)
+    else:
+        advance_row(mode, mem, x, r, beta, thr, one, mem)
 
-    ``cur``, ``beta``, ``thr`` are ``[B, N]``; ``weight_t`` is the weight transposed ``[N, L]`` and
-    ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next layer's current)
-    and, if ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with the weight
-    is the sum of the rows of the neurons that spiked.
+
+@loop("lif_linear")
+def forward(first, stop, family, cur, alpha, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
+    """A layer of the family's neurons on a constant current from rest, and the linear layer after it, without
+    ``[T, B, N]``, for the samples ``first..stop`` of the batch.
+
+    ``cur``, ``alpha`` (CUBA's; ``[B, 0]`` for LIF), ``beta``, ``thr`` are ``[B, N]``; ``weight_t`` is the weight
+    transposed ``[N, L]`` and ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next
+    layer's current) and, if ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with
+    the weight is the sum of the rows of the neurons that spiked.
     """
     steps, _, classes = out.shape
     size = cur.shape[1]
     zero = one - one
     for b in numba.prange(first, stop):
         m, r = np.empty(size, cur.dtype), np.empty(size, cur.dtype)  # in the loop: one set per thread
+        syn = np.zeros(size if family == 1 else 0, cur.dtype)
         words = np.empty((size + 63) // 64, np.uint64)
         acc = np.empty(weight_t.shape[1], cur.dtype)
         th = thr[b]
         fill(m, zero)
         spikes_of(m, th, one, r)
         for t in range(steps):
-            advance_row(mode, m, cur[b], r, beta[b], th, one, m)
+            _advance(family, mode, syn, m, cur[b], r, alpha[b], beta[b], th, one)
             copy_row(bias, acc)
             _spike_bits(m, th, words)
             for lane in range(0, acc.shape[0], simd.LANES):  # acc += the rows of the neurons that spiked
@@ -138,12 +155,47 @@ def _add_spiking_rows(words, g_rows, rows):
                 simd.add_to_word_rows(words[t, w], rows, w * 64, lane, g_rows, t * width)
 
 
+@compiled(inline="always")
+def _cuba_back_row(mode, carry_m, carry_s, big, h, prev_m, alpha, beta, thr, one, sum_cur):
+    """CUBA's step back (``cuba.backward``'s recurrence): ``big`` holds the spikes' share on entry and leaves as
+    ``G_t`` (the gradient reaching ``mem_t``), ``h`` as ``H_t`` (reaching ``syn_t``, and the current);
+    ``carry_m``, ``carry_s`` become what reaches ``mem_{t-1}`` and ``syn_{t-1}``."""
+    zero = one - one
+    if mode == 1:  # G_t k_t: a reset to zero stops the gradient at a spike (one loop per mode: vectorised)
+        for j in range(big.shape[0]):
+            g = carry_m[j] + big[j]
+            hj = g + carry_s[j]
+            big[j], h[j] = g, hj
+            sum_cur[j] += hj
+            carry_m[j] = (zero if prev_m[j] - thr[j] > 0 else g) * beta[j]
+            carry_s[j] = hj * alpha[j]
+    else:
+        for j in range(big.shape[0]):
+            g = carry_m[j] + big[j]
+            hj = g + carry_s[j]
+            big[j], h[j] = g, hj
+            sum_cur[j] += hj
+            carry_m[j] = g * beta[j]
+            carry_s[j] = hj * alpha[j]
+
+
+@compiled(inline="always")
+def _cuba_sums(mode, big, h, prev_m, prev_s, thr, sum_alpha, want_alpha, sum_beta, want_beta, sum_thr, want_thr):
+    """A learnable alpha's, beta's and threshold's share of CUBA's step back, as ``cuba.backward`` sums them."""
+    n = big.shape[0]
+    if want_alpha:
+        for j in range(n):
+            sum_alpha[j] += h[j] * prev_s[j]
+    _coefficient_sums(mode, big, prev_m, thr, sum_beta, want_beta, sum_thr, want_thr)
+
+
 @loop("lif_linear")
-def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_out, d_cur, d_weight_t,
-             d_beta, want_beta, d_thr, want_thr):
+def backward(first, stop, family, steps, cur, alpha, beta, thr, mode, consts, code, weight, g_out, d_cur,
+             d_weight_t, d_alpha, want_alpha, d_beta, want_beta, d_thr, want_thr):
     """Backward of ``forward`` for the batch's chunks ``first..stop``: ``d_cur [B, N]``, the weight's gradient
-    and, when wanted, a learnable beta's and threshold's per-element gradients ``d_beta``, ``d_thr`` ``[B, N]``
-    (float64, as ``lif.backward`` sums them; the caller sums them to the coefficient's shape), by recomputation.
+    and, when wanted, learnable coefficients' per-element gradients ``d_alpha``, ``d_beta``, ``d_thr``
+    ``[B, N]`` (float64, as the families' own backward loops sum them; the caller sums them to the
+    coefficient's shape), by recomputation.
 
     The gradient reaching the spikes, ``g_out[t, b] @ weight``, is formed row by row and never stored;
     ``d_weight_t [C, N, L]`` (float64, zeros on entry) gets one partial sum of ``spk^T g_out`` per
@@ -153,27 +205,33 @@ def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_o
     one, zero = consts[0], consts[1]
     chunks, classes = d_weight_t.shape[0], g_out.shape[2]
     per = (batch + chunks - 1) // chunks
+    cuba = family == 1
     for chunk in numba.prange(first, stop):
         mems = np.empty((steps + 1, size), cur.dtype)  # in the loop: one set per thread
+        syns = np.empty((steps + 1, size if cuba else 0), cur.dtype)  # CUBA's synaptic currents
         r = np.empty(size, cur.dtype)
         words = np.empty((steps, (size + 63) // 64), np.uint64)
         g_wide = np.zeros((steps, d_weight_t.shape[2]))  # g_out[:, b], float64, padded to the lanes
         g_spk = np.empty(size, cur.dtype)
-        through = np.empty(size, cur.dtype)
-        carry = np.empty(size, cur.dtype)
+        through, h = np.empty(size, cur.dtype), np.empty(size, cur.dtype)
+        carry, carry_s = np.empty(size, cur.dtype), np.empty(size, cur.dtype)
         sum_cur = np.empty(size)
         for b in range(chunk * per, min((chunk + 1) * per, batch)):
-            th, bb = thr[b], beta[b]
+            th, ab, bb = thr[b], alpha[b], beta[b]
             fill(mems[0], zero)
+            if cuba:
+                fill(syns[0], zero)
             spikes_of(mems[0], th, one, r)
             for t in range(steps):
-                advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
+                if cuba:
+                    cuba_row(mode, syns[t], mems[t], cur[b], r, ab, bb, th, one, syns[t + 1], mems[t + 1])
+                else:
+                    advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
+            for row in (d_alpha[b], d_beta[b], d_thr[b]):
+                fill(row, 0.0)  # zero-length where not wanted
             fill(carry, zero)
+            fill(carry_s, zero)
             fill(sum_cur, 0.0)
-            if want_beta:
-                fill(d_beta[b], 0.0)
-            if want_thr:
-                fill(d_thr[b], 0.0)
             for t in range(steps - 1, -1, -1):
                 now, g = mems[t + 1], g_out[t, b]
                 _matvec(g, weight, g_spk, zero)
@@ -184,7 +242,12 @@ def backward(first, stop, steps, cur, beta, thr, mode, consts, code, weight, g_o
                 if want_thr:
                     for j in range(size):
                         d_thr[b, j] -= through[j]
-                _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
-                _coefficient_sums(mode, through, mems[t], th, d_beta[b], want_beta, d_thr[b], want_thr)
+                if cuba:
+                    _cuba_back_row(mode, carry, carry_s, through, h, mems[t], ab, bb, th, one, sum_cur)
+                    _cuba_sums(mode, through, h, mems[t], syns[t], th, d_alpha[b], want_alpha,
+                               d_beta[b], want_beta, d_thr[b], want_thr)
+                else:
+                    _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
+                    _coefficient_sums(mode, through, mems[t], th, d_beta[b], want_beta, d_thr[b], want_thr)
             copy_row(sum_cur, d_cur[b])
             _add_spiking_rows(words, g_wide, d_weight_t[chunk])
