@@ -492,6 +492,38 @@ def test_the_pair_runs_cuba_neurons_as_cuba_sequence_then_linear(learned, reset,
         _close(f, r, dtype, what)
 
 
+@pytest.mark.usefixtures("cpu_build")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("learned", [False, True])
+def test_the_pair_runs_adaptive_threshold_neurons_as_alif_sequence_then_linear(learned, reset, dtype):
+    """The pair with ALIF neurons, whose threshold is a second state that rises with each spike: the same spikes
+    as the reference loop, the output currents and the gradients (a learnable beta's too) within float
+    rounding."""
+    from spikevision.neurons.alif import ALIFParams, alif_sequence
+
+    seed, size, steps = 5 * RESETS.index(reset) + learned, 70, 33
+    beta = torch.rand(size, generator=_gen(seed), dtype=dtype) * 0.3 + 0.65
+    beta = beta.requires_grad_() if learned else beta
+    base, weight, bias, weights_out, _ = _pair(seed, steps, 6, size, 5, dtype, reset, "fast_sigmoid", 0.9)
+    base = (base.detach() * 1.5).requires_grad_()  # a rising threshold needs a stronger drive to fire on
+    params = ALIFParams(beta, 0.8, 0.9, 0.3, reset, "fast_sigmoid")
+    fixed = (0.8, 0.9, 0.3)
+    assert pair_supported("alif", base, (beta,), reset, params.surrogate, weight, fixed=fixed)
+    out, spk = neuron_linear("alif", base, steps, (beta,), reset, params.surrogate, weight, bias, fixed=fixed,
+                             record=True)
+    wrt = [base, weight, bias] + ([beta] if learned else [])
+    fast = torch.autograd.grad((out * weights_out).sum(), wrt)
+    ref_spk, _, last = alif_sequence(base.unsqueeze(0).expand(steps, 6, size), None, params, backend="reference")
+    ref_out = torch.nn.functional.linear(ref_spk, weight, bias)
+    ref = torch.autograd.grad((ref_out * weights_out).sum(), wrt)
+    assert torch.equal(spk, ref_spk.detach()) and 0.05 < float(spk.mean()) < 0.9
+    assert float(last.thr.max()) > 0.8 + 0.3 * 0.9  # the thresholds did adapt
+    _close(out.detach(), ref_out.detach(), dtype, "out")
+    for what, f, r in zip(("current", "weight", "bias", "beta"), fast, ref):
+        _close(f, r, dtype, what)
+
+
 def test_lif_linear_covers_only_what_it_computes_exactly():
     atan = surrogate.get("atan")
     current, weight = torch.rand(4, 8), torch.rand(3, 8)
@@ -501,7 +533,8 @@ def test_lif_linear_covers_only_what_it_computes_exactly():
     assert not lif_linear_supported(current, torch.rand(8).double(), 1.0, "subtract", atan, weight)  # beta dtype
     with pytest.raises(ValueError, match="lif_linear of lif on .numba. does not cover this input"):
         lif_linear(current, 5, 0.9, 1.0, "subtract", atan, weight.double(), None)
-    assert not pair_supported("alif", current, (0.9,), "subtract", atan, weight)  # a family it does not run
+    assert not pair_supported("rf", current, (0.9,), "subtract", atan, weight)  # a family it does not run
+    assert not pair_supported("alif", current, (0.9,), "subtract", atan, weight, fixed=(torch.tensor(1.0), 0.9, 0.2))
     assert not pair_supported("cuba", current, (0.9, 0.8, 1.0), "subtract", atan, weight, "triton")  # GPU: LIF only
 
 

@@ -211,7 +211,8 @@ def _count_fused_calls(monkeypatch, enabled: bool) -> list:
     (ModelConfig(hidden=(48,), learn_tau="neuron", learn_threshold="neuron"), True, 2),  # PLIF, per neuron
     (ModelConfig(hidden=(48,), neuron="cuba", beta=0.85), True, 2),  # current-based neurons: the same pair
     (ModelConfig(hidden=(48,), neuron="cuba", learn_beta="neuron"), True, 2),
-    (ModelConfig(hidden=(48,), neuron="alif"), True, 0),  # adaptive thresholds: not a pair family
+    (ModelConfig(hidden=(48,), neuron="alif"), True, 2),  # adaptive thresholds: the second state is the threshold
+    (ModelConfig(hidden=(48,), neuron="alif", reset="zero", learn_tau="layer"), True, 2),
     (ModelConfig(kind="cnn", conv="4C5-MP2", hidden=(16,)), True, 0),  # a convolution first
 ])
 def test_the_fused_first_pair_equals_the_unfused_path(config, training, fused_forwards, monkeypatch):

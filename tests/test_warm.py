@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not cpu.available(), reason="numba is a dependen
 @pytest.mark.parametrize("preset, overrides, families", [
     ("quick", [], ["lif", "lif_linear"]),                # the fused first layer, then the output LIF
     ("quick", ["train.encoding=rate"], ["lif"]),          # spikes in: no constant current to fuse
-    ("quick", ["model.neuron=alif"], ["alif"]),
+    ("quick", ["model.neuron=alif"], ["alif", "lif_linear"]),
     ("quick", ["model.neuron=alif", "model.learn_threshold=layer"], []),  # a learned threshold: the reference loop
     ("quick", ["model.neuron=cuba"], ["cuba", "lif_linear"]),  # the pair runs CUBA's first layer too
     ("quick", ["model.neuron=cuba", "model.hidden=[64,32]"], ["cuba", "lif_linear"]),

@@ -6,7 +6,7 @@ to a layer of spiking neurons (LIF, IF, CUBA, ALIF, RF or any registered neuron:
 Stateless layers run over all ``T*B`` samples at once; each neuron layer runs its model's time loop
 (``lif.lif_sequence`` and its kin, one skeleton: ``neurons.base.sequence``). With a static image (direct
 encoding) the first stage's current is computed once and expanded over time, not recomputed T times; where the
-next stage is a Linear, that first layer (LIF, IF, PLIF or CUBA) and the Linear run as one kernel
+next stage is a Linear, that first layer (LIF, IF, PLIF, CUBA or ALIF) and the Linear run as one kernel
 (``kernels.neuron_linear``).
 
 Example::
@@ -312,8 +312,8 @@ class _SpikingNet(nn.Module):
     def _fused_pair(self, current: Tensor, record: bool) -> tuple[Tensor, Tensor | None] | None:
         """Stage 0's neurons and stage 1's Linear as one kernel (``kernels.lif_linear``) where it applies, else None.
 
-        It applies to a constant current (direct encoding) into flat LIF or CUBA neurons (their coefficients fixed
-        or learnable; on a GPU, LIF with fixed ones, float32, up to 64 outputs) followed by a Linear with no
+        It applies to a constant current (direct encoding) into flat LIF, CUBA or ALIF neurons (their coefficients
+        fixed or learnable; on a GPU, LIF with fixed ones, float32, up to 64 outputs) followed by a Linear with no
         dropout in training: the hidden spikes ``[T, B, N]`` are then never written, the largest cost of the
         handout's step. Same spikes as the unfused path; the output currents and gradients equal within float
         rounding (tests/test_model.py).
@@ -329,15 +329,15 @@ class _SpikingNet(nn.Module):
         coefficients, fixed = neurons.dynamics.kernel_arguments(neurons.dynamics.coefficients(params, base), params)
         # Through kernels.select, so that whatever forces the reference loop (a benchmark, a test) forces it here.
         engine = kernels.select(family, current, (), coefficients, fixed, params.reset, params.surrogate)
-        if engine not in ("numba", "triton") or fixed or not kernels.pair_supported(
-                family, base, coefficients, params.reset, params.surrogate, weight, engine):
+        if engine not in ("numba", "triton") or not kernels.pair_supported(
+                family, base, coefficients, params.reset, params.surrogate, weight, engine, fixed):
             return None
         return kernels.neuron_linear(family, base, current.shape[0], coefficients, params.reset, params.surrogate,
-                                     weight, second.synapse.bias, record=record, engine=engine)
+                                     weight, second.synapse.bias, fixed=fixed, record=record, engine=engine)
 
     def _pair_fits(self) -> bool:
-        """Whether the layers allow ``_fused_pair``: flat neurons of a family the pair runs (LIF, IF, PLIF, CUBA;
-        ALIF and recurrent layers run unfused) followed by a Linear with nothing after it."""
+        """Whether the layers allow ``_fused_pair``: flat neurons of a family the pair runs (LIF, IF, PLIF, CUBA,
+        ALIF; recurrent layers run unfused) followed by a Linear with nothing after it."""
         if len(self.stages) < 2:
             return False
         first, second = self.stages[0], self.stages[1]

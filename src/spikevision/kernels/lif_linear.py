@@ -44,7 +44,8 @@ TRITON_BLOCKS = {"BB": 16, "BN": 64}  # samples x neurons per program (tl.dot ne
 TRITON_WARPS = {"forward": 4, "backward": 8}
 
 
-FAMILY_CODES = {"lif": 0, "cuba": 1}  # the families the pair runs (numba), by the code its loops branch on
+FAMILY_CODES = {"lif": 0, "cuba": 1, "alif": 2}  # the families the pair runs (numba), by its loops' code
+LOOP_COEFFICIENTS = ("alpha", "beta", "thr")  # the coefficient arrays the loops take, [B, 0] where a family has none
 
 
 def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor, engine: str = "numba") -> bool:
@@ -55,12 +56,12 @@ def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: T
 
 
 def pair_supported(family: str, current: Tensor, coefficients: tuple, reset: str, surrogate, weight: Tensor,
-                   engine: str = "numba") -> bool:
+                   engine: str = "numba", fixed: tuple = ()) -> bool:
     """Whether ``neuron_linear`` of ``family`` on ``engine`` covers these inputs exactly (see ``supported``;
-    CUBA on the CPU only)."""
+    CUBA and ALIF on the CPU only; ``fixed`` ALIF's numbers)."""
     if family not in FAMILY_CODES or current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
         return False
-    if not fused.supported(FAMILIES[family], "numba", current, (), coefficients, (), reset, surrogate):
+    if not fused.supported(FAMILIES[family], "numba", current, (), coefficients, fixed, reset, surrogate):
         return False
     if engine == "triton":
         from spikevision.kernels.triton import runtime as gpu
@@ -92,17 +93,18 @@ def lif_linear(current: Tensor, steps: int, beta, threshold, reset: str, surroga
 
 
 def neuron_linear(family: str, current: Tensor, steps: int, coefficients: tuple, reset: str, surrogate,
-                  weight: Tensor, bias: Tensor | None, *, record: bool = False,
+                  weight: Tensor, bias: Tensor | None, *, fixed: tuple = (), record: bool = False,
                   engine: str = "auto") -> tuple[Tensor, Tensor | None]:
-    """``lif_linear`` for any family the pair runs (``FAMILY_CODES``): ``coefficients`` in the family's order
-    (``families.FAMILIES[family].coefficients``: CUBA's alpha, beta, threshold)."""
+    """``lif_linear`` for any family the pair runs (``FAMILY_CODES``): ``coefficients`` and ``fixed`` in the
+    family's order (``families.FAMILIES[family]``: CUBA's alpha, beta, threshold; ALIF's beta, and its resting
+    threshold, rho and gamma as fixed numbers)."""
     if engine == "auto":
         engine = "triton" if current.device.type == "cuda" else "numba"
-    if not pair_supported(family, current, coefficients, reset, surrogate, weight, engine):
+    if not pair_supported(family, current, coefficients, reset, surrogate, weight, engine, fixed):
         raise InvalidValue(f"lif_linear of {family} on {engine!r} does not cover this input (CPU float32/float64 or "
                            f"GPU float32 currents [B, N], LIF with fixed coefficients and at most {TRITON_CLASSES} "
                            "outputs on a GPU); use the neurons' sequence and a linear layer otherwise")
-    call = _PairCall(family, steps, reset, surrogate, record)
+    call = _PairCall(family, steps, reset, surrogate, record, tuple(float(v) for v in fixed))
     pair = _TritonLifLinear if engine == "triton" else _NeuronLinear
     return pair.apply(current, weight, bias, call, *coefficients)
 
@@ -116,6 +118,18 @@ class _PairCall:
     reset: str
     surrogate: Any
     record: bool
+    fixed: tuple = ()
+
+    def loop_arrays(self, values: list, empty: Tensor) -> list:
+        """The family's coefficient ``values`` (any per-coefficient things) in the loops' order
+        (``LOOP_COEFFICIENTS``), ``empty`` where the family has none."""
+        named = dict(zip(FAMILIES[self.family].coefficients, values))
+        return [named.get(name, empty) for name in LOOP_COEFFICIENTS]
+
+    def fixed_array(self, like: Tensor) -> Tensor:
+        """ALIF's (1, threshold, rho, gamma) in ``like``'s dtype (zeros past the 1 for the other families)."""
+        values = (1.0, *self.fixed) if self.fixed else (1.0, 0.0, 0.0, 0.0)
+        return torch.tensor(values, dtype=like.dtype)
 
 
 class _NeuronLinear(torch.autograd.Function):
@@ -126,9 +140,8 @@ class _NeuronLinear(torch.autograd.Function):
         batch, size = current.shape
         classes = weight.shape[0]
         cur = current.detach().contiguous()
-        arrays = [fused.coefficient_array(value, cur).view(batch, size) for value in coefficients]
-        if call.family == "lif":
-            arrays.insert(0, cur.new_empty(batch, 0))  # no alpha
+        arrays = call.loop_arrays([fused.coefficient_array(value, cur).view(batch, size) for value in coefficients],
+                                  cur.new_empty(batch, 0))
         lanes = -(-classes // LANES) * LANES
         weight_t = cur.new_zeros(size, lanes)
         weight_t[:, :classes] = weight.detach().t()
@@ -138,8 +151,8 @@ class _NeuronLinear(torch.autograd.Function):
         out = cur.new_empty(call.steps, batch, classes)
         spk = cur.new_empty(call.steps, batch, size) if call.record else cur.new_empty(0, 0, 0)
         cpu.run(loops.forward, batch, cur.numel(), FAMILY_CODES[call.family], cur.numpy(),
-                *(array.numpy() for array in arrays), fused.RESET_CODES[call.reset], cpu.one(cur),
-                weight_t.numpy(), bias_p.numpy(), out.numpy(), spk.numpy(), call.record)
+                *(array.numpy() for array in arrays), call.fixed_array(cur).numpy(), fused.RESET_CODES[call.reset],
+                cpu.one(cur), weight_t.numpy(), bias_p.numpy(), out.numpy(), spk.numpy(), call.record)
         return _forward_done(ctx, (cur, weight, *arrays), out, spk if call.record else None, call, bias,
                              coefficients)
 
@@ -158,16 +171,16 @@ class _NeuronLinear(torch.autograd.Function):
         chunks = max(1, min(batch, 4 * cpu.threads()))
         d_weight_t = torch.zeros(chunks, size, -(-classes // LANES) * LANES, dtype=torch.float64)
         d_cur = torch.empty_like(cur)
-        wanted = list(ctx.needs_input_grad[4:])
-        if call.family == "lif":
-            wanted.insert(0, False)  # no alpha
+        wanted = call.loop_arrays(list(ctx.needs_input_grad[4:]), False)
         sums = [torch.empty(batch, size if want else 0, dtype=torch.float64) for want in wanted]
         cpu.run(loops.backward, chunks, cur.numel(), FAMILY_CODES[call.family], call.steps, cur.numpy(),
-                *(array.numpy() for array in arrays), fused.RESET_CODES[call.reset], cpu.constants(cur, constants),
-                code, weight.detach().contiguous().numpy(), g_out.numpy(), d_cur.numpy(), d_weight_t.numpy(),
-                *(item for grad, want in zip(sums, wanted) for item in (grad.numpy(), want)))
+                *(array.numpy() for array in arrays), call.fixed_array(cur).numpy(), fused.RESET_CODES[call.reset],
+                cpu.constants(cur, constants), code, weight.detach().contiguous().numpy(), g_out.numpy(),
+                d_cur.numpy(), d_weight_t.numpy(), *(item for grad, want in zip(sums, wanted)
+                                                     for item in (grad.numpy(), want)))
+        by_name = dict(zip(LOOP_COEFFICIENTS, sums))
         return _gradients(ctx, g_out, d_cur, lambda: d_weight_t.sum(0)[:, :classes].t().to(weight.dtype),
-                          sums[1:] if call.family == "lif" else sums)
+                          [by_name[name] for name in FAMILIES[call.family].coefficients])
 
 
 class _TritonLifLinear(torch.autograd.Function):

@@ -18,24 +18,33 @@ BACKWARD_CHUNK = 256
 
 
 @compiled(inline="always")
-def _alif_row(mode, m, thr, x, r, b, consts):
-    """One step in place: ``m``, ``thr`` become ``mem_t``, ``A_t``; ``r`` (``S_{t-1}``) becomes ``S_t``.
+def alif_row(mode, m, thr, x, r, b, consts, m_out, thr_out):
+    """One step: ``m_out``, ``thr_out`` become ``mem_t``, ``A_t`` from ``m``, ``thr`` (the same arrays for a step in
+    place); ``r`` (``S_{t-1}``) becomes ``S_t``. One loop per reset mode, so that each vectorises.
 
     ``consts`` = (1, threshold, rho, gamma) in the dtype.
     """
     one, th, rho, gamma = consts[0], consts[1], consts[2], consts[3]
     zero = one - one
     n = m.shape[0]
-    for j in range(n):
-        a = (th + rho * (thr[j] - th)) + gamma * r[j]
-        if mode == 0:
+    if mode == 0:
+        for j in range(n):
+            a = (th + rho * (thr[j] - th)) + gamma * r[j]
             v = (b[j] * m[j] + x[j]) - r[j] * thr[j]
-        elif mode == 1:
+            m_out[j], thr_out[j] = v, a
+            r[j] = one if v - a > 0 else zero
+    elif mode == 1:
+        for j in range(n):
+            a = (th + rho * (thr[j] - th)) + gamma * r[j]
             v = b[j] * ((one - r[j]) * m[j]) + x[j]
-        else:
+            m_out[j], thr_out[j] = v, a
+            r[j] = one if v - a > 0 else zero
+    else:
+        for j in range(n):
+            a = (th + rho * (thr[j] - th)) + gamma * r[j]
             v = b[j] * m[j] + x[j]
-        m[j], thr[j] = v, a
-        r[j] = one if v - a > 0 else zero
+            m_out[j], thr_out[j] = v, a
+            r[j] = one if v - a > 0 else zero
 
 
 @loop("alif")
@@ -53,7 +62,7 @@ def forward(first, stop, cur, cur_step, mem0, thr0, beta, mode, consts, spk, mem
         copy_row(thr0[lo:hi], a)
         spikes_of(m, a, one, r)
         for t in range(steps):
-            _alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, beta[lo:hi], consts)
+            alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, beta[lo:hi], consts, m, a)
             copy_row(r, spk[t, lo:hi])
             if store_mem:
                 copy_row(m, mem[t, lo:hi])
@@ -88,7 +97,7 @@ def backward(first, stop, steps, cur, cur_step, mem0, thr0, beta, mode, consts, 
         copy_row(a, thrs[0])
         spikes_of(m, a, one, r)
         for t in range(steps):
-            _alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, b, consts)
+            alif_row(mode, m, a, cur[t * cur_step, lo:hi], r, b, consts, m, a)
             copy_row(m, mems[t + 1])
             copy_row(a, thrs[t + 1])
         carry, big, through = np.empty(n, mem0.dtype), np.empty(n, mem0.dtype), np.empty(n, mem0.dtype)

@@ -2,9 +2,10 @@
 linear layer it feeds, in one pass without ``[T, B, N]`` (the SIMD operations are ``simd``'s).
 
 One pair for every family that can take it, told apart by ``family`` (``kernels.lif_linear.FAMILY_CODES``):
-0 LIF (one state, the membrane), 1 CUBA (a synaptic current into the membrane). Only the step forward
-(``_advance``) and the step back (``_back_row`` or ``_cuba_back_row``, with their coefficient sums) differ; the
-spikes' product with the weight and its gradient are the same code."""
+0 LIF (one state, the membrane), 1 CUBA (a synaptic current into the membrane), 2 ALIF (a threshold that rises
+with each spike: the second state, which the spikes are read against). Only the step forward (``_advance``) and
+the step back (``_back_row`` or ``_cuba_back_row``, with their coefficient sums) differ; the spikes' product with
+the weight and its gradient are the same code."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numba
 import numpy as np
 
 from spikevision.kernels.numba import simd
+from spikevision.kernels.numba.alif import alif_row
 from spikevision.kernels.numba.common import compiled, copy_row, fill, loop, spikes_of, surrogate_row
 from spikevision.kernels.numba.cuba import cuba_row
 from spikevision.kernels.numba.lif import advance_row
@@ -98,38 +100,48 @@ def _coefficient_sums(mode, dm, prev, thr, sum_beta, want_beta, sum_thr, want_th
 
 
 @compiled(inline="always")
-def _advance(family, mode, syn, mem, x, r, alpha, beta, thr, one):
-    """One step of the pair's neurons in place: ``mem`` (and CUBA's ``syn``) become the step's, ``r`` the last
-    spikes become this step's."""
+def _advance(family, mode, second, mem, x, r, alpha, beta, thr, one, fixed):
+    """One step of the pair's neurons in place: ``mem`` and the ``second`` state (CUBA's synaptic current,
+    ALIF's threshold) become the step's, ``r`` the last spikes this step's."""
     if family == 1:
-        cuba_row(mode, syn, mem, x, r, alpha, beta, thr, one, syn, mem)
+        cuba_row(mode, second, mem, x, r, alpha, beta, thr, one, second, mem)
+    elif family == 2:
+        alif_row(mode, mem, second, x, r, beta, fixed, mem, second)
     else:
         advance_row(mode, mem, x, r, beta, thr, one, mem)
 
 
+@compiled(inline="always")
+def _rest(family, mem, second, zero, fixed):
+    """A layer at rest: no membrane, no synaptic current, the threshold at its resting value."""
+    fill(mem, zero)
+    fill(second, fixed[1] if family == 2 else zero)
+
+
 @loop("lif_linear")
-def forward(first, stop, family, cur, alpha, beta, thr, mode, one, weight_t, bias, out, spk, store_spk):
+def forward(first, stop, family, cur, alpha, beta, thr, fixed, mode, one, weight_t, bias, out, spk, store_spk):
     """A layer of the family's neurons on a constant current from rest, and the linear layer after it, without
     ``[T, B, N]``, for the samples ``first..stop`` of the batch.
 
-    ``cur``, ``alpha`` (CUBA's; ``[B, 0]`` for LIF), ``beta``, ``thr`` are ``[B, N]``; ``weight_t`` is the weight
-    transposed ``[N, L]`` and ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next
-    layer's current) and, if ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with
-    the weight is the sum of the rows of the neurons that spiked.
+    ``cur``, ``alpha`` (CUBA's), ``beta``, ``thr`` (not ALIF's) are ``[B, N]`` (``[B, 0]`` where the family has
+    none); ``fixed`` is ALIF's (1, threshold, rho, gamma); ``weight_t`` is the weight transposed ``[N, L]`` and
+    ``bias`` ``[L]``, zero-padded to L >= K lanes; writes ``out [T, B, K]`` (the next layer's current) and, if
+    ``store_spk``, the spikes ``spk [T, B, N]``. Spikes are 0/1, so the product with the weight is the sum of
+    the rows of the neurons that spiked.
     """
     steps, _, classes = out.shape
     size = cur.shape[1]
     zero = one - one
     for b in numba.prange(first, stop):
         m, r = np.empty(size, cur.dtype), np.empty(size, cur.dtype)  # in the loop: one set per thread
-        syn = np.zeros(size if family == 1 else 0, cur.dtype)
+        second = np.empty(size if family != 0 else 0, cur.dtype)
         words = np.empty((size + 63) // 64, np.uint64)
         acc = np.empty(weight_t.shape[1], cur.dtype)
-        th = thr[b]
-        fill(m, zero)
+        th = second if family == 2 else thr[b]  # ALIF's threshold moves (in place) with the state
+        _rest(family, m, second, zero, fixed)
         spikes_of(m, th, one, r)
         for t in range(steps):
-            _advance(family, mode, syn, m, cur[b], r, alpha[b], beta[b], th, one)
+            _advance(family, mode, second, m, cur[b], r, alpha[b], beta[b], th, one, fixed)
             copy_row(bias, acc)
             _spike_bits(m, th, words)
             for lane in range(0, acc.shape[0], simd.LANES):  # acc += the rows of the neurons that spiked
@@ -189,13 +201,30 @@ def _cuba_sums(mode, big, h, prev_m, prev_s, thr, sum_alpha, want_alpha, sum_bet
     _coefficient_sums(mode, big, prev_m, thr, sum_beta, want_beta, sum_thr, want_thr)
 
 
+@compiled(inline="always")
+def _recompute(family, mode, mems, seconds, x, r, alpha, beta, thr, one, fixed):
+    """The states after every step from rest: ``mems[t + 1]`` and ``seconds[t + 1]`` (CUBA's synaptic current,
+    ALIF's threshold) after step ``t``, as ``forward`` steps them."""
+    zero = one - one
+    _rest(family, mems[0], seconds[0], zero, fixed)
+    spikes_of(mems[0], seconds[0] if family == 2 else thr, one, r)
+    for t in range(mems.shape[0] - 1):
+        if family == 1:
+            cuba_row(mode, seconds[t], mems[t], x, r, alpha, beta, thr, one, seconds[t + 1], mems[t + 1])
+        elif family == 2:
+            alif_row(mode, mems[t], seconds[t], x, r, beta, fixed, mems[t + 1], seconds[t + 1])
+        else:
+            advance_row(mode, mems[t], x, r, beta, thr, one, mems[t + 1])
+
+
 @loop("lif_linear")
-def backward(first, stop, family, steps, cur, alpha, beta, thr, mode, consts, code, weight, g_out, d_cur,
+def backward(first, stop, family, steps, cur, alpha, beta, thr, fixed, mode, consts, code, weight, g_out, d_cur,
              d_weight_t, d_alpha, want_alpha, d_beta, want_beta, d_thr, want_thr):
     """Backward of ``forward`` for the batch's chunks ``first..stop``: ``d_cur [B, N]``, the weight's gradient
     and, when wanted, learnable coefficients' per-element gradients ``d_alpha``, ``d_beta``, ``d_thr``
     ``[B, N]`` (float64, as the families' own backward loops sum them; the caller sums them to the
-    coefficient's shape), by recomputation.
+    coefficient's shape), by recomputation. ALIF's threshold carries no gradient (it follows from the detached
+    spikes): its step back is LIF's against each step's threshold.
 
     The gradient reaching the spikes, ``g_out[t, b] @ weight``, is formed row by row and never stored;
     ``d_weight_t [C, N, L]`` (float64, zeros on entry) gets one partial sum of ``spk^T g_out`` per
@@ -205,10 +234,10 @@ def backward(first, stop, family, steps, cur, alpha, beta, thr, mode, consts, co
     one, zero = consts[0], consts[1]
     chunks, classes = d_weight_t.shape[0], g_out.shape[2]
     per = (batch + chunks - 1) // chunks
-    cuba = family == 1
+    cuba, alif = family == 1, family == 2
     for chunk in numba.prange(first, stop):
         mems = np.empty((steps + 1, size), cur.dtype)  # in the loop: one set per thread
-        syns = np.empty((steps + 1, size if cuba else 0), cur.dtype)  # CUBA's synaptic currents
+        seconds = np.empty((steps + 1, size if family != 0 else 0), cur.dtype)  # CUBA's current, ALIF's threshold
         r = np.empty(size, cur.dtype)
         words = np.empty((steps, (size + 63) // 64), np.uint64)
         g_wide = np.zeros((steps, d_weight_t.shape[2]))  # g_out[:, b], float64, padded to the lanes
@@ -218,15 +247,7 @@ def backward(first, stop, family, steps, cur, alpha, beta, thr, mode, consts, co
         sum_cur = np.empty(size)
         for b in range(chunk * per, min((chunk + 1) * per, batch)):
             th, ab, bb = thr[b], alpha[b], beta[b]
-            fill(mems[0], zero)
-            if cuba:
-                fill(syns[0], zero)
-            spikes_of(mems[0], th, one, r)
-            for t in range(steps):
-                if cuba:
-                    cuba_row(mode, syns[t], mems[t], cur[b], r, ab, bb, th, one, syns[t + 1], mems[t + 1])
-                else:
-                    advance_row(mode, mems[t], cur[b], r, bb, th, one, mems[t + 1])
+            _recompute(family, mode, mems, seconds, cur[b], r, ab, bb, th, one, fixed)
             for row in (d_alpha[b], d_beta[b], d_thr[b]):
                 fill(row, 0.0)  # zero-length where not wanted
             fill(carry, zero)
@@ -234,20 +255,21 @@ def backward(first, stop, family, steps, cur, alpha, beta, thr, mode, consts, co
             fill(sum_cur, 0.0)
             for t in range(steps - 1, -1, -1):
                 now, g = mems[t + 1], g_out[t, b]
+                th_now, th_before = (seconds[t + 1], seconds[t]) if alif else (th, th)
                 _matvec(g, weight, g_spk, zero)
                 for k in range(classes):
                     g_wide[t, k] = g[k]
-                _spike_bits(now, th, words[t])
-                surrogate_row(code, consts, g_spk, now, th, through)
+                _spike_bits(now, th_now, words[t])
+                surrogate_row(code, consts, g_spk, now, th_now, through)
                 if want_thr:
                     for j in range(size):
                         d_thr[b, j] -= through[j]
                 if cuba:
                     _cuba_back_row(mode, carry, carry_s, through, h, mems[t], ab, bb, th, one, sum_cur)
-                    _cuba_sums(mode, through, h, mems[t], syns[t], th, d_alpha[b], want_alpha,
+                    _cuba_sums(mode, through, h, mems[t], seconds[t], th, d_alpha[b], want_alpha,
                                d_beta[b], want_beta, d_thr[b], want_thr)
                 else:
-                    _back_row(mode, carry, through, mems[t], bb, th, one, sum_cur)
-                    _coefficient_sums(mode, through, mems[t], th, d_beta[b], want_beta, d_thr[b], want_thr)
+                    _back_row(mode, carry, through, mems[t], bb, th_before, one, sum_cur)
+                    _coefficient_sums(mode, through, mems[t], th_before, d_beta[b], want_beta, d_thr[b], want_thr)
             copy_row(sum_cur, d_cur[b])
             _add_spiking_rows(words, g_wide, d_weight_t[chunk])
