@@ -535,7 +535,6 @@ def test_lif_linear_covers_only_what_it_computes_exactly():
         lif_linear(current, 5, 0.9, 1.0, "subtract", atan, weight.double(), None)
     assert not pair_supported("rf", current, (0.9,), "subtract", atan, weight)  # a family it does not run
     assert not pair_supported("alif", current, (0.9,), "subtract", atan, weight, fixed=(torch.tensor(1.0), 0.9, 0.2))
-    assert not pair_supported("cuba", current, (0.9, 0.8, 1.0), "subtract", atan, weight, "triton")  # GPU: LIF only
 
 
 # --- the GPU kernel: compiled on CUDA tensors where a GPU exists, else through Triton's interpreter on CPU ---
@@ -652,6 +651,54 @@ def test_triton_lif_linear_equals_lif_sequence_then_linear(reset, name):
     # The current's gradient is summed forward in time (no stored membranes); the reference walks back.
     for what, f, r in zip(("current", "weight", "bias"), fast, ref):
         _close(f, r, torch.float32, what)
+
+
+def _pair_reference(family: str, current, steps, coefficients, fixed, reset, name):
+    """The unfused path of the pair: the family's reference loop, then the linear layer's input."""
+    from spikevision.neurons.alif import ALIFParams, alif_sequence
+    from spikevision.neurons.cuba import CubaParams, cuba_sequence
+
+    run = current.unsqueeze(0).expand(steps, *current.shape)
+    if family == "cuba":
+        return cuba_sequence(run, None, CubaParams(*coefficients, reset, name), backend="reference")[0]
+    if family == "alif":
+        return alif_sequence(run, None, ALIFParams(*coefficients, *fixed, reset, name), backend="reference")[0]
+    return lif_sequence(run, None, LIFParams(*coefficients, reset, name), backend="reference")[0]
+
+
+@needs_triton
+@pytest.mark.parametrize("reset", RESETS)
+@pytest.mark.parametrize("family", ["lif", "cuba", "alif"])
+def test_the_triton_pair_runs_every_family_and_learns_its_coefficients(family, reset):
+    """The GPU pair for LIF with a learnable beta and threshold (PLIF), CUBA (alpha too) and ALIF (its beta):
+    the reference's spikes, and every gradient within float rounding of the reference's (the coefficients'
+    sums, whose terms cancel, against the float64 gradient where float32 rounding alone moves them)."""
+    seed, size, steps, batch = 3 * RESETS.index(reset) + len(family), 150, 21, 20
+    names = {"lif": ("beta", "threshold"), "cuba": ("alpha", "beta", "threshold"), "alif": ("beta",)}[family]
+    ranges = {"alpha": (0.5, 0.4), "beta": (0.6, 0.35), "threshold": (0.6, 0.4)}
+    values = [torch.rand(size, generator=_gen(seed + i), dtype=torch.float64) * ranges[n][1] + ranges[n][0]
+              for i, n in enumerate(names)]
+    fixed = (0.8, 0.9, 0.3) if family == "alif" else ()
+    gain = {"lif": 1.0, "cuba": 0.5, "alif": 1.5}[family]
+    base, weight, bias, weights_out, _ = _pair(seed, steps, batch, size, 7, torch.float64, reset, "atan", 0.9)
+    results = {}
+    for dtype, engine in ((torch.float32, "triton"), (torch.float32, "reference"), (torch.float64, "reference")):
+        leaves = [(t.detach() * (gain if t is base else 1)).to(TRITON_DEVICE, dtype).requires_grad_()
+                  for t in (base, weight, bias, *values)]
+        current, w, b, *coefficients = leaves
+        if engine == "triton":
+            out, spk = neuron_linear(family, current, steps, tuple(coefficients), reset, surrogate.get("atan"), w, b,
+                                     fixed=fixed, record=True, engine="triton")
+        else:
+            spk = _pair_reference(family, current, steps, coefficients, fixed, reset, "atan")
+            out = torch.nn.functional.linear(spk, w, b)
+        grads = torch.autograd.grad((out * weights_out.to(TRITON_DEVICE, dtype)).sum(), leaves)
+        results[dtype, engine] = spk.detach(), out.detach(), grads
+    (spk, out, fast), (ref_spk, ref_out, ref), (_, _, truth) = results.values()
+    assert torch.equal(spk, ref_spk) and 0.05 < float(spk.mean()) < 0.9
+    _close(out, ref_out, torch.float32, "out")
+    for what, f, r, exact in zip(("current", "weight", "bias", *names), fast, ref, truth):
+        _close(f, r, torch.float32, what, truth=exact)
 
 
 @needs_triton

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spikevision.kernels import lif_linear
+from spikevision.kernels import lif_linear, neuron_linear
 from spikevision.neurons import alif, cuba, lif, surrogate
 
 triton = pytest.importorskip("triton", reason="triton is not installed (make test installs it on Linux x86-64)")
@@ -122,7 +122,8 @@ def _run_every_layer() -> None:
 
 
 def _run_every_fused_pair() -> None:
-    """``lif_linear`` (a LIF layer on a constant current and the Linear after it) in each of its variants."""
+    """The fused pair (a layer on a constant current and the Linear after it) in each of its variants: LIF with
+    every surrogate, and each family with fixed and learnable coefficients."""
     g = torch.Generator().manual_seed(1)
     for reset in ("subtract", "zero", "none"):
         for name in surrogate.NAMES:
@@ -133,6 +134,17 @@ def _run_every_fused_pair() -> None:
                                     record=record, engine="triton")
                 out.sum().backward()
                 assert current.grad is not None and weight.grad is not None
+        for family, values, fixed in (("lif", (0.9, 1.0), ()), ("cuba", (0.85, 0.8, 1.0), ()),
+                                      ("alif", (0.85,), (1.0, 0.9, 0.3))):
+            for learn in ((False, True) if family != "lif" else (True,)):  # lif's fixed pair: the loop above
+                current = (torch.rand(17, 70, generator=g) * 1.5).to(DEVICE).requires_grad_()
+                weight = torch.randn(10, 70, generator=g).to(DEVICE).requires_grad_()
+                coefficients = tuple(torch.tensor(v, device=DEVICE, requires_grad=True) if learn else v
+                                     for v in values)
+                out, _ = neuron_linear(family, current, 3, coefficients, reset, surrogate.get("atan"), weight, None,
+                                       fixed=fixed, engine="triton")
+                out.sum().backward()
+                assert current.grad is not None and (not learn or coefficients[0].grad is not None)
 
 
 def _distinct(launches: list) -> list:

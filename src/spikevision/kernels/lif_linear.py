@@ -50,15 +50,15 @@ LOOP_COEFFICIENTS = ("alpha", "beta", "thr")  # the coefficient arrays the loops
 
 def supported(current: Tensor, beta, threshold, reset: str, surrogate, weight: Tensor, engine: str = "numba") -> bool:
     """Whether ``lif_linear`` on ``engine`` covers these inputs exactly: "numba" (CPU, float32/64) or "triton"
-    (CUDA, or CPU tensors under Triton's interpreter; float32, at most ``TRITON_CLASSES`` outputs, fixed
-    coefficients); always 1-d neurons."""
+    (CUDA, or CPU tensors under Triton's interpreter; float32, at most ``TRITON_CLASSES`` outputs); always 1-d
+    neurons."""
     return pair_supported("lif", current, (beta, threshold), reset, surrogate, weight, engine)
 
 
 def pair_supported(family: str, current: Tensor, coefficients: tuple, reset: str, surrogate, weight: Tensor,
                    engine: str = "numba", fixed: tuple = ()) -> bool:
     """Whether ``neuron_linear`` of ``family`` on ``engine`` covers these inputs exactly (see ``supported``;
-    CUBA and ALIF on the CPU only; ``fixed`` ALIF's numbers)."""
+    ``fixed`` ALIF's numbers)."""
     if family not in FAMILY_CODES or current.dim() != 2 or weight.dim() != 2 or weight.dtype != current.dtype:
         return False
     if not fused.supported(FAMILIES[family], "numba", current, (), coefficients, fixed, reset, surrogate):
@@ -66,8 +66,6 @@ def pair_supported(family: str, current: Tensor, coefficients: tuple, reset: str
     if engine == "triton":
         from spikevision.kernels.triton import runtime as gpu
 
-        if family != "lif" or any(isinstance(v, Tensor) and v.requires_grad for v in coefficients):
-            return False  # the GPU pair is LIF's with fixed coefficients; the unfused path does the rest
         return (current.device.type in gpu.devices() and current.dtype == torch.float32
                 and weight.shape[0] <= TRITON_CLASSES and gpu.available())
     return engine == "numba" and current.device.type == "cpu" and cpu.available()
@@ -102,10 +100,10 @@ def neuron_linear(family: str, current: Tensor, steps: int, coefficients: tuple,
         engine = "triton" if current.device.type == "cuda" else "numba"
     if not pair_supported(family, current, coefficients, reset, surrogate, weight, engine, fixed):
         raise InvalidValue(f"lif_linear of {family} on {engine!r} does not cover this input (CPU float32/float64 or "
-                           f"GPU float32 currents [B, N], LIF with fixed coefficients and at most {TRITON_CLASSES} "
-                           "outputs on a GPU); use the neurons' sequence and a linear layer otherwise")
+                           f"GPU float32 currents [B, N] with at most {TRITON_CLASSES} outputs on a GPU); use the "
+                           "neurons' sequence and a linear layer otherwise")
     call = _PairCall(family, steps, reset, surrogate, record, tuple(float(v) for v in fixed))
-    pair = _TritonLifLinear if engine == "triton" else _NeuronLinear
+    pair = _TritonPair if engine == "triton" else _NeuronLinear
     return pair.apply(current, weight, bias, call, *coefficients)
 
 
@@ -183,48 +181,66 @@ class _NeuronLinear(torch.autograd.Function):
                           [by_name[name] for name in FAMILIES[call.family].coefficients])
 
 
-class _TritonLifLinear(torch.autograd.Function):
+class _TritonPair(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, current, weight, bias, call: _PairCall, beta, threshold):
+    def forward(ctx, current, weight, bias, call: _PairCall, *coefficients):
         from spikevision.kernels.triton import runtime as gpu
 
         ctx.set_materialize_grads(False)
         cur, weight_c = current.detach().contiguous(), weight.detach().contiguous()
         (batch, size), classes, steps = cur.shape, weight.shape[0], call.steps
-        beta_arr = fused.coefficient_array(beta, cur)
-        thr_arr = fused.coefficient_array(threshold, cur)
+        arrays = _triton_arrays(call, coefficients, cur)
         grid = _triton_grid(batch, size)
         parts = cur.new_empty(grid[1], steps, batch, classes)  # one partial output per block of neurons
         spk = cur.new_empty(steps, batch, size) if call.record else parts
         kernel = gpu.kernels("lif_linear").forward_kernel
         with gpu.on(cur.device):
-            kernel[grid](cur, beta_arr, thr_arr, weight_c, parts, spk, batch, size, classes, steps,
-                         MODE=fused.RESET_CODES[call.reset], STORE_SPK=call.record, KP=_padded(classes),
-                         **TRITON_BLOCKS, num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
+            kernel[grid](cur, *arrays, weight_c, parts, spk, batch, size, classes, steps,
+                         FAMILY=FAMILY_CODES[call.family], MODE=fused.RESET_CODES[call.reset],
+                         STORE_SPK=call.record, KP=_padded(classes), **TRITON_BLOCKS,
+                         num_warps=TRITON_WARPS["forward"], enable_fp_fusion=False)
         out = parts.sum(0) if bias is None else parts.sum(0) + bias.detach()
-        return _forward_done(ctx, (cur, weight_c, beta_arr, thr_arr), out, spk if call.record else None, call,
-                             bias, (beta, threshold))
+        return _forward_done(ctx, (cur, weight_c, *arrays), out, spk if call.record else None, call, bias,
+                             coefficients)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_out, _g_spk):
         from spikevision.kernels.triton import runtime as gpu
 
-        cur, weight, beta_arr, thr_arr = ctx.saved_tensors
+        cur, weight, *arrays = ctx.saved_tensors
+        call = ctx.call
         if g_out is None:
-            return (None,) * 6
+            return (None,) * (4 + len(ctx.likes))
         (batch, size), classes = cur.shape, weight.shape[0]
         grid, padded = _triton_grid(batch, size), _padded(classes)
-        code, constants = fused.surrogate_constants(ctx.call.surrogate)
+        code, constants = fused.surrogate_constants(call.surrogate)
         consts = torch.tensor(constants, dtype=cur.dtype, device=cur.device)
+        learn = any(ctx.needs_input_grad[4:])
         d_cur = torch.empty_like(cur)
         d_weight = torch.empty(grid[0], padded, size, dtype=torch.float64, device=cur.device)  # per sample block
+        sums = [torch.empty(batch, size if learn else 0, dtype=torch.float64, device=cur.device) for _ in range(3)]
         kernel = gpu.kernels("lif_linear").backward_kernel
         with gpu.on(cur.device):
-            kernel[grid](cur, beta_arr, thr_arr, weight, g_out.contiguous(), d_cur, d_weight, batch, size, classes,
-                         ctx.call.steps, consts, MODE=fused.RESET_CODES[ctx.call.reset], CODE=code, KP=padded,
-                         **TRITON_BLOCKS, num_warps=TRITON_WARPS["backward"], enable_fp_fusion=False)
-        return _gradients(ctx, g_out, d_cur, lambda: d_weight.sum(0)[:classes].to(weight.dtype))
+            kernel[grid](cur, *arrays, weight, g_out.contiguous(), d_cur, d_weight, *sums, batch, size, classes,
+                         call.steps, consts, FAMILY=FAMILY_CODES[call.family], MODE=fused.RESET_CODES[call.reset],
+                         CODE=code, LEARN=learn, KP=padded, **TRITON_BLOCKS, num_warps=TRITON_WARPS["backward"],
+                         enable_fp_fusion=False)
+        by_name = dict(zip(LOOP_COEFFICIENTS, sums))
+        wanted = [by_name[name] if want else torch.empty(0)
+                  for name, want in zip(FAMILIES[call.family].coefficients, ctx.needs_input_grad[4:])]
+        return _gradients(ctx, g_out, d_cur, lambda: d_weight.sum(0)[:classes].to(weight.dtype), wanted)
+
+
+def _triton_arrays(call: _PairCall, coefficients: tuple, cur: Tensor) -> list:
+    """The GPU kernels' per-neuron arrays: alpha, beta, the threshold (ALIF's resting one) as ``[B * N]`` of the
+    current's dtype (zeros where the family has none), and ALIF's (rho, gamma)."""
+    named = dict(zip(FAMILIES[call.family].coefficients, coefficients))
+    if call.family == "alif":
+        named["thr"] = call.fixed[0]
+    arrays = [fused.coefficient_array(named.get(name, 0.0), cur) for name in LOOP_COEFFICIENTS]
+    adapt = torch.tensor(call.fixed[1:] if call.fixed else (0.0, 0.0), dtype=cur.dtype, device=cur.device)
+    return [*arrays, adapt]
 
 
 def _triton_grid(batch: int, size: int) -> tuple[int, int]:
