@@ -16,7 +16,7 @@ from spikevision.kernels.numba import simd
 from spikevision.kernels.numba.alif import alif_row
 from spikevision.kernels.numba.common import compiled, copy_row, fill, loop, spikes_of, surrogate_row
 from spikevision.kernels.numba.cuba import cuba_row
-from spikevision.kernels.numba.lif import advance_row
+from spikevision.kernels.numba.lif import advance_row, coefficient_sums
 
 
 @compiled(inline="always")
@@ -80,23 +80,6 @@ def _back_row(mode, carry, through, prev, beta, thr, one, sum_cur):
             through[j] = dm
             sum_cur[j] += dm
             carry[j] = dm * beta[j]
-
-
-@compiled(inline="always")
-def _coefficient_sums(mode, dm, prev, thr, sum_beta, want_beta, sum_thr, want_thr):
-    """A learnable beta's and threshold's share of one step back, as ``lif.backward`` sums them: ``d mem_t /
-    d beta = (1 - r_{t-1} for reset to zero) * mem_{t-1}``, ``d mem_t / d thr = -r_{t-1}`` (subtract)."""
-    n = dm.shape[0]
-    # Branch-free loops (a select, not an if around the add) that LLVM vectorises: 4x faster than with the if.
-    if want_beta and mode == 1:
-        for j in range(n):
-            sum_beta[j] += 0.0 if prev[j] - thr[j] > 0 else dm[j] * prev[j]
-    elif want_beta:
-        for j in range(n):
-            sum_beta[j] += dm[j] * prev[j]
-    if mode == 0 and want_thr:
-        for j in range(n):
-            sum_thr[j] -= dm[j] if prev[j] - thr[j] > 0 else 0.0
 
 
 @compiled(inline="always")
@@ -198,7 +181,7 @@ def _cuba_sums(mode, big, h, prev_m, prev_s, thr, sum_alpha, want_alpha, sum_bet
     if want_alpha:
         for j in range(n):
             sum_alpha[j] += h[j] * prev_s[j]
-    _coefficient_sums(mode, big, prev_m, thr, sum_beta, want_beta, sum_thr, want_thr)
+    coefficient_sums(mode, big, prev_m, thr, sum_beta, want_beta, sum_thr, want_thr)
 
 
 @compiled(inline="always")
@@ -270,6 +253,6 @@ def backward(first, stop, family, steps, cur, alpha, beta, thr, fixed, mode, con
                                d_beta[b], want_beta, d_thr[b], want_thr)
                 else:
                     _back_row(mode, carry, through, mems[t], bb, th_before, one, sum_cur)
-                    _coefficient_sums(mode, through, mems[t], th_before, d_beta[b], want_beta, d_thr[b], want_thr)
+                    coefficient_sums(mode, through, mems[t], th_before, d_beta[b], want_beta, d_thr[b], want_thr)
             copy_row(sum_cur, d_cur[b])
             _add_spiking_rows(words, g_wide, d_weight_t[chunk])
