@@ -44,11 +44,12 @@ class EventFrames:
     def changed(self, key, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
         """``self[key]`` with ``cfg``'s changes to events made to each sample before it is cut into frames
         (``event_augment``'s batch forms; numpy draws seeded from ``generator``, only when a change is on)."""
+        if not any(getattr(cfg, name) for name in EVENT_AUGMENTATIONS):
+            return self[key]  # counted straight from the mapped cache, no copy of the events
         picked = self._picked(key)
         batch = self.events.batch(np.atleast_1d(picked))
-        if any(getattr(cfg, name) for name in EVENT_AUGMENTATIONS):
-            seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-            batch = augment_events(batch, self.events.sensor, cfg, np.random.default_rng(seed))
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        batch = augment_events(batch, self.events.sensor, cfg, np.random.default_rng(seed))
         frames = event_batch.frames(batch, self.events.sensor, self.num_steps, time_window=self.window_us)
         return self._tensor(frames, np.ndim(picked) == 0)
 
