@@ -1,4 +1,5 @@
-"""A LIF layer on a constant current fused with the linear layer it feeds (CPU: numba; GPU: Triton).
+"""A layer of LIF-like neurons on a constant current fused with the linear layer it feeds (CPU: numba; GPU:
+Triton): the pair, for every family in ``FAMILY_CODES`` (LIF, CUBA, ALIF), learnable coefficients included.
 
 For direct encoding, the first hidden layer's current is the same at every step, so its neurons can be
 run sample by sample, all T steps, with the spikes never leaving the cache: the next layer's current
@@ -8,8 +9,9 @@ one row at a time. No ``[T, B, N]`` tensor is written in either pass (unless the
 which is where an unfused step spends most of its time: five passes over ``T x B x N`` floats (write
 spikes, read them for the matmul and again for the weight's gradient, write and read their gradient).
 
-Equal to ``lif_sequence`` + ``F.linear``: the same hidden spikes bit for bit; ``out`` and the
-gradients within float rounding (the matmul's sums are taken in another order).
+Equal to the family's sequence (``lif_sequence``, ``cuba_sequence``, ``alif_sequence``) + ``F.linear``: the same
+hidden spikes bit for bit; ``out`` and the gradients within float rounding (the matmul's sums are taken in
+another order). ``lif_linear`` is LIF's; ``neuron_linear`` takes the family.
 
 On a GPU (engine "triton", ``triton/lif_linear.py``) blocks of samples x neurons run all T steps in registers
 and multiply their spikes by the weight with ``tl.dot``; backward needs no stored membranes (see there).
