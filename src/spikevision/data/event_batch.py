@@ -100,6 +100,14 @@ def keep(batch: Batch, mask: np.ndarray) -> Batch:
     return Batch(batch.events[mask], kept[batch.offsets])
 
 
+def check_cut(n_time_bins, time_window=0) -> None:
+    """A one-line refusal of a cut into frames that is not ``n_time_bins`` >= 1 and ``time_window`` >= 0 us."""
+    if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
+        raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
+    if not (isinstance(time_window, (int, np.integer)) and time_window >= 0):
+        raise InvalidValue(f"time_window must be whole microseconds >= 0 (0: equal bins), got {time_window!r}")
+
+
 def frames(batch: Batch, sensor: ev.Sensor, n_time_bins: int, *, time_window: int = 0) -> np.ndarray:
     """Each sample's frames, int16 ``[B, n_time_bins, P, H, W]``: its span cut into ``n_time_bins`` equal windows
     as ``frames.frames(sample, sensor, n_time_bins=T)`` cuts it, or (``time_window`` > 0) the first
@@ -108,10 +116,7 @@ def frames(batch: Batch, sensor: ev.Sensor, n_time_bins: int, *, time_window: in
     gives empty frames. The batch is checked in the same compiled pass that counts."""
     from spikevision.data import frames as fr
 
-    if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
-        raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
-    if not (isinstance(time_window, (int, np.integer)) and time_window >= 0):
-        raise InvalidValue(f"time_window must be whole microseconds >= 0 (0: equal bins), got {time_window!r}")
+    check_cut(n_time_bins, time_window)
     out = np.zeros((len(batch), n_time_bins, sensor.polarities, sensor.height, sensor.width), dtype=np.int16)
     columns = [np.asarray(batch.events[name]) for name in "xytp"]
     bad = fr.loops().count_time_bins(*columns, batch.offsets[:-1], batch.offsets[1:], int(time_window), out)
@@ -123,8 +128,7 @@ def frames(batch: Batch, sensor: ev.Sensor, n_time_bins: int, *, time_window: in
 def voxel_grid(batch: Batch, sensor: ev.Sensor, n_time_bins: int) -> np.ndarray:
     """Each sample's event volume, float64 ``[B, n_time_bins, 1, H, W]``, as ``transforms.voxel_grid`` makes it."""
     check(batch, sensor)
-    if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
-        raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
+    check_cut(n_time_bins)
     area = sensor.height * sensor.width
     grid = np.zeros(len(batch) * n_time_bins * area)
     events, owner = batch.events, batch.owners()

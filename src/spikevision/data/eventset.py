@@ -74,10 +74,7 @@ class EventSet:
         equal time windows as ``frames.frames(sample, sensor, n_time_bins=T)`` cuts it (or into windows of
         ``time_window`` us, ``event_batch.frames``), in one compiled pass over the mapped file. An empty sample
         gives empty frames."""
-        if not (isinstance(n_time_bins, (int, np.integer)) and n_time_bins >= 1):
-            raise InvalidValue(f"n_time_bins must be a whole number >= 1, got {n_time_bins!r}")
-        if not (isinstance(time_window, (int, np.integer)) and time_window >= 0):
-            raise InvalidValue(f"time_window must be whole microseconds >= 0 (0: equal bins), got {time_window!r}")
+        eb.check_cut(n_time_bins, time_window)
         indices = self._indices(indices)
         polarities, height, width = self.sensor.polarities, self.sensor.height, self.sensor.width
         out = np.zeros((len(indices), n_time_bins, polarities, height, width), dtype=np.int16)
